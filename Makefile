@@ -1,0 +1,33 @@
+# Two commands: `make run` (the gateway with a demo upstream) and `make test` (everything CI runs).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+run: $(STAMP)
+	$(BIN)/gateway demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check gateway tests
+	$(BIN)/ruff format --check gateway tests
+	$(BIN)/mypy
+
+# pytest exits 5 when it collected nothing: that is a failure here, not a pass.
+test: lint
+	@$(BIN)/pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+bench: $(STAMP)
+	$(BIN)/python tests/bench/bench_proxy.py
+
+clean:
+	rm -rf $(VENV) .gateway .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,122 @@
+"""``gateway demo``: a running gateway in front of a demo upstream, with a customer and a key."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+
+import asyncpg
+
+from ..db import resolve_database_url
+from ..identity.repository import create_key, create_customer, find_customer
+from ..errors import NotFoundInStore
+from ..settings import load_settings
+from ..db.migrate import migrate
+
+_CONFIG = """\
+# Written by `gateway demo`: two upstreams served by the demo upstream on loopback.
+[[upstreams]]
+name = "demo-openai"
+kind = "openai"
+base_url = "http://127.0.0.1:{port}/v1"
+models = ["demo-gpt"]
+region = "US"
+api_key_env = "DEMO_UPSTREAM_KEY"
+
+[[upstreams]]
+name = "demo-anthropic"
+kind = "anthropic"
+base_url = "http://127.0.0.1:{port}"
+models = ["demo-claude"]
+region = "US"
+api_key_env = "DEMO_UPSTREAM_KEY"
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the demo upstream exited at start-up")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"the demo upstream did not listen on port {port}")
+
+
+async def _demo_key(url: str) -> str:
+    conn = await asyncpg.connect(url)
+    try:
+        await migrate(conn)
+        try:
+            await find_customer(conn, "demo")
+        except NotFoundInStore:
+            await create_customer(conn, "demo")
+        created = await create_key(conn, "demo", "default", name=f"demo {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        return created.key
+    finally:
+        await conn.close()
+
+
+def run_demo(args: argparse.Namespace) -> None:
+    from ..server import serve
+
+    settings = load_settings(args.config, port=args.port)
+    state = settings.state_path
+    state.mkdir(parents=True, exist_ok=True)
+    upstream_port = args.upstream_port or _free_port()
+    upstream_key = secrets.token_hex(16)  # the upstream's own credential, never shown to callers
+    config = state / "demo.toml"
+    config.write_text(_CONFIG.format(port=upstream_port))
+    os.environ["DEMO_UPSTREAM_KEY"] = upstream_key
+
+    url = resolve_database_url(settings)
+    key = asyncio.run(_demo_key(url))
+    upstream = subprocess.Popen(
+        [sys.executable, "-m", "gateway.demo.upstream", "--port", str(upstream_port), "--api-key", upstream_key]
+    )
+    try:
+        _wait_port(upstream_port, upstream)
+        base = f"http://{settings.host}:{settings.port}"
+        print(
+            f"""
+The gateway is starting on {base} (database: {'embedded, under ' + str(state) if not settings.database_url else 'GATEWAY_DATABASE_URL'}).
+Demo customer "demo", project "default"; a new API key (shown only now):
+
+  export GATEWAY_KEY={key}
+
+Call it with curl:
+
+  curl -s {base}/v1/chat/completions -H "Authorization: Bearer $GATEWAY_KEY" \\
+       -H 'content-type: application/json' \\
+       -d '{{"model": "demo-gpt", "messages": [{{"role": "user", "content": "Hello"}}]}}'
+
+or with the openai SDK:
+
+  python -c 'import openai, os; c = openai.OpenAI(base_url="{base}/v1", api_key=os.environ["GATEWAY_KEY"]); print(c.chat.completions.create(model="demo-gpt", messages=[{{"role": "user", "content": "Hello"}}]).choices[0].message.content)'
+
+Anthropic-compatible: model "demo-claude" at {base}/v1/messages. Every call lands in the ledger:
+
+  gateway usage list --limit 5
+
+Stop with Ctrl-C.
+""",
+            flush=True,
+        )
+        serve(load_settings(str(config), port=args.port, database_url=url), str(config))
+    finally:
+        upstream.terminate()
+        upstream.wait(timeout=10)

@@ -1,0 +1,271 @@
+"""The ``gateway`` command.
+
+Every command has ``--help``; those that print data take ``--json``; an error
+exits non-zero with one line on stderr saying why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import asyncpg
+import msgspec
+
+from .. import __version__
+from ..db import MigrationError, resolve_database_url
+from ..errors import GatewayError
+from ..settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+_encode = msgspec.json.Encoder().encode
+
+
+class CliError(Exception):
+    """A one-line reason to exit non-zero."""
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(_encode(data).decode() + "\n")
+
+
+def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def _with_db(args: argparse.Namespace, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    settings = _settings(args)
+    url = resolve_database_url(settings)
+
+    async def run() -> T:
+        conn = await asyncpg.connect(url, statement_cache_size=settings.db_statement_cache_size, timeout=10)
+        try:
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+# -- commands -----------------------------------------------------------------
+
+
+def cmd_version(args: argparse.Namespace) -> None:
+    if args.json:
+        _print_json({"version": __version__})
+    else:
+        print(__version__)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from ..server import serve
+
+    settings = load_settings(
+        args.config, host=args.host, port=args.port, workers=args.workers, server=args.server
+    )
+    serve(settings, args.config)
+
+
+def cmd_db_migrate(args: argparse.Namespace) -> None:
+    from ..db.migrate import migrate
+
+    applied = _with_db(args, migrate)
+    if args.json:
+        _print_json([{"version": m.version, "name": m.name} for m in applied])
+    elif applied:
+        for m in applied:
+            print(f"applied {m.version:03d}_{m.name}")
+    else:
+        print("database is up to date")
+
+
+def cmd_db_status(args: argparse.Namespace) -> None:
+    from ..db.migrate import migration_status
+
+    states = _with_db(args, migration_status)
+    if args.json:
+        _print_json([msgspec.structs.asdict(s) if isinstance(s, msgspec.Struct) else s.__dict__ for s in states])
+    else:
+        _print_table([s.__dict__ for s in states], ["version", "name", "applied", "applied_at"])
+
+
+def cmd_customers_create(args: argparse.Namespace) -> None:
+    from ..identity.repository import create_customer
+
+    customer = _with_db(args, lambda c: create_customer(c, args.name))
+    if args.json:
+        _print_json({"id": customer.id, "name": customer.name})
+    else:
+        print(f"created customer {customer.name} ({customer.id})")
+
+
+def cmd_customers_list(args: argparse.Namespace) -> None:
+    from ..identity.repository import list_customers
+
+    customers = _with_db(args, list_customers)
+    if args.json:
+        _print_json(customers)
+    else:
+        _print_table([msgspec.structs.asdict(c) for c in customers], ["id", "name", "created_at"])
+
+
+def cmd_keys_create(args: argparse.Namespace) -> None:
+    from ..identity.repository import create_key
+
+    created = _with_db(args, lambda c: create_key(c, args.customer, args.project, args.name))
+    if args.json:
+        _print_json(created)
+    else:
+        print(f"created key {created.id} for {created.customer}/{created.project}")
+        print(f"secret (shown only now): {created.key}")
+
+
+def cmd_keys_list(args: argparse.Namespace) -> None:
+    from ..identity.repository import list_keys
+
+    keys = _with_db(args, lambda c: list_keys(c, args.customer))
+    if args.json:
+        _print_json(keys)
+    else:
+        rows = [{**msgspec.structs.asdict(k), "status": "revoked" if k.revoked_at else "active"} for k in keys]
+        _print_table(rows, ["id", "customer", "project", "name", "status", "created_at"])
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> None:
+    from ..identity.repository import revoke_key
+
+    key = _with_db(args, lambda c: revoke_key(c, args.key_id, args.customer))
+    if args.json:
+        _print_json(key)
+    else:
+        print(f"revoked key {key.id} ({key.customer}/{key.project}) at {key.revoked_at}")
+
+
+def cmd_usage_list(args: argparse.Namespace) -> None:
+    from ..identity.repository import find_customer
+    from ..ledger.repository import list_usage
+
+    async def work(conn: asyncpg.Connection) -> Any:
+        customer_id = (await find_customer(conn, args.customer)).id if args.customer else None
+        return await list_usage(conn, limit=args.limit, customer_id=customer_id)
+
+    events = _with_db(args, work)
+    if args.json:
+        _print_json(events)
+    else:
+        columns = ["occurred_at", "route", "model", "status", "prompt_tokens", "completion_tokens", "duration_ms", "key_id"]
+        _print_table([msgspec.structs.asdict(e) for e in events], columns)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from .demo import run_demo
+
+    run_demo(args)
+
+
+# -- parser -----------------------------------------------------------------
+
+
+def _positive(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", help="TOML configuration file (default: $GATEWAY_CONFIG)")
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="print JSON")
+
+    parser = argparse.ArgumentParser(prog="gateway", description="The compute KYC gateway.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(
+        group: Any, name: str, func: Callable[[argparse.Namespace], None], help: str, json: bool = True
+    ) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = group.add_parser(
+            name, help=help, description=help, parents=[common, as_json] if json else [common]
+        )
+        p.set_defaults(func=func)
+        return p
+
+    add(sub, "version", cmd_version, "print the gateway's version")
+
+    p = add(sub, "serve", cmd_serve, "run the gateway", json=False)
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    p.add_argument("--workers", type=_positive, help="worker processes (default 1)")
+    p.add_argument("--server", choices=["granian", "uvicorn"], help="ASGI server (default granian)")
+
+    db = sub.add_parser("db", help="database schema", description="database schema")
+    dbs = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    add(dbs, "migrate", cmd_db_migrate, "apply pending migrations from sql/")
+    add(dbs, "status", cmd_db_status, "list migrations and whether each is applied")
+
+    cu = sub.add_parser("customers", help="customers", description="customers")
+    cus = cu.add_subparsers(dest="customers_command", required=True, metavar="COMMAND")
+    p = add(cus, "create", cmd_customers_create, "create a customer")
+    p.add_argument("--name", required=True, help="unique customer name")
+    add(cus, "list", cmd_customers_list, "list customers")
+
+    ke = sub.add_parser("keys", help="API keys", description="API keys")
+    kes = ke.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
+    p = add(kes, "create", cmd_keys_create, "create an API key (its secret is shown only once)")
+    p.add_argument("--customer", required=True, help="customer id or name")
+    p.add_argument("--project", required=True, help="project name (created if new)")
+    p.add_argument("--name", help="a label for the key")
+    p = add(kes, "list", cmd_keys_list, "list API keys (never their secrets)")
+    p.add_argument("--customer", help="only this customer's keys (id or name)")
+    p = add(kes, "revoke", cmd_keys_revoke, "revoke an API key; every replica refuses it within a second")
+    p.add_argument("key_id", help="the key's id (the part after gk_)")
+    p.add_argument("--customer", help="only if the key belongs to this customer (id or name)")
+
+    us = sub.add_parser("usage", help="usage ledger", description="usage ledger")
+    uss = us.add_subparsers(dest="usage_command", required=True, metavar="COMMAND")
+    p = add(uss, "list", cmd_usage_list, "list usage events, newest first")
+    p.add_argument("--limit", type=_positive, default=50, help="how many (default 50)")
+    p.add_argument("--customer", help="only this customer's (id or name)")
+
+    p = add(sub, "demo", cmd_demo, "run the gateway with a demo upstream, customer and key", json=False)
+    p.add_argument("--port", type=int, default=8080, help="gateway port (default 8080)")
+    p.add_argument("--upstream-port", type=int, default=0, help="demo upstream port (default: any free)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (CliError, SettingsError, MigrationError, GatewayError) as exc:
+        _fail(str(exc))
+    except asyncpg.PostgresError as exc:
+        _fail(f"database error: {exc}")
+    except (OSError, asyncio.TimeoutError) as exc:
+        _fail(f"cannot reach the database: {exc}")
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _fail(message: str) -> None:
+    print(f"gateway: error: {message.splitlines()[0] if message else 'failed'}", file=sys.stderr)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""One error hierarchy, mapped to HTTP in one place (:func:`error_body`).
+
+Every error the gateway answers with has the OpenAI-compatible shape
+``{"error": {"type", "code", "message", "request_id"}}``, so the `openai` and
+`anthropic` SDKs raise their own typed exceptions for it.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class GatewayError(Exception):
+    """An error with a machine-readable ``code`` and the HTTP ``status`` it maps to."""
+
+    status: int = 500
+    type: str = "api_error"
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+
+
+class BadRequest(GatewayError):
+    status = 400
+    type = "invalid_request_error"
+    code = "invalid_request"
+
+
+class Unauthorized(GatewayError):
+    status = 401
+    type = "authentication_error"
+    code = "invalid_api_key"
+
+
+class NotFound(GatewayError):
+    status = 404
+    type = "not_found_error"
+    code = "not_found"
+
+
+class MethodNotAllowed(GatewayError):
+    status = 405
+    type = "invalid_request_error"
+    code = "method_not_allowed"
+
+
+class PayloadTooLarge(GatewayError):
+    status = 413
+    type = "invalid_request_error"
+    code = "request_too_large"
+
+
+class UpstreamUnavailable(GatewayError):
+    status = 502
+    type = "api_error"
+    code = "upstream_unavailable"
+
+
+class ServiceUnavailable(GatewayError):
+    status = 503
+    type = "api_error"
+    code = "service_unavailable"
+
+
+class UpstreamTimeout(GatewayError):
+    status = 504
+    type = "timeout_error"
+    code = "upstream_timeout"
+
+
+class NotFoundInStore(GatewayError):
+    """A lookup by id or name found nothing (CLI and admin API)."""
+
+    status = 404
+    type = "not_found_error"
+    code = "not_found"
+
+
+class Conflict(GatewayError):
+    status = 409
+    type = "invalid_request_error"
+    code = "conflict"
+
+
+class _ErrorDetail(msgspec.Struct):
+    type: str
+    code: str
+    message: str
+    request_id: str
+
+
+class _ErrorBody(msgspec.Struct):
+    error: _ErrorDetail
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+def error_body(err: GatewayError, request_id: str) -> bytes:
+    return _encode(_ErrorBody(_ErrorDetail(err.type, err.code, err.message, request_id)))

@@ -1,0 +1,176 @@
+"""Customers, projects and API keys in PostgreSQL. Every key lookup is scoped to its customer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import asyncpg
+import msgspec
+
+from ..errors import BadRequest, Conflict, NotFoundInStore
+from .keys import generate_key
+
+
+class Customer(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    name: str
+    created_at: dt.datetime
+
+
+class Project(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    name: str
+
+
+class ApiKey(msgspec.Struct, frozen=True):
+    """A key as listed: never its secret, nor its hash."""
+
+    id: str
+    customer_id: uuid.UUID
+    customer: str
+    project_id: uuid.UUID
+    project: str
+    name: str | None
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+class CreatedKey(msgspec.Struct, frozen=True):
+    id: str
+    key: str
+    customer: str
+    project: str
+
+
+class KeyRow(msgspec.Struct, frozen=True, array_like=True):
+    """What the in-memory cache holds per key."""
+
+    id: str
+    secret_hash: bytes
+    customer_id: uuid.UUID
+    project_id: uuid.UUID
+    revoked: bool
+
+
+_NAME_MAX = 200
+
+
+def _check_name(kind: str, name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > _NAME_MAX or any(ord(c) < 32 for c in name):
+        raise BadRequest(f"{kind} name must be 1-{_NAME_MAX} printable characters", code="invalid_name")
+    return name
+
+
+async def create_customer(conn: asyncpg.Connection, name: str) -> Customer:
+    name = _check_name("customer", name)
+    try:
+        row = await conn.fetchrow(
+            "insert into customers (id, name) values ($1, $2) returning id, name, created_at",
+            uuid.uuid4(),
+            name,
+        )
+    except asyncpg.UniqueViolationError:
+        raise Conflict(f"a customer named {name!r} already exists", code="customer_exists") from None
+    return Customer(**dict(row))
+
+
+async def list_customers(conn: asyncpg.Connection) -> list[Customer]:
+    rows = await conn.fetch("select id, name, created_at from customers order by created_at, name")
+    return [Customer(**dict(r)) for r in rows]
+
+
+async def find_customer(conn: asyncpg.Connection, id_or_name: str) -> Customer:
+    """By id (a UUID) or by its unique name."""
+    try:
+        as_id: uuid.UUID | None = uuid.UUID(id_or_name)
+    except ValueError:
+        as_id = None
+    row = await conn.fetchrow(
+        "select id, name, created_at from customers where id = $1 or name = $2 order by id = $1 desc limit 1",
+        as_id,
+        id_or_name,
+    )
+    if row is None:
+        raise NotFoundInStore(f"no customer with id or name {id_or_name!r}", code="customer_not_found")
+    return Customer(**dict(row))
+
+
+async def ensure_project(conn: asyncpg.Connection, customer_id: uuid.UUID, name: str) -> Project:
+    name = _check_name("project", name)
+    row = await conn.fetchrow(
+        """
+        insert into projects (id, customer_id, name) values ($1, $2, $3)
+        on conflict (customer_id, name) do update set name = excluded.name
+        returning id, customer_id, name
+        """,
+        uuid.uuid4(),
+        customer_id,
+        name,
+    )
+    return Project(**dict(row))
+
+
+async def create_key(
+    conn: asyncpg.Connection, customer: str, project: str, name: str | None = None
+) -> CreatedKey:
+    async with conn.transaction():
+        cust = await find_customer(conn, customer)
+        proj = await ensure_project(conn, cust.id, project)
+        material = generate_key()
+        await conn.execute(
+            "insert into api_keys (id, customer_id, project_id, name, secret_hash) values ($1, $2, $3, $4, $5)",
+            material.id,
+            cust.id,
+            proj.id,
+            name,
+            material.hash,
+        )
+    return CreatedKey(id=material.id, key=material.key, customer=cust.name, project=proj.name)
+
+
+_LIST_KEYS = """
+select k.id, k.customer_id, c.name as customer, k.project_id, p.name as project,
+       k.name, k.created_at, k.revoked_at
+from api_keys k join customers c on c.id = k.customer_id join projects p on p.id = k.project_id
+"""
+
+
+async def list_keys(conn: asyncpg.Connection, customer: str | None = None) -> list[ApiKey]:
+    if customer is None:
+        rows = await conn.fetch(_LIST_KEYS + " order by k.created_at")
+    else:
+        cust = await find_customer(conn, customer)
+        rows = await conn.fetch(_LIST_KEYS + " where k.customer_id = $1 order by k.created_at", cust.id)
+    return [ApiKey(**dict(r)) for r in rows]
+
+
+async def revoke_key(conn: asyncpg.Connection, key_id: str, customer: str | None = None) -> ApiKey:
+    """Revoke a key (idempotent). With ``customer``, only that customer's key can be revoked."""
+    customer_id = (await find_customer(conn, customer)).id if customer is not None else None
+    row = await conn.fetchrow(
+        """
+        update api_keys set revoked_at = coalesce(revoked_at, now())
+        where id = $1 and ($2::uuid is null or customer_id = $2)
+        returning id
+        """,
+        key_id,
+        customer_id,
+    )
+    if row is None:
+        raise NotFoundInStore(f"no API key with id {key_id!r}", code="key_not_found")
+    rows = await conn.fetch(_LIST_KEYS + " where k.id = $1", key_id)
+    return ApiKey(**dict(rows[0]))
+
+
+_KEY_ROWS = "select id, secret_hash, customer_id, project_id, revoked_at is not null from api_keys"
+
+
+async def load_key_rows(conn: asyncpg.Connection, key_ids: list[str] | None = None) -> list[KeyRow]:
+    if key_ids is None:
+        rows = await conn.fetch(_KEY_ROWS)
+    else:
+        rows = await conn.fetch(_KEY_ROWS + " where id = any($1::text[])", key_ids)
+    return [KeyRow(*r) for r in rows]

@@ -1,0 +1,80 @@
+"""The control plane: health, readiness and metrics, as a Litestar app."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, Response, get
+from litestar.exceptions import HTTPException
+
+from ..db.migrate import is_current
+from ..errors import GatewayError, error_body
+from ..runtime import Runtime
+
+_TYPES = {404: "not_found_error", 405: "invalid_request_error", 400: "invalid_request_error"}
+
+
+def _request_id(request: Request[Any, Any, Any]) -> str:
+    return str(request.scope.get("gateway.request_id", ""))
+
+
+def create_control_app(runtime: Runtime) -> Litestar:
+    @get("/healthz", sync_to_thread=False)
+    def healthz() -> dict[str, str]:
+        """Alive: the process answers."""
+        return {"status": "ok"}
+
+    @get("/readyz")
+    async def readyz() -> Response[dict[str, Any]]:
+        """Ready: database reachable, migrations current, key cache fresh."""
+        checks: dict[str, str] = {}
+        pool = runtime.pool
+        if pool is None:
+            checks["database"] = "not started"
+        else:
+            try:
+                async with asyncio.timeout(2):
+                    async with pool.acquire() as conn:
+                        checks["database"] = "ok"
+                        checks["migrations"] = "ok" if await is_current(conn) else "pending or changed"
+            except Exception as exc:
+                checks["database"] = f"unreachable: {type(exc).__name__}"
+        keys = runtime.keys
+        checks["api_keys"] = "ok" if keys is not None and keys.fresh else "stale"
+        ready = all(v == "ok" for v in checks.values()) and "migrations" in checks
+        return Response({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503)
+
+    @get("/metrics", media_type="text/plain; version=0.0.4; charset=utf-8", sync_to_thread=False)
+    def metrics() -> bytes:
+        return runtime.metrics.render()
+
+    def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+        err = GatewayError(
+            str(exc.detail),
+            code={404: "route_not_found", 405: "method_not_allowed"}.get(exc.status_code, "invalid_request"),
+            status=exc.status_code,
+        )
+        err.type = _TYPES.get(exc.status_code, "api_error")
+        return Response(error_body(err, _request_id(request)), status_code=exc.status_code, media_type="application/json")
+
+    def on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+        err = GatewayError("internal error")
+        return Response(error_body(err, _request_id(request)), status_code=500, media_type="application/json")
+
+    @asynccontextmanager
+    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    return Litestar(
+        route_handlers=[healthz, readyz, metrics],
+        lifespan=[lifespan],
+        exception_handlers={HTTPException: on_http_error, Exception: on_error},
+        openapi_config=None,
+    )

@@ -1,0 +1,50 @@
+"""What every model-API adapter provides."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import msgspec
+
+from ...errors import BadRequest
+
+
+class StreamOptions(msgspec.Struct):
+    include_usage: bool | None = None
+
+
+class RequestHead(msgspec.Struct):
+    """The few fields of a request body the gateway needs; the rest passes through untouched."""
+
+    model: str | None = None
+    stream: bool | None = None
+    stream_options: StreamOptions | None = None
+
+
+_decode_head = msgspec.json.Decoder(RequestHead).decode
+
+
+def decode_head(body: bytes) -> RequestHead:
+    try:
+        return _decode_head(body)
+    except msgspec.DecodeError:
+        raise BadRequest("the request body is not valid JSON", code="invalid_json") from None
+    except msgspec.ValidationError as exc:
+        raise BadRequest(f"the request body is not a valid request: {exc}", code="invalid_request") from None
+
+
+class Adapter(Protocol):
+    kind: str
+
+    def url(self, base_url: str, path: str, query: bytes) -> str:
+        """The upstream URL for a gateway path (``/v1/...``)."""
+
+    def auth_headers(self, api_key: str | None) -> list[tuple[str, str]]:
+        """Headers carrying the upstream's own credential."""
+
+    def prepare(self, body: bytes, head: RequestHead, usage_chunk_option: bool) -> tuple[bytes, bool]:
+        """The body to send, and whether the client wants the usage-only stream chunk."""
+
+
+def join_query(url: str, query: bytes) -> str:
+    return f"{url}?{query.decode('latin-1')}" if query else url

@@ -1,0 +1,77 @@
+"""What one request carries from stage to stage."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..identity import Principal
+    from .adapters import RequestHead
+    from .routes import Route
+    from .upstreams import Upstream
+
+
+class RequestContext:
+    """Mutable per-request state. Stages fill it in; settlement reads it, whatever happened."""
+
+    __slots__ = (
+        "body",
+        "bytes_in",
+        "bytes_out",
+        "client_ip",
+        "completion_tokens",
+        "disconnected",
+        "error_code",
+        "head",
+        "headers",
+        "model",
+        "occurred_at",
+        "principal",
+        "prompt_tokens",
+        "query",
+        "raw_headers",
+        "receive",
+        "request_id",
+        "request_uuid",
+        "response_started",
+        "route",
+        "started",
+        "status",
+        "stream",
+        "upstream",
+        "wants_usage_chunk",
+    )
+
+    def __init__(self, scope: dict[str, Any], receive: Any) -> None:
+        self.started = time.perf_counter()
+        self.occurred_at = time.time()
+        self.request_uuid = uuid.uuid4()
+        self.request_id = str(self.request_uuid)
+        self.receive = receive
+        self.raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+        self.headers: dict[bytes, bytes] = dict(self.raw_headers)
+        self.query: bytes = scope.get("query_string", b"")
+        client = scope.get("client")
+        self.client_ip: str | None = client[0] if client else None
+        self.route: Route | None = None
+        self.principal: Principal | None = None
+        self.body = b""
+        self.head: RequestHead | None = None
+        self.model: str | None = None
+        self.stream = False
+        self.wants_usage_chunk = True
+        self.upstream: Upstream | None = None
+        self.status = 0
+        self.error_code: str | None = None
+        self.prompt_tokens: int | None = None
+        self.completion_tokens: int | None = None
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.response_started = False
+        self.disconnected = False
+
+    def header(self, name: bytes) -> str | None:
+        value = self.headers.get(name)
+        return value.decode("latin-1") if value is not None else None

@@ -1,0 +1,266 @@
+"""The data plane's ASGI app: run the stages, forward, settle.
+
+Written as plain ASGI rather than a Litestar route: this is the hot path, and the
+benchmark (tests/bench) measures every microsecond spent here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from pyreqwest.exceptions import (
+    ConnectError,
+    ConnectTimeoutError,
+    PyreqwestError,
+    RequestTimeoutError,
+)
+
+from ..errors import GatewayError, MethodNotAllowed, NotFound, UpstreamTimeout, UpstreamUnavailable, error_body
+from ..ledger import LedgerWriter, UsageEvent
+from ..ops.metrics import Metrics
+from .context import RequestContext
+from .headers import inbound_response_headers, outbound_request_headers
+from .models import model_list
+from .routes import match
+from .sse import EventSplitter, event_data
+from .stages import ClientDisconnected, Stage
+from .upstreams import Upstream, UpstreamRegistry
+from .usage import UsageMeter
+
+_log = structlog.get_logger("gateway.proxy")
+_JSON = b"application/json"
+_UTC = dt.UTC
+_CLIENT_CLOSED = 499  # nginx's "client closed request"
+
+
+class ProxyApp:
+    def __init__(
+        self,
+        stages: Sequence[Stage],
+        registry: UpstreamRegistry,
+        ledger: LedgerWriter,
+        metrics: Metrics,
+        *,
+        access_log: bool = False,
+    ) -> None:
+        self.stages = tuple(stages)
+        self.registry = registry
+        self.ledger = ledger
+        self.metrics = metrics
+        self.access_log = access_log
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        ctx = RequestContext(scope, receive)
+        try:
+            matched = match(scope["path"])
+            if matched is None:
+                raise NotFound(f"no route {scope['path']!r}", code="route_not_found")
+            ctx.route, model_id = matched
+            if scope["method"] != ctx.route.method:
+                raise MethodNotAllowed(f"{ctx.route.name} accepts {ctx.route.method} only")
+            for stage in self.stages:
+                await stage(ctx)
+            if ctx.upstream is not None:
+                await self._forward(ctx, ctx.upstream, send)
+            else:
+                anthropic = b"anthropic-version" in ctx.headers
+                await self._respond(ctx, send, 200, model_list(self.registry, model_id, anthropic))
+        except GatewayError as err:
+            ctx.error_code = err.code
+            if ctx.upstream is not None and err.status >= 502:
+                self.metrics.upstream_errors.labels(ctx.upstream.name, err.code).inc()
+            if ctx.response_started:
+                ctx.status = err.status  # the ledger records what went wrong mid-stream
+            else:
+                await self._respond(ctx, send, err.status, error_body(err, ctx.request_id))
+        except ClientDisconnected:
+            ctx.status, ctx.error_code = _CLIENT_CLOSED, "client_disconnected"
+        except asyncio.CancelledError:
+            if not ctx.disconnected:
+                ctx.status, ctx.error_code = _CLIENT_CLOSED, "cancelled"
+                raise
+            # Our own disconnect watcher cancelled us: the stream is over, settle it.
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            ctx.status, ctx.error_code = _CLIENT_CLOSED, "client_disconnected"
+        except Exception:
+            _log.exception("proxy_internal_error", request_id=ctx.request_id)
+            ctx.error_code = "internal_error"
+            if ctx.response_started:
+                ctx.status = 500
+            else:
+                err = GatewayError("internal error")
+                await self._respond(ctx, send, 500, error_body(err, ctx.request_id))
+        finally:
+            self._settle(ctx)
+
+    # -- forwarding -------------------------------------------------------------
+
+    async def _forward(self, ctx: RequestContext, upstream: Upstream, send: Any) -> None:
+        assert ctx.route is not None and ctx.head is not None
+        body, ctx.wants_usage_chunk = upstream.adapter.prepare(ctx.body, ctx.head, ctx.route.usage_chunk_option)
+        headers = outbound_request_headers(ctx.raw_headers, ctx.headers.get(b"connection"))
+        headers.extend(upstream.auth_headers)
+        headers.append(("accept-encoding", "identity"))
+        headers.append(("x-request-id", ctx.request_id))
+        builder = (
+            upstream.client.request("POST", upstream.url(ctx.route.name, ctx.query))
+            .headers(headers)
+            .body_bytes(body)
+        )
+        meter = UsageMeter()
+        try:
+            if not ctx.stream:
+                response = await builder.build().send()
+                data = bytes(await response.bytes())
+                out, upstream_id, content_type = inbound_response_headers(response.headers.items())
+                if 200 <= response.status < 300 and content_type.startswith("application/json"):
+                    meter.feed_json(data)
+                self._take_usage(ctx, meter)
+                await self._respond(ctx, send, response.status, data, out, upstream_id)
+                return
+            watcher = asyncio.ensure_future(_watch_disconnect(ctx, asyncio.current_task()))
+            try:
+                async with builder.build_streamed() as response:
+                    out, upstream_id, content_type = inbound_response_headers(response.headers.items())
+                    if "text/event-stream" not in content_type:
+                        data = bytes(await response.bytes())
+                        await self._respond(ctx, send, response.status, data, out, upstream_id)
+                        return
+                    await self._start(ctx, send, response.status, out, upstream_id)
+                    try:
+                        await self._pump_events(ctx, response.body_reader, send, meter)
+                    finally:
+                        self._take_usage(ctx, meter)
+            finally:
+                watcher.cancel()
+        except (ConnectTimeoutError, RequestTimeoutError):
+            raise UpstreamTimeout(f"the upstream {upstream.name!r} did not answer in time") from None
+        except ConnectError:
+            raise UpstreamUnavailable(f"the upstream {upstream.name!r} refused the connection") from None
+        except PyreqwestError as exc:
+            raise UpstreamUnavailable(
+                f"the upstream {upstream.name!r} failed: {type(exc).__name__}",
+                code="upstream_error",
+            ) from None
+
+    async def _pump_events(self, ctx: RequestContext, reader: Any, send: Any, meter: UsageMeter) -> None:
+        """Pass the stream on chunk by chunk, reading usage from events as they complete."""
+        splitter = EventSplitter()
+        hide_usage_chunk = not ctx.wants_usage_chunk
+        while (chunk := await reader.read_chunk()) is not None:
+            data = bytes(chunk)
+            events = splitter.feed(data)
+            if hide_usage_chunk:
+                data = b"".join(e for e in events if not meter.feed_json(event_data(e)))
+            else:
+                for event in events:
+                    meter.feed_json(event_data(event))
+            if data:
+                ctx.bytes_out += len(data)
+                await send({"type": "http.response.body", "body": data, "more_body": True})
+        rest = splitter.rest()
+        if hide_usage_chunk and rest:
+            meter.feed_json(event_data(rest))
+            ctx.bytes_out += len(rest)
+            await send({"type": "http.response.body", "body": rest, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    @staticmethod
+    def _take_usage(ctx: RequestContext, meter: UsageMeter) -> None:
+        ctx.prompt_tokens = meter.prompt_tokens
+        ctx.completion_tokens = meter.completion_tokens
+
+    # -- responding -------------------------------------------------------------
+
+    async def _start(
+        self,
+        ctx: RequestContext,
+        send: Any,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        upstream_id: str | None = None,
+    ) -> None:
+        headers.append((b"x-request-id", ctx.request_id.encode()))
+        if upstream_id:
+            headers.append((b"x-upstream-request-id", upstream_id.encode("latin-1")))
+        ctx.status = status
+        ctx.response_started = True
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+
+    async def _respond(
+        self,
+        ctx: RequestContext,
+        send: Any,
+        status: int,
+        body: bytes,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        upstream_id: str | None = None,
+    ) -> None:
+        if headers is None:
+            headers = [(b"content-type", _JSON)]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await self._start(ctx, send, status, headers, upstream_id)
+        ctx.bytes_out += len(body)
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    # -- settling -------------------------------------------------------------
+
+    def _settle(self, ctx: RequestContext) -> None:
+        """Runs once per request, on success, error and disconnect alike."""
+        elapsed = time.perf_counter() - ctx.started
+        route = ctx.route.name if ctx.route is not None else "unmatched"
+        self.metrics.observe(route, ctx.status, elapsed)
+        principal = ctx.principal
+        if principal is not None:
+            self.ledger.record(
+                UsageEvent(
+                    request_id=ctx.request_uuid,
+                    occurred_at=dt.datetime.fromtimestamp(ctx.occurred_at, _UTC),
+                    customer_id=principal.customer_id,
+                    project_id=principal.project_id,
+                    key_id=principal.key_id,
+                    upstream=ctx.upstream.name if ctx.upstream is not None else None,
+                    route=route,
+                    model=ctx.model,
+                    stream=ctx.stream,
+                    status=ctx.status,
+                    error_code=ctx.error_code,
+                    prompt_tokens=ctx.prompt_tokens,
+                    completion_tokens=ctx.completion_tokens,
+                    duration_ms=elapsed * 1000.0,
+                    bytes_in=ctx.bytes_in,
+                    bytes_out=ctx.bytes_out,
+                    client_ip=ctx.client_ip,
+                )
+            )
+        if self.access_log:
+            _log.info(
+                "request",
+                request_id=ctx.request_id,
+                route=route,
+                status=ctx.status,
+                code=ctx.error_code,
+                upstream=ctx.upstream.name if ctx.upstream is not None else None,
+                model=ctx.model,
+                ms=round(elapsed * 1000.0, 3),
+            )
+
+
+async def _watch_disconnect(ctx: RequestContext, task: asyncio.Task[Any] | None) -> None:
+    """Cancel the request's task when the client goes away, so the upstream call stops too."""
+    with contextlib.suppress(Exception):
+        while True:
+            message = await ctx.receive()
+            if message["type"] == "http.disconnect":
+                ctx.disconnected = True
+                if task is not None:
+                    task.cancel()
+                return

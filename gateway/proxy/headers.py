@@ -1,0 +1,63 @@
+"""Which headers cross the gateway, in each direction.
+
+The caller's credentials never reach the upstream and the upstream's never reach
+the caller; hop-by-hop headers (RFC 9110 §7.6.1) stop here.
+"""
+
+from __future__ import annotations
+
+HOP_BY_HOP = frozenset(
+    {
+        b"connection", b"keep-alive", b"proxy-connection", b"proxy-authenticate",
+        b"proxy-authorization", b"te", b"trailer", b"transfer-encoding", b"upgrade",
+    }
+)  # fmt: skip
+
+# Request headers the upstream must not see: ours to consume, the caller's
+# credentials and accounts, or facts about the caller the upstream need not know.
+_DROP_REQUEST = HOP_BY_HOP | {
+    b"host", b"content-length", b"authorization", b"x-api-key", b"cookie", b"accept-encoding",
+    b"forwarded", b"x-forwarded-for", b"x-forwarded-host", b"x-forwarded-proto", b"x-real-ip",
+    b"openai-organization", b"openai-project", b"x-request-id",
+}  # fmt: skip
+
+# Response headers the caller must not see: the upstream's session and account,
+# its own rate limits (not the caller's), and what the ASGI server sets itself.
+_DROP_RESPONSE_EXACT = HOP_BY_HOP | {
+    "content-length", "set-cookie", "openai-organization", "openai-project",
+    "anthropic-organization-id", "server", "date", "x-request-id", "request-id",
+}  # fmt: skip
+_DROP_RESPONSE_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
+
+
+def _connection_listed(value: bytes | None) -> frozenset[bytes]:
+    if not value:
+        return frozenset()
+    return frozenset(v.strip().lower() for v in value.split(b","))
+
+
+def outbound_request_headers(
+    raw: list[tuple[bytes, bytes]], connection: bytes | None
+) -> list[tuple[str, str]]:
+    extra = _connection_listed(connection)
+    return [
+        (k.decode("latin-1"), v.decode("latin-1"))
+        for k, v in raw
+        if k not in _DROP_REQUEST and k not in extra
+    ]
+
+
+def inbound_response_headers(items: object) -> tuple[list[tuple[bytes, bytes]], str | None, str]:
+    """Filtered response headers, the upstream's request id, and the content type."""
+    out: list[tuple[bytes, bytes]] = []
+    upstream_id: str | None = None
+    content_type = ""
+    for name, value in items:  # type: ignore[attr-defined]
+        if name == "content-type":
+            content_type = value
+        elif name in ("x-request-id", "request-id"):
+            upstream_id = value
+        if name in _DROP_RESPONSE_EXACT or name.startswith(_DROP_RESPONSE_PREFIXES):
+            continue
+        out.append((name.encode("latin-1"), value.encode("latin-1")))
+    return out, upstream_id, content_type

@@ -1,0 +1,111 @@
+"""The stages a request passes before it is forwarded. Each has one job.
+
+A stage reads and fills the :class:`RequestContext`, or raises a
+:class:`GatewayError` to answer the request itself. Later stages (KYC, jurisdiction,
+quota) slot in between ``RouteToUpstream`` and forwarding.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..errors import BadRequest, NotFound, PayloadTooLarge
+from ..identity import KeyCache
+from .adapters import decode_head
+from .context import RequestContext
+from .upstreams import UpstreamRegistry
+
+
+class Stage(Protocol):
+    async def __call__(self, ctx: RequestContext) -> None: ...
+
+
+class ClientDisconnected(Exception):
+    """The client went away before the request was read."""
+
+
+class Identify:
+    """API key (``Authorization: Bearer`` or ``x-api-key``) → principal, from memory."""
+
+    def __init__(self, keys: KeyCache) -> None:
+        self.keys = keys
+
+    async def __call__(self, ctx: RequestContext) -> None:
+        auth = ctx.headers.get(b"authorization")
+        presented: str | None = None
+        if auth is not None:
+            scheme, _, token = auth.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer":
+                presented = token.strip()
+        if not presented:
+            presented = ctx.header(b"x-api-key")
+        ctx.principal = self.keys.authenticate(presented)
+
+
+class ReadBody:
+    """The request body, within the size limit, and the fields routing needs."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+
+    async def __call__(self, ctx: RequestContext) -> None:
+        if ctx.route is None or not ctx.route.forwards:
+            return
+        declared = ctx.headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            raise self._too_large()
+        ctx.body = await self._read(ctx)
+        ctx.bytes_in = len(ctx.body)
+        head = decode_head(ctx.body)
+        if not head.model:
+            raise BadRequest("the request names no model", code="missing_model")
+        ctx.model = head.model
+        ctx.stream = bool(head.stream)
+        ctx.head = head
+
+    async def _read(self, ctx: RequestContext) -> bytes:
+        message = await ctx.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        body: bytes = message.get("body", b"")
+        if not message.get("more_body"):
+            if len(body) > self.max_bytes:
+                raise self._too_large()
+            return body
+        chunks = [body]
+        size = len(body)
+        while True:
+            message = await ctx.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise self._too_large()
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"the request body exceeds the limit of {self.max_bytes} bytes")
+
+
+class RouteToUpstream:
+    """Model name → the upstream that serves it, speaking the route's protocol."""
+
+    def __init__(self, registry: UpstreamRegistry) -> None:
+        self.registry = registry
+
+    async def __call__(self, ctx: RequestContext) -> None:
+        if ctx.route is None or not ctx.route.forwards:
+            return
+        upstream = self.registry.by_model.get(ctx.model or "")
+        if upstream is None:
+            raise NotFound(f"the model {ctx.model!r} does not exist", code="model_not_found")
+        if upstream.kind != ctx.route.protocol:
+            raise BadRequest(
+                f"the model {ctx.model!r} is served by an {upstream.kind}-compatible upstream; "
+                f"{ctx.route.name} speaks the {ctx.route.protocol} protocol",
+                code="wrong_protocol_for_model",
+            )
+        ctx.upstream = upstream

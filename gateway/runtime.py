@@ -1,0 +1,101 @@
+"""Everything a running gateway holds: built at start-up, torn down at shutdown.
+
+No module-level state: two runtimes (two apps in one test process) never share anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import asyncpg
+import structlog
+
+from .db import connect_pool, migrate, resolve_database_url
+from .identity import KeyCache
+from .ledger import LedgerWriter
+from .ops.metrics import Metrics
+from .proxy import ProxyApp, UpstreamRegistry
+from .proxy.stages import Identify, ReadBody, RouteToUpstream
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .proxy.stages import Stage
+
+_log = structlog.get_logger("gateway")
+
+
+class Runtime:
+    def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
+        self.settings = settings
+        self.environ = os.environ if environ is None else environ
+        self.metrics = Metrics()
+        self.database_url: str | None = None
+        self.pool: asyncpg.Pool | None = None
+        self.keys: KeyCache | None = None
+        self.ledger: LedgerWriter | None = None
+        self.registry: UpstreamRegistry | None = None
+        self.proxy: ProxyApp | None = None
+
+    def pipeline(self) -> list[Stage]:
+        """The request pipeline, in order. Each later capability is one more stage here."""
+        assert self.keys is not None and self.registry is not None
+        return [
+            Identify(self.keys),  # who is calling
+            ReadBody(self.settings.max_body_bytes),  # what they ask for
+            RouteToUpstream(self.registry),  # which upstream serves it
+        ]
+
+    async def start(self) -> None:
+        s = self.settings
+        self.database_url = resolve_database_url(s)
+        self.pool = await connect_pool(self.database_url, s)
+        async with self.pool.acquire() as conn:
+            applied = await migrate(conn)
+        if applied:
+            _log.info("migrations_applied", versions=[m.version for m in applied])
+        url = self.database_url
+        self.keys = KeyCache(
+            lambda: asyncpg.connect(url),
+            self.pool,
+            resync_seconds=s.key_cache_resync_seconds,
+            max_staleness_seconds=s.key_cache_max_staleness_seconds,
+        )
+        await self.keys.start()
+        self.ledger = LedgerWriter(
+            self.pool,
+            s.state_path / "spool",
+            batch_size=s.ledger_batch_size,
+            flush_interval=s.ledger_flush_interval_seconds,
+            max_buffer=s.ledger_max_buffer,
+        )
+        ledger = self.ledger
+        self.metrics.bind_ledger(lambda: ledger.depth, lambda: ledger.written, lambda: ledger.spooled)
+        await self.ledger.start()
+        self.registry = UpstreamRegistry(s.upstreams, self.environ)
+        self.proxy = ProxyApp(
+            self.pipeline(), self.registry, self.ledger, self.metrics, access_log=s.access_log
+        )
+        _log.info(
+            "gateway_started",
+            upstreams=[u.name for u in s.upstreams],
+            models=sorted(self.registry.by_model),
+            keys=self.keys.size,
+            pid=os.getpid(),
+        )
+
+    async def stop(self) -> None:
+        """Called after the server has finished in-flight requests: flush, then close."""
+        self.proxy = None
+        if self.ledger is not None:
+            await self.ledger.stop()
+            _log.info("ledger_flushed", written=self.ledger.written, spooled=self.ledger.spooled)
+        if self.keys is not None:
+            await self.keys.stop()
+        if self.registry is not None:
+            await self.registry.close()
+        if self.pool is not None:
+            with contextlib.suppress(Exception):
+                await self.pool.close()

@@ -1,0 +1,63 @@
+"""Running the gateway under an ASGI server (granian by default, uvicorn as an option).
+
+The database is resolved here, in the parent process, so that every worker shares
+one embedded PostgreSQL and a broken schema stops start-up before any worker runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from .db import connect_pool, migrate, resolve_database_url
+from .settings import Settings
+
+
+def serve(settings: Settings, config_file: str | None) -> None:
+    url = resolve_database_url(settings)
+    asyncio.run(_migrate(url, settings))
+    # Workers rebuild settings from the environment: hand them what this process resolved.
+    if config_file:
+        os.environ["GATEWAY_CONFIG"] = str(config_file)
+    os.environ["GATEWAY_DATABASE_URL"] = url
+    os.environ["GATEWAY_HOST"] = settings.host
+    os.environ["GATEWAY_PORT"] = str(settings.port)
+    os.environ["GATEWAY_STATE_DIR"] = str(settings.state_path)
+    if settings.server == "uvicorn":
+        import uvicorn
+
+        uvicorn.run(
+            "gateway.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            lifespan="on",
+            access_log=False,
+            log_level="warning",
+            timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
+        )
+        return
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    Granian(
+        "gateway.app:create_app",
+        factory=True,
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        workers=settings.workers,
+        log_access=False,
+        log_level="warning",  # type: ignore[arg-type]
+        workers_kill_timeout=int(settings.shutdown_timeout_seconds),
+    ).serve()
+
+
+async def _migrate(url: str, settings: Settings) -> None:
+    pool = await connect_pool(url, settings)
+    try:
+        async with pool.acquire() as conn:
+            await migrate(conn)
+    finally:
+        await pool.close()

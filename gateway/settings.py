@@ -1,0 +1,197 @@
+"""Typed settings, from an optional TOML file and ``GATEWAY_*`` environment variables.
+
+Environment variables win over the file. A bad value stops start-up with a
+:class:`SettingsError` naming the key and where it came from.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+import pycountry
+
+ENV_PREFIX = "GATEWAY_"
+MiB = 1024 * 1024
+
+
+class SettingsError(Exception):
+    """The configuration cannot be used; the message names the key."""
+
+
+class UpstreamSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A model API the gateway forwards to."""
+
+    name: str
+    kind: Literal["openai", "anthropic"]
+    base_url: str
+    """As the provider's own SDK takes it: ``.../v1`` for OpenAI, the bare origin for Anthropic."""
+    models: list[str]
+    region: str
+    """ISO 3166-1 alpha-2 code of the country where the compute runs."""
+    api_key_env: str | None = None
+    """Name of the environment variable holding the upstream's key (never the key itself)."""
+    connect_timeout: float = 5.0
+    read_timeout: float = 300.0
+    """Longest silence between two reads from the upstream, in seconds."""
+
+    def api_key(self, environ: Mapping[str, str] | None = None) -> str | None:
+        if self.api_key_env is None:
+            return None
+        return (os.environ if environ is None else environ).get(self.api_key_env)
+
+
+class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Everything the gateway reads at start-up. Each field has an env name: ``GATEWAY_<FIELD>``."""
+
+    database_url: str | None = None
+    """PostgreSQL DSN. Unset: an embedded PostgreSQL under ``state_dir``."""
+    state_dir: str = ".gateway"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    server: Literal["granian", "uvicorn"] = "granian"
+    workers: int = 1
+    max_body_bytes: int = 32 * MiB
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    access_log: bool = False
+    """One log line per proxied request. The usage ledger records every call regardless."""
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    db_statement_cache_size: int = 100
+    """Set to 0 behind pgbouncer < 1.21 in transaction mode (prepared statements break)."""
+    key_cache_resync_seconds: float = 60.0
+    """Full reload of the key cache, as a safety net under LISTEN/NOTIFY."""
+    key_cache_max_staleness_seconds: float = 30.0
+    """With the change feed down longer than this, keys are refused (503) rather than trusted."""
+    ledger_batch_size: int = 1000
+    ledger_flush_interval_seconds: float = 0.25
+    ledger_max_buffer: int = 200_000
+    """Events held in memory while the database is down; beyond it they are spooled to disk."""
+    shutdown_timeout_seconds: float = 30.0
+    upstreams: list[UpstreamSettings] = []
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.state_dir).expanduser().resolve()
+
+
+_COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+
+
+def _validate(settings: Settings, origin: str) -> Settings:
+    def fail(key: str, reason: str) -> SettingsError:
+        return SettingsError(f"invalid setting {key} ({origin}): {reason}")
+
+    if not 1 <= settings.port <= 65535:
+        raise fail("port", f"{settings.port} is not a TCP port")
+    if settings.workers < 1:
+        raise fail("workers", "must be at least 1")
+    if settings.max_body_bytes < 1024:
+        raise fail("max_body_bytes", "must be at least 1024")
+    if settings.db_pool_min < 1 or settings.db_pool_max < settings.db_pool_min:
+        raise fail("db_pool_max", "need 1 <= db_pool_min <= db_pool_max")
+    if settings.ledger_batch_size < 1 or settings.ledger_max_buffer < settings.ledger_batch_size:
+        raise fail("ledger_max_buffer", "need 1 <= ledger_batch_size <= ledger_max_buffer")
+    if settings.database_url is not None and not settings.database_url.startswith(
+        ("postgresql://", "postgres://")
+    ):
+        raise fail("database_url", "must be a postgresql:// URL")
+    seen_names: set[str] = set()
+    seen_models: dict[str, str] = {}
+    for i, up in enumerate(settings.upstreams):
+        key = f"upstreams[{i}]"
+        if up.name in seen_names:
+            raise fail(f"{key}.name", f"duplicate upstream name {up.name!r}")
+        seen_names.add(up.name)
+        if not up.base_url.startswith(("http://", "https://")):
+            raise fail(f"{key}.base_url", f"{up.base_url!r} is not an http(s) URL")
+        if not _COUNTRY_RE.match(up.region) or pycountry.countries.get(alpha_2=up.region) is None:
+            raise fail(f"{key}.region", f"{up.region!r} is not an ISO 3166-1 alpha-2 country code")
+        if not up.models:
+            raise fail(f"{key}.models", "an upstream must serve at least one model")
+        for model in up.models:
+            if model in seen_models:
+                raise fail(f"{key}.models", f"model {model!r} is already served by {seen_models[model]!r}")
+            seen_models[model] = up.name
+        if up.connect_timeout <= 0 or up.read_timeout <= 0:
+            raise fail(f"{key}.connect_timeout", "timeouts must be positive")
+        if up.api_key_env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", up.api_key_env):
+            raise fail(f"{key}.api_key_env", f"{up.api_key_env!r} is not an environment variable name")
+    return settings
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    fields = {f.name for f in msgspec.structs.fields(Settings)} - {"upstreams"}
+    out: dict[str, Any] = {}
+    for name in fields:
+        value = environ.get(ENV_PREFIX + name.upper())
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Read the TOML file (``config_file`` or ``$GATEWAY_CONFIG``), then the environment, then overrides."""
+    environ = os.environ if environ is None else environ
+    config_file = config_file or environ.get(ENV_PREFIX + "CONFIG") or None
+    raw: dict[str, Any] = {}
+    origin = "defaults"
+    if config_file is not None:
+        path = Path(config_file)
+        origin = str(path)
+        try:
+            raw = msgspec.toml.decode(path.read_bytes())
+        except FileNotFoundError:
+            raise SettingsError(f"configuration file {path} does not exist") from None
+        except msgspec.DecodeError as exc:
+            raise SettingsError(f"configuration file {path} is not valid TOML: {exc}") from None
+    try:
+        from_file = msgspec.convert(raw, Settings)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"invalid setting in {origin}: {_pretty(exc)}") from None
+
+    env = _env_overrides(environ)
+    merged = msgspec.structs.asdict(from_file)
+    merged["upstreams"] = raw.get("upstreams", [])
+    for name, value in env.items():
+        try:
+            merged[name] = msgspec.convert(
+                {name: value}, _single_field_struct(name), strict=False
+            ).value  # type: ignore[attr-defined]
+        except msgspec.ValidationError as exc:
+            raise SettingsError(
+                f"invalid setting {name} (environment {ENV_PREFIX}{name.upper()}={value!r}): {_pretty(exc)}"
+            ) from None
+    merged.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        settings = msgspec.convert(merged, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"invalid setting: {_pretty(exc)}") from None
+    where = origin if not env else f"{origin} + environment"
+    return _validate(settings, where)
+
+
+_single_cache: dict[str, type] = {}
+
+
+def _single_field_struct(name: str) -> type:
+    """A one-field Struct with the same type as ``Settings.<name>``, to convert one env value."""
+    if name not in _single_cache:
+        field = next(f for f in msgspec.structs.fields(Settings) if f.name == name)
+        _single_cache[name] = msgspec.defstruct(
+            "One", [("value", field.type)], rename={"value": name}
+        )
+    return _single_cache[name]
+
+
+def _pretty(exc: msgspec.ValidationError) -> str:
+    # msgspec says "... - at `$.upstreams[0].region`"; keep it, it points at the key.
+    return str(exc)
