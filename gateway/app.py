@@ -26,7 +26,7 @@ class GatewayApp:
                 return await proxy(scope, receive, send)
             return await _not_ready(send)
         if scope["type"] != "http":
-            return await self.control(scope, receive, send)  # lifespan
+            return await self.control(scope, receive, send)  # type: ignore[arg-type]  # lifespan
         request_id = str(uuid.uuid4())
         scope["gateway.request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
@@ -36,7 +36,7 @@ class GatewayApp:
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
-        await self.control(scope, receive, send_with_id)
+        await self.control(scope, receive, send_with_id)  # type: ignore[arg-type]
 
 
 async def _not_ready(send: Any) -> None:

@@ -163,9 +163,8 @@ def load_settings(
     merged["upstreams"] = raw.get("upstreams", [])
     for name, value in env.items():
         try:
-            merged[name] = msgspec.convert(
-                {name: value}, _single_field_struct(name), strict=False
-            ).value  # type: ignore[attr-defined]
+            one: Any = msgspec.convert({name: value}, _single_field_struct(name), strict=False)
+            merged[name] = one.value
         except msgspec.ValidationError as exc:
             raise SettingsError(
                 f"invalid setting {name} (environment {ENV_PREFIX}{name.upper()}={value!r}): {_pretty(exc)}"
@@ -186,9 +185,7 @@ def _single_field_struct(name: str) -> type:
     """A one-field Struct with the same type as ``Settings.<name>``, to convert one env value."""
     if name not in _single_cache:
         field = next(f for f in msgspec.structs.fields(Settings) if f.name == name)
-        _single_cache[name] = msgspec.defstruct(
-            "One", [("value", field.type)], rename={"value": name}
-        )
+        _single_cache[name] = msgspec.defstruct("One", [("value", field.type)], rename={"value": name})
     return _single_cache[name]
 
 

@@ -54,6 +54,7 @@ create table usage_events (
     error_code         text,
     prompt_tokens      integer,
     completion_tokens  integer,
+    usage_complete     boolean not null,  -- false: partial or estimated (a stream cut short)
     duration_ms        double precision not null,
     bytes_in           bigint not null,
     bytes_out          bigint not null,

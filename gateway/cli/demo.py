@@ -14,10 +14,10 @@ import time
 import asyncpg
 
 from ..db import resolve_database_url
-from ..identity.repository import create_key, create_customer, find_customer
-from ..errors import NotFoundInStore
-from ..settings import load_settings
 from ..db.migrate import migrate
+from ..errors import NotFoundInStore
+from ..identity.repository import create_customer, create_key, find_customer
+from ..settings import load_settings
 
 _CONFIG = """\
 # Written by `gateway demo`: two upstreams served by the demo upstream on loopback.
@@ -86,14 +86,24 @@ def run_demo(args: argparse.Namespace) -> None:
     url = resolve_database_url(settings)
     key = asyncio.run(_demo_key(url))
     upstream = subprocess.Popen(
-        [sys.executable, "-m", "gateway.demo.upstream", "--port", str(upstream_port), "--api-key", upstream_key]
+        [
+            sys.executable,
+            "-m",
+            "gateway.demo.upstream",
+            "--port",
+            str(upstream_port),
+            "--api-key",
+            upstream_key,
+        ]
     )
     try:
         _wait_port(upstream_port, upstream)
         base = f"http://{settings.host}:{settings.port}"
+        where = "GATEWAY_DATABASE_URL" if settings.database_url else f"embedded, under {state}"
+        python = sys.executable
         print(
             f"""
-The gateway is starting on {base} (database: {'embedded, under ' + str(state) if not settings.database_url else 'GATEWAY_DATABASE_URL'}).
+The gateway is starting on {base} (database: {where}).
 Demo customer "demo", project "default"; a new API key (shown only now):
 
   export GATEWAY_KEY={key}
@@ -106,7 +116,7 @@ Call it with curl:
 
 or with the openai SDK:
 
-  python -c 'import openai, os; c = openai.OpenAI(base_url="{base}/v1", api_key=os.environ["GATEWAY_KEY"]); print(c.chat.completions.create(model="demo-gpt", messages=[{{"role": "user", "content": "Hello"}}]).choices[0].message.content)'
+  {python} -c 'import openai, os; c = openai.OpenAI(base_url="{base}/v1", api_key=os.environ["GATEWAY_KEY"]); print(c.chat.completions.create(model="demo-gpt", messages=[{{"role": "user", "content": "Hello"}}]).choices[0].message.content)'
 
 Anthropic-compatible: model "demo-claude" at {base}/v1/messages. Every call lands in the ledger:
 

@@ -98,7 +98,9 @@ def cmd_db_status(args: argparse.Namespace) -> None:
 
     states = _with_db(args, migration_status)
     if args.json:
-        _print_json([msgspec.structs.asdict(s) if isinstance(s, msgspec.Struct) else s.__dict__ for s in states])
+        _print_json(
+            [msgspec.structs.asdict(s) if isinstance(s, msgspec.Struct) else s.__dict__ for s in states]
+        )
     else:
         _print_table([s.__dict__ for s in states], ["version", "name", "applied", "applied_at"])
 
@@ -141,7 +143,9 @@ def cmd_keys_list(args: argparse.Namespace) -> None:
     if args.json:
         _print_json(keys)
     else:
-        rows = [{**msgspec.structs.asdict(k), "status": "revoked" if k.revoked_at else "active"} for k in keys]
+        rows = [
+            {**msgspec.structs.asdict(k), "status": "revoked" if k.revoked_at else "active"} for k in keys
+        ]
         _print_table(rows, ["id", "customer", "project", "name", "status", "created_at"])
 
 
@@ -167,7 +171,16 @@ def cmd_usage_list(args: argparse.Namespace) -> None:
     if args.json:
         _print_json(events)
     else:
-        columns = ["occurred_at", "route", "model", "status", "prompt_tokens", "completion_tokens", "duration_ms", "key_id"]
+        columns = [
+            "occurred_at",
+            "route",
+            "model",
+            "status",
+            "prompt_tokens",
+            "completion_tokens",
+            "duration_ms",
+            "key_id",
+        ]
         _print_table([msgspec.structs.asdict(e) for e in events], columns)
 
 
@@ -256,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         _fail(str(exc))
     except asyncpg.PostgresError as exc:
         _fail(f"database error: {exc}")
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         _fail(f"cannot reach the database: {exc}")
     except KeyboardInterrupt:
         sys.exit(130)

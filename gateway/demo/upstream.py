@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import time
 import uuid
 from typing import Any
@@ -68,12 +69,25 @@ class DemoUpstream:
                 break
         raw = b"".join(chunks)
         self.stats["requests"] += 1
-        self.requests.append({"path": path, "query": scope.get("query_string", b"").decode(), "headers": headers, "body": raw.decode("utf-8", "replace")})
+        self.requests.append(
+            {
+                "path": path,
+                "query": scope.get("query_string", b"").decode(),
+                "headers": headers,
+                "body": raw.decode("utf-8", "replace"),
+            }
+        )
         anthropic = path.startswith("/v1/messages")
         if self.api_key is not None:
-            presented = headers.get("x-api-key") if anthropic else headers.get("authorization", "").removeprefix("Bearer ")
+            presented = (
+                headers.get("x-api-key")
+                if anthropic
+                else headers.get("authorization", "").removeprefix("Bearer ")
+            )
             if presented != self.api_key:
-                return await _send_json(send, 401, _error(anthropic, "authentication_error", "invalid x-api-key"))
+                return await _send_json(
+                    send, 401, _error(anthropic, "authentication_error", "invalid x-api-key")
+                )
         try:
             req = _decode(raw) if raw else {}
         except msgspec.DecodeError:
@@ -90,25 +104,45 @@ class DemoUpstream:
     async def chat(self, req: dict[str, Any], headers: dict[str, str], receive: Any, send: Any) -> None:
         await self._openai_text(req, headers, receive, send, chat=True)
 
-    async def completions(self, req: dict[str, Any], headers: dict[str, str], receive: Any, send: Any) -> None:
+    async def completions(
+        self, req: dict[str, Any], headers: dict[str, str], receive: Any, send: Any
+    ) -> None:
         await self._openai_text(req, headers, receive, send, chat=False)
 
-    async def _openai_text(self, req: dict[str, Any], headers: dict[str, str], receive: Any, send: Any, chat: bool) -> None:
+    async def _openai_text(
+        self, req: dict[str, Any], headers: dict[str, str], receive: Any, send: Any, chat: bool
+    ) -> None:
         model = req.get("model", "")
         prompt = count_tokens(req.get("messages") if chat else req.get("prompt"))
         words = _reply_words(req.get("max_tokens") or req.get("max_completion_tokens"))
-        usage = {"prompt_tokens": prompt, "completion_tokens": len(words), "total_tokens": prompt + len(words)}
+        usage = {
+            "prompt_tokens": prompt,
+            "completion_tokens": len(words),
+            "total_tokens": prompt + len(words),
+        }
         rid = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
         obj = "chat.completion" if chat else "text_completion"
         created = int(time.time())
         if not req.get("stream"):
             text = " ".join(words)
             choice = (
-                {"index": 0, "message": {"role": "assistant", "content": text, "refusal": None}, "logprobs": None, "finish_reason": "stop"}
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text, "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
                 if chat
                 else {"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}
             )
-            body = {"id": rid, "object": obj, "created": created, "model": model, "choices": [choice], "usage": usage}
+            body = {
+                "id": rid,
+                "object": obj,
+                "created": created,
+                "model": model,
+                "choices": [choice],
+                "usage": usage,
+            }
             return await _send_json(send, 200, _encode(body))
         include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
         obj += ".chunk" if chat else ""
@@ -119,7 +153,13 @@ class DemoUpstream:
                 if chat
                 else {"index": 0, "text": delta, "logprobs": None, "finish_reason": finish}
             )
-            doc: dict[str, Any] = {"id": rid, "object": obj, "created": created, "model": model, "choices": [choice]}
+            doc: dict[str, Any] = {
+                "id": rid,
+                "object": obj,
+                "created": created,
+                "model": model,
+                "choices": [choice],
+            }
             if include_usage:
                 doc["usage"] = None
             return b"data: " + _encode(doc) + b"\n\n"
@@ -128,7 +168,14 @@ class DemoUpstream:
         events += [chunk({"content": piece} if chat else piece) for piece in _pieces(words, headers)]
         events.append(chunk({} if chat else "", "stop"))
         if include_usage:
-            doc = {"id": rid, "object": obj, "created": created, "model": model, "choices": [], "usage": usage}
+            doc = {
+                "id": rid,
+                "object": obj,
+                "created": created,
+                "model": model,
+                "choices": [],
+                "usage": usage,
+            }
             events.append(b"data: " + _encode(doc) + b"\n\n")
         events.append(b"data: [DONE]\n\n")
         await self._stream(events, headers, receive, send)
@@ -138,17 +185,45 @@ class DemoUpstream:
         items = inputs if isinstance(inputs, list) and inputs and not isinstance(inputs[0], int) else [inputs]
         prompt = count_tokens(items)
         data = [{"object": "embedding", "index": i, "embedding": [0.0, 0.5, 1.0]} for i in range(len(items))]
-        body = {"object": "list", "data": data, "model": req.get("model"), "usage": {"prompt_tokens": prompt, "total_tokens": prompt}}
+        body = {
+            "object": "list",
+            "data": data,
+            "model": req.get("model"),
+            "usage": {"prompt_tokens": prompt, "total_tokens": prompt},
+        }
         await _send_json(send, 200, _encode(body))
 
     async def responses(self, req: dict[str, Any], headers: dict[str, str], receive: Any, send: Any) -> None:
         prompt = count_tokens(req.get("input")) + count_tokens(req.get("instructions"))
         words = _reply_words(req.get("max_output_tokens"))
-        usage = {"input_tokens": prompt, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": len(words), "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": prompt + len(words)}
+        usage = {
+            "input_tokens": prompt,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": len(words),
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": prompt + len(words),
+        }
         rid, mid = "resp_" + uuid.uuid4().hex, "msg_" + uuid.uuid4().hex
         text = " ".join(words)
-        message = {"type": "message", "id": mid, "status": "completed", "role": "assistant", "content": [{"type": "output_text", "text": text, "annotations": []}]}
-        base = {"id": rid, "object": "response", "created_at": int(time.time()), "model": req.get("model"), "output": [], "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "status": "in_progress", "usage": None}
+        message = {
+            "type": "message",
+            "id": mid,
+            "status": "completed",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": text, "annotations": []}],
+        }
+        base: dict[str, Any] = {
+            "id": rid,
+            "object": "response",
+            "created_at": int(time.time()),
+            "model": req.get("model"),
+            "output": [],
+            "parallel_tool_calls": True,
+            "tool_choice": "auto",
+            "tools": [],
+            "status": "in_progress",
+            "usage": None,
+        }
         done = {**base, "status": "completed", "output": [message], "usage": usage}
         if not req.get("stream"):
             return await _send_json(send, 200, _encode(done))
@@ -159,7 +234,17 @@ class DemoUpstream:
         seq = iter(range(10_000))
         events = [event("response.created", {"sequence_number": next(seq), "response": base})]
         events += [
-            event("response.output_text.delta", {"sequence_number": next(seq), "item_id": mid, "output_index": 0, "content_index": 0, "delta": piece, "logprobs": []})
+            event(
+                "response.output_text.delta",
+                {
+                    "sequence_number": next(seq),
+                    "item_id": mid,
+                    "output_index": 0,
+                    "content_index": 0,
+                    "delta": piece,
+                    "logprobs": [],
+                },
+            )
             for piece in _pieces(words, headers)
         ]
         events.append(event("response.completed", {"sequence_number": next(seq), "response": done}))
@@ -183,21 +268,41 @@ class DemoUpstream:
         def event(kind: str, doc: dict[str, Any]) -> bytes:
             return b"event: " + kind.encode() + b"\ndata: " + _encode({"type": kind, **doc}) + b"\n\n"
 
-        start = {"id": mid, "type": "message", "role": "assistant", "model": req.get("model"), "content": [], "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": prompt, "output_tokens": 1}}
+        start: dict[str, Any] = {
+            "id": mid,
+            "type": "message",
+            "role": "assistant",
+            "model": req.get("model"),
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": prompt, "output_tokens": 1},
+        }
         events = [
             event("message_start", {"message": start}),
             event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
             event("ping", {}),
         ]
-        events += [event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": p}}) for p in _pieces(words, headers)]
+        events += [
+            event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": p}})
+            for p in _pieces(words, headers)
+        ]
         events += [
             event("content_block_stop", {"index": 0}),
-            event("message_delta", {"delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": len(words)}}),
+            event(
+                "message_delta",
+                {
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": len(words)},
+                },
+            ),
             event("message_stop", {}),
         ]
         await self._stream(events, headers, receive, send)
 
-    async def count_tokens_route(self, req: dict[str, Any], headers: dict[str, str], receive: Any, send: Any) -> None:
+    async def count_tokens_route(
+        self, req: dict[str, Any], headers: dict[str, str], receive: Any, send: Any
+    ) -> None:
         prompt = count_tokens(req.get("messages")) + count_tokens(req.get("system"))
         await _send_json(send, 200, _encode({"input_tokens": prompt}))
 
@@ -214,13 +319,21 @@ class DemoUpstream:
 
         watcher = asyncio.ensure_future(watch())
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"), (b"x-request-id", b"upstream-" + uuid.uuid4().hex.encode())]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"text/event-stream; charset=utf-8"),
+                        (b"cache-control", b"no-cache"),
+                        (b"x-request-id", b"upstream-" + uuid.uuid4().hex.encode()),
+                    ],
+                }
+            )
             for event in events:
                 if gap:
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(gone.wait(), timeout=gap)
-                    except TimeoutError:
-                        pass
                 if gone.is_set():
                     self.stats["streams_abandoned"] += 1
                     return
@@ -259,7 +372,19 @@ def _error(anthropic: bool, kind: str, message: str) -> bytes:
 
 
 async def _send_json(send: Any, status: int, body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"x-request-id", b"upstream-" + uuid.uuid4().hex.encode()), (b"set-cookie", b"upstream_session=secret; Path=/"), (b"openai-organization", b"upstream-org")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-request-id", b"upstream-" + uuid.uuid4().hex.encode()),
+                (b"set-cookie", b"upstream_session=secret; Path=/"),
+                (b"openai-organization", b"upstream-org"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -272,9 +397,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     app = DemoUpstream(api_key=args.api_key)
     if args.server == "granian":
+        from granian.constants import Interfaces
         from granian.server.embed import Server
 
-        asyncio.run(Server(app, address=args.host, port=args.port, interface="asgi", log_enabled=False).serve())
+        server = Server(app, address=args.host, port=args.port, interface=Interfaces.ASGI, log_enabled=False)
+        asyncio.run(server.serve())
     else:
         import uvicorn
 

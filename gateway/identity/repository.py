@@ -121,7 +121,8 @@ async def create_key(
         proj = await ensure_project(conn, cust.id, project)
         material = generate_key()
         await conn.execute(
-            "insert into api_keys (id, customer_id, project_id, name, secret_hash) values ($1, $2, $3, $4, $5)",
+            "insert into api_keys (id, customer_id, project_id, name, secret_hash)"
+            " values ($1, $2, $3, $4, $5)",
             material.id,
             cust.id,
             proj.id,

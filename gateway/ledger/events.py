@@ -22,6 +22,8 @@ class UsageEvent(msgspec.Struct, frozen=True):
     error_code: str | None
     prompt_tokens: int | None
     completion_tokens: int | None
+    usage_complete: bool
+    """False when the tokens are partial or estimated (a stream cut short)."""
     duration_ms: float
     bytes_in: int
     bytes_out: int

@@ -16,7 +16,8 @@ async def list_usage(
 ) -> list[UsageEvent]:
     """Newest first; optionally one customer's."""
     rows = await conn.fetch(
-        _LIST + " where ($2::uuid is null or customer_id = $2) order by occurred_at desc, request_id limit $1",
+        _LIST
+        + " where ($2::uuid is null or customer_id = $2) order by occurred_at desc, request_id limit $1",
         limit,
         customer_id,
     )

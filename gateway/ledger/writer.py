@@ -26,10 +26,15 @@ _log = structlog.get_logger(__name__)
 _encode_line = msgspec.json.Encoder().encode
 _decode_line = msgspec.json.Decoder(UsageEvent).decode
 
+# Postgres types of COLUMNS, in order: unnest() of one array per column inserts a batch in one statement.
+_PG_TYPES = (
+    "uuid", "timestamptz", "uuid", "uuid", "text", "text", "text", "text", "boolean", "integer",
+    "text", "integer", "integer", "boolean", "double precision", "bigint", "bigint", "inet",
+)  # fmt: skip
 _INSERT_IGNORING_DUPLICATES = (
-    f"insert into usage_events ({', '.join(COLUMNS)}) "  # noqa: S608 - column names are ours
-    f"select * from unnest({', '.join(f'${i + 1}::{t}[]' for i, t in enumerate(('uuid', 'timestamptz', 'uuid', 'uuid', 'text', 'text', 'text', 'text', 'boolean', 'integer', 'text', 'integer', 'integer', 'double precision', 'bigint', 'bigint', 'inet')))}) "
-    "on conflict do nothing"
+    "insert into usage_events ({}) select * from unnest({}) on conflict do nothing".format(  # noqa: S608
+        ", ".join(COLUMNS), ", ".join(f"${i}::{t}[]" for i, t in enumerate(_PG_TYPES, start=1))
+    )
 )
 
 
@@ -37,7 +42,7 @@ def _record(e: UsageEvent) -> tuple[object, ...]:
     return (
         e.request_id, e.occurred_at, e.customer_id, e.project_id, e.key_id, e.upstream, e.route,
         e.model, e.stream, e.status, e.error_code, e.prompt_tokens, e.completion_tokens,
-        e.duration_ms, e.bytes_in, e.bytes_out,
+        e.usage_complete, e.duration_ms, e.bytes_in, e.bytes_out,
         ipaddress.ip_address(e.client_ip) if e.client_ip else None,
     )  # fmt: skip
 

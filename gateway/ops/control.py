@@ -45,7 +45,9 @@ def create_control_app(runtime: Runtime) -> Litestar:
         keys = runtime.keys
         checks["api_keys"] = "ok" if keys is not None and keys.fresh else "stale"
         ready = all(v == "ok" for v in checks.values()) and "migrations" in checks
-        return Response({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503)
+        return Response(
+            {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
+        )
 
     @get("/metrics", media_type="text/plain; version=0.0.4; charset=utf-8", sync_to_thread=False)
     def metrics() -> bytes:
@@ -58,7 +60,9 @@ def create_control_app(runtime: Runtime) -> Litestar:
             status=exc.status_code,
         )
         err.type = _TYPES.get(exc.status_code, "api_error")
-        return Response(error_body(err, _request_id(request)), status_code=exc.status_code, media_type="application/json")
+        return Response(
+            error_body(err, _request_id(request)), status_code=exc.status_code, media_type="application/json"
+        )
 
     def on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
         err = GatewayError("internal error")

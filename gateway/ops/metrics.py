@@ -31,7 +31,9 @@ class Metrics:
             "gateway_ledger_events_written", "Usage events written since start.", registry=self.registry
         )
         self.ledger_spooled = Gauge(
-            "gateway_ledger_events_spooled", "Usage events spooled to disk since start.", registry=self.registry
+            "gateway_ledger_events_spooled",
+            "Usage events spooled to disk since start.",
+            registry=self.registry,
         )
         self._children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
 
@@ -43,7 +45,9 @@ class Metrics:
         pair[0].inc()
         pair[1].observe(seconds)
 
-    def bind_ledger(self, depth: Callable[[], float], written: Callable[[], float], spooled: Callable[[], float]) -> None:
+    def bind_ledger(
+        self, depth: Callable[[], float], written: Callable[[], float], spooled: Callable[[], float]
+    ) -> None:
         self.ledger_depth.set_function(depth)
         self.ledger_written.set_function(written)
         self.ledger_spooled.set_function(spooled)

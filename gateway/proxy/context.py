@@ -41,6 +41,7 @@ class RequestContext:
         "status",
         "stream",
         "upstream",
+        "usage_complete",
         "wants_usage_chunk",
     )
 
@@ -67,6 +68,7 @@ class RequestContext:
         self.error_code: str | None = None
         self.prompt_tokens: int | None = None
         self.completion_tokens: int | None = None
+        self.usage_complete = False
         self.bytes_in = 0
         self.bytes_out = 0
         self.response_started = False

@@ -21,7 +21,14 @@ from pyreqwest.exceptions import (
     RequestTimeoutError,
 )
 
-from ..errors import GatewayError, MethodNotAllowed, NotFound, UpstreamTimeout, UpstreamUnavailable, error_body
+from ..errors import (
+    GatewayError,
+    MethodNotAllowed,
+    NotFound,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    error_body,
+)
 from ..ledger import LedgerWriter, UsageEvent
 from ..ops.metrics import Metrics
 from .context import RequestContext
@@ -96,8 +103,8 @@ class ProxyApp:
             if ctx.response_started:
                 ctx.status = 500
             else:
-                err = GatewayError("internal error")
-                await self._respond(ctx, send, 500, error_body(err, ctx.request_id))
+                internal = GatewayError("internal error")
+                await self._respond(ctx, send, 500, error_body(internal, ctx.request_id))
         finally:
             self._settle(ctx)
 
@@ -105,7 +112,9 @@ class ProxyApp:
 
     async def _forward(self, ctx: RequestContext, upstream: Upstream, send: Any) -> None:
         assert ctx.route is not None and ctx.head is not None
-        body, ctx.wants_usage_chunk = upstream.adapter.prepare(ctx.body, ctx.head, ctx.route.usage_chunk_option)
+        body, ctx.wants_usage_chunk = upstream.adapter.prepare(
+            ctx.body, ctx.head, ctx.route.usage_chunk_option
+        )
         headers = outbound_request_headers(ctx.raw_headers, ctx.headers.get(b"connection"))
         headers.extend(upstream.auth_headers)
         headers.append(("accept-encoding", "identity"))
@@ -159,16 +168,16 @@ class ProxyApp:
             data = bytes(chunk)
             events = splitter.feed(data)
             if hide_usage_chunk:
-                data = b"".join(e for e in events if not meter.feed_json(event_data(e)))
+                data = b"".join(e for e in events if not meter.feed_event(event_data(e)))
             else:
                 for event in events:
-                    meter.feed_json(event_data(event))
+                    meter.feed_event(event_data(event))
             if data:
                 ctx.bytes_out += len(data)
                 await send({"type": "http.response.body", "body": data, "more_body": True})
         rest = splitter.rest()
         if hide_usage_chunk and rest:
-            meter.feed_json(event_data(rest))
+            meter.feed_event(event_data(rest))
             ctx.bytes_out += len(rest)
             await send({"type": "http.response.body", "body": rest, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -177,6 +186,7 @@ class ProxyApp:
     def _take_usage(ctx: RequestContext, meter: UsageMeter) -> None:
         ctx.prompt_tokens = meter.prompt_tokens
         ctx.completion_tokens = meter.completion_tokens
+        ctx.usage_complete = meter.complete
 
     # -- responding -------------------------------------------------------------
 
@@ -235,6 +245,7 @@ class ProxyApp:
                     error_code=ctx.error_code,
                     prompt_tokens=ctx.prompt_tokens,
                     completion_tokens=ctx.completion_tokens,
+                    usage_complete=ctx.usage_complete,
                     duration_ms=elapsed * 1000.0,
                     bytes_in=ctx.bytes_in,
                     bytes_out=ctx.bytes_out,

@@ -23,7 +23,7 @@ _DROP_REQUEST = HOP_BY_HOP | {
 
 # Response headers the caller must not see: the upstream's session and account,
 # its own rate limits (not the caller's), and what the ASGI server sets itself.
-_DROP_RESPONSE_EXACT = HOP_BY_HOP | {
+_DROP_RESPONSE_EXACT = {h.decode() for h in HOP_BY_HOP} | {
     "content-length", "set-cookie", "openai-organization", "openai-project",
     "anthropic-organization-id", "server", "date", "x-request-id", "request-id",
 }  # fmt: skip

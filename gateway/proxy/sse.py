@@ -33,8 +33,5 @@ class EventSplitter:
 
 def event_data(event: bytes) -> bytes:
     """The joined ``data:`` lines of one event."""
-    lines = [
-        line[5:].lstrip(b" ") if line.startswith(b"data:") else None
-        for line in event.splitlines()
-    ]
+    lines = [line[5:].lstrip(b" ") if line.startswith(b"data:") else None for line in event.splitlines()]
     return b"\n".join(x for x in lines if x is not None)

@@ -5,6 +5,11 @@ One tolerant shape covers both wire formats: OpenAI's ``usage.prompt_tokens`` /
 ``response.usage.input_tokens`` / ``output_tokens``, and Anthropic's
 ``message.usage`` (``message_start``) and ``usage`` (``message_delta``, cumulative).
 Later values win, which is what Anthropic's cumulative deltas need.
+
+A stream cut short (client gone, upstream broken) never delivers its final
+usage. Then the completion is estimated as the number of content deltas seen
+(servers send about one token per delta) and the event says the usage is not
+complete, rather than recording nothing.
 """
 
 from __future__ import annotations
@@ -40,11 +45,26 @@ _decode_payload = msgspec.json.Decoder(_Payload).decode
 class UsageMeter:
     """Accumulates usage from a JSON body or from SSE ``data:`` payloads."""
 
-    __slots__ = ("completion_tokens", "prompt_tokens")
+    __slots__ = ("_completion", "complete", "deltas", "prompt_tokens")
 
     def __init__(self) -> None:
         self.prompt_tokens: int | None = None
-        self.completion_tokens: int | None = None
+        self._completion: int | None = None
+        self.complete = False
+        """True once the upstream reported the call's final usage."""
+        self.deltas = 0
+
+    @property
+    def completion_tokens(self) -> int | None:
+        if self.complete or not self.deltas:
+            return self._completion
+        return max(self._completion or 0, self.deltas)
+
+    def feed_event(self, data: bytes) -> bool:
+        """One SSE ``data:`` payload; True if it is the usage-only chunk (see :meth:`feed_json`)."""
+        if b'"delta"' in data or b'"text":' in data:
+            self.deltas += 1
+        return self.feed_json(data)
 
     def _take(self, usage: _Usage) -> None:
         prompt = usage.prompt_tokens if usage.prompt_tokens is not None else usage.input_tokens
@@ -54,7 +74,7 @@ class UsageMeter:
             self.prompt_tokens = prompt
         completion = usage.completion_tokens if usage.completion_tokens is not None else usage.output_tokens
         if completion is not None:
-            self.completion_tokens = completion
+            self._completion = completion
 
     def feed_json(self, data: bytes) -> bool:
         """Read usage from one JSON document. Returns True if it is a usage-only OpenAI chunk
@@ -67,9 +87,13 @@ class UsageMeter:
             return False
         usage_only = False
         if payload.usage is not None:
+            # OpenAI's final usage, or Anthropic's message_delta (cumulative): both final so far.
             self._take(payload.usage)
+            self.complete = True
             usage_only = payload.choices is not None and not payload.choices
-        for holder in (payload.message, payload.response):
-            if holder is not None and holder.usage is not None:
-                self._take(holder.usage)
+        if payload.message is not None and payload.message.usage is not None:
+            self._take(payload.message.usage)  # Anthropic message_start: input tokens, not final
+        if payload.response is not None and payload.response.usage is not None:
+            self._take(payload.response.usage)  # Responses API: response.completed
+            self.complete = True
         return usage_only

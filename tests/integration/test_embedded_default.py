@@ -1,0 +1,46 @@
+"""With GATEWAY_DATABASE_URL unset, the CLI runs on the embedded PostgreSQL under the state folder."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def gateway(*args: str, state: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env["GATEWAY_STATE_DIR"] = str(state)
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.embedded
+def test_cli_on_the_embedded_default(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    migrate = gateway("db", "migrate", "--json", state=state)
+    assert migrate.returncode == 0, migrate.stderr
+    assert [m["version"] for m in json.loads(migrate.stdout)] == [1]
+    assert (state / "pgdata" / "PG_VERSION").exists()
+
+    created = gateway("customers", "create", "--name", "embedded-co", "--json", state=state)
+    assert created.returncode == 0, created.stderr
+    customer = json.loads(created.stdout)
+    assert customer["name"] == "embedded-co"
+
+    key = json.loads(
+        gateway(
+            "keys", "create", "--customer", customer["id"], "--project", "p", "--json", state=state
+        ).stdout
+    )
+    assert set(key) == {"id", "key", "customer", "project"}
+    assert key["customer"] == "embedded-co" and key["key"].startswith(f"gk_{key['id']}_")
+
+    listed = json.loads(gateway("keys", "list", "--json", state=state).stdout)
+    assert [k["id"] for k in listed] == [key["id"]]
+    assert key["key"] not in json.dumps(listed)
+
+    status = json.loads(gateway("db", "status", "--json", state=state).stdout)
+    assert status[0]["applied"] is True

@@ -1,0 +1,92 @@
+"""Every bad configuration stops start-up with a message naming the key."""
+
+from pathlib import Path
+
+import pytest
+
+from gateway.settings import SettingsError, load_settings
+
+GOOD_UPSTREAM = """
+[[upstreams]]
+name = "local-openai"
+kind = "openai"
+base_url = "http://127.0.0.1:9000/v1"
+models = ["gpt-test"]
+region = "US"
+api_key_env = "LOCAL_OPENAI_KEY"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "gateway.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_file_or_environment() -> None:
+    s = load_settings(None, environ={})
+    assert s.database_url is None
+    assert s.max_body_bytes == 32 * 1024 * 1024
+    assert s.upstreams == []
+
+
+def test_upstream_from_file_and_key_from_named_variable(tmp_path: Path) -> None:
+    s = load_settings(write(tmp_path, GOOD_UPSTREAM), environ={})
+    (up,) = s.upstreams
+    assert (up.name, up.kind, up.region, up.models) == ("local-openai", "openai", "US", ["gpt-test"])
+    assert up.api_key({"LOCAL_OPENAI_KEY": "sk-up"}) == "sk-up"
+    assert up.api_key({}) is None
+
+
+def test_environment_overrides_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "port = 9001\n" + GOOD_UPSTREAM)
+    s = load_settings(path, environ={"GATEWAY_PORT": "9002", "GATEWAY_ACCESS_LOG": "true"})
+    assert s.port == 9002
+    assert s.access_log is True
+
+
+def test_config_file_from_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, "port = 9003\n")
+    assert load_settings(None, environ={"GATEWAY_CONFIG": str(path)}).port == 9003
+
+
+@pytest.mark.parametrize(
+    ("text", "environ", "message"),
+    [
+        ("port = 'x'\n", {}, "Expected `int`, got `str` - at `$.port`"),
+        ("prot = 1\n", {}, "Object contains unknown field `prot`"),
+        ("port = 70000\n", {}, "invalid setting port"),
+        ("", {"GATEWAY_PORT": "eighty"}, "invalid setting port (environment GATEWAY_PORT='eighty')"),
+        ("", {"GATEWAY_MAX_BODY_BYTES": "10"}, "invalid setting max_body_bytes"),
+        ("", {"GATEWAY_DATABASE_URL": "mysql://x"}, "invalid setting database_url"),
+        (GOOD_UPSTREAM.replace('"US"', '"XX"'), {}, "invalid setting upstreams[0].region"),
+        (GOOD_UPSTREAM.replace('"US"', '"usa"'), {}, "'usa' is not an ISO 3166-1 alpha-2 country code"),
+        (GOOD_UPSTREAM.replace('"openai"', '"mistral"'), {}, "at `$.upstreams[0].kind`"),
+        (GOOD_UPSTREAM.replace("http://", "ftp://"), {}, "invalid setting upstreams[0].base_url"),
+        (GOOD_UPSTREAM.replace('["gpt-test"]', "[]"), {}, "invalid setting upstreams[0].models"),
+        (GOOD_UPSTREAM + GOOD_UPSTREAM, {}, "duplicate upstream name 'local-openai'"),
+        (
+            GOOD_UPSTREAM + GOOD_UPSTREAM.replace('"local-openai"', '"other"'),
+            {},
+            "model 'gpt-test' is already served by 'local-openai'",
+        ),
+        (
+            GOOD_UPSTREAM.replace('"LOCAL_OPENAI_KEY"', '"sk-live-123"'),
+            {},
+            "is not an environment variable name",
+        ),
+        (GOOD_UPSTREAM + "connect_timeout = 0\n", {}, "timeouts must be positive"),
+        ("port = [\n", {}, "is not valid TOML"),
+    ],
+)
+def test_bad_configuration_names_the_key(
+    tmp_path: Path, text: str, environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(write(tmp_path, text), environ=environ)
+    assert message in str(info.value)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml", environ={})
