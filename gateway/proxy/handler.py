@@ -137,7 +137,9 @@ class ProxyApp:
                 return
             watcher = asyncio.ensure_future(_watch_disconnect(ctx, asyncio.current_task()))
             try:
-                async with builder.build_streamed() as response:
+                # pyreqwest reads ahead up to 64 KiB before handing over a streamed response;
+                # a limit of 0 hands over each chunk as it arrives (first byte first).
+                async with builder.streamed_read_buffer_limit(0).build_streamed() as response:
                     out, upstream_id, content_type = inbound_response_headers(response.headers.items())
                     if "text/event-stream" not in content_type:
                         data = bytes(await response.bytes())

@@ -86,14 +86,20 @@ class Wrk:
         self.binary = binary
         self.workdir = workdir
         self.name = "wrk"
-        self._scripts = 0
+        self._scripts: dict[tuple[bytes, str], Path] = {}
+
+    def _script(self, body: bytes, api_key: str) -> Path:
+        path = self._scripts.get((body, api_key))
+        if path is None:
+            path = self.workdir / f"request-{len(self._scripts) + 1}.lua"
+            path.write_text(wrk_script(body, api_key))
+            self._scripts[(body, api_key)] = path
+        return path
 
     def run(
         self, url: str, body: bytes, api_key: str, connections: int, threads: int, seconds: float
     ) -> LoadResult:
-        self._scripts += 1
-        script = self.workdir / f"request-{self._scripts}.lua"
-        script.write_text(wrk_script(body, api_key))
+        script = self._script(body, api_key)
         argv = [
             self.binary,
             f"-t{min(threads, connections)}",

@@ -106,7 +106,7 @@ def wait_http_ok(url: str, child: Child, timeout: float = 60.0) -> None:
         if not child.alive():
             raise RuntimeError(f"{child.name} exited with {child.proc.returncode}:\n{child.tail()}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback URL we built
+            with urllib.request.urlopen(url, timeout=2) as resp:  # a loopback URL we built
                 if resp.status == 200:
                     return
                 last = f"HTTP {resp.status}"

@@ -27,10 +27,10 @@ _decode_head = msgspec.json.Decoder(RequestHead).decode
 def decode_head(body: bytes) -> RequestHead:
     try:
         return _decode_head(body)
+    except msgspec.ValidationError as exc:  # a subclass of DecodeError: catch it first
+        raise BadRequest(f"the request body is not a valid request: {exc}", code="invalid_request") from None
     except msgspec.DecodeError:
         raise BadRequest("the request body is not valid JSON", code="invalid_json") from None
-    except msgspec.ValidationError as exc:
-        raise BadRequest(f"the request body is not a valid request: {exc}", code="invalid_request") from None
 
 
 class Adapter(Protocol):

@@ -1,0 +1,199 @@
+"""End-to-end fixtures: the demo upstream on loopback, the gateway as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+
+from gateway.demo.upstream import DemoUpstream
+from gateway.identity.repository import CreatedKey, create_customer, create_key
+from tests.conftest import _run
+
+UPSTREAM_KEY = "sk-upstream-test-credential-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ThreadedServer:
+    """An ASGI app under uvicorn in a background thread, on loopback."""
+
+    def __init__(self, app: object) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ThreadedServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("upstream did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[tuple[DemoUpstream, int]]:
+    app = DemoUpstream(api_key=UPSTREAM_KEY)
+    with ThreadedServer(app) as server:
+        yield app, server.port
+
+
+def gateway_config(upstream_port: int, dead_port: int) -> str:
+    return f"""
+max_body_bytes = 1048576
+access_log = true
+ledger_flush_interval_seconds = 0.05
+
+[[upstreams]]
+name = "test-openai"
+kind = "openai"
+base_url = "http://127.0.0.1:{upstream_port}/v1"
+models = ["gpt-test"]
+region = "US"
+api_key_env = "TEST_UPSTREAM_KEY"
+
+[[upstreams]]
+name = "test-anthropic"
+kind = "anthropic"
+base_url = "http://127.0.0.1:{upstream_port}"
+models = ["claude-test"]
+region = "US"
+api_key_env = "TEST_UPSTREAM_KEY"
+
+[[upstreams]]
+name = "slow"
+kind = "openai"
+base_url = "http://127.0.0.1:{upstream_port}/v1"
+models = ["gpt-slow"]
+region = "US"
+api_key_env = "TEST_UPSTREAM_KEY"
+read_timeout = 1.0
+
+[[upstreams]]
+name = "down"
+kind = "openai"
+base_url = "http://127.0.0.1:{dead_port}/v1"
+models = ["gpt-down"]
+region = "DE"
+connect_timeout = 1.0
+"""
+
+
+@dataclass
+class GatewayProcess:
+    config: Path
+    database_url: str
+    state_dir: Path
+    server: str = "granian"
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.state_dir.parent / f"gateway-{self.port}.log"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+        env.update(
+            GATEWAY_DATABASE_URL=self.database_url,
+            GATEWAY_STATE_DIR=str(self.state_dir),
+            TEST_UPSTREAM_KEY=UPSTREAM_KEY,
+        )
+        return env
+
+    def start(self) -> GatewayProcess:
+        cmd = [sys.executable, "-m", "gateway", "serve", "--config", str(self.config), "--host", "127.0.0.1"]
+        cmd += ["--port", str(self.port), "--server", self.server]
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(cmd, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gateway exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"gateway not ready: {self.log_path.read_text()[-3000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=timeout)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def gateway_config_file(upstream: tuple[DemoUpstream, int], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("config") / "gateway.toml"
+    path.write_text(gateway_config(upstream[1], free_port()))
+    return path
+
+
+@pytest.fixture(scope="session")
+def gateway(
+    gateway_config_file: Path, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayProcess]:
+    proc = GatewayProcess(gateway_config_file, database_url, tmp_path_factory.mktemp("gw") / "state").start()
+    yield proc
+    proc.stop()
+
+
+def new_key(
+    database_url: str, gateway: GatewayProcess, customer: str, project: str = "default"
+) -> CreatedKey:
+    """A customer and key, created as the CLI does, once the gateway accepts the key."""
+
+    async def make() -> CreatedKey:
+        conn = await asyncpg.connect(database_url)
+        try:
+            exists = await conn.fetchval("select 1 from customers where name = $1", customer)
+            if not exists:
+                await create_customer(conn, customer)
+            return await create_key(conn, customer, project)
+        finally:
+            await conn.close()
+
+    created = _run(make())
+    deadline = time.monotonic() + 5
+    while httpx.get(gateway.url + "/v1/models", headers={"x-api-key": created.key}).status_code != 200:
+        assert time.monotonic() < deadline, "the new key did not reach the gateway"
+        time.sleep(0.01)
+    return created
+
+
+@pytest.fixture(scope="session")
+def api_key(database_url: str, gateway: GatewayProcess) -> CreatedKey:
+    return new_key(database_url, gateway, "e2e-customer")

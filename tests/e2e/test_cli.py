@@ -1,0 +1,100 @@
+"""The gateway command: the exact forms the acceptance checks use, --help everywhere, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import GatewayProcess
+
+
+def gateway_cli(gw: GatewayProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args], env=gw.env(), capture_output=True, text=True, timeout=60
+    )
+
+
+def test_customer_key_call_and_usage_list(gateway) -> None:
+    made = gateway_cli(gateway, "customers", "create", "--name", "cli-co", "--json")
+    assert made.returncode == 0, made.stderr
+    customer = json.loads(made.stdout)
+    assert set(customer) == {"id", "name"} and customer["name"] == "cli-co"
+
+    out = gateway_cli(gateway, "keys", "create", "--customer", "cli-co", "--project", "research", "--json")
+    key = json.loads(out.stdout)
+    assert set(key) == {"id", "key", "customer", "project"}
+    assert (key["customer"], key["project"]) == ("cli-co", "research")
+
+    ids = []
+    for _ in range(100):
+        r = httpx.get(gateway.url + "/v1/models", headers={"authorization": f"Bearer {key['key']}"})
+        if r.status_code == 200:
+            break
+    for n in range(3):
+        r = httpx.post(
+            gateway.url + "/v1/chat/completions",
+            headers={"authorization": f"Bearer {key['key']}"},
+            json={"model": "gpt-test", "messages": [{"role": "user", "content": "x " * (n + 1)}]},
+        )
+        assert r.status_code == 200
+        ids.append(r.headers["x-request-id"])
+
+    for _ in range(200):
+        events = json.loads(
+            gateway_cli(gateway, "usage", "list", "--json", "--limit", "2", "--customer", "cli-co").stdout
+        )
+        if events and events[0]["request_id"] == ids[-1]:
+            break
+    assert [e["request_id"] for e in events] == [ids[2], ids[1]]
+    assert [e["prompt_tokens"] for e in events] == [3, 2]
+
+    listed = gateway_cli(gateway, "keys", "list", "--customer", customer["id"], "--json")
+    assert key["key"] not in listed.stdout and json.loads(listed.stdout)[0]["id"] == key["id"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["keys", "create", "--customer", "nobody", "--project", "p"],
+            "no customer with id or name 'nobody'",
+        ),
+        (["keys", "revoke", "0000000000000000"], "no API key with id '0000000000000000'"),
+        (["customers", "create", "--name", "dup-co"], "a customer named 'dup-co' already exists"),
+    ],
+)
+def test_errors_exit_non_zero_with_one_line(gateway, args, message) -> None:
+    gateway_cli(gateway, "customers", "create", "--name", "dup-co")
+    done = gateway_cli(gateway, *args)
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"gateway: error: {message}"
+
+
+def test_bad_configuration_stops_with_the_key_named(gateway, tmp_path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[[upstreams]]\nname = "x"\nkind = "openai"\nbase_url = "http://h/v1"\nmodels = ["m"]\nregion = "ZZ"\n'
+    )
+    done = gateway_cli(gateway, "serve", "--config", str(bad))
+    assert done.returncode == 1
+    assert "invalid setting upstreams[0].region" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["serve"], ["db", "migrate"], ["db", "status"], ["customers", "create"], ["customers", "list"],
+     ["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["usage", "list"], ["demo"], ["version"]],
+)  # fmt: skip
+def test_every_command_has_help(command) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", *command, "--help"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "usage: gateway" in done.stdout
+
+
+def test_version_json(gateway) -> None:
+    assert json.loads(gateway_cli(gateway, "version", "--json").stdout)["version"]
