@@ -26,7 +26,7 @@ def test_message_and_its_usage_event(client, database_url, upstream, api_key) ->
     assert (event["route"], event["upstream"], event["prompt_tokens"], event["completion_tokens"]) == (
         "/v1/messages", "test-anthropic", 4, 5,
     )  # fmt: skip
-    seen = [r for r in upstream[0].requests if r["headers"].get("x-request-id") == request_id][0]
+    seen = next(r for r in upstream[0].requests if r["headers"].get("x-request-id") == request_id)
     assert seen["headers"]["x-api-key"] == UPSTREAM_KEY
     assert "authorization" not in seen["headers"]
     assert seen["headers"]["anthropic-version"]  # the SDK's own headers pass through

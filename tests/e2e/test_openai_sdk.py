@@ -33,7 +33,7 @@ def test_chat_completion_and_its_usage_event(client, gateway, api_key, database_
     assert event["bytes_in"] > 0 and event["bytes_out"] > 0 and str(event["client_ip"]) == "127.0.0.1"
 
     # Credentials: the upstream saw its own key, never the caller's; the caller saw nothing of the upstream's.
-    seen = [r for r in upstream[0].requests if r["headers"].get("x-request-id") == request_id][0]
+    seen = next(r for r in upstream[0].requests if r["headers"].get("x-request-id") == request_id)
     assert seen["headers"]["authorization"] == f"Bearer {UPSTREAM_KEY}"
     assert api_key.key not in str(seen)
     assert "set-cookie" not in raw.headers and "openai-organization" not in raw.headers
@@ -62,7 +62,7 @@ def test_stream_with_include_usage_keeps_the_usage_chunk(client, database_url) -
             stream=True,
             stream_options={"include_usage": True},
             max_tokens=4,
-        )  # fmt: skip
+        )
     )
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 4
 

@@ -64,5 +64,5 @@ async def test_failing_migration_leaves_nothing_half_applied(empty_database_url:
 
 def test_badly_named_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "init.sql").write_text("select 1")
-    with pytest.raises(MigrationError, match="NNN_name.sql"):
+    with pytest.raises(MigrationError, match=r"NNN_name\.sql"):
         load_migrations(tmp_path)
