@@ -90,3 +90,9 @@ def test_bad_configuration_names_the_key(
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="does not exist"):
         load_settings(tmp_path / "nope.toml", environ={})
+
+
+def test_shipped_example_configuration_is_valid() -> None:
+    example = Path(__file__).resolve().parents[2] / "deploy" / "gateway.example.toml"
+    s = load_settings(example, environ={})
+    assert [u.name for u in s.upstreams] == ["openai", "anthropic", "vllm-frankfurt"]
