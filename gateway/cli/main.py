@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -96,13 +97,11 @@ def cmd_db_migrate(args: argparse.Namespace) -> None:
 def cmd_db_status(args: argparse.Namespace) -> None:
     from ..db.migrate import migration_status
 
-    states = _with_db(args, migration_status)
+    rows = [dataclasses.asdict(s) for s in _with_db(args, migration_status)]
     if args.json:
-        _print_json(
-            [msgspec.structs.asdict(s) if isinstance(s, msgspec.Struct) else s.__dict__ for s in states]
-        )
+        _print_json(rows)
     else:
-        _print_table([s.__dict__ for s in states], ["version", "name", "applied", "applied_at"])
+        _print_table(rows, ["version", "name", "applied", "applied_at"])
 
 
 def cmd_customers_create(args: argparse.Namespace) -> None:
