@@ -44,12 +44,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def raise_on_sigterm() -> None:
-    """Treat SIGTERM like Ctrl-C, so that ``finally`` blocks clean up either way."""
+def interrupt_on_signals() -> None:
+    """SIGINT and SIGTERM raise KeyboardInterrupt, so that ``finally`` blocks clean up either way.
+
+    SIGINT is set explicitly: a shell starts background jobs with it ignored.
+    """
 
     def handler(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
 
 

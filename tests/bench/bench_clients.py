@@ -27,9 +27,9 @@ from _support import (
     CHAT_PATH,
     HOST,
     chat_body,
+    interrupt_on_signals,
     machine_lines,
     package_version,
-    raise_on_sigterm,
     start_demo_upstream,
     tree_cpu_seconds,
 )
@@ -46,10 +46,11 @@ class Client(Protocol):
 
 
 class PyreqwestClient:
-    def __init__(self, multithreaded: bool = False) -> None:
+    def __init__(self, multithreaded: bool = False, read_ahead: bool = True) -> None:
         from pyreqwest.client import ClientBuilder
 
         self.client = ClientBuilder().runtime_multithreaded(multithreaded).build()
+        self.read_ahead = read_ahead
 
     async def post(self, url: str, body: bytes, stream: bool) -> int:
         request = self.client.post(url).headers(HEADERS).body_bytes(body)
@@ -57,6 +58,8 @@ class PyreqwestClient:
             response = await request.build().send()
             await response.bytes()
             return int(response.status)
+        if not self.read_ahead:  # what the gateway does: each chunk handed over as it arrives
+            request = request.streamed_read_buffer_limit(0)
         async with request.build_streamed() as streamed:
             while await streamed.body_reader.read_chunk() is not None:
                 pass
@@ -107,6 +110,7 @@ class HttpxClient:
 
 CLIENTS: dict[str, tuple[str, Callable[[int], Client]]] = {
     "pyreqwest": ("pyreqwest", lambda n: PyreqwestClient()),
+    "pyreqwest-nobuf": ("pyreqwest", lambda n: PyreqwestClient(read_ahead=False)),
     "pyreqwest-mt": ("pyreqwest", lambda n: PyreqwestClient(multithreaded=True)),
     "aiohttp": ("aiohttp", AiohttpClient),
     "httpx": ("httpx", HttpxClient),
@@ -164,7 +168,7 @@ async def measure(name: str, url: str, args: argparse.Namespace, upstream_pid: i
             upstream_cpu = tree_cpu_seconds(upstream_pid) - up0
             result = Result(name, workload, ok, failed, elapsed, cpu, upstream_cpu)
             flag = f"  ERRORS: {failed}" if failed else ""
-            print(f"  {name:<13} {workload:<6} {result.rps:9.1f} req/s{flag}", flush=True)
+            print(f"  {name:<15} {workload:<6} {result.rps:9.1f} req/s{flag}", flush=True)
             results.append(result)
     finally:
         await client.close()
@@ -251,7 +255,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    raise_on_sigterm()
+    interrupt_on_signals()
     workdir = Path(tempfile.mkdtemp(prefix="gw-bench-clients-"))
     try:
         return run(args, workdir)

@@ -34,8 +34,8 @@ from _support import (
     Child,
     chat_body,
     free_port,
+    interrupt_on_signals,
     machine_lines,
-    raise_on_sigterm,
     start_demo_upstream,
     tree_cpu_seconds,
     wait_http_ok,
@@ -305,6 +305,7 @@ class LedgerCheck:
 class Row:
     target: str
     workload: str
+    loaded: bool
     connections: int
     result: LoadResult
     proxy_cpu_us: float | None
@@ -323,37 +324,41 @@ class ProxyBench:
         self.args = args
         self.rows: list[Row] = []
 
-    def run_target(self, target: Target, unloaded: bool) -> None:
+    def run_target(self, target: Target) -> None:
+        """Each workload loaded (many connections), then unloaded (one connection)."""
         a = self.args
         for workload in WORKLOADS:
-            self.measure(target, workload, a.connections, a.threads, a.duration, a.warmup)
-        if unloaded:
-            for workload in WORKLOADS:
-                self.measure(target, workload, 1, 1, a.unloaded_duration, 0.0)
+            self.measure(target, workload, True, a.connections, a.threads, a.duration, a.warmup)
+        for workload in WORKLOADS:
+            self.measure(target, workload, False, 1, 1, a.unloaded_duration, 0.0)
 
     def measure(
-        self, target: Target, workload: str, connections: int, threads: int, seconds: float, warmup: float
+        self,
+        target: Target,
+        workload: str,
+        loaded: bool,
+        connections: int,
+        threads: int,
+        seconds: float,
+        warmup: float,
     ) -> Row:
         body = chat_body(MODEL, stream=workload == "stream")
         print(f"  {target.name:<18} {workload:<6} c={connections:<3} {seconds:g}s ...", end="", flush=True)
         if warmup > 0:
             self.gen.run(target.url, body, self.api_key, connections, threads, warmup)
-        before = self.db.settled_usage_counts(0) if target.ledger else (0, 0)
-        proxy0 = tree_cpu_seconds(target.proxy_pid) if target.proxy_pid else 0.0
-        upstream0 = tree_cpu_seconds(self.upstream.pid)
+        ledger_before = self.db.settled_usage_counts(0) if target.ledger else (0, 0)
+        cpu_before = self._cpu(target)
         result = self.gen.run(target.url, body, self.api_key, connections, threads, seconds)
-        proxy_cpu = tree_cpu_seconds(target.proxy_pid) - proxy0 if target.proxy_pid else None
-        upstream_cpu = tree_cpu_seconds(self.upstream.pid) - upstream0
-        ledger = None
-        if target.ledger:
-            after = self.db.settled_usage_counts(before[0] + result.requests)
-            ledger = LedgerCheck(after[0] - before[0], after[1] - before[1], result.requests, connections)
+        cpu_after = self._cpu(target)
+        proxy_cpu, upstream_cpu = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
+        ledger = self._ledger_check(ledger_before, result.requests, connections) if target.ledger else None
         row = Row(
             target.name,
             workload,
+            loaded,
             connections,
             result,
-            per_request_us(proxy_cpu, result.requests) if proxy_cpu is not None else None,
+            per_request_us(proxy_cpu, result.requests) if target.proxy_pid else None,
             per_request_us(upstream_cpu, result.requests),
             ledger,
         )
@@ -362,9 +367,18 @@ class ProxyBench:
         self.rows.append(row)
         return row
 
-    def find(self, target: str, workload: str, connections: int) -> Row | None:
+    def _cpu(self, target: Target) -> tuple[float, float]:
+        """CPU seconds so far of the proxy under test (0 for direct) and of the upstream."""
+        proxy = tree_cpu_seconds(target.proxy_pid) if target.proxy_pid else 0.0
+        return proxy, tree_cpu_seconds(self.upstream.pid)
+
+    def _ledger_check(self, before: tuple[int, int], completed: int, connections: int) -> LedgerCheck:
+        after = self.db.settled_usage_counts(before[0] + completed)
+        return LedgerCheck(after[0] - before[0], after[1] - before[1], completed, connections)
+
+    def find(self, target: str, workload: str, loaded: bool = True) -> Row | None:
         for row in self.rows:
-            if (row.target, row.workload, row.connections) == (target, workload, connections):
+            if (row.target, row.workload, row.loaded) == (target, workload, loaded):
                 return row
         return None
 
@@ -430,11 +444,12 @@ def _check(label: str, value: str, ok: bool, goal: str) -> str:
 
 def compare(bench: ProxyBench, gw: str, workload: str, connections: int) -> Iterator[str]:
     """The gateway against nginx and direct, for one workload, with the targets."""
-    row = bench.find(gw, workload, connections)
+    row = bench.find(gw, workload)
     if row is None:
         return
-    direct, nginx = bench.find("direct", workload, connections), bench.find("nginx", workload, connections)
-    quiet_gw, quiet_direct = bench.find(gw, workload, 1), bench.find("direct", workload, 1)
+    direct, nginx = bench.find("direct", workload), bench.find("nginx", workload)
+    quiet_gw = bench.find(gw, workload, loaded=False)
+    quiet_direct = bench.find("direct", workload, loaded=False)
     yield f"{gw}, {workload}:"
     if nginx is not None and nginx.result.rps > 0:
         share = row.result.rps / nginx.result.rps
@@ -483,6 +498,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--server", choices=["granian", "uvicorn", "both"], default="granian")
     p.add_argument("--unloaded-duration", type=float, default=5.0, help="seconds per 1-connection run")
     p.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up before each loaded run")
+    p.add_argument("--loadgen", choices=["auto", "aiohttp"], default="auto", help="auto: wrk if available")
     p.add_argument("--no-install", action="store_true", help="do not apt-get install missing wrk/nginx")
     p.add_argument("--keep-logs", action="store_true", help="keep the temporary folder with the logs")
     args = p.parse_args(argv)
@@ -491,18 +507,60 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def choose_loadgen(args: argparse.Namespace, wrk: str | None, workdir: Path) -> tuple[LoadGenerator, str]:
+    if wrk and args.loadgen == "auto":
+        return Wrk(wrk, workdir), wrk_version(wrk)
+    if args.loadgen == "auto":
+        print("wrk unavailable: using the aiohttp load generator (the client will be the bottleneck)")
+    return AiohttpLoad(), "aiohttp (Python fallback: its own CPU limits the req/s)"
+
+
+def start_reference(
+    binary: str | None, upstream_port: int, workdir: Path, stack: contextlib.ExitStack
+) -> tuple[Target | None, str]:
+    """nginx in front of the demo upstream, or None and the reason why not."""
+    if not binary:
+        return None, "skipped: nginx is not installed (apt-get install -y nginx-light)"
+    try:
+        nginx, port = start_nginx(binary, upstream_port, workdir / "nginx")
+    except (RuntimeError, OSError) as exc:
+        return None, f"skipped: nginx did not start ({exc})"
+    stack.callback(nginx.stop, grace=5)
+    return Target("nginx", f"http://{HOST}:{port}{CHAT_PATH}", nginx.pid, False), nginx_version(binary)
+
+
+def bench_gateways(
+    bench: ProxyBench, servers: list[str], config: Path, env: dict[str, str], workdir: Path
+) -> list[str]:
+    """Start each gateway in turn (never two at once: they would share the CPUs) and measure it."""
+    names = []
+    for server in servers:
+        gateway, port = start_gateway(server, config, env, workdir)
+        try:
+            names.append(f"gateway ({server})")
+            bench.run_target(Target(names[-1], f"http://{HOST}:{port}{CHAT_PATH}", gateway.pid, True))
+        finally:
+            gateway.stop()
+    return names
+
+
+def report(bench: ProxyBench, gateways: list[str], connections: int) -> int:
+    print()
+    print_table(bench.rows)
+    print("\nproxy CPU: the gateway's (or nginx's) processes, user + system, per completed request.")
+    for name in gateways:
+        for workload in WORKLOADS:
+            print("\n".join(["", *compare(bench, name, workload, connections)]))
+    found = problems(bench.rows)
+    if found:
+        print("\nPROBLEMS (these runs are not valid measurements):")
+        print("\n".join(f"  - {p}" for p in found))
+    return 1 if found else 0
+
+
 def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) -> int:
     tools = ensure_tools(not args.no_install, workdir)
-    gen: LoadGenerator
-    if tools["wrk"]:
-        gen = Wrk(tools["wrk"], workdir)
-        client_version = wrk_version(tools["wrk"])
-    else:
-        print(
-            "wrk unavailable: falling back to the aiohttp load generator (the client will be the bottleneck)"
-        )
-        gen, client_version = AiohttpLoad(), "aiohttp (Python fallback)"
-
+    gen, client_version = choose_loadgen(args, tools["wrk"], workdir)
     upstream, upstream_port = start_demo_upstream(workdir)
     stack.callback(upstream.stop)
     db = Database()
@@ -511,17 +569,7 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
     env = gateway_env(db.url, workdir / "state")
     config = write_config(workdir / "gateway.toml", upstream_port)
     api_key = create_key(env, "bench" if db.created else f"bench-{secrets.token_hex(3)}")
-
-    nginx_pid, nginx_port, nginx_note = None, 0, ""
-    if tools["nginx"]:
-        try:
-            nginx, nginx_port = start_nginx(tools["nginx"], upstream_port, workdir / "nginx")
-            stack.callback(nginx.stop, grace=5)
-            nginx_pid, nginx_note = nginx.pid, nginx_version(tools["nginx"])
-        except (RuntimeError, OSError) as exc:
-            nginx_note = f"skipped: nginx did not start ({exc})"
-    else:
-        nginx_note = "skipped: nginx is not installed (apt-get install -y nginx-light)"
+    nginx, nginx_note = start_reference(tools["nginx"], upstream_port, workdir, stack)
 
     print("\n".join(machine_lines(["granian", "uvicorn", "pyreqwest", "litestar", "asyncpg", "aiohttp"])))
     print(f"load generator: {client_version}; nginx: {nginx_note}; postgres: {db.server_version()}")
@@ -532,36 +580,17 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
     print("all processes share this machine's CPUs: wrk, the upstream, and the proxy under test.\n")
 
     bench = ProxyBench(gen, api_key, upstream, db, args)
-    bench.run_target(Target("direct", f"http://{HOST}:{upstream_port}{CHAT_PATH}", None, False), True)
-    if nginx_pid is not None:
-        bench.run_target(Target("nginx", f"http://{HOST}:{nginx_port}{CHAT_PATH}", nginx_pid, False), True)
+    bench.run_target(Target("direct", f"http://{HOST}:{upstream_port}{CHAT_PATH}", None, False))
+    if nginx is not None:
+        bench.run_target(nginx)
     servers = ["granian", "uvicorn"] if args.server == "both" else [args.server]
-    gateways = []
-    for server in servers:
-        gw, port = start_gateway(server, config, env, workdir)
-        try:
-            name = f"gateway ({server})"
-            gateways.append(name)
-            bench.run_target(Target(name, f"http://{HOST}:{port}{CHAT_PATH}", gw.pid, True), True)
-        finally:
-            gw.stop()
-
-    print()
-    print_table(bench.rows)
-    print("\nproxy CPU: the gateway's (or nginx's) processes, user + system, per completed request.")
-    for gw in gateways:
-        for workload in WORKLOADS:
-            print("\n".join(["", *compare(bench, gw, workload, args.connections)]))
-    found = problems(bench.rows)
-    if found:
-        print("\nPROBLEMS (these runs are not valid measurements):")
-        print("\n".join(f"  - {p}" for p in found))
-    return 1 if found else 0
+    gateways = bench_gateways(bench, servers, config, env, workdir)
+    return report(bench, gateways, args.connections)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    raise_on_sigterm()
+    interrupt_on_signals()
     workdir = Path(tempfile.mkdtemp(prefix="gw-bench-"))
     workdir.chmod(0o711)  # run as root, nginx's worker is nobody: it must reach its prefix in here
     try:
