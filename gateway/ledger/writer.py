@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import os
 import time
 from pathlib import Path
@@ -43,7 +42,7 @@ def _record(e: UsageEvent) -> tuple[object, ...]:
         e.request_id, e.occurred_at, e.customer_id, e.project_id, e.key_id, e.upstream, e.route,
         e.model, e.stream, e.status, e.error_code, e.prompt_tokens, e.completion_tokens,
         e.usage_complete, e.duration_ms, e.bytes_in, e.bytes_out,
-        ipaddress.ip_address(e.client_ip) if e.client_ip else None,
+        e.client_ip,  # asyncpg's inet codec parses the string itself: parsing here twice costs 3 µs/event
     )  # fmt: skip
 
 

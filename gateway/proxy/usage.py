@@ -14,7 +14,7 @@ complete, rather than recording nothing.
 
 from __future__ import annotations
 
-from typing import Any
+import re
 
 import msgspec
 
@@ -34,12 +34,15 @@ class _Holder(msgspec.Struct):
 
 class _Payload(msgspec.Struct):
     usage: _Usage | None = None
-    choices: list[Any] | None = None
+    choices: list[msgspec.Raw] | None = None
     message: _Holder | None = None
     response: _Holder | None = None
 
 
 _decode_payload = msgspec.json.Decoder(_Payload).decode
+# Only a payload with a usage *object* is worth decoding: with include_usage on, every
+# OpenAI chunk carries "usage":null, and decoding each one cost more than the rest.
+_HAS_USAGE = re.compile(rb'"usage"\s*:\s*\{').search
 
 
 class UsageMeter:
@@ -79,7 +82,7 @@ class UsageMeter:
     def feed_json(self, data: bytes) -> bool:
         """Read usage from one JSON document. Returns True if it is a usage-only OpenAI chunk
         (no choices, usage set): the chunk ``stream_options.include_usage`` adds."""
-        if b'"usage"' not in data:
+        if b'"usage"' not in data or _HAS_USAGE(data) is None:
             return False
         try:
             payload = _decode_payload(data)

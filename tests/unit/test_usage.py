@@ -86,3 +86,9 @@ def test_splitter_handles_events_split_across_chunks_and_crlf() -> None:
     assert s.rest() == b"data: 3\n"
     assert event_data(b'event: message_stop\ndata: {"x": 1}\n\n') == b'{"x": 1}'
     assert event_data(b"data: a\ndata: b\n\n") == b"a\nb"
+
+
+def test_usage_found_whatever_the_json_spacing() -> None:
+    m = UsageMeter()
+    assert m.feed_json(b'{"choices": [], "usage" : {"prompt_tokens": 1, "completion_tokens": 2}}') is True
+    assert (m.prompt_tokens, m.completion_tokens) == (1, 2)
