@@ -13,16 +13,21 @@ def stats(upstream) -> dict[str, int]:
     return dict(upstream[0].stats)
 
 
-def test_first_chunk_arrives_while_the_upstream_is_still_streaming(gateway, api_key, upstream) -> None:
-    before = stats(upstream)
+def slow_anthropic_stream(gateway, key: str, prompt: str, chunks: int):
+    """A Messages stream whose upstream sends one event every 50 ms."""
     body = {
         "model": "claude-test",
-        "max_tokens": 100,
+        "max_tokens": 500,
         "stream": True,
-        "messages": [{"role": "user", "content": "x"}],
+        "messages": [{"role": "user", "content": prompt}],
     }
-    headers = {"x-api-key": api_key.key, "x-demo-chunk-delay": "0.05", "x-demo-chunks": "40"}
-    with httpx.stream("POST", gateway.url + "/v1/messages", json=body, headers=headers, timeout=30) as r:
+    headers = {"x-api-key": key, "x-demo-chunk-delay": "0.05", "x-demo-chunks": str(chunks)}
+    return httpx.stream("POST", gateway.url + "/v1/messages", json=body, headers=headers, timeout=30)
+
+
+def test_first_chunk_arrives_while_the_upstream_is_still_streaming(gateway, api_key, upstream) -> None:
+    before = stats(upstream)
+    with slow_anthropic_stream(gateway, api_key.key, "x", chunks=40) as r:
         chunks = r.iter_raw()
         first = next(chunks)
         # Causal, not timed: the upstream has not finished, yet the client already holds the first event.
@@ -37,14 +42,7 @@ def test_client_disconnect_cancels_upstream_and_records_partial_usage(
     gateway, api_key, upstream, database_url
 ) -> None:
     before = stats(upstream)
-    body = {
-        "model": "claude-test",
-        "max_tokens": 500,
-        "stream": True,
-        "messages": [{"role": "user", "content": "a b c d"}],
-    }
-    headers = {"x-api-key": api_key.key, "x-demo-chunk-delay": "0.05", "x-demo-chunks": "200"}
-    with httpx.stream("POST", gateway.url + "/v1/messages", json=body, headers=headers, timeout=30) as r:
+    with slow_anthropic_stream(gateway, api_key.key, "a b c d", chunks=200) as r:
         request_id = r.headers["x-request-id"]
         received = 0
         for chunk in r.iter_raw():
