@@ -5,6 +5,7 @@ No module-level state: two runtimes (two apps in one test process) never share a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import os
@@ -14,12 +15,15 @@ from typing import TYPE_CHECKING
 import asyncpg
 import structlog
 
+from .auth import OIDCValidator
 from .db import connect_pool, migrate, resolve_database_url
 from .identity import KeyCache
+from .kyc.service import KycService
+from .kyc.standing import StandingCache
 from .ledger import LedgerWriter
 from .ops.metrics import Metrics
 from .proxy import ProxyApp, UpstreamRegistry
-from .proxy.stages import Identify, ReadBody, RouteToUpstream
+from .proxy.stages import Identify, KnowCustomer, ReadBody, RouteToUpstream
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -36,15 +40,20 @@ class Runtime:
         self.database_url: str | None = None
         self.pool: asyncpg.Pool | None = None
         self.keys: KeyCache | None = None
+        self.standings: StandingCache | None = None
+        self.kyc: KycService | None = None
+        self.oidc: OIDCValidator | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self.ledger: LedgerWriter | None = None
         self.registry: UpstreamRegistry | None = None
         self.proxy: ProxyApp | None = None
 
     def pipeline(self) -> list[Stage]:
         """The request pipeline, in order. Each later capability is one more stage here."""
-        assert self.keys is not None and self.registry is not None
+        assert self.keys is not None and self.standings is not None and self.registry is not None
         return [
             Identify(self.keys),  # who is calling
+            KnowCustomer(self.standings),  # verified, and clear of sanctions?
             ReadBody(self.settings.max_body_bytes),  # what they ask for
             RouteToUpstream(self.registry),  # which upstream serves it
         ]
@@ -65,6 +74,17 @@ class Runtime:
             max_staleness_seconds=s.key_cache_max_staleness_seconds,
         )
         await self.keys.start()
+        self.standings = StandingCache(
+            lambda: asyncpg.connect(url),
+            self.pool,
+            resync_seconds=s.key_cache_resync_seconds,
+            max_staleness_seconds=s.key_cache_max_staleness_seconds,
+        )
+        await self.standings.start()
+        self.kyc = await KycService.open(self.pool, s)
+        if s.oidc_issuer is not None:
+            self.oidc = OIDCValidator(s.oidc_issuer, s.oidc_audience, s.oidc_algorithms)
+        self._sweeper = asyncio.create_task(self._expire_verifications(), name="kyc-expiry")
         self.ledger = LedgerWriter(
             self.pool,
             s.state_path / "spool",
@@ -90,16 +110,39 @@ class Runtime:
             pid=os.getpid(),
         )
 
+    async def _expire_verifications(self) -> None:
+        """Record expiries as they fall due; requests already see them (the cache compares dates)."""
+        assert self.kyc is not None
+        while True:
+            try:
+                assert self.pool is not None
+                async with self.pool.acquire() as conn:
+                    expired = await self.kyc.expire_due(conn)
+                if expired:
+                    _log.info("kyc_expired", customers=len(expired))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                _log.warning("kyc_expiry_sweep_failed", error=type(exc).__name__)
+            await asyncio.sleep(60)
+
     async def stop(self) -> None:
         """Called after the server has finished in-flight requests: flush, then close."""
         self.proxy = None
         if self.ledger is not None:
             await self.ledger.stop()
             _log.info("ledger_flushed", written=self.ledger.written, spooled=self.ledger.spooled)
-        if self.keys is not None:
-            await self.keys.stop()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        for cache in (self.keys, self.standings):
+            if cache is not None:
+                await cache.stop()
         if self.registry is not None:
             await self.registry.close()
+        if self.oidc is not None:
+            await self.oidc.close()
         if self.pool is not None:
             with contextlib.suppress(Exception):
                 await self.pool.close()

@@ -45,6 +45,21 @@ class UpstreamSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         return (os.environ if environ is None else environ).get(self.api_key_env)
 
 
+class KycProviderSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """An identity-verification provider that reports results by webhook to ``/kyc/v1/webhooks/<name>``."""
+
+    name: str
+    scheme: Literal["persona", "sumsub", "generic"]
+    secret_env: str
+    """Environment variable holding the webhook secret; several, comma-separated, while rotating."""
+    tolerance_seconds: float = 300.0
+    """Deliveries signed longer ago (or further ahead) than this are refused as stale."""
+
+    def secrets(self, environ: Mapping[str, str] | None = None) -> list[bytes]:
+        raw = (os.environ if environ is None else environ).get(self.secret_env, "")
+        return [s.strip().encode() for s in raw.split(",") if s.strip()]
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Everything the gateway reads at start-up. Each field has an env name: ``GATEWAY_<FIELD>``."""
 
@@ -73,6 +88,25 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Events held in memory while the database is down; beyond it they are spooled to disk."""
     shutdown_timeout_seconds: float = 30.0
     upstreams: list[UpstreamSettings] = []
+    kyc_keys: str | None = None
+    """Master keys for personal data, ``"<version>:<base64 32 bytes>,..."``; the highest version
+    encrypts new data. Unset: a key generated once in ``state_dir`` (one replica only)."""
+    kyc_reverify_days: int = 365
+    """A verified customer expires this long after verification and must be verified again."""
+    kyc_retention_days: int = 5 * 365
+    """Personal data is kept this long after a customer is rejected (AML record keeping);
+    only then can it be erased."""
+    screening_review_threshold: float = 0.82
+    """A name match scoring at least this puts the customer into review."""
+    require_screening_list: bool = False
+    """Refuse approvals while no screening list is loaded (recommended in production)."""
+    oidc_issuer: str | None = None
+    """Issuer of the bearer tokens the onboarding API (``/kyc/v1``) accepts. Unset: API disabled."""
+    oidc_audience: str = "gateway-kyc"
+    oidc_algorithms: list[str] = msgspec.field(default_factory=lambda: ["RS256", "ES256"])
+    admin_token_sha256: str | None = None
+    """sha256 (hex) of the bearer token the admin API (``/admin/v1``) accepts. Unset: API disabled."""
+    kyc_providers: list[KycProviderSettings] = []
 
     @property
     def state_path(self) -> Path:
@@ -121,16 +155,60 @@ def _validate(settings: Settings, origin: str) -> Settings:
             raise fail(f"{key}.connect_timeout", "timeouts must be positive")
         if up.api_key_env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", up.api_key_env):
             raise fail(f"{key}.api_key_env", f"{up.api_key_env!r} is not an environment variable name")
+    if settings.kyc_reverify_days < 1 or settings.kyc_retention_days < 0:
+        raise fail("kyc_reverify_days", "need kyc_reverify_days >= 1 and kyc_retention_days >= 0")
+    if not 0.0 < settings.screening_review_threshold <= 1.0:
+        raise fail("screening_review_threshold", "must be in (0, 1]")
+    if settings.admin_token_sha256 is not None and not re.fullmatch(
+        r"[0-9a-f]{64}", settings.admin_token_sha256
+    ):
+        raise fail("admin_token_sha256", "must be 64 lower-case hex digits (sha256 of the token)")
+    if settings.oidc_issuer is not None and not settings.oidc_issuer.startswith(("https://", "http://")):
+        raise fail("oidc_issuer", f"{settings.oidc_issuer!r} is not an http(s) URL")
+    bad_algs = set(settings.oidc_algorithms) - _OIDC_ALGORITHMS
+    if bad_algs or not settings.oidc_algorithms:
+        raise fail(
+            "oidc_algorithms",
+            f"{sorted(bad_algs)} not allowed; use public-key algorithms from {sorted(_OIDC_ALGORITHMS)}",
+        )
+    if settings.kyc_keys is not None:
+        from .kyc.crypto import KeyringError, parse_keyring
+
+        try:
+            parse_keyring(settings.kyc_keys)
+        except KeyringError as exc:
+            raise fail("kyc_keys", str(exc)) from None
+    provider_names: set[str] = set()
+    for i, prov in enumerate(settings.kyc_providers):
+        key = f"kyc_providers[{i}]"
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", prov.name):
+            raise fail(f"{key}.name", f"{prov.name!r} must be lower-case letters, digits, '-' or '_'")
+        if prov.name in provider_names:
+            raise fail(f"{key}.name", f"duplicate provider name {prov.name!r}")
+        provider_names.add(prov.name)
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", prov.secret_env):
+            raise fail(f"{key}.secret_env", f"{prov.secret_env!r} is not an environment variable name")
+        if prov.tolerance_seconds <= 0:
+            raise fail(f"{key}.tolerance_seconds", "must be positive")
     return settings
 
 
+# Public-key algorithms only: mixing HMAC in invites key confusion (a public key used as a secret).
+_OIDC_ALGORITHMS = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+
+# Arrays of tables come from the file only; plain lists from the environment are comma-separated.
+_TABLES = {"upstreams", "kyc_providers"}
+_LISTS = {"oidc_algorithms"}
+
+
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    fields = {f.name for f in msgspec.structs.fields(Settings)} - {"upstreams"}
+    fields = {f.name for f in msgspec.structs.fields(Settings)} - _TABLES
     out: dict[str, Any] = {}
     for name in fields:
         value = environ.get(ENV_PREFIX + name.upper())
         if value is not None:
-            out[name] = value
+            out[name] = value.split(",") if name in _LISTS else value
     return out
 
 
@@ -160,7 +238,8 @@ def load_settings(
 
     env = _env_overrides(environ)
     merged = msgspec.structs.asdict(from_file)
-    merged["upstreams"] = raw.get("upstreams", [])
+    for table in _TABLES:
+        merged[table] = raw.get(table, [])
     for name, value in env.items():
         try:
             one: Any = msgspec.convert({name: value}, _single_field_struct(name), strict=False)

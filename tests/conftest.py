@@ -19,8 +19,17 @@ import pytest
 
 from gateway.db.database import embedded_database_url
 from gateway.db.migrate import migrate
+from gateway.identity.repository import Customer
+from gateway.kyc.crypto import new_key_spec
+from gateway.kyc.service import KycService
+from gateway.settings import load_settings
 
 T = TypeVar("T")
+pytest_plugins = ["tests.oidc_fixtures"]  # the loopback OIDC issuer, for any test that asks
+# One master key for the whole run: the gateways it starts and the tests that read the
+# same database must agree on it (the database records a check value per key version).
+TEST_KYC_KEYS = new_key_spec(1)
+os.environ["GATEWAY_KYC_KEYS"] = TEST_KYC_KEYS
 ADMIN_URL = os.environ.get("GATEWAY_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -111,3 +120,24 @@ async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 5.0, in
 @pytest.fixture
 def state_dir(tmp_path: Path) -> Path:
     return tmp_path / "state"
+
+
+def kyc_service(**overrides: object) -> KycService:
+    """The service as the gateway builds it, with this run's master key."""
+    settings = load_settings(None, environ={"GATEWAY_KYC_KEYS": TEST_KYC_KEYS}, **overrides)
+    return KycService.from_settings(settings)
+
+
+async def verified_customer(
+    conn: asyncpg.Connection, name: str, *, kind: str = "individual", country: str = "US"
+) -> Customer:
+    """A customer taken through submit and approval, as an operator would."""
+    kyc = kyc_service()
+    customer = await kyc.create_customer(conn, name, kind, country)
+    if kind == "organisation":
+        from gateway.kyc.models import OwnerIn
+
+        await kyc.add_owner(conn, customer.id, OwnerIn(name=f"{name} owner", kind="person", percent=100))
+    await kyc.submit(conn, customer.id, "test")
+    await kyc.decide(conn, customer.id, "approve", "test", "verified for the test")
+    return customer

@@ -7,67 +7,29 @@ exits non-zero with one line on stderr saying why.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import asyncpg
 import msgspec
 
 from .. import __version__
-from ..db import MigrationError, resolve_database_url
+from ..db import MigrationError
 from ..errors import GatewayError
-from ..settings import Settings, SettingsError, load_settings
-
-T = TypeVar("T")
-_encode = msgspec.json.Encoder().encode
-
-
-class CliError(Exception):
-    """A one-line reason to exit non-zero."""
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(_encode(data).decode() + "\n")
-
-
-def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
-    if not rows:
-        print("(none)")
-        return
-    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-    for row in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config)
-
-
-def _with_db(args: argparse.Namespace, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    settings = _settings(args)
-    url = resolve_database_url(settings)
-
-    async def run() -> T:
-        conn = await asyncpg.connect(url, statement_cache_size=settings.db_statement_cache_size, timeout=10)
-        try:
-            return await work(conn)
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
-
+from ..kyc.crypto import KeyringError
+from ..logs import configure_logging
+from ..settings import SettingsError, load_settings
+from . import kyc as kyc_commands
+from .common import CliError, print_json, print_table, with_db
 
 # -- commands -----------------------------------------------------------------
 
 
 def cmd_version(args: argparse.Namespace) -> None:
     if args.json:
-        _print_json({"version": __version__})
+        print_json({"version": __version__})
     else:
         print(__version__)
 
@@ -84,9 +46,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
 def cmd_db_migrate(args: argparse.Namespace) -> None:
     from ..db.migrate import migrate
 
-    applied = _with_db(args, migrate)
+    applied = with_db(args, migrate, migrate_first=False)
     if args.json:
-        _print_json([{"version": m.version, "name": m.name} for m in applied])
+        print_json([{"version": m.version, "name": m.name} for m in applied])
     elif applied:
         for m in applied:
             print(f"applied {m.version:03d}_{m.name}")
@@ -97,19 +59,27 @@ def cmd_db_migrate(args: argparse.Namespace) -> None:
 def cmd_db_status(args: argparse.Namespace) -> None:
     from ..db.migrate import migration_status
 
-    rows = [dataclasses.asdict(s) for s in _with_db(args, migration_status)]
+    rows = [dataclasses.asdict(s) for s in with_db(args, migration_status, migrate_first=False)]
     if args.json:
-        _print_json(rows)
+        print_json(rows)
     else:
-        _print_table(rows, ["version", "name", "applied", "applied_at"])
+        print_table(rows, ["version", "name", "applied", "applied_at"])
 
 
 def cmd_customers_create(args: argparse.Namespace) -> None:
     from ..identity.repository import create_customer
 
-    customer = _with_db(args, lambda c: create_customer(c, args.name))
+    customer = with_db(args, lambda c: create_customer(c, args.name, args.kind, args.country))
     if args.json:
-        _print_json({"id": customer.id, "name": customer.name})
+        print_json(
+            {
+                "id": customer.id,
+                "name": customer.name,
+                "kind": customer.kind,
+                "country": customer.country,
+                "status": customer.kyc_status,
+            }
+        )
     else:
         print(f"created customer {customer.name} ({customer.id})")
 
@@ -117,19 +87,21 @@ def cmd_customers_create(args: argparse.Namespace) -> None:
 def cmd_customers_list(args: argparse.Namespace) -> None:
     from ..identity.repository import list_customers
 
-    customers = _with_db(args, list_customers)
+    customers = with_db(args, list_customers)
     if args.json:
-        _print_json(customers)
+        print_json(customers)
     else:
-        _print_table([msgspec.structs.asdict(c) for c in customers], ["id", "name", "created_at"])
+        print_table(
+            [msgspec.structs.asdict(c) for c in customers], ["id", "name", "kind", "country", "kyc_status"]
+        )
 
 
 def cmd_keys_create(args: argparse.Namespace) -> None:
     from ..identity.repository import create_key
 
-    created = _with_db(args, lambda c: create_key(c, args.customer, args.project, args.name))
+    created = with_db(args, lambda c: create_key(c, args.customer, args.project, args.name))
     if args.json:
-        _print_json(created)
+        print_json(created)
     else:
         print(f"created key {created.id} for {created.customer}/{created.project}")
         print(f"secret (shown only now): {created.key}")
@@ -138,22 +110,22 @@ def cmd_keys_create(args: argparse.Namespace) -> None:
 def cmd_keys_list(args: argparse.Namespace) -> None:
     from ..identity.repository import list_keys
 
-    keys = _with_db(args, lambda c: list_keys(c, args.customer))
+    keys = with_db(args, lambda c: list_keys(c, args.customer))
     if args.json:
-        _print_json(keys)
+        print_json(keys)
     else:
         rows = [
             {**msgspec.structs.asdict(k), "status": "revoked" if k.revoked_at else "active"} for k in keys
         ]
-        _print_table(rows, ["id", "customer", "project", "name", "status", "created_at"])
+        print_table(rows, ["id", "customer", "project", "name", "status", "created_at"])
 
 
 def cmd_keys_revoke(args: argparse.Namespace) -> None:
     from ..identity.repository import revoke_key
 
-    key = _with_db(args, lambda c: revoke_key(c, args.key_id, args.customer))
+    key = with_db(args, lambda c: revoke_key(c, args.key_id, args.customer))
     if args.json:
-        _print_json(key)
+        print_json(key)
     else:
         print(f"revoked key {key.id} ({key.customer}/{key.project}) at {key.revoked_at}")
 
@@ -166,9 +138,9 @@ def cmd_usage_list(args: argparse.Namespace) -> None:
         customer_id = (await find_customer(conn, args.customer)).id if args.customer else None
         return await list_usage(conn, limit=args.limit, customer_id=customer_id)
 
-    events = _with_db(args, work)
+    events = with_db(args, work)
     if args.json:
-        _print_json(events)
+        print_json(events)
     else:
         columns = [
             "occurred_at",
@@ -180,7 +152,7 @@ def cmd_usage_list(args: argparse.Namespace) -> None:
             "duration_ms",
             "key_id",
         ]
-        _print_table([msgspec.structs.asdict(e) for e in events], columns)
+        print_table([msgspec.structs.asdict(e) for e in events], columns)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -234,7 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
     cus = cu.add_subparsers(dest="customers_command", required=True, metavar="COMMAND")
     p = add(cus, "create", cmd_customers_create, "create a customer")
     p.add_argument("--name", required=True, help="unique customer name")
+    p.add_argument("--kind", choices=["organisation", "individual"], default="organisation")
+    p.add_argument("--country", help="ISO 3166-1 alpha-2: incorporation (organisation) or residence")
     add(cus, "list", cmd_customers_list, "list customers")
+    kyc_commands.register(sub, add)
 
     ke = sub.add_parser("keys", help="API keys", description="API keys")
     kes = ke.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
@@ -262,9 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    configure_logging("warning")  # stdout is for results; anything logged goes to stderr
     try:
         args.func(args)
-    except (CliError, SettingsError, MigrationError, GatewayError) as exc:
+    except (CliError, SettingsError, MigrationError, GatewayError, KeyringError) as exc:
         _fail(str(exc))
     except asyncpg.PostgresError as exc:
         _fail(f"database error: {exc}")

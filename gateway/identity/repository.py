@@ -7,6 +7,7 @@ import uuid
 
 import asyncpg
 import msgspec
+import pycountry
 
 from ..errors import BadRequest, Conflict, NotFoundInStore
 from .keys import generate_key
@@ -16,6 +17,9 @@ class Customer(msgspec.Struct, frozen=True):
     id: uuid.UUID
     name: str
     created_at: dt.datetime
+    kind: str = "organisation"
+    country: str | None = None
+    kyc_status: str = "pending"
 
 
 class Project(msgspec.Struct, frozen=True):
@@ -64,21 +68,55 @@ def _check_name(kind: str, name: str) -> str:
     return name
 
 
-async def create_customer(conn: asyncpg.Connection, name: str) -> Customer:
+_CUSTOMER = "select id, name, created_at, kind, country, kyc_status from customers"
+_INSERT_CUSTOMER = """
+insert into customers (id, name, kind, country, oidc_issuer, oidc_subject) values ($1, $2, $3, $4, $5, $6)
+returning id, name, created_at, kind, country, kyc_status
+"""
+
+
+def check_country(country: str | None, what: str = "country") -> str | None:
+    """An ISO 3166-1 alpha-2 code, upper-cased, or a clear error."""
+    if country is None:
+        return None
+    code = country.strip().upper()
+    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+        raise BadRequest(f"{what} {country!r} is not an ISO 3166-1 alpha-2 code", code="invalid_country")
+    return code
+
+
+async def create_customer(
+    conn: asyncpg.Connection,
+    name: str,
+    kind: str = "organisation",
+    country: str | None = None,
+    *,
+    oidc: tuple[str, str] | None = None,
+) -> Customer:
     name = _check_name("customer", name)
+    if kind not in ("organisation", "individual"):
+        raise BadRequest("kind must be 'organisation' or 'individual'", code="invalid_kind")
+    country = check_country(country)
+    issuer, subject = oidc if oidc is not None else (None, None)
     try:
         row = await conn.fetchrow(
-            "insert into customers (id, name) values ($1, $2) returning id, name, created_at",
+            _INSERT_CUSTOMER,
             uuid.uuid4(),
             name,
+            kind,
+            country,
+            issuer,
+            subject,
         )
-    except asyncpg.UniqueViolationError:
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "customers_oidc_subject":
+            raise Conflict("this account already has an application", code="application_exists") from None
         raise Conflict(f"a customer named {name!r} already exists", code="customer_exists") from None
     return Customer(**dict(row))
 
 
 async def list_customers(conn: asyncpg.Connection) -> list[Customer]:
-    rows = await conn.fetch("select id, name, created_at from customers order by created_at, name")
+    rows = await conn.fetch(_CUSTOMER + " order by created_at, name")
     return [Customer(**dict(r)) for r in rows]
 
 
@@ -89,7 +127,7 @@ async def find_customer(conn: asyncpg.Connection, id_or_name: str) -> Customer:
     except ValueError:
         as_id = None
     row = await conn.fetchrow(
-        "select id, name, created_at from customers where id = $1 or name = $2 order by id = $1 desc limit 1",
+        _CUSTOMER + " where id = $1 or name = $2 order by id = $1 desc limit 1",
         as_id,
         id_or_name,
     )

@@ -1,4 +1,5 @@
-"""The control plane: health, readiness and metrics, as a Litestar app."""
+"""The control plane as a Litestar app: health, readiness, metrics, and the admin,
+onboarding and webhook APIs. Every error answers in the gateway's one error shape."""
 
 from __future__ import annotations
 
@@ -7,13 +8,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import structlog
 from litestar import Litestar, Request, Response, get
+from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 
+from ..api import admin_routes, onboarding_routes, webhook_routes
 from ..db.migrate import is_current
 from ..errors import GatewayError, error_body
 from ..runtime import Runtime
 
+_log = structlog.get_logger("gateway")
 _TYPES = {404: "not_found_error", 405: "invalid_request_error", 400: "invalid_request_error"}
 
 
@@ -44,6 +49,8 @@ def create_control_app(runtime: Runtime) -> Litestar:
                 checks["database"] = f"unreachable: {type(exc).__name__}"
         keys = runtime.keys
         checks["api_keys"] = "ok" if keys is not None and keys.fresh else "stale"
+        standings = runtime.standings
+        checks["kyc_standing"] = "ok" if standings is not None and standings.fresh else "stale"
         ready = all(v == "ok" for v in checks.values()) and "migrations" in checks
         return Response(
             {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
@@ -64,7 +71,13 @@ def create_control_app(runtime: Runtime) -> Litestar:
             error_body(err, _request_id(request)), status_code=exc.status_code, media_type="application/json"
         )
 
+    def on_gateway_error(request: Request[Any, Any, Any], exc: GatewayError) -> Response[bytes]:
+        return Response(
+            error_body(exc, _request_id(request)), status_code=exc.status, media_type="application/json"
+        )
+
     def on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+        _log.error("unhandled_error", path=request.url.path, error=type(exc).__name__)
         err = GatewayError("internal error")
         return Response(error_body(err, _request_id(request)), status_code=500, media_type="application/json")
 
@@ -77,8 +90,13 @@ def create_control_app(runtime: Runtime) -> Litestar:
             await runtime.stop()
 
     return Litestar(
-        route_handlers=[healthz, readyz, metrics],
+        route_handlers=[healthz, readyz, metrics, *admin_routes, *onboarding_routes, *webhook_routes],
         lifespan=[lifespan],
-        exception_handlers={HTTPException: on_http_error, Exception: on_error},
+        state=State({"runtime": runtime}),
+        exception_handlers={
+            HTTPException: on_http_error,
+            GatewayError: on_gateway_error,
+            Exception: on_error,
+        },
         openapi_config=None,
     )

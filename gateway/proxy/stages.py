@@ -1,7 +1,7 @@
 """The stages a request passes before it is forwarded. Each has one job.
 
 A stage reads and fills the :class:`RequestContext`, or raises a
-:class:`GatewayError` to answer the request itself. Later stages (KYC, jurisdiction,
+:class:`GatewayError` to answer the request itself. Later stages (jurisdiction,
 quota) slot in between ``RouteToUpstream`` and forwarding.
 """
 
@@ -11,6 +11,7 @@ from typing import Protocol
 
 from ..errors import BadRequest, NotFound, PayloadTooLarge
 from ..identity import KeyCache
+from ..kyc.standing import StandingCache
 from .adapters import decode_head
 from .context import RequestContext
 from .upstreams import UpstreamRegistry
@@ -40,6 +41,17 @@ class Identify:
         if not presented:
             presented = ctx.header(b"x-api-key")
         ctx.principal = self.keys.authenticate(presented)
+
+
+class KnowCustomer:
+    """The caller's customer must be verified and clear of sanctions, from memory."""
+
+    def __init__(self, standings: StandingCache) -> None:
+        self.standings = standings
+
+    async def __call__(self, ctx: RequestContext) -> None:
+        assert ctx.principal is not None
+        self.standings.check(ctx.principal.customer_id)
 
 
 class ReadBody:

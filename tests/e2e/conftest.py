@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
@@ -19,8 +20,9 @@ import pytest
 import uvicorn
 
 from gateway.demo.upstream import DemoUpstream
-from gateway.identity.repository import CreatedKey, create_customer, create_key
-from tests.conftest import _run
+from gateway.identity.repository import CreatedKey, create_key
+from tests.conftest import TEST_KYC_KEYS, _run, verified_customer
+from tests.oidc_issuer import TestIssuer
 
 UPSTREAM_KEY = "sk-upstream-test-credential-0123456789"
 
@@ -61,11 +63,28 @@ def upstream() -> Iterator[tuple[DemoUpstream, int]]:
         yield app, server.port
 
 
-def gateway_config(upstream_port: int, dead_port: int) -> str:
+ADMIN_TOKEN = "test-admin-token-" + "x" * 24
+PERSONA_SECRET = "wbhsec_test_persona"
+GENERIC_SECRET = "generic-test-secret"
+
+
+def gateway_config(upstream_port: int, dead_port: int, issuer: str = "http://127.0.0.1:9/none") -> str:
     return f"""
 max_body_bytes = 1048576
 access_log = true
 ledger_flush_interval_seconds = 0.05
+oidc_issuer = "{issuer}"
+admin_token_sha256 = "{hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()}"
+
+[[kyc_providers]]
+name = "persona"
+scheme = "persona"
+secret_env = "TEST_PERSONA_SECRET"
+
+[[kyc_providers]]
+name = "acme-idv"
+scheme = "generic"
+secret_env = "TEST_GENERIC_SECRET"
 
 [[upstreams]]
 name = "test-openai"
@@ -124,7 +143,10 @@ class GatewayProcess:
         env.update(
             GATEWAY_DATABASE_URL=self.database_url,
             GATEWAY_STATE_DIR=str(self.state_dir),
+            GATEWAY_KYC_KEYS=TEST_KYC_KEYS,
             TEST_UPSTREAM_KEY=UPSTREAM_KEY,
+            TEST_PERSONA_SECRET=PERSONA_SECRET,
+            TEST_GENERIC_SECRET=GENERIC_SECRET,
         )
         return env
 
@@ -156,9 +178,11 @@ class GatewayProcess:
 
 
 @pytest.fixture(scope="session")
-def gateway_config_file(upstream: tuple[DemoUpstream, int], tmp_path_factory: pytest.TempPathFactory) -> Path:
+def gateway_config_file(
+    upstream: tuple[DemoUpstream, int], oidc_issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     path = tmp_path_factory.mktemp("config") / "gateway.toml"
-    path.write_text(gateway_config(upstream[1], free_port()))
+    path.write_text(gateway_config(upstream[1], free_port(), oidc_issuer.issuer))
     return path
 
 
@@ -181,7 +205,7 @@ def new_key(
         try:
             exists = await conn.fetchval("select 1 from customers where name = $1", customer)
             if not exists:
-                await create_customer(conn, customer)
+                await verified_customer(conn, customer)
             return await create_key(conn, customer, project)
         finally:
             await conn.close()

@@ -22,18 +22,59 @@ def test_customer_key_call_and_usage_list(gateway) -> None:
     made = gateway_cli(gateway, "customers", "create", "--name", "cli-co", "--json")
     assert made.returncode == 0, made.stderr
     customer = json.loads(made.stdout)
-    assert set(customer) == {"id", "name"} and customer["name"] == "cli-co"
+    assert customer["name"] == "cli-co" and customer["status"] == "pending"
+    assert customer["kind"] == "organisation" and customer["country"] is None
 
     out = gateway_cli(gateway, "keys", "create", "--customer", "cli-co", "--project", "research", "--json")
     key = json.loads(out.stdout)
     assert set(key) == {"id", "key", "customer", "project"}
     assert (key["customer"], key["project"]) == ("cli-co", "research")
+    auth = {"authorization": f"Bearer {key['key']}"}
+
+    # The foundation's form creates an unverified customer: refused until verified.
+    for _ in range(500):
+        r = httpx.get(gateway.url + "/v1/models", headers=auth)
+        if r.status_code != 401:
+            break
+    assert r.status_code == 403 and r.json()["error"]["code"] == "kyc_pending"
+    refused = gateway_cli(gateway, "kyc", "submit", "--customer", "cli-co")
+    assert refused.returncode == 1
+    assert (
+        refused.stderr.strip()
+        == "gateway: error: the application is incomplete: missing country, beneficial owners"
+    )
+
+    # Country from the facts, one owner: then it can be submitted and approved.
+    facts = gateway.state_dir.parent / "cli-co-facts.json"
+    facts.write_text(json.dumps({"incorporation_country": "NL", "legal_name": "CLI Co B.V."}))
+    assert gateway_cli(gateway, "kyc", "facts", "--customer", "cli-co", "--file", str(facts)).returncode == 0
+    owner = gateway_cli(
+        gateway,
+        "owners",
+        "add",
+        "--customer",
+        "cli-co",
+        "--name",
+        "Ada Quill",
+        "--kind",
+        "person",
+        "--country",
+        "NL",
+        "--percent",
+        "100",
+        "--json",
+    )
+    assert owner.returncode == 0, owner.stderr
+    assert gateway_cli(gateway, "kyc", "submit", "--customer", "cli-co").returncode == 0
+    approved = gateway_cli(gateway, "kyc", "approve", "--customer", "cli-co", "--reason", "documents checked")
+    assert approved.returncode == 0, approved.stderr
 
     ids = []
-    for _ in range(100):
-        r = httpx.get(gateway.url + "/v1/models", headers={"authorization": f"Bearer {key['key']}"})
+    for _ in range(500):
+        r = httpx.get(gateway.url + "/v1/models", headers=auth)
         if r.status_code == 200:
             break
+    assert r.status_code == 200
     for n in range(3):
         r = httpx.post(
             gateway.url + "/v1/chat/completions",

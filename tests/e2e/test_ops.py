@@ -12,7 +12,7 @@ def test_health_ready_and_metrics(gateway, api_key) -> None:
     assert health.status_code == 200 and health.json() == {"status": "ok"} and health.headers["x-request-id"]
     ready = httpx.get(gateway.url + "/readyz").json()
     assert ready["status"] == "ready"
-    assert ready["checks"] == {"database": "ok", "migrations": "ok", "api_keys": "ok"}
+    assert ready["checks"] == {"database": "ok", "migrations": "ok", "api_keys": "ok", "kyc_standing": "ok"}
     httpx.post(gateway.url + "/v1/chat/completions", headers={"x-api-key": api_key.key},
                json={"model": "gpt-test", "messages": [{"role": "user", "content": "m"}]})  # fmt: skip
     text = httpx.get(gateway.url + "/metrics").text

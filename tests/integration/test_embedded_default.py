@@ -22,7 +22,7 @@ def test_cli_on_the_embedded_default(tmp_path: Path) -> None:
     state = tmp_path / "state"
     migrate = gateway("db", "migrate", "--json", state=state)
     assert migrate.returncode == 0, migrate.stderr
-    assert [m["version"] for m in json.loads(migrate.stdout)] == [1]
+    assert [m["version"] for m in json.loads(migrate.stdout)] == [1, 2]
     assert (state / "pgdata" / "PG_VERSION").exists()
 
     created = gateway("customers", "create", "--name", "embedded-co", "--json", state=state)
@@ -42,5 +42,35 @@ def test_cli_on_the_embedded_default(tmp_path: Path) -> None:
     assert [k["id"] for k in listed] == [key["id"]]
     assert key["key"] not in json.dumps(listed)
 
+    # KYC on the embedded default: no master key configured, so one is made in the state folder.
+    refused = gateway("kyc", "submit", "--customer", "embedded-co", state=state)
+    assert refused.returncode == 1 and "missing country, beneficial owners" in refused.stderr
+    owner = gateway(
+        "owners",
+        "add",
+        "--customer",
+        "embedded-co",
+        "--name",
+        "Em Bedded",
+        "--kind",
+        "person",
+        "--country",
+        "FR",
+        "--percent",
+        "100",
+        "--json",
+        state=state,
+    )
+    assert owner.returncode == 0, owner.stderr
+    facts = tmp_path / "facts.json"
+    facts.write_text('{"incorporation_country": "FR"}')
+    assert (
+        gateway("kyc", "facts", "--customer", "embedded-co", "--file", str(facts), state=state).returncode
+        == 0
+    )
+    assert gateway("kyc", "submit", "--customer", "embedded-co", state=state).returncode == 0
+    approved = gateway("kyc", "approve", "--customer", "embedded-co", "--reason", "ok", "--json", state=state)
+    assert json.loads(approved.stdout)["status"] == "verified"
+    assert (state / "kyc-master-keys").stat().st_mode & 0o777 == 0o600
     status = json.loads(gateway("db", "status", "--json", state=state).stdout)
     assert status[0]["applied"] is True

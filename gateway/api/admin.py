@@ -1,0 +1,168 @@
+"""The admin API (``/admin/v1``): the operator's review queue and decisions.
+
+Authenticated by one bearer token whose sha256 is configured (``admin_token_sha256``);
+every decision records the actor and the reason. The CLI offers the same operations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from litestar import Response, get, post
+from litestar.handlers import BaseRouteHandler
+
+from ..errors import BadRequest, Forbidden, Unauthorized
+from ..kyc.models import DecisionIn, KycStatus, OwnerIn, QueueItem, Review
+from ..kyc.service import Action
+from .common import AnyRequest, decode_body, kyc_of, runtime_of
+
+_ACTIONS: dict[str, Action] = {
+    "approve": "approve",
+    "reject": "reject",
+    "suspend": "suspend",
+    "reinstate": "reinstate",
+    "request-info": "request_info",
+    "reopen": "reopen",
+}
+MAX_LIST_BYTES = 1 << 30
+
+
+class CustomerIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    name: str
+    kind: str = "organisation"
+    country: str | None = None
+
+
+def admin_actor(request: AnyRequest) -> str:
+    """``admin:<token fingerprint>`` for a valid admin token; 401/403 otherwise."""
+    expected = runtime_of(request).settings.admin_token_sha256
+    if expected is None:
+        raise Forbidden("the admin API is disabled: set admin_token_sha256", code="admin_disabled")
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send the admin token as 'Authorization: Bearer <token>'", code="missing_token")
+    digest = hashlib.sha256(token.strip().encode()).hexdigest()
+    if not hmac.compare_digest(digest, expected):
+        raise Unauthorized("the admin token is not valid", code="invalid_token")
+    return f"admin:{digest[:8]}"
+
+
+def _guard(connection: Any, _handler: BaseRouteHandler) -> None:
+    admin_actor(connection)
+
+
+@get("/admin/v1/kyc/queue", guards=[_guard])
+async def queue(request: AnyRequest) -> list[QueueItem]:
+    runtime, kyc = kyc_of(request)
+    async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
+        return await kyc.queue(conn)
+
+
+@post("/admin/v1/customers", guards=[_guard], status_code=201)
+async def create_customer(request: AnyRequest) -> dict[str, Any]:
+    body = await decode_body(request, CustomerIn)
+    runtime, kyc = kyc_of(request)
+    async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
+        customer = await kyc.create_customer(conn, body.name, body.kind, body.country)
+    return msgspec.structs.asdict(customer)
+
+
+@get("/admin/v1/customers/{customer_id:uuid}/kyc", guards=[_guard])
+async def review(request: AnyRequest, customer_id: uuid.UUID) -> Review:
+    runtime, kyc = kyc_of(request)
+    async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
+        return await kyc.review(conn, customer_id)
+
+
+@get("/admin/v1/customers/{customer_id:uuid}/kyc/status", guards=[_guard])
+async def status(request: AnyRequest, customer_id: uuid.UUID) -> KycStatus:
+    runtime, kyc = kyc_of(request)
+    async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
+        return await kyc.status(conn, customer_id)
+
+
+@post("/admin/v1/customers/{customer_id:uuid}/kyc/submit", guards=[_guard], status_code=200)
+async def submit(request: AnyRequest, customer_id: uuid.UUID) -> KycStatus:
+    runtime, kyc = kyc_of(request)
+    async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
+        return await kyc.submit(conn, customer_id, admin_actor(request))
+
+
+@post("/admin/v1/customers/{customer_id:uuid}/kyc/{action:str}", guards=[_guard], status_code=200)
+async def decide(request: AnyRequest, customer_id: uuid.UUID, action: str) -> KycStatus:
+    if action not in _ACTIONS:
+        raise BadRequest(f"unknown action {action!r}; one of {sorted(_ACTIONS)}", code="unknown_action")
+    body = await decode_body(request, DecisionIn)
+    runtime, kyc = kyc_of(request)
+    async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
+        return await kyc.decide(conn, customer_id, _ACTIONS[action], admin_actor(request), body.reason)
+
+
+@post("/admin/v1/customers/{customer_id:uuid}/owners", guards=[_guard], status_code=201)
+async def add_owner(request: AnyRequest, customer_id: uuid.UUID) -> dict[str, uuid.UUID]:
+    body = await decode_body(request, OwnerIn)
+    runtime, kyc = kyc_of(request)
+    async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
+        return {"id": await kyc.add_owner(conn, customer_id, body)}
+
+
+@post("/admin/v1/customers/{customer_id:uuid}/erase", guards=[_guard], status_code=200)
+async def erase(request: AnyRequest, customer_id: uuid.UUID) -> dict[str, Any]:
+    runtime, kyc = kyc_of(request)
+    async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
+        await kyc.erase(conn, customer_id, admin_actor(request))
+    return {"id": customer_id, "erased": True}
+
+
+@post("/admin/v1/screening/hits/{hit_id:int}/{verdict:str}", guards=[_guard], status_code=200)
+async def decide_hit(request: AnyRequest, hit_id: int, verdict: str) -> KycStatus:
+    if verdict not in ("confirm", "dismiss"):
+        raise BadRequest(
+            "a hit is confirmed or dismissed: use .../confirm or .../dismiss", code="unknown_action"
+        )
+    body = await decode_body(request, DecisionIn)
+    runtime, kyc = kyc_of(request)
+    async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
+        return await kyc.decide_hit(conn, hit_id, verdict == "confirm", admin_actor(request), body.reason)
+
+
+@post("/admin/v1/screening/lists", guards=[_guard], status_code=201)
+async def load_list(request: AnyRequest, source: str) -> Response[dict[str, Any]]:
+    """Upload a list file as the raw body (``?source=csl|sdn|opensanctions``); everyone is rescreened."""
+    if source not in ("csl", "sdn", "opensanctions"):
+        raise BadRequest("source must be csl, sdn or opensanctions", code="invalid_source")
+    runtime, kyc = kyc_of(request)
+    with tempfile.TemporaryDirectory(prefix="gateway-list-") as tmp:
+        # Only a file name: the client must not choose where it is written.
+        path = Path(tmp) / (Path(request.query_params.get("name") or "").name or f"{source}-upload")
+        size = 0
+        with path.open("wb") as f:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_LIST_BYTES:
+                    raise BadRequest("the list exceeds 1 GiB", code="request_too_large", status=413)
+                await asyncio.to_thread(f.write, chunk)
+        async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
+            info, rescreened = await kyc.load_list(conn, path, source)
+    return Response({"list": msgspec.to_builtins(info), "rescreened": rescreened}, status_code=201)
+
+
+admin_routes = [
+    queue,
+    create_customer,
+    review,
+    status,
+    submit,
+    decide,
+    add_owner,
+    erase,
+    decide_hit,
+    load_list,
+]

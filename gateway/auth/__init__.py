@@ -1,0 +1,5 @@
+"""Authentication of customers by their identity provider's tokens (OIDC bearer JWTs)."""
+
+from .oidc import Claims, OIDCValidator
+
+__all__ = ["Claims", "OIDCValidator"]

@@ -1,0 +1,64 @@
+"""What every command shares: settings, a migrated database connection, output."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import asyncpg
+import msgspec
+
+from ..db import resolve_database_url
+from ..db.migrate import migrate
+from ..settings import Settings, load_settings
+
+T = TypeVar("T")
+_encode = msgspec.json.Encoder().encode
+
+
+class CliError(Exception):
+    """A one-line reason to exit non-zero."""
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(_encode(data).decode() + "\n")
+
+
+def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def settings_of(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def with_db(
+    args: argparse.Namespace,
+    work: Callable[[asyncpg.Connection], Awaitable[T]],
+    *,
+    migrate_first: bool = True,
+) -> T:
+    """Run `work` on a connection; the schema is brought up to date first (idempotent, locked)."""
+    settings = settings_of(args)
+    url = resolve_database_url(settings)
+
+    async def run() -> T:
+        conn = await asyncpg.connect(url, statement_cache_size=settings.db_statement_cache_size, timeout=10)
+        try:
+            if migrate_first:
+                await migrate(conn)
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())

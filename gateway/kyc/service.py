@@ -1,0 +1,716 @@
+"""KYC operations: one place for the rules, used by the admin API, the onboarding API,
+the webhook receiver and the CLI alike.
+
+Each operation runs in one transaction on the connection it is given and locks the
+customer's row first, so concurrent decisions on one customer serialise and nothing
+is half-written. Personal data is sealed before it reaches the database and opened
+only here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import asyncpg
+import msgspec
+import structlog
+
+from ..errors import BadRequest, Conflict, NotFoundInStore, ServiceUnavailable
+from ..identity.repository import Customer, check_country, create_customer
+from ..screening.formats import ListFormatError, parse_list
+from ..screening.repository import active_lists, file_digest, store_list
+from ..settings import Settings
+from . import repository as repo
+from .crypto import Keyring, KeyringError, SealError, keyring_from_file, open_sealed, parse_keyring, seal
+from .facts import Facts, FactsIn, merge_facts, missing_for_submission, validate_facts
+from .models import (
+    ApplicationView,
+    KycStatus,
+    LinkIn,
+    ListInfo,
+    Owner,
+    OwnerFacts,
+    OwnerIn,
+    QueueItem,
+    Review,
+    Screening,
+)
+from .screen import SCREENING_ACTOR, ScreenerCache, assess, follow_up, screen_customer
+from .states import Status, check_transition
+from .webhooks import ProviderEvent
+
+_log = structlog.get_logger(__name__)
+_facts_decoder = msgspec.json.Decoder(Facts)
+_owner_decoder = msgspec.json.Decoder(OwnerFacts)
+_encode = msgspec.json.encode
+
+Action = Literal["approve", "reject", "suspend", "reinstate", "request_info", "reopen"]
+_TARGET: dict[Action, Status] = {
+    "approve": "verified",
+    "reject": "rejected",
+    "suspend": "suspended",
+    "reinstate": "verified",
+    "request_info": "pending",
+    "reopen": "pending",
+}
+_ROLES = {
+    "director",
+    "ceo",
+    "cfo",
+    "coo",
+    "president",
+    "managing_member",
+    "general_partner",
+    "senior_manager",
+    "trustee",
+    "controller",
+    "other_control",
+}
+
+
+def resolve_keyring(settings: Settings) -> Keyring:
+    """The configured master keys, or a key generated once in the state directory."""
+    if settings.kyc_keys:
+        return parse_keyring(settings.kyc_keys)
+    return keyring_from_file(settings.state_path / "kyc-master-keys")
+
+
+class KycService:
+    def __init__(
+        self,
+        settings: Settings,
+        keyring: Keyring,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.settings = settings
+        self.keyring = keyring
+        self.clock = clock
+        self.screeners = ScreenerCache()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KycService:
+        return cls(settings, resolve_keyring(settings))
+
+    @classmethod
+    async def open(cls, pool: asyncpg.Pool, settings: Settings) -> KycService:
+        service = cls.from_settings(settings)
+        async with pool.acquire() as conn:
+            await service.check_keys(conn)
+        return service
+
+    async def check_keys(self, conn: asyncpg.Connection) -> None:
+        """Refuse a master key that differs from the one this database's data was sealed with."""
+        known = await repo.master_key_checks(conn)
+        for version in self.keyring.versions:
+            check = self.keyring.check_value(version)
+            if version in known and known[version] != check:
+                raise KeyringError(
+                    f"master key version {version} differs from the one this database was encrypted with;"
+                    " every replica must share the same kyc_keys (GATEWAY_KYC_KEYS)"
+                )
+            if version not in known:
+                await repo.register_master_key(conn, version, check)
+
+    # -- sealing ------------------------------------------------------------------
+
+    async def _data_key(
+        self, conn: asyncpg.Connection, customer_id: uuid.UUID, *, create: bool
+    ) -> bytes | None:
+        found = await repo.wrapped_key(conn, customer_id)
+        if found is None:
+            if not create:
+                return None
+            _, version, wrapped = self.keyring.wrap_new(str(customer_id))
+            found = await repo.insert_wrapped_key(conn, customer_id, version, wrapped)
+        try:
+            return self.keyring.unwrap(found[0], found[1], str(customer_id))
+        except SealError as exc:
+            raise ServiceUnavailable(
+                f"personal data cannot be decrypted: {exc}", code="kyc_keys_unavailable"
+            ) from None
+
+    async def facts(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> Facts | None:
+        sealed = await repo.facts_sealed(conn, customer_id)
+        dek = await self._data_key(conn, customer_id, create=False)
+        if sealed is None or dek is None:
+            return None
+        return _facts_decoder.decode(open_sealed(dek, sealed, f"customer:{customer_id}"))
+
+    async def owners(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> list[Owner]:
+        rows = await repo.owner_rows(conn, customer_id)
+        dek = await self._data_key(conn, customer_id, create=False)
+        out = []
+        for r in rows:
+            pii = None
+            if r["sealed"] is not None and dek is not None:
+                pii = _owner_decoder.decode(open_sealed(dek, r["sealed"], f"owner:{r['id']}"))
+            out.append(
+                Owner(
+                    id=r["id"],
+                    kind=r["kind"],
+                    country=r["country"],
+                    name=pii.name if pii else None,
+                    birth_date=pii.birth_date if pii else None,
+                    nationality=pii.nationality if pii else None,
+                    created_at=r["created_at"],
+                )
+            )
+        return out
+
+    # -- customers and facts ----------------------------------------------------------
+
+    async def create_customer(
+        self,
+        conn: asyncpg.Connection,
+        name: str,
+        kind: str = "organisation",
+        country: str | None = None,
+        *,
+        facts: FactsIn | None = None,
+        oidc: tuple[str, str] | None = None,
+    ) -> Customer:
+        async with conn.transaction():
+            customer = await create_customer(conn, name, kind, country, oidc=oidc)
+            if facts is not None:
+                await self._store_facts(conn, customer.id, customer.kind, facts)
+        return customer
+
+    async def update_facts(self, conn: asyncpg.Connection, customer_id: uuid.UUID, facts: FactsIn) -> Facts:
+        async with conn.transaction():
+            customer = await repo.get_customer(conn, customer_id, lock=True)
+            self._not_erased(customer.erased_at)
+            return await self._store_facts(conn, customer_id, customer.kind, facts)
+
+    async def _store_facts(
+        self, conn: asyncpg.Connection, customer_id: uuid.UUID, kind: str, facts_in: FactsIn
+    ) -> Facts:
+        new = validate_facts(
+            kind,  # type: ignore[arg-type]
+            facts_in,
+            fingerprint_key=self.keyring.index_key,
+            today=self.clock().date(),
+        )
+        old = await self.facts(conn, customer_id)
+        merged = new if old is None else merge_facts(old, new)
+        dek = await self._data_key(conn, customer_id, create=True)
+        assert dek is not None
+        await repo.store_facts(conn, customer_id, seal(dek, _encode(merged), f"customer:{customer_id}"))
+        return merged
+
+    # -- owners ---------------------------------------------------------------------
+
+    async def add_owner(self, conn: asyncpg.Connection, customer_id: uuid.UUID, owner: OwnerIn) -> uuid.UUID:
+        name = owner.name.strip()
+        if not name or len(name) > 300 or any(ord(c) < 32 for c in name):
+            raise BadRequest("owner name must be 1-300 printable characters", code="invalid_owner")
+        country = check_country(owner.country)
+        nationality = check_country(owner.nationality, "nationality")
+        if owner.kind == "organisation" and (owner.birth_date or nationality):
+            raise BadRequest("an organisation has no birth date or nationality", code="invalid_owner")
+        birth_date = _iso_date("birth_date", owner.birth_date)
+        self._check_edge(owner.percent, owner.role)
+        owner_id = uuid.uuid4()
+        async with conn.transaction():
+            customer = await repo.get_customer(conn, customer_id, lock=True)
+            self._not_erased(customer.erased_at)
+            if owner.of is not None:
+                await self._organisation_in_graph(conn, customer_id, owner.of)
+            dek = await self._data_key(conn, customer_id, create=True)
+            assert dek is not None
+            pii = OwnerFacts(name=name, birth_date=birth_date, nationality=nationality)
+            index = self.keyring.blind_index("owner", f"{_fold(name)}|{country or ''}")
+            await repo.insert_owner(
+                conn,
+                owner_id,
+                customer_id,
+                owner.kind,
+                country,
+                index,
+                seal(dek, _encode(pii), f"owner:{owner_id}"),
+            )
+            await repo.insert_edge(conn, customer_id, owner_id, owner.of, owner.percent, _role(owner.role))
+            await self._rescreen_locked(conn, customer_id)
+        return owner_id
+
+    async def link_owner(self, conn: asyncpg.Connection, customer_id: uuid.UUID, link: LinkIn) -> int:
+        """One more edge between owners already in the graph (an owner of several entities)."""
+        self._check_edge(link.percent, link.role)
+        async with conn.transaction():
+            await repo.get_customer(conn, customer_id, lock=True)
+            if await repo.owner_exists(conn, customer_id, link.owner) is None:
+                raise NotFoundInStore(
+                    f"no owner {link.owner} in this customer's graph", code="owner_not_found"
+                )
+            if link.of is not None:
+                await self._organisation_in_graph(conn, customer_id, link.of)
+            if link.of == link.owner:
+                raise BadRequest("an owner cannot own itself", code="invalid_owner")
+            try:
+                edge_id = await repo.insert_edge(
+                    conn, customer_id, link.owner, link.of, link.percent, _role(link.role)
+                )
+            except asyncpg.UniqueViolationError:
+                raise Conflict("this ownership link already exists", code="link_exists") from None
+            await self._rescreen_locked(conn, customer_id)
+        return edge_id
+
+    async def remove_owner(
+        self, conn: asyncpg.Connection, customer_id: uuid.UUID, owner_id: uuid.UUID
+    ) -> None:
+        async with conn.transaction():
+            await repo.get_customer(conn, customer_id, lock=True)
+            if not await repo.delete_owner(conn, customer_id, owner_id):
+                raise NotFoundInStore(f"no owner {owner_id} in this customer's graph", code="owner_not_found")
+            await self._rescreen_locked(conn, customer_id)
+
+    async def _organisation_in_graph(
+        self, conn: asyncpg.Connection, customer_id: uuid.UUID, of: uuid.UUID
+    ) -> None:
+        kind = await repo.owner_exists(conn, customer_id, of)
+        if kind is None:
+            raise NotFoundInStore(f"no owner {of} in this customer's ownership graph", code="owner_not_found")
+        if kind != "organisation":
+            raise BadRequest(
+                f"owner {of} is a person: only an organisation can be owned", code="invalid_owner"
+            )
+
+    @staticmethod
+    def _check_edge(percent: float | None, role: str | None) -> None:
+        if percent is None and role is None:
+            raise BadRequest("give a percent, a control role, or both", code="invalid_owner")
+        if percent is not None and not 0 < percent <= 100:
+            raise BadRequest("percent must be greater than 0 and at most 100", code="invalid_owner")
+        if role is not None and _role(role) not in _ROLES:
+            raise BadRequest(f"role must be one of {sorted(_ROLES)}", code="invalid_owner")
+
+    # -- state machine -------------------------------------------------------------------
+
+    async def submit(
+        self, conn: asyncpg.Connection, customer_id: uuid.UUID, actor: str, *, require_facts: bool = False
+    ) -> KycStatus:
+        """Hand the application to review: screened now, then decided by an operator or a provider."""
+        async with conn.transaction():
+            customer = await repo.get_customer(conn, customer_id, lock=True)
+            self._not_erased(customer.erased_at)
+            check_transition(customer.kyc_status, "in_review")
+            facts = await self.facts(conn, customer_id)
+            owners = await self.owners(conn, customer_id)
+            blocking = self._blocking(customer.kind, customer.country, facts, owners)
+            if require_facts:
+                blocking += missing_for_submission(customer.kind, facts or _EMPTY_FACTS)
+            if blocking:
+                raise Conflict(
+                    f"the application is incomplete: missing {', '.join(blocking)}", code="incomplete"
+                )
+            await repo.set_status(
+                conn, customer_id, customer.kyc_status, "in_review", actor=actor, reason="submitted"
+            )
+            await self._rescreen_locked(conn, customer_id)
+        return await self.status(conn, customer_id)
+
+    async def decide(
+        self, conn: asyncpg.Connection, customer_id: uuid.UUID, action: Action, actor: str, reason: str
+    ) -> KycStatus:
+        reason = _reason(reason)
+        target = _TARGET[action]
+        async with conn.transaction():
+            customer = await repo.get_customer(conn, customer_id, lock=True)
+            current = customer.kyc_status
+            if action == "reinstate" and current != "suspended":
+                raise Conflict(
+                    f"only a suspended customer can be reinstated (it is {current!r})",
+                    code="illegal_transition",
+                )
+            if action == "approve" and current == "suspended":
+                raise Conflict("a suspended customer is reinstated, not approved", code="illegal_transition")
+            if action == "reopen" and current != "rejected":
+                raise Conflict(
+                    f"only a rejected customer can be reopened (it is {current!r})", code="illegal_transition"
+                )
+            check_transition(current, target)
+            if target == "verified":
+                self._not_erased(customer.erased_at)
+                await self._may_verify(conn, customer_id, customer.sanctions)
+                now = self.clock()
+                expires = now + dt.timedelta(days=self.settings.kyc_reverify_days)
+                if not await active_lists(conn):
+                    reason += " (no screening list was loaded)"
+                await repo.set_status(
+                    conn,
+                    customer_id,
+                    current,
+                    target,
+                    actor=actor,
+                    reason=reason,
+                    verified_at=now,
+                    expires_at=expires,
+                )
+            else:
+                await repo.set_status(conn, customer_id, current, target, actor=actor, reason=reason)
+        _log.info("kyc_decision", customer=str(customer_id), action=action, to=target, actor=actor)
+        return await self.status(conn, customer_id)
+
+    async def _may_verify(self, conn: asyncpg.Connection, customer_id: uuid.UUID, sanctions: str) -> None:
+        hits = await repo.hits(conn, customer_id)
+        open_hits = [h for h in hits if h.state == "open"]
+        if open_hits:
+            raise Conflict(
+                f"{len(open_hits)} screening hit(s) must be confirmed or dismissed first",
+                code="open_screening_hits",
+            )
+        if sanctions == "confirmed":
+            raise Conflict("the customer is on a denied-party list (confirmed)", code="sanctions_hit")
+        if self.settings.require_screening_list and not await active_lists(conn):
+            raise Conflict(
+                "no screening list is loaded; load one with 'gateway screening load'",
+                code="screening_unavailable",
+            )
+
+    async def decide_hit(
+        self,
+        conn: asyncpg.Connection,
+        hit_id: int,
+        confirm: bool,
+        actor: str,
+        reason: str,
+        customer_id: uuid.UUID | None = None,
+    ) -> KycStatus:
+        """Confirm a true match or dismiss a false positive; dismissals are remembered per list entry."""
+        reason = _reason(reason)
+        owner = await repo.hit_customer(conn, hit_id) if customer_id is None else customer_id
+        async with conn.transaction():
+            await repo.get_customer(conn, owner, lock=True)
+            found = await repo.hit(conn, hit_id, owner)
+            if found.state == "cleared":
+                raise Conflict("this hit was cleared by a newer list version", code="hit_cleared")
+            await repo.decide_hit(conn, hit_id, "confirmed" if confirm else "dismissed", actor, reason)
+            await self._reconcile(conn, owner, actor)
+        return await self.status(conn, owner)
+
+    async def apply_provider_event(self, conn: asyncpg.Connection, event: ProviderEvent) -> tuple[bool, str]:
+        """Apply a verified webhook delivery once. Returns (applied, note); a replay changes nothing."""
+        try:
+            customer_id: uuid.UUID | None = uuid.UUID(event.customer_ref)
+        except ValueError:
+            customer_id = None
+        actor = f"provider:{event.provider}"
+        try:
+            return await self._apply_event(conn, event, customer_id, actor)
+        except _Replay:
+            return False, "duplicate delivery: already processed"
+
+    async def _apply_event(
+        self, conn: asyncpg.Connection, event: ProviderEvent, customer_id: uuid.UUID | None, actor: str
+    ) -> tuple[bool, str]:
+        async with conn.transaction():
+            customer = None
+            if customer_id is not None:
+                try:
+                    customer = await repo.get_customer(conn, customer_id, lock=True)
+                except NotFoundInStore:
+                    customer = None
+            applied, note = False, "informational"
+            if customer is None:
+                note = "unknown customer reference"
+            elif event.outcome is not None:
+                last = await repo.last_event_at(conn, event.provider, event.reference)
+                if last is not None and event.occurred_at is not None and event.occurred_at < last:
+                    note = "older than the last event applied for this verification; recorded only"
+                else:
+                    applied, note = await self._apply_outcome(
+                        conn, customer.id, customer.kyc_status, customer.sanctions, event, actor
+                    )
+            fresh = await repo.record_webhook(
+                conn,
+                provider=event.provider,
+                event_id=event.event_id,
+                customer_id=customer.id if customer else None,
+                reference=event.reference,
+                provider_status=event.provider_status,
+                outcome=event.outcome,
+                applied=applied,
+                note=note,
+            )
+            if not fresh:
+                # Already processed: undo whatever this delivery did (nothing is committed yet).
+                raise _Replay
+            if customer is not None:
+                await repo.upsert_verification(
+                    conn,
+                    event.provider,
+                    event.reference,
+                    customer.id,
+                    event.provider_status,
+                    event.outcome,
+                    event.occurred_at if applied else None,
+                )
+        return applied, note
+
+    async def _apply_outcome(
+        self,
+        conn: asyncpg.Connection,
+        customer_id: uuid.UUID,
+        status: Status,
+        sanctions: str,
+        event: ProviderEvent,
+        actor: str,
+    ) -> tuple[bool, str]:
+        target: Status = event.outcome  # type: ignore[assignment]
+        reason = f"{event.provider} {event.reference}: {event.provider_status}"
+        if target == status:
+            return False, f"already {status}"
+        if status == "suspended" and target != "rejected":
+            return False, "customer is suspended by an operator; the provider's result is recorded only"
+        if target == "verified":
+            hits = await repo.hits(conn, customer_id)
+            if sanctions != "none" or any(h.state == "open" for h in hits):
+                if status == "pending":
+                    await repo.set_status(conn, customer_id, status, "in_review", actor=actor, reason=reason)
+                return False, "identity verified by the provider; held for screening review"
+            path: list[Status] = (
+                ["in_review", "verified"] if status in ("pending", "expired") else ["verified"]
+            )
+        elif target == "pending" and status == "verified":
+            path = ["in_review"]
+        else:
+            path = [target]
+        current = status
+        for step in path:
+            try:
+                check_transition(current, step)
+            except Conflict as exc:
+                return False, f"not applied: {exc.message}"
+            if step == "verified":
+                now = self.clock()
+                await repo.set_status(
+                    conn,
+                    customer_id,
+                    current,
+                    step,
+                    actor=actor,
+                    reason=reason,
+                    verified_at=now,
+                    expires_at=now + dt.timedelta(days=self.settings.kyc_reverify_days),
+                )
+            else:
+                await repo.set_status(conn, customer_id, current, step, actor=actor, reason=reason)
+            current = step
+        return True, f"moved to {current}"
+
+    async def expire_due(self, conn: asyncpg.Connection) -> list[uuid.UUID]:
+        reason = f"verification older than {self.settings.kyc_reverify_days} days"
+        return await repo.expire_due(conn, self.clock(), reason)
+
+    async def erase(self, conn: asyncpg.Connection, customer_id: uuid.UUID, actor: str) -> None:
+        """Crypto-shred a customer's personal data once the record-keeping period allows it."""
+        async with conn.transaction():
+            customer = await repo.get_customer(conn, customer_id, lock=True)
+            if customer.erased_at is not None:
+                return
+            if customer.kyc_status != "rejected":
+                raise Conflict(
+                    "personal data can be erased only after the relationship ended (status 'rejected')",
+                    code="retention_period",
+                )
+            until = customer.status_changed_at + dt.timedelta(days=self.settings.kyc_retention_days)
+            if until > self.clock():
+                raise Conflict(
+                    f"personal data must be kept until {until.date().isoformat()} (record-keeping period)",
+                    code="retention_period",
+                )
+            await repo.erase(conn, customer_id)
+            await repo.set_status(
+                conn, customer_id, "rejected", "rejected", actor=actor, reason="personal data erased"
+            )
+
+    async def rewrap_keys(self, conn: asyncpg.Connection) -> int:
+        """Re-wrap every data key with the current master key (after adding a new version)."""
+        count = 0
+        async with conn.transaction():
+            for customer_id, version, wrapped in await repo.all_wrapped_keys(conn):
+                if version != self.keyring.current:
+                    new_version, new_wrapped = self.keyring.rewrap(version, wrapped, str(customer_id))
+                    await repo.replace_wrapped_key(conn, customer_id, new_version, new_wrapped)
+                    count += 1
+        return count
+
+    # -- screening ----------------------------------------------------------------------
+
+    async def load_list(self, conn: asyncpg.Connection, path: Path, source: str) -> tuple[ListInfo, int]:
+        """Load (or replace) a list version atomically, then rescreen every customer against it."""
+        # Parsing a real list takes seconds: off the event loop, so a serving gateway keeps serving.
+        try:
+            entries = await asyncio.to_thread(parse_list, path, source)  # type: ignore[arg-type]
+        except ListFormatError as exc:
+            raise BadRequest(str(exc), code="invalid_list") from None
+        if not entries:
+            raise BadRequest(f"{path.name} holds no screenable entries", code="empty_list")
+        digest = await asyncio.to_thread(file_digest, path)
+        info = await store_list(conn, source, entries, digest, path.name)
+        return info, await self.rescreen_all(conn)
+
+    async def rescreen_all(self, conn: asyncpg.Connection) -> int:
+        count = 0
+        for customer_id in await repo.all_customer_ids(conn):
+            async with conn.transaction():
+                await repo.get_customer(conn, customer_id, lock=True)
+                await self._rescreen_locked(conn, customer_id)
+            count += 1
+        return count
+
+    async def _rescreen_locked(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> None:
+        customer = await repo.get_customer(conn, customer_id)
+        facts = await self.facts(conn, customer_id)
+        owners = await self.owners(conn, customer_id)
+        screened = await screen_customer(
+            conn, self.screeners, customer, facts, owners, self.settings.screening_review_threshold
+        )
+        await self._reconcile(conn, customer_id, SCREENING_ACTOR, screened=screened)
+
+    async def _reconcile(
+        self, conn: asyncpg.Connection, customer_id: uuid.UUID, actor: str, *, screened: bool = False
+    ) -> None:
+        customer = await repo.get_customer(conn, customer_id)
+        owners = await self.owners(conn, customer_id)
+        assessment = assess(
+            customer_id, owners, await repo.edges(conn, customer_id), await repo.hits(conn, customer_id)
+        )
+        await repo.set_screening_result(
+            conn, customer_id, assessment.sanctions, assessment.report.listed_percent, screened
+        )
+        change = follow_up(customer.kyc_status, assessment)
+        if change is not None:
+            target, reason = change
+            await repo.set_status(conn, customer_id, customer.kyc_status, target, actor=actor, reason=reason)
+
+    # -- views ------------------------------------------------------------------------------
+
+    async def status(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> KycStatus:
+        customer = await repo.get_customer(conn, customer_id)
+        facts = await self.facts(conn, customer_id)
+        owners = await self.owners(conn, customer_id)
+        edges = await repo.edges(conn, customer_id)
+        hits = await repo.hits(conn, customer_id)
+        assessment = assess(customer_id, owners, edges, hits)
+        report = assessment.report
+        lists = await active_lists(conn)
+        warnings = list(report.warnings)
+        if not lists:
+            warnings.append("no screening list is loaded: nobody has been screened")
+        if customer.kind == "organisation" and owners and not report.complete:
+            warnings.append("known shares of the customer add up to less than 100%")
+        return KycStatus(
+            customer=customer.id,
+            name=customer.name,
+            kind=customer.kind,
+            country=customer.country,
+            status=customer.kyc_status,
+            status_changed_at=customer.status_changed_at,
+            verified_at=customer.verified_at,
+            expires_at=customer.expires_at,
+            sanctions=customer.sanctions,
+            listed_ownership_percent=customer.listed_ownership_percent,
+            treated_as_listed=report.treated_as_listed,
+            beneficial_owners=[uuid.UUID(i) for i in report.beneficial_owners],
+            missing=self._blocking(customer.kind, customer.country, facts, owners)
+            + missing_for_submission(customer.kind, facts or _EMPTY_FACTS),
+            screening=Screening(
+                screened_at=customer.screened_at,
+                lists=lists,
+                hits=[h for h in hits if h.state in ("open", "confirmed")],
+                dismissed=[h for h in hits if h.state == "dismissed"],
+            ),
+            warnings=warnings,
+        )
+
+    async def review(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> Review:
+        status = await self.status(conn, customer_id)
+        owners = await self.owners(conn, customer_id)
+        edges = await repo.edges(conn, customer_id)
+        hits = await repo.hits(conn, customer_id)
+        return Review(
+            status=status,
+            facts=await self.facts(conn, customer_id),
+            owners=owners,
+            edges=edges,
+            ownership=assess(customer_id, owners, edges, hits).report,
+            transitions=await repo.transitions(conn, customer_id),
+            verifications=await repo.verifications(conn, customer_id),
+            access=await repo.access_log(conn, customer_id),
+        )
+
+    async def application(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> ApplicationView:
+        customer = await repo.get_customer(conn, customer_id)
+        facts = await self.facts(conn, customer_id)
+        owners = await self.owners(conn, customer_id)
+        return ApplicationView(
+            id=customer.id,
+            name=customer.name,
+            kind=customer.kind,
+            country=customer.country,
+            status=customer.kyc_status,
+            facts=facts,
+            owners=owners,
+            edges=await repo.edges(conn, customer_id),
+            missing=self._blocking(customer.kind, customer.country, facts, owners)
+            + missing_for_submission(customer.kind, facts or _EMPTY_FACTS),
+        )
+
+    async def queue(self, conn: asyncpg.Connection) -> list[QueueItem]:
+        return await repo.review_queue(conn)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _blocking(kind: str, country: str | None, facts: Facts | None, owners: list[Owner]) -> list[str]:
+        """What a submission cannot do without: a country, and for an organisation its owners."""
+        missing = []
+        countries = [country]
+        if facts is not None:
+            countries += [facts.residence_country, facts.incorporation_country, facts.nationality]
+        if not any(countries):
+            missing.append("country")
+        if kind == "organisation" and not owners:
+            missing.append("beneficial owners")
+        return missing
+
+    @staticmethod
+    def _not_erased(erased_at: dt.datetime | None) -> None:
+        if erased_at is not None:
+            raise Conflict("this customer's personal data has been erased", code="erased")
+
+
+class _Replay(Exception):
+    """A webhook delivery already processed: its transaction is rolled back."""
+
+
+_EMPTY_FACTS = Facts()
+
+
+def _reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason or len(reason) > 1000:
+        raise BadRequest("a reason of 1-1000 characters is required", code="invalid_reason")
+    return reason
+
+
+def _role(role: str | None) -> str | None:
+    return None if role is None else role.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def _fold(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def _iso_date(field: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise BadRequest(f"{field} must be an ISO date (YYYY-MM-DD)", code="invalid_owner") from None
