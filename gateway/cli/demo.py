@@ -16,8 +16,9 @@ import asyncpg
 from ..db import resolve_database_url
 from ..db.migrate import migrate
 from ..errors import NotFoundInStore
-from ..identity.repository import create_customer, create_key, find_customer
-from ..settings import load_settings
+from ..identity.repository import create_key, find_customer
+from ..kyc.service import KycService
+from ..settings import Settings, load_settings
 
 _CONFIG = """\
 # Written by `gateway demo`: two upstreams served by the demo upstream on loopback.
@@ -57,14 +58,23 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 15.0) 
     raise RuntimeError(f"the demo upstream did not listen on port {port}")
 
 
-async def _demo_key(url: str) -> str:
+async def _demo_key(url: str, settings: Settings) -> str:
     conn = await asyncpg.connect(url)
     try:
         await migrate(conn)
+        kyc = KycService.from_settings(settings)
+        await kyc.check_keys(conn)
         try:
-            await find_customer(conn, "demo")
+            customer = await find_customer(conn, "demo")
         except NotFoundInStore:
-            await create_customer(conn, "demo")
+            customer = await kyc.create_customer(conn, "demo", "individual", "US")
+        # The proxy serves verified customers only: the demo customer is approved here, as an
+        # operator would with `gateway kyc submit` and `gateway kyc approve`.
+        status = await kyc.status(conn, customer.id)
+        if status.status == "pending":
+            await kyc.submit(conn, customer.id, "demo")
+        if status.status in ("pending", "in_review"):
+            await kyc.decide(conn, customer.id, "approve", "demo", "demo customer")
         created = await create_key(conn, "demo", "default", name=f"demo {time.strftime('%Y-%m-%d %H:%M:%S')}")
         return created.key
     finally:
@@ -84,7 +94,7 @@ def run_demo(args: argparse.Namespace) -> None:
     os.environ["DEMO_UPSTREAM_KEY"] = upstream_key
 
     url = resolve_database_url(settings)
-    key = asyncio.run(_demo_key(url))
+    key = asyncio.run(_demo_key(url, settings))
     upstream = subprocess.Popen(
         [
             sys.executable,
@@ -104,7 +114,7 @@ def run_demo(args: argparse.Namespace) -> None:
         print(
             f"""
 The gateway is starting on {base} (database: {where}).
-Demo customer "demo", project "default"; a new API key (shown only now):
+Demo customer "demo" (verified), project "default"; a new API key (shown only now):
 
   export GATEWAY_KEY={key}
 

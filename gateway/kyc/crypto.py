@@ -111,7 +111,8 @@ def parse_keyring(spec: str) -> Keyring:
         if version in keys:
             raise KeyringError(f"key version {version} is given twice")
         try:
-            key = base64.urlsafe_b64decode(encoded.replace("+", "-").replace("/", "_") + "==")
+            standard = encoded.strip().replace("-", "+").replace("_", "/").rstrip("=")
+            key = base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True)
         except (binascii.Error, ValueError):
             raise KeyringError(f"key version {version} is not base64") from None
         if len(key) != 32:

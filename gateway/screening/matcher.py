@@ -95,9 +95,6 @@ _FOLDS = (
     ("w", "v"),
     ("q", "k"),
     ("x", "ks"),
-    ("ou", "u"),
-    ("oo", "u"),
-    ("ee", "i"),
     ("y", "i"),
 )
 _DOUBLES = re.compile(r"(.)\1+")
@@ -113,8 +110,8 @@ def fold(word: str) -> str:
     return _DOUBLES.sub(r"\1", word)
 
 
-def word_similarity(a: str, b: str) -> float:
-    """Similarity of two folded words, 0 when they should not be paired."""
+@functools.lru_cache(maxsize=262144)
+def _similarity(a: str, b: str) -> float:
     if a == b:
         return 1.0
     if len(a) == 1 or len(b) == 1:
@@ -126,8 +123,17 @@ def word_similarity(a: str, b: str) -> float:
     return score if score >= _MIN_WORD_SIMILARITY else 0.0
 
 
+@functools.lru_cache(maxsize=262144)
+def word_similarity(a: str, b: str) -> float:
+    """Similarity of two normalised words, as written or folded, 0 when they should not be paired.
+
+    Both forms are compared because folding can also hurt: "Sepehr" folds to "sefr".
+    """
+    return max(_similarity(a, b), _similarity(fold(a), fold(b)))
+
+
 def name_similarity(query: Sequence[str], candidate: Sequence[str]) -> float:
-    """Similarity of two names given as folded words, order-independent, 0..1."""
+    """Similarity of two names given as normalised words, order-independent, 0..1."""
     if not query or not candidate:
         return 0.0
     pairs = []
@@ -148,9 +154,7 @@ def name_similarity(query: Sequence[str], candidate: Sequence[str]) -> float:
         matched += score * length
         matched_length += length
     left_query = sorted((len(w) for i, w in enumerate(query) if i not in used_query), reverse=True)
-    left_candidate = sorted(
-        (len(w) for j, w in enumerate(candidate) if j not in used_candidate), reverse=True
-    )
+    left_candidate = sorted((len(w) for j, w in enumerate(candidate) if j not in used_candidate), reverse=True)
     n = min(len(left_query), len(left_candidate))
     conflict = sum(left_query[:n]) + sum(left_candidate[:n])
     extra = sum(left_query[n:]) + sum(left_candidate[n:])
@@ -163,6 +167,13 @@ def name_similarity(query: Sequence[str], candidate: Sequence[str]) -> float:
 
 def _deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _lookups(words: Sequence[str]) -> set[str]:
+    """Index keys for a name's words: each word as written and folded, and adjacent words joined."""
+    keys = {form for w in words for form in (w, fold(w))}
+    keys.update(words[k] + words[k + 1] for k in range(len(words) - 1))
+    return keys
 
 
 def _year(value: str) -> int | None:
@@ -186,33 +197,33 @@ class Screener:
         self._names: list[_Name] = []
         vocabulary: dict[str, int] = {}
         postings: list[list[int]] = []
-        joined: set[str] = set()
+        single: set[str] = set()
         for index, entry in enumerate(self._entries):
             seen: set[tuple[str, ...]] = set()
             for text in (entry.name, *entry.aliases):
-                words = tuple(fold(w) for w in normalise(text).split())
+                words = tuple(normalise(text).split())
                 if not words or words in seen:
                     continue
                 seen.add(words)
                 name_id = len(self._names)
                 self._names.append(_Name(index, text, words))
-                # Adjacent words joined too, so that "huawei" finds "Hua Wei".
-                pairs = {words[k] + words[k + 1] for k in range(len(words) - 1)}
-                joined.update(pairs)
-                for key in set(words) | pairs:
+                single.update(words)
+                single.update(fold(w) for w in words)
+                for key in _lookups(words):
                     word_id = vocabulary.setdefault(key, len(postings))
                     if word_id == len(postings):
                         postings.append([])
                     postings[word_id].append(name_id)
         self._postings = postings
+        self._vocabulary = list(vocabulary)  # word id -> word
         total = max(len(self._names), 1)
         self._weights = [math.log(1 + total / len(p)) for p in postings]
         self._ubiquitous = max(500, int(total * _UBIQUITOUS_SHARE))
-        words_of_names = {w for name in self._names for w in name.words}
+        # Every word (not the joined pairs: too many) is also found under each one-letter deletion.
         self._keys: dict[str, list[int]] = {}
         for word, word_id in vocabulary.items():
             self._keys.setdefault(word, []).append(word_id)
-            if word in words_of_names and len(word) >= _MIN_DELETE_LENGTH:
+            if word in single and len(word) >= _MIN_DELETE_LENGTH:
                 for variant in _deletes(word):
                     self._keys.setdefault(variant, []).append(word_id)
 
@@ -224,7 +235,7 @@ class Screener:
         best: dict[int, tuple[float, int]] = {}
         queried: set[tuple[str, ...]] = set()
         for text in (subject.name, *subject.aliases):
-            query = tuple(fold(w) for w in normalise(text).split())
+            query = tuple(normalise(text).split())
             if not query or query in queried:
                 continue
             queried.add(query)
@@ -247,23 +258,26 @@ class Screener:
         return matches
 
     def _candidates(self, query: tuple[str, ...]) -> list[int]:
-        """Names sharing (fuzzily) the most and rarest words of ``query``: at most ``_CANDIDATES``."""
-        lookups = [({w} | _deletes(w)) if len(w) >= _MIN_DELETE_LENGTH else {w} for w in query]
-        lookups += [{query[k] + query[k + 1]} for k in range(len(query) - 1)]
-        word_ids: set[int] = set()
-        for keys in lookups:
-            for key in keys:
-                word_ids.update(self._keys.get(key, ()))
+        """Names sharing the most and rarest words of ``query`` (give or take an edit): ``_CANDIDATES`` at most."""
         scores: dict[int, float] = {}
         ubiquitous: list[int] = []
-        for word_id in word_ids:
-            posting = self._postings[word_id]
-            if len(posting) > self._ubiquitous:
-                ubiquitous.append(word_id)
-                continue
-            weight = self._weights[word_id]
-            for name_id in posting:
-                scores[name_id] = scores.get(name_id, 0.0) + weight
+        for word in _lookups(query):
+            keys = {word} | _deletes(word) if len(word) >= _MIN_DELETE_LENGTH else {word}
+            found: set[int] = set()
+            for key in keys:
+                found.update(self._keys.get(key, ()))
+            for word_id in found:
+                # A shared deletion proves little ("iung" and "king" share "ing"): check the pair.
+                similarity = _similarity(word, self._vocabulary[word_id])
+                if not similarity:
+                    continue
+                posting = self._postings[word_id]
+                if len(posting) > self._ubiquitous:
+                    ubiquitous.append(word_id)
+                    continue
+                weight = self._weights[word_id] * similarity
+                for name_id in posting:
+                    scores[name_id] = scores.get(name_id, 0.0) + weight
         if not scores and ubiquitous:
             # Nothing but the commonest words ("Mohammed Ali"): the names holding the two rarest of them.
             ubiquitous.sort(key=lambda w: len(self._postings[w]))
@@ -273,7 +287,7 @@ class Screener:
             return sorted(chosen)[:_CANDIDATES]
         if len(scores) <= _CANDIDATES:
             return list(scores)
-        return [n for n, _ in heapq.nlargest(_CANDIDATES, scores.items(), key=lambda item: item[1])]
+        return heapq.nlargest(_CANDIDATES, scores, key=scores.__getitem__)
 
 
 def adjust(subject: Subject, entry: ListEntry, name_score: float) -> tuple[float, tuple[str, ...]]:

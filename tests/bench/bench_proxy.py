@@ -212,7 +212,8 @@ class Database:
 
 
 def gateway_env(db_url: str, state_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    # A database of the user's own needs its master keys too: GATEWAY_KYC_KEYS passes through.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_") or k == "GATEWAY_KYC_KEYS"}
     env.update(GATEWAY_DATABASE_URL=db_url, GATEWAY_STATE_DIR=str(state_dir), GATEWAY_LOG_LEVEL="warning")
     return env
 
@@ -240,7 +241,10 @@ def gateway_cli(env: dict[str, str], *args: str) -> object:
 
 def create_key(env: dict[str, str], customer: str) -> str:
     gateway_cli(env, "db", "migrate")
-    gateway_cli(env, "customers", "create", "--name", customer)
+    # A verified customer: the proxy refuses everyone else.
+    gateway_cli(env, "customers", "create", "--name", customer, "--kind", "individual", "--country", "US")
+    gateway_cli(env, "kyc", "submit", "--customer", customer)
+    gateway_cli(env, "kyc", "approve", "--customer", customer, "--reason", "benchmark customer")
     created = gateway_cli(env, "keys", "create", "--customer", customer, "--project", "p")
     assert isinstance(created, dict)
     return str(created["key"])

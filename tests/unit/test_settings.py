@@ -50,6 +50,24 @@ def test_config_file_from_environment(tmp_path: Path) -> None:
     assert load_settings(None, environ={"GATEWAY_CONFIG": str(path)}).port == 9003
 
 
+def test_kyc_settings_from_file_and_environment(tmp_path: Path) -> None:
+    s = load_settings(
+        write(tmp_path, KYC_PROVIDER),
+        environ={"GATEWAY_OIDC_ALGORITHMS": "ES256,RS256", "IDV_SECRET": "new, old"},
+    )
+    assert s.oidc_algorithms == ["ES256", "RS256"]
+    assert s.kyc_providers[0].secrets({"IDV_SECRET": "new, old"}) == [b"new", b"old"]
+    assert s.kyc_providers[0].secrets({}) == []
+
+
+KYC_PROVIDER = """
+[[kyc_providers]]
+name = "idv"
+scheme = "generic"
+secret_env = "IDV_SECRET"
+"""
+
+
 @pytest.mark.parametrize(
     ("text", "environ", "message"),
     [
@@ -77,6 +95,18 @@ def test_config_file_from_environment(tmp_path: Path) -> None:
         ),
         (GOOD_UPSTREAM + "connect_timeout = 0\n", {}, "timeouts must be positive"),
         ("port = [\n", {}, "is not valid TOML"),
+        ("", {"GATEWAY_KYC_KEYS": "1:short"}, "invalid setting kyc_keys"),
+        ("", {"GATEWAY_KYC_KEYS": "1:c2hvcnQ="}, "key version 1 must be 32 bytes, got 5"),
+        ("kyc_reverify_days = 0\n", {}, "invalid setting kyc_reverify_days"),
+        ("screening_review_threshold = 1.5\n", {}, "invalid setting screening_review_threshold"),
+        ("admin_token_sha256 = 'secret'\n", {}, "must be 64 lower-case hex digits"),
+        ("oidc_issuer = 'issuer.example'\n", {}, "'issuer.example' is not an http(s) URL"),
+        ("", {"GATEWAY_OIDC_ALGORITHMS": "RS256,HS256"}, "['HS256'] not allowed; use public-key algorithms"),
+        ("oidc_algorithms = ['none']\n", {}, "['none'] not allowed"),
+        (KYC_PROVIDER.replace('"generic"', '"acme"'), {}, "at `$.kyc_providers[0].scheme`"),
+        (KYC_PROVIDER.replace('"IDV_SECRET"', '"whsec_abc-1"'), {}, "is not an environment variable name"),
+        (KYC_PROVIDER + KYC_PROVIDER, {}, "duplicate provider name 'idv'"),
+        (KYC_PROVIDER.replace('"idv"', '"Bad Name"'), {}, "invalid setting kyc_providers[0].name"),
     ],
 )
 def test_bad_configuration_names_the_key(
