@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from gateway.db.migrate import migrate
-from gateway.errors import BadRequest
+from gateway.errors import BadRequest, Conflict
 from gateway.kyc.facts import FactsIn
 from gateway.kyc.models import OwnerIn
 from gateway.screening.repository import active_entries, active_lists
@@ -152,3 +152,18 @@ async def test_readers_see_the_old_list_or_the_new_one_never_half(db, tmp_path, 
     await reader.close()
     assert seen and seen <= {13, 20_000}
     assert len(await active_entries(db)) == 20_000
+
+
+async def test_approval_can_require_a_loaded_list(db) -> None:
+    strict = kyc_service(require_screening_list=True)
+    cid = (await strict.create_customer(db, "strict-co", "individual", "FR")).id
+    await strict.submit(db, cid, "test")
+    with pytest.raises(Conflict) as err:
+        await strict.decide(db, cid, "approve", "test", "ok")
+    assert err.value.code == "screening_unavailable"
+    lenient = kyc_service()
+    status = await lenient.decide(db, cid, "approve", "test", "ok")
+    review = await lenient.review(db, cid)
+    assert status.status == "verified"
+    assert review.transitions[-1].reason == "ok (no screening list was loaded)"
+    assert "no screening list is loaded: nobody has been screened" in status.warnings

@@ -219,3 +219,27 @@ async def test_provider_events_apply_once_in_order_and_can_revoke(conn) -> None:
     assert actors == ["provider:persona", "provider:persona", "provider:persona"]
     applied, note = await kyc.apply_provider_event(conn, _event(uuid.uuid4(), "verified", "evt_3"))
     assert not applied and note == "unknown customer reference"
+
+
+async def test_personal_data_never_reaches_the_log(conn) -> None:
+    from structlog.testing import capture_logs
+
+    kyc = kyc_service()
+    with capture_logs() as logs:
+        cid = (await kyc.create_customer(conn, _name(), "individual", "IT")).id
+        await kyc.update_facts(
+            conn,
+            cid,
+            FactsIn(legal_name="Rita Levi-Montalcini", email="rita@example.it", phone="+39 06 1234 5678"),
+        )
+        await kyc.add_owner(
+            conn, cid, OwnerIn(name="Primo Levi", kind="person", percent=5, birth_date="1919-07-31")
+        )
+        await kyc.submit(conn, cid, "cli:x")
+        await kyc.decide(conn, cid, "approve", "cli:x", "ok")
+        with pytest.raises(BadRequest):
+            await kyc.update_facts(conn, cid, FactsIn(email="not-an-email rita@example.it"))
+    assert logs, "the decision is logged"
+    text = repr(logs)
+    for secret in ("Levi", "rita@example.it", "1234", "1919"):
+        assert secret not in text

@@ -58,6 +58,7 @@ async def test_unknown_customers_are_refused_and_expiry_needs_no_sweeper(replica
     await kyc.decide(conn, cid, "approve", "test", "ok")
     # Past its date the customer is refused at once, before any sweep records the expiry.
     await conn.execute("update customers set expires_at = now() - interval '1 second' where id = $1", cid)
+
     async def expired() -> bool:
         return code(replicas[0], cid) == "kyc_expired"
 

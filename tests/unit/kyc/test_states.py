@@ -6,7 +6,14 @@ import datetime as dt
 
 import pytest
 
-from gateway.kyc.states import ALLOWED, STATUSES, IllegalTransition, check_transition, denial, effective_status
+from gateway.kyc.states import (
+    ALLOWED,
+    STATUSES,
+    IllegalTransition,
+    check_transition,
+    denial,
+    effective_status,
+)
 
 NOW = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
 
