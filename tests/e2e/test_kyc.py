@@ -436,3 +436,30 @@ def test_generic_webhook_scheme(gateway: GatewayProcess) -> None:
         {"gateway-signature": sign_generic(GENERIC_SECRET.encode(), malformed, int(time.time()))},
     )
     assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_webhook")
+
+
+def test_sdks_raise_their_permission_error_with_our_code(gateway: GatewayProcess) -> None:
+    import anthropic
+    import openai
+
+    _, auth = customer_with_key(
+        gateway, f"sdk-{uuid.uuid4().hex[:6]}", "--kind", "individual", "--country", "JP"
+    )
+    key = auth["authorization"].removeprefix("Bearer ")
+    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0)
+    for _ in range(500):  # the new key reaches the gateway first
+        try:
+            client.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "hi"}])
+        except openai.AuthenticationError:
+            continue
+        except openai.PermissionDeniedError as exc:
+            assert exc.status_code == 403 and exc.code == "kyc_pending"
+            break
+    else:
+        raise AssertionError("never refused with 403")
+    claude = anthropic.Anthropic(base_url=gateway.url, api_key=key, max_retries=0)
+    with pytest.raises(anthropic.PermissionDeniedError) as err:
+        claude.messages.create(
+            model="claude-test", max_tokens=5, messages=[{"role": "user", "content": "hi"}]
+        )
+    assert err.value.body["error"]["code"] == "kyc_pending"  # type: ignore[index]
