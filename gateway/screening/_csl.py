@@ -20,37 +20,7 @@ from ._fields import ListFormatError, country_codes, iso_dates, make_entry, pers
 from .entries import Kind, ListEntry
 from .normalise import LEGAL_FORMS
 
-CSV_COLUMNS = [
-    "_id",
-    "source",
-    "entity_number",
-    "type",
-    "programs",
-    "name",
-    "title",
-    "addresses",
-    "federal_register_notice",
-    "start_date",
-    "end_date",
-    "standard_order",
-    "license_requirement",
-    "license_policy",
-    "call_sign",
-    "vessel_type",
-    "gross_tonnage",
-    "gross_registered_tonnage",
-    "vessel_flag",
-    "vessel_owner",
-    "remarks",
-    "source_list_url",
-    "alt_names",
-    "citizenships",
-    "dates_of_birth",
-    "nationalities",
-    "places_of_birth",
-    "source_information_url",
-    "ids",
-]
+# The CSV has 29 columns (REFERENCE.md); rows are read by header name, and these must be there.
 _NEEDED = ("_id", "source", "entity_number", "type", "programs", "name", "addresses", "remarks", "alt_names")
 _KINDS: dict[str, Kind] = {
     "individual": "person",

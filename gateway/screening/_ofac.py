@@ -64,7 +64,7 @@ def parse_xml(path: Path) -> Iterator[ListEntry]:
                 root = elem
                 if _local(elem.tag) != "sdnList":
                     raise ListFormatError(
-                        f"{path.name} line 1: root element is <{_local(elem.tag)}>, expected <sdnList>"
+                        f"{path.name}: root element is <{_local(elem.tag)}>, expected <sdnList>"
                     )
                 continue
             if event == "end" and _local(elem.tag) == "sdnEntry":
@@ -73,8 +73,9 @@ def parse_xml(path: Path) -> Iterator[ListEntry]:
                 root.clear()  # drop the entries already read
     except ET.ParseError as exc:
         line, column = exc.position
+        problem = str(exc).split(":", 1)[0]  # expat's message ends with the position again
         raise ListFormatError(
-            f"{path.name} line {line}, column {column}: not well-formed XML ({exc})"
+            f"{path.name} line {line}, column {column}: not well-formed XML ({problem})"
         ) from None
     if root is None:
         raise ListFormatError(f"{path.name}: empty file, expected <sdnList>")
