@@ -41,7 +41,7 @@ from .models import (
     Screening,
 )
 from .screen import SCREENING_ACTOR, ScreenerCache, assess, follow_up, screen_customer
-from .states import Status, check_transition
+from .states import Status, check_transition, provider_steps
 from .webhooks import ProviderEvent
 
 _log = structlog.get_logger(__name__)
@@ -336,22 +336,9 @@ class KycService:
             if target == "verified":
                 self._not_erased(customer.erased_at)
                 await self._may_verify(conn, customer_id, customer.sanctions)
-                now = self.clock()
-                expires = now + dt.timedelta(days=self.settings.kyc_reverify_days)
                 if not await active_lists(conn):
                     reason += " (no screening list was loaded)"
-                await repo.set_status(
-                    conn,
-                    customer_id,
-                    current,
-                    target,
-                    actor=actor,
-                    reason=reason,
-                    verified_at=now,
-                    expires_at=expires,
-                )
-            else:
-                await repo.set_status(conn, customer_id, current, target, actor=actor, reason=reason)
+            await self._move(conn, customer_id, current, target, actor, reason)
         _log.info("kyc_decision", customer=str(customer_id), action=action, to=target, actor=actor)
         return await self.status(conn, customer_id)
 
@@ -460,47 +447,41 @@ class KycService:
         event: ProviderEvent,
         actor: str,
     ) -> tuple[bool, str]:
-        target: Status = event.outcome  # type: ignore[assignment]
+        hits = await repo.hits(conn, customer_id)
+        clear = sanctions == "none" and not any(h.state == "open" for h in hits)
+        steps, applied, note = provider_steps(status, event.outcome, screening_clear=clear)  # type: ignore[arg-type]
         reason = f"{event.provider} {event.reference}: {event.provider_status}"
-        if target == status:
-            return False, f"already {status}"
-        if status == "suspended" and target != "rejected":
-            return False, "customer is suspended by an operator; the provider's result is recorded only"
-        if target == "verified":
-            hits = await repo.hits(conn, customer_id)
-            if sanctions != "none" or any(h.state == "open" for h in hits):
-                if status == "pending":
-                    await repo.set_status(conn, customer_id, status, "in_review", actor=actor, reason=reason)
-                return False, "identity verified by the provider; held for screening review"
-            path: list[Status] = (
-                ["in_review", "verified"] if status in ("pending", "expired") else ["verified"]
-            )
-        elif target == "pending" and status == "verified":
-            path = ["in_review"]
-        else:
-            path = [target]
         current = status
-        for step in path:
-            try:
-                check_transition(current, step)
-            except Conflict as exc:
-                return False, f"not applied: {exc.message}"
-            if step == "verified":
-                now = self.clock()
-                await repo.set_status(
-                    conn,
-                    customer_id,
-                    current,
-                    step,
-                    actor=actor,
-                    reason=reason,
-                    verified_at=now,
-                    expires_at=now + dt.timedelta(days=self.settings.kyc_reverify_days),
-                )
-            else:
-                await repo.set_status(conn, customer_id, current, step, actor=actor, reason=reason)
+        for step in steps:
+            await self._move(conn, customer_id, current, step, actor, reason)
             current = step
-        return True, f"moved to {current}"
+        return applied, note
+
+    async def _move(
+        self,
+        conn: asyncpg.Connection,
+        customer_id: uuid.UUID,
+        current: Status,
+        target: Status,
+        actor: str,
+        reason: str,
+    ) -> None:
+        """One transition; a verification also sets when it expires."""
+        if target == "verified":
+            now = self.clock()
+            expires = now + dt.timedelta(days=self.settings.kyc_reverify_days)
+            await repo.set_status(
+                conn,
+                customer_id,
+                current,
+                target,
+                actor=actor,
+                reason=reason,
+                verified_at=now,
+                expires_at=expires,
+            )
+        else:
+            await repo.set_status(conn, customer_id, current, target, actor=actor, reason=reason)
 
     async def expire_due(self, conn: asyncpg.Connection) -> list[uuid.UUID]:
         reason = f"verification older than {self.settings.kyc_reverify_days} days"
@@ -617,8 +598,7 @@ class KycService:
             listed_ownership_percent=customer.listed_ownership_percent,
             treated_as_listed=report.treated_as_listed,
             beneficial_owners=[uuid.UUID(i) for i in report.beneficial_owners],
-            missing=self._blocking(customer.kind, customer.country, facts, owners)
-            + missing_for_submission(customer.kind, facts or _EMPTY_FACTS),
+            missing=self._missing(customer.kind, customer.country, facts, owners),
             screening=Screening(
                 screened_at=customer.screened_at,
                 lists=lists,
@@ -657,8 +637,7 @@ class KycService:
             facts=facts,
             owners=owners,
             edges=await repo.edges(conn, customer_id),
-            missing=self._blocking(customer.kind, customer.country, facts, owners)
-            + missing_for_submission(customer.kind, facts or _EMPTY_FACTS),
+            missing=self._missing(customer.kind, customer.country, facts, owners),
         )
 
     async def queue(self, conn: asyncpg.Connection) -> list[QueueItem]:
@@ -678,6 +657,13 @@ class KycService:
         if kind == "organisation" and not owners:
             missing.append("beneficial owners")
         return missing
+
+    def _missing(self, kind: str, country: str | None, facts: Facts | None, owners: list[Owner]) -> list[str]:
+        """Everything a complete application still lacks, blocking or not."""
+        return self._blocking(kind, country, facts, owners) + missing_for_submission(
+            kind,  # type: ignore[arg-type]
+            facts or _EMPTY_FACTS,
+        )
 
     @staticmethod
     def _not_erased(erased_at: dt.datetime | None) -> None:

@@ -77,3 +77,34 @@ def denial(status: Status, sanctions: Sanctions) -> Forbidden | None:
         return None
     code, message = _DENIALS[status]
     return Forbidden(message, code=code)
+
+
+def provider_steps(
+    status: Status, outcome: Status, *, screening_clear: bool
+) -> tuple[list[Status], bool, str]:
+    """The transitions a provider's result calls for, whether they apply the result, and a
+    note saying why (or why not). Pure.
+
+    A provider decides identity, not sanctions: its approval is held while screening is not
+    clear. An operator's suspension stands against anything but a rejection. Moves the state
+    machine does not allow directly go through review.
+    """
+    if outcome == status:
+        return [], False, f"already {status}"
+    if status == "suspended" and outcome != "rejected":
+        return [], False, "customer is suspended by an operator; the provider's result is recorded only"
+    if outcome == "verified":
+        if not screening_clear:
+            steps: list[Status] = ["in_review"] if status == "pending" else []
+            return steps, False, "identity verified by the provider; held for screening review"
+        steps = ["in_review", "verified"] if status in ("pending", "expired") else ["verified"]
+    elif outcome == "pending" and status == "verified":
+        steps = ["in_review"]
+    else:
+        steps = [outcome]
+    current = status
+    for step in steps:
+        if step not in ALLOWED[current]:
+            return [], False, f"not applied: a customer in state {current!r} cannot move to {step!r}"
+        current = step
+    return steps, True, f"moved to {current}"

@@ -13,6 +13,7 @@ from gateway.kyc.states import (
     check_transition,
     denial,
     effective_status,
+    provider_steps,
 )
 
 NOW = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
@@ -78,3 +79,24 @@ def test_denials_have_specific_codes(status: str, sanctions: str, code: str) -> 
 
 def test_a_verified_customer_with_no_sanctions_result_passes() -> None:
     assert denial("verified", "none") is None
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome", "clear", "steps", "applied"),
+    [
+        ("in_review", "verified", True, ["verified"], True),
+        ("pending", "verified", True, ["in_review", "verified"], True),  # approved before submission
+        ("expired", "verified", True, ["in_review", "verified"], True),
+        ("pending", "verified", False, ["in_review"], False),  # held: screening not clear
+        ("in_review", "verified", False, [], False),
+        ("verified", "rejected", True, ["rejected"], True),  # approved, then rejected
+        ("verified", "pending", True, ["in_review"], True),  # resubmission asked after approval
+        ("suspended", "verified", True, [], False),  # the operator's suspension stands
+        ("suspended", "rejected", True, ["rejected"], True),
+        ("verified", "verified", True, [], False),
+        ("rejected", "verified", True, [], False),
+    ],
+)
+def test_provider_results_map_onto_the_state_machine(status, outcome, clear, steps, applied) -> None:
+    got_steps, got_applied, note = provider_steps(status, outcome, screening_clear=clear)
+    assert (got_steps, got_applied) == (steps, applied), note
