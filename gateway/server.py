@@ -1,7 +1,8 @@
 """Running the gateway under an ASGI server (granian by default, uvicorn as an option).
 
-The database is resolved here, in the parent process, so that every worker shares
-one embedded PostgreSQL and a broken schema stops start-up before any worker runs.
+The database and the KYC master keys are resolved here, in the parent process, so that
+every worker shares one embedded PostgreSQL and one key file, and a broken schema or a
+mismatched key stops start-up before any worker runs.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 import os
 
 from .db import connect_pool, migrate, resolve_database_url
+from .kyc.service import KycService
 from .settings import Settings
 
 
@@ -59,5 +61,8 @@ async def _migrate(url: str, settings: Settings) -> None:
     try:
         async with pool.acquire() as conn:
             await migrate(conn)
+            # Creates the state-dir key on first run (workers then only read it) and checks
+            # the keys against the database.
+            await KycService.from_settings(settings).check_keys(conn)
     finally:
         await pool.close()

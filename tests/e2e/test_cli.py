@@ -125,10 +125,25 @@ def test_bad_configuration_stops_with_the_key_named(gateway, tmp_path) -> None:
     assert "invalid setting upstreams[0].region" in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
+def test_a_replica_with_another_master_key_refuses_to_start(gateway, gateway_config_file) -> None:
+    env = {**gateway.env(), "GATEWAY_KYC_KEYS": "1:" + "Q" * 43}
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "serve", "--config", str(gateway_config_file), "--port", "9"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "gateway: error: master key version 1 differs from the one this database was encrypted with;"
+        " every replica must share the same kyc_keys (GATEWAY_KYC_KEYS)"
+    )
+
+
 @pytest.mark.parametrize(
     "command",
     [[], ["serve"], ["db", "migrate"], ["db", "status"], ["customers", "create"], ["customers", "list"],
-     ["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["usage", "list"], ["demo"], ["version"]],
+     ["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["usage", "list"], ["demo"], ["version"],
+     ["owners", "add"], ["owners", "link"], ["owners", "list"], ["screening", "load"], ["kyc", "submit"],
+     ["kyc", "approve"], ["kyc", "status"], ["kyc", "confirm-hit"], ["kyc", "erase"]],
 )  # fmt: skip
 def test_every_command_has_help(command) -> None:
     done = subprocess.run(
