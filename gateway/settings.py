@@ -107,6 +107,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     admin_token_sha256: str | None = None
     """sha256 (hex) of the bearer token the admin API (``/admin/v1``) accepts. Unset: API disabled."""
     kyc_providers: list[KycProviderSettings] = []
+    trusted_proxies: list[str] = []
+    """Networks (CIDR) of proxies whose ``X-Forwarded-For`` is believed; empty: the peer is the client."""
+    policy_dir: str | None = None
+    """A folder of policy files that override or extend the shipped policy."""
 
     @property
     def state_path(self) -> Path:
@@ -178,6 +182,14 @@ def _validate(settings: Settings, origin: str) -> Settings:
             parse_keyring(settings.kyc_keys)
         except KeyringError as exc:
             raise fail("kyc_keys", str(exc)) from None
+    from .proxy.origin import parse_networks
+
+    try:
+        parse_networks(settings.trusted_proxies)
+    except ValueError as exc:
+        raise fail("trusted_proxies", str(exc)) from None
+    if settings.policy_dir is not None and not Path(settings.policy_dir).expanduser().is_dir():
+        raise fail("policy_dir", f"{settings.policy_dir!r} is not a folder")
     provider_names: set[str] = set()
     for i, prov in enumerate(settings.kyc_providers):
         key = f"kyc_providers[{i}]"
@@ -199,7 +211,7 @@ _OIDC_ALGORITHMS = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256
 
 # Arrays of tables come from the file only; plain lists from the environment are comma-separated.
 _TABLES = {"upstreams", "kyc_providers"}
-_LISTS = {"oidc_algorithms"}
+_LISTS = {"oidc_algorithms", "trusted_proxies"}
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:

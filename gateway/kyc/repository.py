@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from ..errors import NotFoundInStore
 from .models import CustomerRecord, Edge, Hit, QueueItem, Transition
@@ -183,6 +185,19 @@ async def set_screening_result(
         listed_percent,
         screened,
     )
+
+
+async def set_jurisdictions(conn: asyncpg.Connection, customer_id: uuid.UUID, facts: Sequence[Any]) -> None:
+    # Written only when different: an unchanged value would still wake every replica.
+    await conn.execute(
+        "update customers set jurisdictions = $2::jsonb where id = $1 and jurisdictions <> $2::jsonb",
+        customer_id,
+        msgspec.json.encode(facts).decode(),
+    )
+
+
+async def set_kyc_level(conn: asyncpg.Connection, customer_id: uuid.UUID, level: str) -> None:
+    await conn.execute("update customers set kyc_level = $2 where id = $1", customer_id, level)
 
 
 async def review_queue(conn: asyncpg.Connection) -> list[QueueItem]:
@@ -491,3 +506,4 @@ async def erase(conn: asyncpg.Connection, customer_id: uuid.UUID) -> None:
         "update owners set sealed = null, name_index = null where customer_id = $1", customer_id
     )
     await conn.execute("update customer_access_log set ip = null where customer_id = $1", customer_id)
+    await conn.execute("update customers set jurisdictions = '[]' where id = $1", customer_id)

@@ -28,6 +28,7 @@ from ..settings import Settings
 from . import repository as repo
 from .crypto import Keyring, KeyringError, SealError, keyring_from_file, open_sealed, parse_keyring, seal
 from .facts import Facts, FactsIn, merge_facts, missing_for_submission, validate_facts
+from .jurisdictions import derive
 from .models import (
     ApplicationView,
     KycStatus,
@@ -40,6 +41,7 @@ from .models import (
     Review,
     Screening,
 )
+from .ownership import OwnershipReport
 from .screen import SCREENING_ACTOR, ScreenerCache, assess, follow_up, screen_customer
 from .states import Status, check_transition, provider_steps
 from .webhooks import ProviderEvent
@@ -200,6 +202,7 @@ class KycService:
         dek = await self._data_key(conn, customer_id, create=True)
         assert dek is not None
         await repo.store_facts(conn, customer_id, seal(dek, _encode(merged), f"customer:{customer_id}"))
+        await self._refresh_jurisdictions(conn, customer_id)
         return merged
 
     # -- owners ---------------------------------------------------------------------
@@ -564,10 +567,27 @@ class KycService:
         await repo.set_screening_result(
             conn, customer_id, assessment.sanctions, assessment.report.listed_percent, screened
         )
+        await self._refresh_jurisdictions(conn, customer_id, owners, assessment.report)
         change = follow_up(customer.kyc_status, assessment)
         if change is not None:
             target, reason = change
             await repo.set_status(conn, customer_id, customer.kyc_status, target, actor=actor, reason=reason)
+
+    async def _refresh_jurisdictions(
+        self,
+        conn: asyncpg.Connection,
+        customer_id: uuid.UUID,
+        owners: list[Owner] | None = None,
+        report: OwnershipReport | None = None,
+    ) -> None:
+        """Re-derive the countries policy decisions look at; the change reaches every replica by NOTIFY."""
+        customer = await repo.get_customer(conn, customer_id)
+        if owners is None or report is None:
+            owners = await self.owners(conn, customer_id)
+            edges = await repo.edges(conn, customer_id)
+            report = assess(customer_id, owners, edges, await repo.hits(conn, customer_id)).report
+        facts = await self.facts(conn, customer_id)
+        await repo.set_jurisdictions(conn, customer_id, derive(customer.country, facts, owners, report))
 
     # -- views ------------------------------------------------------------------------------
 

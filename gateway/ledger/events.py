@@ -28,6 +28,10 @@ class UsageEvent(msgspec.Struct, frozen=True):
     bytes_in: int
     bytes_out: int
     client_ip: str | None
+    origin_country: str | None = None
+    """The client address's country, when known."""
+    policy_hash: str | None = None
+    """The jurisdiction policy version that decided the request, when it was decided."""
 
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in msgspec.structs.fields(UsageEvent))

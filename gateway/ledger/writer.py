@@ -28,7 +28,7 @@ _decode_line = msgspec.json.Decoder(UsageEvent).decode
 # Postgres types of COLUMNS, in order: unnest() of one array per column inserts a batch in one statement.
 _PG_TYPES = (
     "uuid", "timestamptz", "uuid", "uuid", "text", "text", "text", "text", "boolean", "integer",
-    "text", "integer", "integer", "boolean", "double precision", "bigint", "bigint", "inet",
+    "text", "integer", "integer", "boolean", "double precision", "bigint", "bigint", "inet", "text", "text",
 )  # fmt: skip
 _INSERT_IGNORING_DUPLICATES = (
     "insert into usage_events ({}) select * from unnest({}) on conflict do nothing".format(  # noqa: S608
@@ -43,6 +43,7 @@ def _record(e: UsageEvent) -> tuple[object, ...]:
         e.model, e.stream, e.status, e.error_code, e.prompt_tokens, e.completion_tokens,
         e.usage_complete, e.duration_ms, e.bytes_in, e.bytes_out,
         e.client_ip,  # asyncpg's inet codec parses the string itself: parsing here twice costs 3 µs/event
+        e.origin_country, e.policy_hash,
     )  # fmt: skip
 
 

@@ -28,6 +28,8 @@ class RequestContext:
         "headers",
         "model",
         "occurred_at",
+        "origin_country",
+        "policy_hash",
         "principal",
         "prompt_tokens",
         "query",
@@ -56,6 +58,8 @@ class RequestContext:
         self.query: bytes = scope.get("query_string", b"")
         client = scope.get("client")
         self.client_ip: str | None = client[0] if client else None
+        self.origin_country: str | None = None
+        self.policy_hash: str | None = None
         self.route: Route | None = None
         self.principal: Principal | None = None
         self.body = b""

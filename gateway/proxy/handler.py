@@ -252,6 +252,8 @@ class ProxyApp:
                     bytes_in=ctx.bytes_in,
                     bytes_out=ctx.bytes_out,
                     client_ip=ctx.client_ip,
+                    origin_country=ctx.origin_country,
+                    policy_hash=ctx.policy_hash,
                 )
             )
         if self.access_log:

@@ -243,3 +243,23 @@ async def test_personal_data_never_reaches_the_log(conn) -> None:
     text = repr(logs)
     for secret in ("Levi", "rita@example.it", "1234", "1919"):
         assert secret not in text
+
+
+async def test_jurisdictions_follow_facts_and_owners(conn) -> None:
+    import json
+
+    kyc = kyc_service()
+    cid = await _org(kyc, conn, "NL")
+    await kyc.update_facts(conn, cid, FactsIn(incorporation_country="NL", headquarters_country="SG"))
+    owner = await kyc.add_owner(
+        conn, cid, OwnerIn(name="Parent Co", kind="organisation", country="CN", percent=40)
+    )
+
+    async def stored() -> set[tuple]:
+        raw = json.loads(await conn.fetchval("select jurisdictions from customers where id = $1", cid))
+        return {(j["country"], j["source"], j.get("percent")) for j in raw}
+
+    assert await stored() == {("NL", "account", None), ("NL", "incorporation", None), ("SG", "headquarters", None),
+                              ("CN", "owner", 40.0)}  # fmt: skip
+    await kyc.remove_owner(conn, cid, owner)
+    assert ("CN", "owner", 40.0) not in await stored()
