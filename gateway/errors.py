@@ -62,6 +62,12 @@ class PayloadTooLarge(GatewayError):
     code = "request_too_large"
 
 
+class UnprocessableEntity(GatewayError):
+    status = 422
+    type = "invalid_request_error"
+    code = "unprocessable"
+
+
 class UpstreamUnavailable(GatewayError):
     status = 502
     type = "api_error"

@@ -10,6 +10,7 @@ import contextlib
 import gc
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -22,14 +23,26 @@ from .kyc.service import KycService
 from .kyc.standing import StandingCache
 from .ledger import LedgerWriter
 from .ops.metrics import Metrics
+from .policy.loader import shipped_policy_dir
+from .policy.store import PolicyStore, ReloadResult
 from .proxy import ProxyApp, UpstreamRegistry
-from .proxy.stages import Identify, KnowCustomer, ReadBody, RouteToUpstream
+from .proxy.origin import OriginResolver
+from .proxy.stages import Identify, KnowCustomer, Place, ReadBody, ResolveOrigin, RouteToUpstream
 from .settings import Settings
 
 if TYPE_CHECKING:
     from .proxy.stages import Stage
 
 _log = structlog.get_logger("gateway")
+POLICY_CHANNEL = "gateway_policy"
+
+
+def policy_dirs(settings: Settings) -> list[Path]:
+    """The shipped policy, then the deployment's folder that overrides or extends it."""
+    dirs = [shipped_policy_dir()]
+    if settings.policy_dir is not None:
+        dirs.append(Path(settings.policy_dir).expanduser())
+    return dirs
 
 
 class Runtime:
@@ -43,7 +56,9 @@ class Runtime:
         self.standings: StandingCache | None = None
         self.kyc: KycService | None = None
         self.oidc: OIDCValidator | None = None
+        self.policies: PolicyStore | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self.ledger: LedgerWriter | None = None
         self.registry: UpstreamRegistry | None = None
         self.proxy: ProxyApp | None = None
@@ -52,10 +67,12 @@ class Runtime:
         """The request pipeline, in order. Each later capability is one more stage here."""
         assert self.keys is not None and self.standings is not None and self.registry is not None
         return [
+            ResolveOrigin(OriginResolver(self.settings.trusted_proxies)),  # from where
             Identify(self.keys),  # who is calling
             KnowCustomer(self.standings),  # verified, and clear of sanctions?
             ReadBody(self.settings.max_body_bytes),  # what they ask for
             RouteToUpstream(self.registry),  # which upstream serves it
+            Place(self.standings),  # may they use that compute from here?
         ]
 
     async def start(self) -> None:
@@ -74,12 +91,17 @@ class Runtime:
             max_staleness_seconds=s.key_cache_max_staleness_seconds,
         )
         await self.keys.start()
+        self.policies = policies = PolicyStore(policy_dirs(s), s.state_path / "policy-last-good")
         self.standings = StandingCache(
             lambda: asyncpg.connect(url),
             self.pool,
             resync_seconds=s.key_cache_resync_seconds,
             max_staleness_seconds=s.key_cache_max_staleness_seconds,
+            policy=lambda: policies.policy,
         )
+        policies.subscribe(self.standings.recompile)
+        # A reload on any replica or worker is announced here, so that all of them reload.
+        self.standings.also_listen(POLICY_CHANNEL, self._on_policy_notice)
         await self.standings.start()
         self.kyc = await KycService.open(self.pool, s)
         if s.oidc_issuer is not None:
@@ -109,6 +131,24 @@ class Runtime:
             keys=self.keys.size,
             pid=os.getpid(),
         )
+
+    def reload_policy(self, *, announce: bool = True) -> ReloadResult:
+        """Load the policy folders again; on success every replica is told to do the same."""
+        assert self.policies is not None
+        result = self.policies.reload()
+        if announce and result.ok and self.pool is not None:
+            task = asyncio.get_running_loop().create_task(self._announce_policy(result.policy_hash))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        return result
+
+    def _on_policy_notice(self, _payload: str) -> None:
+        self.reload_policy(announce=False)
+
+    async def _announce_policy(self, policy_hash: str) -> None:
+        assert self.pool is not None
+        async with self.pool.acquire() as conn:
+            await conn.execute("select pg_notify($1, $2)", POLICY_CHANNEL, policy_hash)
 
     async def _expire_verifications(self) -> None:
         """Record expiries as they fall due; requests already see them (the cache compares dates)."""

@@ -12,11 +12,15 @@ import os
 
 from .db import connect_pool, migrate, resolve_database_url
 from .kyc.service import KycService
+from .policy.store import PolicyStore
+from .runtime import policy_dirs
 from .settings import Settings
 
 
 def serve(settings: Settings, config_file: str | None) -> None:
     url = resolve_database_url(settings)
+    # The policy must load before any worker starts; its files become the last good copy.
+    PolicyStore(policy_dirs(settings), settings.state_path / "policy-last-good", strict=True)
     asyncio.run(_migrate(url, settings))
     # Workers rebuild settings from the environment: hand them what this process resolved.
     if config_file:

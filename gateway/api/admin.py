@@ -18,7 +18,7 @@ import msgspec
 from litestar import Response, get, post
 from litestar.handlers import BaseRouteHandler
 
-from ..errors import BadRequest, Forbidden, Unauthorized
+from ..errors import BadRequest, Forbidden, ServiceUnavailable, Unauthorized, UnprocessableEntity
 from ..kyc.models import DecisionIn, KycStatus, OwnerIn, QueueItem, Review
 from ..kyc.service import Action
 from .common import AnyRequest, decode_body, kyc_of, runtime_of
@@ -154,7 +154,31 @@ async def load_list(request: AnyRequest, source: str) -> Response[dict[str, Any]
     return Response({"list": msgspec.to_builtins(info), "rescreened": rescreened}, status_code=201)
 
 
+@get("/admin/v1/policy", guards=[_guard])
+async def policy_info(request: AnyRequest) -> dict[str, Any]:
+    store = runtime_of(request).policies
+    if store is None:
+        raise ServiceUnavailable("the gateway is starting or stopping", code="not_ready")
+    return {"policy_hash": store.policy.hash, "dirs": [str(d) for d in store.dirs], "error": store.error}
+
+
+@post("/admin/v1/policy/reload", guards=[_guard], status_code=200)
+async def reload_policy(request: AnyRequest) -> dict[str, Any]:
+    """Load the policy folders again: swapped atomically on every replica, or kept, saying why."""
+    runtime = runtime_of(request)
+    if runtime.policies is None:
+        raise ServiceUnavailable("the gateway is starting or stopping", code="not_ready")
+    result = runtime.reload_policy()
+    if not result.ok:
+        raise UnprocessableEntity(
+            f"{result.error}; the policy in force ({result.policy_hash[:12]}) is kept", code="policy_invalid"
+        )
+    return msgspec.structs.asdict(result)
+
+
 admin_routes = [
+    policy_info,
+    reload_policy,
     queue,
     create_customer,
     review,

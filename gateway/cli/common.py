@@ -16,6 +16,7 @@ from ..db.migrate import migrate
 from ..settings import Settings, load_settings
 
 T = TypeVar("T")
+AddCommand = Callable[..., argparse.ArgumentParser]
 _encode = msgspec.json.Encoder().encode
 
 

@@ -16,10 +16,9 @@ from ..identity.repository import find_customer
 from ..kyc.facts import FactsIn
 from ..kyc.models import KycStatus, LinkIn, OwnerIn
 from ..kyc.service import Action, KycService, resolve_keyring
-from .common import CliError, print_json, print_table, settings_of, with_db
+from .common import AddCommand, CliError, print_json, print_table, settings_of, with_db
 
 T = TypeVar("T")
-AddCommand = Callable[..., argparse.ArgumentParser]
 
 
 def _actor() -> str:

@@ -20,8 +20,10 @@ from ..db import MigrationError
 from ..errors import GatewayError
 from ..kyc.crypto import KeyringError
 from ..logs import configure_logging
+from ..policy.loader import PolicyError
 from ..settings import SettingsError, load_settings
 from . import kyc as kyc_commands
+from . import policy as policy_commands
 from .common import CliError, print_json, print_table, with_db
 
 # -- commands -----------------------------------------------------------------
@@ -210,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--country", help="ISO 3166-1 alpha-2: incorporation (organisation) or residence")
     add(cus, "list", cmd_customers_list, "list customers")
     kyc_commands.register(sub, add)
+    policy_commands.register(sub, add)
 
     ke = sub.add_parser("keys", help="API keys", description="API keys")
     kes = ke.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
@@ -240,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure_logging("warning")  # stdout is for results; anything logged goes to stderr
     try:
         args.func(args)
-    except (CliError, SettingsError, MigrationError, GatewayError, KeyringError) as exc:
+    except (CliError, SettingsError, MigrationError, GatewayError, KeyringError, PolicyError) as exc:
         _fail(str(exc))
     except asyncpg.PostgresError as exc:
         _fail(f"database error: {exc}")

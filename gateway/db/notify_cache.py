@@ -51,6 +51,11 @@ class NotifyCache(Generic[K, V]):
         self._pending: set[K] = set()
         self._reload_task: asyncio.Task[None] | None = None
         self._supervisor: asyncio.Task[None] | None = None
+        self._extra: dict[str, Callable[[str], None]] = {}
+
+    def also_listen(self, channel: str, callback: Callable[[str], None]) -> None:
+        """Another channel on the same connection (before :meth:`start`), called with each payload."""
+        self._extra[channel] = callback
 
     # -- what a subclass provides -----------------------------------------------
 
@@ -92,6 +97,8 @@ class NotifyCache(Generic[K, V]):
         # LISTEN before loading, so that no change between the two is missed.
         conn = await self._connect()
         await conn.add_listener(self.channel, self._on_notify)
+        for channel, callback in self._extra.items():
+            await conn.add_listener(channel, lambda _c, _p, _ch, payload, cb=callback: cb(payload))
         self._conn = conn
 
     async def _reload_all(self) -> None:

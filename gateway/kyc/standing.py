@@ -1,9 +1,10 @@
-"""Each customer's KYC standing in memory, for the proxy's hot path.
+"""Each customer's standing in memory, for the proxy's hot path.
 
-The standing (status, re-verification date, sanctions result) is all a request
+The standing (status, re-verification date, sanctions result) and the entitlement
+compiled from the customer's jurisdictions and the policy in force are all a request
 needs to be let through or refused; a trigger on ``customers`` notifies every
-replica of each change, so an approval or a suspension takes effect everywhere
-within a second. Unknown customers and a stale feed fail closed.
+replica of each change, so an approval, a suspension or a new owner takes effect
+everywhere within a second. Unknown customers and a stale feed fail closed.
 """
 
 from __future__ import annotations
@@ -13,23 +14,49 @@ import uuid
 from collections.abc import Callable
 
 import asyncpg
+import msgspec
 
 from ..db.notify_cache import NotifyCache
 from ..errors import Forbidden, ServiceUnavailable
+from ..policy.decide import (
+    Action,
+    CustomerFacts,
+    Decision,
+    Entitlement,
+    Jurisdiction,
+    RequestFacts,
+    compile_entitlement,
+)
+from ..policy.model import Policy
 from .states import Sanctions, Status, denial
 
 CHANNEL = "gateway_customers"
 
-_LOAD = "select id, kyc_status, extract(epoch from expires_at)::float8, sanctions from customers"
+_LOAD = (
+    "select id, kyc_status, extract(epoch from expires_at)::float8, sanctions, jurisdictions::text, kyc_level"
+    " from customers"
+)
+_jurisdictions = msgspec.json.Decoder(tuple[Jurisdiction, ...])
+_MEMO = 256  # decisions remembered per customer: (action, region, origin) combinations in use
 
 
 class Standing:
-    __slots__ = ("denial", "expires_at", "sanctions", "status")
+    __slots__ = ("decisions", "denial", "entitlement", "expires_at", "facts", "sanctions", "status")
 
-    def __init__(self, status: Status, expires_at: float | None, sanctions: Sanctions) -> None:
+    def __init__(
+        self,
+        status: Status,
+        expires_at: float | None,
+        sanctions: Sanctions,
+        facts: CustomerFacts,
+        entitlement: Entitlement | None,
+    ) -> None:
         self.status = status
         self.expires_at = expires_at
         self.sanctions = sanctions
+        self.facts = facts
+        self.entitlement = entitlement
+        self.decisions: dict[tuple[str, str, str | None], Decision] = {}
         # Decided once per change, not per request. A fresh exception per refusal, though:
         # re-raising one instance would grow its traceback without end.
         refused = denial(status, sanctions)
@@ -40,9 +67,36 @@ class StandingCache(NotifyCache[uuid.UUID, Standing]):
     channel = CHANNEL
     name = "kyc-standing"
 
-    def __init__(self, *args: object, wall_clock: Callable[[], float] = time.time, **kwargs: object) -> None:
+    def __init__(
+        self,
+        *args: object,
+        wall_clock: Callable[[], float] = time.time,
+        policy: Callable[[], Policy] | None = None,
+        **kwargs: object,
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._wall_clock = wall_clock
+        self._policy = policy
+
+    def decide(self, customer_id: uuid.UUID, action: Action, region: str, origin: str | None) -> Decision:
+        """The jurisdiction decision for a customer already let through by :meth:`check`."""
+        standing = self._entries[customer_id]
+        key = (action, region, origin)
+        decision = standing.decisions.get(key)
+        if decision is None:
+            assert standing.entitlement is not None, "decide() needs a policy"
+            decision = standing.entitlement.decide(RequestFacts(action, region, origin))
+            if len(standing.decisions) >= _MEMO:
+                standing.decisions.clear()
+            standing.decisions[key] = decision
+        return decision
+
+    def recompile(self, policy: Policy) -> None:
+        """Entitlements under a new policy, swapped in at once (a reload)."""
+        self._entries = {
+            cid: Standing(s.status, s.expires_at, s.sanctions, s.facts, compile_entitlement(s.facts, policy))
+            for cid, s in self._entries.items()
+        }
 
     def check(self, customer_id: uuid.UUID) -> None:
         """Raise the reason this customer may not use compute now; return if it may."""
@@ -73,4 +127,10 @@ class StandingCache(NotifyCache[uuid.UUID, Standing]):
             rows = await conn.fetch(_LOAD)
         else:
             rows = await conn.fetch(_LOAD + " where id = any($1::uuid[])", keys)
-        return {r[0]: Standing(r[1], r[2], r[3]) for r in rows}
+        policy = self._policy() if self._policy is not None else None
+        out = {}
+        for r in rows:
+            facts = CustomerFacts(str(r[0]), _jurisdictions.decode(r[4]), r[5])
+            entitlement = compile_entitlement(facts, policy) if policy is not None else None
+            out[r[0]] = Standing(r[1], r[2], r[3], facts, entitlement)
+        return out

@@ -52,9 +52,12 @@ def create_control_app(runtime: Runtime) -> Litestar:
         standings = runtime.standings
         checks["kyc_standing"] = "ok" if standings is not None and standings.fresh else "stale"
         ready = all(v == "ok" for v in checks.values()) and "migrations" in checks
-        return Response(
-            {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
-        )
+        body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": checks}
+        if runtime.policies is not None:
+            # A broken policy edit does not take the gateway out of service: the last good
+            # policy stays in force, and this says so.
+            body["policy"] = {"hash": runtime.policies.policy.hash, "error": runtime.policies.error}
+        return Response(body, status_code=200 if ready else 503)
 
     @get("/metrics", media_type="text/plain; version=0.0.4; charset=utf-8", sync_to_thread=False)
     def metrics() -> bytes:

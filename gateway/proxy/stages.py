@@ -1,19 +1,21 @@
 """The stages a request passes before it is forwarded. Each has one job.
 
 A stage reads and fills the :class:`RequestContext`, or raises a
-:class:`GatewayError` to answer the request itself. Later stages (jurisdiction,
-quota) slot in between ``RouteToUpstream`` and forwarding.
+:class:`GatewayError` to answer the request itself. Later stages (quota) slot
+in between ``Place`` and forwarding.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from ..errors import BadRequest, NotFound, PayloadTooLarge
+from ..errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from ..identity import KeyCache
 from ..kyc.standing import StandingCache
+from ..policy.decide import Action
 from .adapters import decode_head
 from .context import RequestContext
+from .origin import OriginResolver, country_of
 from .upstreams import UpstreamRegistry
 
 
@@ -43,6 +45,18 @@ class Identify:
         ctx.principal = self.keys.authenticate(presented)
 
 
+class ResolveOrigin:
+    """The client's address (behind trusted proxies) and its country."""
+
+    def __init__(self, resolver: OriginResolver) -> None:
+        self.resolver = resolver
+
+    async def __call__(self, ctx: RequestContext) -> None:
+        if self.resolver.trusted:
+            ctx.client_ip = self.resolver.client_ip(ctx.client_ip, ctx.header(b"x-forwarded-for"))
+        ctx.origin_country = country_of(ctx.client_ip)
+
+
 class KnowCustomer:
     """The caller's customer must be verified and clear of sanctions, from memory."""
 
@@ -52,6 +66,25 @@ class KnowCustomer:
     async def __call__(self, ctx: RequestContext) -> None:
         assert ctx.principal is not None
         self.standings.check(ctx.principal.customer_id)
+
+
+class Place:
+    """May this customer use this compute from here? The policy's answer, from memory."""
+
+    def __init__(self, standings: StandingCache, action: Action = "inference") -> None:
+        self.standings = standings
+        self.action: Action = action
+
+    async def __call__(self, ctx: RequestContext) -> None:
+        if ctx.upstream is None:
+            return  # nothing is forwarded (e.g. /v1/models)
+        assert ctx.principal is not None
+        decision = self.standings.decide(
+            ctx.principal.customer_id, self.action, ctx.upstream.region, ctx.origin_country
+        )
+        ctx.policy_hash = decision.policy_hash
+        if decision.decision == "deny":
+            raise Forbidden(decision.message, code=decision.code)
 
 
 class ReadBody:

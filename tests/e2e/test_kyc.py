@@ -85,7 +85,7 @@ async def test_the_proxy_follows_the_customer_through_every_state(gateway: Gatew
 
 
 async def test_screening_hit_blocks_review_dismiss_and_approve(gateway: GatewayProcess) -> None:
-    cid, auth = customer_with_key(gateway, "Ivan Sydorenko", "--kind", "individual", "--country", "RU")
+    cid, auth = customer_with_key(gateway, "Ivan Sydorenko", "--kind", "individual", "--country", "FI")
     cli_json(gateway, "kyc", "submit", "--customer", cid)
     cli_json(gateway, "kyc", "approve", "--customer", cid, "--reason", "ok before the list")
     await accepted(gateway, auth)

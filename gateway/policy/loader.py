@@ -1,0 +1,347 @@
+"""Read policy folders into one validated :class:`~gateway.policy.model.Policy`.
+
+The shipped folder comes first, then deployment folders that override or extend it: a group, tier,
+rule or training threshold with the same name replaces the earlier one whole, a new name is added,
+and a scalar (``default_tier``, a key of ``[origin]``, ``thresholds.ownership_threshold``) replaces
+the earlier value. Within one folder a name may be defined once.
+
+Any problem stops loading with a :class:`PolicyError` naming the file, the line and the reason, so a
+bad policy is caught by ``gateway policy check`` or at start-up, never in the middle of a request.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+from ._locate import Locator, PathPart
+from .model import (
+    ACTIONS,
+    ANY_REGION,
+    Group,
+    Origin,
+    OriginFile,
+    Policy,
+    Rule,
+    Thresholds,
+    ThresholdsFile,
+    Tier,
+    country_codes,
+    make_policy,
+    region_codes,
+)
+
+_T = TypeVar("_T")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_ALPHA2 = re.compile(r"^[A-Z]{2}$")
+_TOP_LEVEL = ("default_tier", "groups", "origin", "rules", "thresholds", "tiers")
+_MSGSPEC_ERROR = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_MSGSPEC_PATH = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+
+
+class PolicyError(Exception):
+    """The policy cannot be used. The message reads ``<file>:<line>: <where>: <reason>``."""
+
+
+def shipped_policy_dir() -> Path:
+    """``policies/`` beside the package in a source tree; ``gateway/_policies`` in an installed wheel."""
+    source_tree = Path(__file__).resolve().parents[2] / "policies"
+    if source_tree.is_dir():
+        return source_tree
+    return Path(str(resources.files("gateway") / "_policies"))
+
+
+@dataclass
+class _Source:
+    path: Path
+    locator: Locator
+
+    def error(self, where: tuple[PathPart, ...], reason: str, value: object = None) -> PolicyError:
+        line = self.locator.line(where, value)
+        at = f"{self.path}:{line}" if line is not None else f"{self.path}"
+        label = _dotted(where)
+        return PolicyError(f"{at}: {label}: {reason}" if label else f"{at}: {reason}")
+
+
+@dataclass
+class _Item:
+    """A merged value and where it was written, for errors found after merging."""
+
+    value: Any
+    source: _Source
+    where: tuple[PathPart, ...]
+
+
+@dataclass
+class _Merged:
+    groups: dict[str, _Item] = field(default_factory=dict)
+    tiers: dict[str, _Item] = field(default_factory=dict)
+    rules: dict[str, _Item] = field(default_factory=dict)
+    training: dict[str, _Item] = field(default_factory=dict)
+    scalars: dict[str, _Item] = field(default_factory=dict)  # "default_tier", "origin.deny", ...
+    files: list[Path] = field(default_factory=list)
+
+
+def _dotted(path: Iterable[PathPart]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _convert(raw: object, type_: type[_T], where: tuple[PathPart, ...], source: _Source) -> _T:
+    """msgspec's strict conversion, its error re-pointed at the file and line."""
+    try:
+        return msgspec.convert(raw, type_)
+    except msgspec.ValidationError as exc:
+        m = _MSGSPEC_ERROR.match(str(exc))
+        assert m is not None  # the pattern matches any text
+        reason = m["reason"]
+        inner: list[PathPart] = [
+            name if name else int(index) for name, index in _MSGSPEC_PATH.findall(m["path"] or "")
+        ]
+        unknown = _UNKNOWN_FIELD.search(reason)
+        if unknown:
+            inner.append(unknown.group(1))
+        raise source.error(where + tuple(inner), reason[:1].lower() + reason[1:]) from None
+
+
+def _read(path: Path) -> tuple[dict[str, Any], _Source]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise PolicyError(f"{path}: not UTF-8 text") from None
+    source = _Source(path, Locator(text))
+    try:
+        return tomllib.loads(text), source
+    except tomllib.TOMLDecodeError as exc:
+        reason = str(exc)
+        m = _TOML_POSITION.search(reason)
+        if m is None:
+            raise PolicyError(f"{path}: invalid TOML: {reason}") from None
+        reason = reason[: m.start()]
+        raise PolicyError(f"{path}:{m[1]}: invalid TOML: {reason} (column {m[2]})") from None
+
+
+def _table(raw: object, where: tuple[PathPart, ...], source: _Source) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise source.error(where, f"expected a table, got {type(raw).__name__}")
+    return raw
+
+
+def _add(
+    into: dict[str, _Item], name: str, value: object, kind: str, where: tuple[PathPart, ...], source: _Source
+) -> None:
+    if not _NAME.match(name):
+        raise source.error(where, f"{kind} name {name!r} must be lower case letters, digits and _")
+    if name in into:
+        earlier = into[name]
+        line = earlier.source.locator.line(earlier.where)
+        raise source.error(where, f"{kind} {name!r} is already defined in {earlier.source.path}:{line}")
+    into[name] = _Item(value, source, where)
+
+
+def _check_actions(raw: dict[str, Any], where: tuple[PathPart, ...], source: _Source) -> None:
+    actions = raw.get("actions")
+    if not isinstance(actions, list):
+        return  # msgspec reports the type
+    for i, action in enumerate(actions):
+        if isinstance(action, str) and action not in ACTIONS:
+            expected = ", ".join(ACTIONS)
+            raise source.error(
+                (*where, "actions", i), f"unknown action {action!r} (expected one of: {expected})", action
+            )
+
+
+def _read_folder(folder: Path) -> _Merged:
+    """One folder's files, each name defined once across them."""
+    if not folder.is_dir():
+        raise PolicyError(f"{folder}: not a directory")
+    out = _Merged()
+    for path in sorted(folder.glob("*.toml")):
+        out.files.append(path)
+        data, source = _read(path)
+        for key in data:
+            if key not in _TOP_LEVEL:
+                raise source.error((key,), f"unknown key (expected one of: {', '.join(_TOP_LEVEL)})")
+        sections: tuple[tuple[str, type[Any], dict[str, _Item], str], ...] = (
+            ("groups", Group, out.groups, "group"),
+            ("tiers", Tier, out.tiers, "tier"),
+            ("rules", Rule, out.rules, "rule"),
+        )
+        for section, type_, into, kind in sections:
+            if section not in data:
+                continue
+            for name, raw in _table(data[section], (section,), source).items():
+                where = (section, name)
+                if section == "rules":
+                    _check_actions(_table(raw, where, source), where, source)
+                _add(into, name, _convert(raw, type_, where, source), kind, where, source)
+        if "default_tier" in data:
+            value = _convert(data["default_tier"], str, ("default_tier",), source)
+            _add_scalar(out.scalars, "default_tier", value, source)
+        if "origin" in data:
+            origin = _convert(data["origin"], OriginFile, ("origin",), source)
+            for name in OriginFile.__struct_fields__:
+                if getattr(origin, name) is not None:
+                    _add_scalar(out.scalars, f"origin.{name}", getattr(origin, name), source)
+        if "thresholds" in data:
+            thresholds = _convert(data["thresholds"], ThresholdsFile, ("thresholds",), source)
+            if thresholds.ownership_threshold is not None:
+                _add_scalar(
+                    out.scalars, "thresholds.ownership_threshold", thresholds.ownership_threshold, source
+                )
+            for i, training in enumerate(thresholds.training):
+                _add(
+                    out.training,
+                    training.name,
+                    training,
+                    "training threshold",
+                    ("thresholds", "training", i),
+                    source,
+                )
+    return out
+
+
+def _add_scalar(into: dict[str, _Item], key: str, value: object, source: _Source) -> None:
+    where: tuple[PathPart, ...] = tuple(key.split("."))
+    if key in into:
+        earlier = into[key].source
+        raise source.error(where, f"already set in {earlier.path}:{earlier.locator.line(where)}")
+    into[key] = _Item(value, source, where)
+
+
+def _merge(folders: Iterable[_Merged]) -> _Merged:
+    """Later folders replace earlier values of the same name."""
+    out = _Merged()
+    for folder in folders:
+        out.groups.update(folder.groups)
+        out.tiers.update(folder.tiers)
+        out.rules.update(folder.rules)
+        out.training.update(folder.training)
+        out.scalars.update(folder.scalars)
+        out.files += folder.files
+    return out
+
+
+def _check_codes(
+    codes: Iterable[str],
+    known: Callable[[], frozenset[str]],
+    kind: str,
+    where: tuple[PathPart, ...],
+    source: _Source,
+) -> None:
+    for i, code in enumerate(codes):
+        if code not in known():
+            standard = "ISO 3166-1 alpha-2" if kind == "country" else "ISO 3166-2"
+            raise source.error((*where, i), f"unknown {kind} code {code!r} (not an {standard} code)", code)
+
+
+def _validate(m: _Merged, folders: list[Path]) -> None:
+    groups, tiers = m.groups, m.tiers
+    for name, item in groups.items():
+        group: Group = item.value
+        _check_codes(group.countries, country_codes, "country", ("groups", name, "countries"), item.source)
+        _check_codes(group.regions, region_codes, "region", ("groups", name, "regions"), item.source)
+    ranks: dict[int, str] = {}
+    for name, item in tiers.items():
+        tier: Tier = item.value
+        where = ("tiers", name)
+        if name in groups:
+            # Report it where it was written last: that is the edit that made the clash.
+            clash = groups[name]
+            if m.files.index(clash.source.path) > m.files.index(item.source.path):
+                raise clash.source.error(
+                    clash.where, f"{name!r} is both a group and a tier; names must differ"
+                )
+            raise item.source.error(where, f"{name!r} is both a group and a tier; names must differ")
+        _check_codes(tier.countries, country_codes, "country", (*where, "countries"), item.source)
+        _check_codes(tier.regions, region_codes, "region", (*where, "regions"), item.source)
+        for i, group_name in enumerate(tier.groups):
+            if group_name not in groups:
+                raise item.source.error((*where, "groups", i), f"undefined group {group_name!r}", group_name)
+        if tier.rank in ranks:
+            raise item.source.error(
+                (*where, "rank"),
+                f"rank {tier.rank} is also the rank of tier {ranks[tier.rank]!r}; ranks must differ",
+            )
+        ranks[tier.rank] = name
+        if name not in m.rules:
+            raise item.source.error(where, f"tier {name!r} has no rule (add [rules.{name}])")
+    for name, item in m.rules.items():
+        rule: Rule = item.value
+        where = ("rules", name)
+        if name not in tiers:
+            raise item.source.error(where, f"rule for undefined tier {name!r}")
+        for i, region in enumerate(rule.regions):
+            if region == ANY_REGION or region in groups:
+                continue
+            if _ALPHA2.match(region):
+                if region not in country_codes():
+                    raise item.source.error(
+                        (*where, "regions", i),
+                        f"unknown country code {region!r} (not an ISO 3166-1 alpha-2 code)",
+                        region,
+                    )
+                continue
+            raise item.source.error(
+                (*where, "regions", i),
+                f'undefined group {region!r} (regions are alpha-2 codes, group names or "*")',
+                region,
+            )
+    default = m.scalars.get("default_tier")
+    read = ", ".join(str(f) for f in folders)
+    if not tiers:
+        raise PolicyError(f"{read}: no tier is defined (add [tiers.<name>] tables)")
+    if default is None:
+        raise PolicyError(f"{read}: default_tier is not set (set it at the top of tiers.toml)")
+    if default.value not in tiers:
+        raise default.source.error(("default_tier",), f"undefined tier {default.value!r}")
+    deny = m.scalars.get("origin.deny")
+    if deny is not None:
+        for i, entry in enumerate(deny.value):
+            if entry not in tiers and entry not in groups:
+                raise deny.source.error(("origin", "deny", i), f"undefined tier or group {entry!r}", entry)
+
+
+def _scalar(m: _Merged, key: str, default: _T) -> _T:
+    item = m.scalars.get(key)
+    return default if item is None else item.value
+
+
+def load_policy(*dirs: Path) -> Policy:
+    """The effective policy of ``dirs`` (the shipped folder first, then overrides); none: the shipped one."""
+    folders = [Path(d) for d in dirs] or [shipped_policy_dir()]
+    merged = _merge(_read_folder(folder) for folder in folders)
+    _validate(merged, folders)
+    origin = Origin(
+        deny=_scalar(merged, "origin.deny", Origin().deny),
+        unknown_origin=_scalar(merged, "origin.unknown_origin", Origin().unknown_origin),
+        partial_country_origin=_scalar(
+            merged, "origin.partial_country_origin", Origin().partial_country_origin
+        ),
+    )
+    thresholds = Thresholds(
+        ownership_threshold=_scalar(
+            merged, "thresholds.ownership_threshold", Thresholds().ownership_threshold
+        ),
+        training=tuple(item.value for item in merged.training.values()),
+    )
+    return make_policy(
+        groups={name: item.value for name, item in merged.groups.items()},
+        tiers={name: item.value for name, item in merged.tiers.items()},
+        rules={name: item.value for name, item in merged.rules.items()},
+        origin=origin,
+        thresholds=thresholds,
+        default_tier=merged.scalars["default_tier"].value,
+        sources=tuple(str(path) for path in merged.files),
+    )

@@ -1,0 +1,272 @@
+"""The jurisdiction policy as typed data: the structs policy files decode into, and the effective policy.
+
+Policy files (``policies/*.toml``) decode into the ``*File``-level structs below, strictly (unknown
+fields refused, numeric ranges checked by msgspec). The loader merges the files of several folders
+and validates references; :func:`make_policy` then turns the merged content into a :class:`Policy`:
+the content, normalised (set-like lists sorted, so the order of entries in a file does not matter),
+its :attr:`Policy.hash`, and the lookups the per-request decision needs, computed once here so that
+deciding is a few dictionary reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import msgspec
+import pycountry
+
+Action = Literal["inference", "fine_tune", "train", "cluster_job"]
+ACTIONS: tuple[Action, ...] = ("inference", "fine_tune", "train", "cluster_job")
+KycLevel = Literal["standard", "enhanced"]
+OriginSetting = Literal["allow", "deny"]
+ANY_REGION = "*"
+
+if TYPE_CHECKING:
+    from .index import PolicyIndex
+
+# Bumped when the meaning of the policy format changes, so that an old and a new reading of the
+# same files never share a hash.
+_FORMAT = 1
+_NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
+_NonNegFloat = Annotated[float, msgspec.Meta(ge=0)]
+
+
+class Group(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A named list of countries and sub-national regions, with the legal text it comes from."""
+
+    title: str
+    source: str
+    as_of: dt.date
+    """The date of the legal state the list reflects (the last change taken into account)."""
+    countries: tuple[str, ...] = ()
+    """ISO 3166-1 alpha-2 codes, upper case."""
+    regions: tuple[str, ...] = ()
+    """ISO 3166-2 codes (``UA-43``): matched against a customer's address region, see the README."""
+    notes: str = ""
+
+
+class Tier(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A class of countries treated alike; a customer is in the most restrictive tier of its facts."""
+
+    title: str
+    source: str
+    as_of: dt.date
+    rank: int
+    """Orders the tiers: the higher, the more restrictive. Ranks must differ."""
+    groups: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    notes: str = ""
+
+
+class Caps(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Limits that come with an allowed request; absent means not capped. Enforced by the quota stage."""
+
+    max_gpus_per_job: _NonNegInt | None = None
+    flop_per_month: _NonNegFloat | None = None
+    tokens_per_day: _NonNegInt | None = None
+
+    def any(self) -> bool:
+        return (
+            self.max_gpus_per_job is not None
+            or self.flop_per_month is not None
+            or self.tokens_per_day is not None
+        )
+
+
+class Rule(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """What customers of one tier may do (``[rules.<tier>]``)."""
+
+    actions: tuple[Action, ...]
+    regions: tuple[str, ...]
+    """Where their compute may run: alpha-2 codes, group names (their countries), or ``"*"``."""
+    kyc_level: KycLevel = "standard"
+    edd_above_gpus: _NonNegInt | None = None
+    """Jobs asking for more GPUs than this need enhanced due diligence."""
+    caps: Caps = Caps()
+    title: str = ""
+    notes: str = ""
+
+
+class OriginFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """``[origin]`` as written in one file: a key left out keeps the value from an earlier folder."""
+
+    deny: tuple[str, ...] | None = None
+    unknown_origin: OriginSetting | None = None
+    partial_country_origin: OriginSetting | None = None
+
+
+class Origin(msgspec.Struct, frozen=True):
+    """Where requests may come from (the client IP's country)."""
+
+    deny: tuple[str, ...] = ()
+    """Tier and group names; a request from one of their countries is denied. Order decides which
+    name a denial reports when several list the country."""
+    unknown_origin: OriginSetting = "allow"
+    """No country for the client IP (private, loopback or unlisted addresses)."""
+    partial_country_origin: OriginSetting = "allow"
+    """A country only some regions of which are listed (UA for Crimea): an IP gives no region."""
+
+
+class TrainingThreshold(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A training-compute level that triggers a report (used by the training-report issue)."""
+
+    name: str
+    flop: Annotated[float, msgspec.Meta(gt=0)]
+    alert_fractions: tuple[Annotated[float, msgspec.Meta(gt=0, le=1)], ...]
+    scope: str
+    source: str
+    as_of: dt.date
+
+
+class ThresholdsFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    ownership_threshold: Annotated[float, msgspec.Meta(gt=0, le=100)] | None = None
+    training: tuple[TrainingThreshold, ...] = ()
+
+
+class Thresholds(msgspec.Struct, frozen=True):
+    ownership_threshold: float = 25.0
+    """Owners holding at least this percentage of the customer contribute their countries."""
+    training: tuple[TrainingThreshold, ...] = ()
+
+
+class Policy(msgspec.Struct, frozen=True, dict=True):
+    """The effective policy. Build it with :func:`make_policy` (or the loader), never field by field.
+
+    Encodes (``msgspec.json.encode``) to its content, hash and sources: what ``policy show`` prints.
+    """
+
+    groups: dict[str, Group]
+    tiers: dict[str, Tier]
+    rules: dict[str, Rule]
+    origin: Origin
+    thresholds: Thresholds
+    default_tier: str
+    """The tier of any country no tier lists."""
+    hash: str
+    """sha256 (hex) of the canonical encoding of the content above: same content, same hash."""
+    sources: tuple[str, ...] = ()
+    """The files the policy was read from, in order (not part of the hash)."""
+
+    @property
+    def ownership_threshold(self) -> float:
+        return self.thresholds.ownership_threshold
+
+    @functools.cached_property
+    def index(self) -> PolicyIndex:
+        """The lookups a decision reads, derived once (:func:`make_policy` builds them at load time)."""
+        from .index import build_index  # the index is built from this module's types
+
+        return build_index(self)
+
+
+@functools.cache
+def country_codes() -> frozenset[str]:
+    """Every ISO 3166-1 alpha-2 code pycountry knows."""
+    return frozenset(c.alpha_2 for c in pycountry.countries)
+
+
+@functools.cache
+def region_codes() -> frozenset[str]:
+    """Every ISO 3166-2 subdivision code pycountry knows."""
+    return frozenset(s.code for s in pycountry.subdivisions)
+
+
+def _sorted(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(set(items)))
+
+
+def _normalise_rule(rule: Rule) -> Rule:
+    actions = tuple(a for a in ACTIONS if a in rule.actions)
+    regions = (ANY_REGION,) if ANY_REGION in rule.regions else _sorted(rule.regions)
+    return msgspec.structs.replace(rule, actions=actions, regions=regions)
+
+
+def describe_caps(caps: Caps) -> str:
+    """``max_gpus_per_job=256, flop_per_month=5e+23``: the caps that are set."""
+    parts = [
+        f"{name}={value:g}" for name in Caps.__struct_fields__ if (value := getattr(caps, name)) is not None
+    ]
+    return ", ".join(parts)
+
+
+def describe_rule(name: str, rule: Rule) -> str:
+    actions = ", ".join(rule.actions) or "none"
+    regions = ", ".join(rule.regions) or "none"
+    text = f"rule {name}: actions {actions}; regions {regions}; kyc {rule.kyc_level}"
+    if rule.edd_above_gpus is not None:
+        text += f"; edd above {rule.edd_above_gpus} GPUs"
+    if rule.caps.any():
+        text += f"; caps {describe_caps(rule.caps)}"
+    return text
+
+
+def policy_hash(
+    groups: Mapping[str, Group],
+    tiers: Mapping[str, Tier],
+    rules: Mapping[str, Rule],
+    origin: Origin,
+    thresholds: Thresholds,
+    default_tier: str,
+) -> str:
+    """sha256 of the content as JSON with every mapping and struct field in sorted order."""
+    content = {
+        "format": _FORMAT,
+        "groups": groups,
+        "tiers": tiers,
+        "rules": rules,
+        "origin": origin,
+        "thresholds": thresholds,
+        "default_tier": default_tier,
+    }
+    return hashlib.sha256(msgspec.json.encode(content, order="sorted")).hexdigest()
+
+
+def make_policy(
+    groups: Mapping[str, Group],
+    tiers: Mapping[str, Tier],
+    rules: Mapping[str, Rule],
+    origin: Origin,
+    thresholds: Thresholds,
+    default_tier: str,
+    sources: tuple[str, ...] = (),
+) -> Policy:
+    """Normalise validated content, hash it and build its index.
+
+    References are assumed valid (the loader checks them with file and line); a dangling one raises
+    ``KeyError`` here.
+    """
+    groups = {
+        name: msgspec.structs.replace(g, countries=_sorted(g.countries), regions=_sorted(g.regions))
+        for name, g in sorted(groups.items())
+    }
+    tiers = {
+        name: msgspec.structs.replace(
+            t, groups=_sorted(t.groups), countries=_sorted(t.countries), regions=_sorted(t.regions)
+        )
+        for name, t in sorted(tiers.items())
+    }
+    rules = {name: _normalise_rule(r) for name, r in sorted(rules.items())}
+    thresholds = msgspec.structs.replace(
+        thresholds,
+        training=tuple(
+            msgspec.structs.replace(t, alert_fractions=tuple(sorted(set(t.alert_fractions))))
+            for t in sorted(thresholds.training, key=lambda t: t.name)
+        ),
+    )
+    policy = Policy(
+        groups=groups,
+        tiers=tiers,
+        rules=rules,
+        origin=origin,
+        thresholds=thresholds,
+        default_tier=default_tier,
+        hash=policy_hash(groups, tiers, rules, origin, thresholds, default_tier),
+        sources=sources,
+    )
+    policy.index  # noqa: B018 -- built now, so that a bad reference fails at load, not on a request
+    return policy
