@@ -84,6 +84,14 @@ def _decision(action: Action) -> Callable[[argparse.Namespace], None]:
     return cmd
 
 
+def cmd_kyc_level(args: argparse.Namespace) -> None:
+    async def work(kyc: KycService, conn: asyncpg.Connection) -> KycStatus:
+        customer_id = await _customer_id(conn, args.customer)
+        return await kyc.set_level(conn, customer_id, args.level, _actor(), args.reason)
+
+    _print_status(args, with_kyc(args, work))
+
+
 def cmd_kyc_status(args: argparse.Namespace) -> None:
     async def work(kyc: KycService, conn: asyncpg.Connection) -> KycStatus:
         return await kyc.status(conn, await _customer_id(conn, args.customer))
@@ -327,6 +335,9 @@ def register(sub: Any, add: AddCommand) -> None:
     ):
         p = customer_cmd(action.replace("_", "-"), _decision(action), help)  # type: ignore[arg-type]
         p.add_argument("--reason", required=True, help="why (recorded with the decision)")
+    p = customer_cmd("level", cmd_kyc_level, "set the due diligence level policy rules may require")
+    p.add_argument("--level", required=True, choices=["standard", "enhanced"])
+    p.add_argument("--reason", required=True, help="why (recorded with the decision)")
     customer_cmd("status", cmd_kyc_status, "a customer's status, screening hits and ownership result")
     customer_cmd("show", cmd_kyc_show, "everything a reviewer needs: facts, owners, hits, history")
     add(ks, "queue", cmd_kyc_queue, "customers waiting for review")

@@ -133,6 +133,7 @@ class CustomerRecord(msgspec.Struct, frozen=True):
     screened_at: dt.datetime | None
     erased_at: dt.datetime | None
     created_at: dt.datetime
+    kyc_level: Literal["standard", "enhanced"] = "standard"
 
 
 class KycStatus(msgspec.Struct, frozen=True):
@@ -147,6 +148,7 @@ class KycStatus(msgspec.Struct, frozen=True):
     verified_at: dt.datetime | None
     expires_at: dt.datetime | None
     sanctions: Sanctions
+    kyc_level: Literal["standard", "enhanced"]
     listed_ownership_percent: float
     treated_as_listed: bool
     beneficial_owners: list[uuid.UUID]

@@ -19,7 +19,7 @@ from .states import Status
 
 _CUSTOMER = """
 select id, name, kind, country, kyc_status, status_changed_at, verified_at, expires_at, sanctions,
-       listed_ownership_percent, screened_at, erased_at, created_at
+       listed_ownership_percent, screened_at, erased_at, created_at, kyc_level
 from customers
 """
 
@@ -134,6 +134,18 @@ async def set_status(
         verified_at,
         expires_at,
     )
+    await record_transition(conn, customer_id, from_status, to_status, actor=actor, reason=reason)
+
+
+async def record_transition(
+    conn: asyncpg.Connection,
+    customer_id: uuid.UUID,
+    from_status: str,
+    to_status: str,
+    *,
+    actor: str,
+    reason: str,
+) -> None:
     await conn.execute(
         "insert into kyc_transitions (customer_id, from_status, to_status, actor, reason)"
         " values ($1, $2, $3, $4, $5)",

@@ -486,6 +486,27 @@ class KycService:
         else:
             await repo.set_status(conn, customer_id, current, target, actor=actor, reason=reason)
 
+    async def set_level(
+        self, conn: asyncpg.Connection, customer_id: uuid.UUID, level: str, actor: str, reason: str
+    ) -> KycStatus:
+        """Standard or enhanced due diligence; policy rules may require enhanced (``edd_required``)."""
+        reason = _reason(reason)
+        if level not in ("standard", "enhanced"):
+            raise BadRequest("level must be 'standard' or 'enhanced'", code="invalid_level")
+        async with conn.transaction():
+            customer = await repo.get_customer(conn, customer_id, lock=True)
+            await repo.set_kyc_level(conn, customer_id, level)
+            status = customer.kyc_status
+            await repo.record_transition(
+                conn,
+                customer_id,
+                status,
+                status,
+                actor=actor,
+                reason=f"due diligence level {level}: {reason}",
+            )
+        return await self.status(conn, customer_id)
+
     async def expire_due(self, conn: asyncpg.Connection) -> list[uuid.UUID]:
         reason = f"verification older than {self.settings.kyc_reverify_days} days"
         return await repo.expire_due(conn, self.clock(), reason)
@@ -508,7 +529,7 @@ class KycService:
                     code="retention_period",
                 )
             await repo.erase(conn, customer_id)
-            await repo.set_status(
+            await repo.record_transition(
                 conn, customer_id, "rejected", "rejected", actor=actor, reason="personal data erased"
             )
 
@@ -615,6 +636,7 @@ class KycService:
             verified_at=customer.verified_at,
             expires_at=customer.expires_at,
             sanctions=customer.sanctions,
+            kyc_level=customer.kyc_level,
             listed_ownership_percent=customer.listed_ownership_percent,
             treated_as_listed=report.treated_as_listed,
             beneficial_owners=[uuid.UUID(i) for i in report.beneficial_owners],

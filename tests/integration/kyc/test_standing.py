@@ -10,6 +10,7 @@ import pytest
 
 from gateway.errors import Forbidden, ServiceUnavailable
 from gateway.kyc.standing import StandingCache
+from gateway.kyc.models import OwnerIn
 from tests.conftest import eventually, kyc_service
 
 
@@ -77,6 +78,50 @@ async def test_a_stale_feed_fails_closed(database_url: str) -> None:
         with pytest.raises(ServiceUnavailable) as err:
             cache.check(uuid.uuid4())
         assert err.value.code == "kyc_unavailable"
+    finally:
+        await cache.stop()
+        await pool.close()
+
+
+async def test_entitlements_follow_facts_level_and_policy_reloads(database_url: str, conn, tmp_path) -> None:
+    from gateway.policy.loader import load_policy, shipped_policy_dir
+    from gateway.policy.store import PolicyStore
+
+    override = tmp_path / "policy"
+    override.mkdir()
+    rule = '[rules.tier1]\ntitle = "t"\nactions = ["inference"]\nregions = ["*"]\nkyc_level = "{level}"\n'
+    (override / "rules.toml").write_text(rule.format(level="enhanced"))
+    store = PolicyStore([shipped_policy_dir(), override])
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    cache = StandingCache(
+        lambda: asyncpg.connect(database_url), pool, ping_seconds=0.2, policy=lambda: store.policy
+    )
+    store.subscribe(cache.recompile)
+    await cache.start()
+    try:
+        kyc = kyc_service()
+        cid = (await kyc.create_customer(conn, f"edd-{uuid.uuid4().hex[:6]}", "individual", "US")).id
+        await kyc.submit(conn, cid, "test")
+        await kyc.decide(conn, cid, "approve", "test", "ok")
+
+        async def decided(expected: str) -> bool:
+            if code(cache, cid) != "ok":
+                return False
+            return cache.decide(cid, "inference", "US", None).code == expected
+
+        await eventually(lambda: decided("edd_required"), timeout=1.0)
+        await kyc.set_level(conn, cid, "enhanced", "test", "enhanced due diligence done")
+        await eventually(lambda: decided("allowed"), timeout=1.0)
+        # A new owner from a prohibited country: the entitlement is rebuilt on every replica.
+        await kyc.add_owner(conn, cid, OwnerIn(name="X", kind="person", country="KP", percent=60))
+        await eventually(lambda: decided("jurisdiction_denied"), timeout=1.0)
+        # A reload that allows less for tier 3? It already allows nothing; relax tier 1 instead.
+        (override / "rules.toml").write_text(rule.format(level="standard"))
+        assert store.reload().ok
+        assert (
+            cache.decide(cid, "inference", "US", None).policy_hash
+            == load_policy(shipped_policy_dir(), override).hash
+        )
     finally:
         await cache.stop()
         await pool.close()
