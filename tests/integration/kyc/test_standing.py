@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 
 from gateway.errors import Forbidden, ServiceUnavailable
-from gateway.kyc.standing import StandingCache
 from gateway.kyc.models import OwnerIn
+from gateway.kyc.standing import StandingCache
 from tests.conftest import eventually, kyc_service
 
 
