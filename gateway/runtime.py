@@ -66,14 +66,17 @@ class Runtime:
     def pipeline(self) -> list[Stage]:
         """The request pipeline, in order. Each later capability is one more stage here."""
         assert self.keys is not None and self.standings is not None and self.registry is not None
-        return [
+        mode = self.settings.policy_mode
+        stages: list[Stage] = [
             ResolveOrigin(OriginResolver(self.settings.trusted_proxies)),  # from where
             Identify(self.keys),  # who is calling
             KnowCustomer(self.standings),  # verified, and clear of sanctions?
             ReadBody(self.settings.max_body_bytes),  # what they ask for
             RouteToUpstream(self.registry),  # which upstream serves it
-            Place(self.standings),  # may they use that compute from here?
         ]
+        if mode != "off":
+            stages.append(Place(self.standings, shadow=mode == "shadow"))  # may they use it from here?
+        return stages
 
     async def start(self) -> None:
         s = self.settings

@@ -109,6 +109,9 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     kyc_providers: list[KycProviderSettings] = []
     trusted_proxies: list[str] = []
     """Networks (CIDR) of proxies whose ``X-Forwarded-For`` is believed; empty: the peer is the client."""
+    policy_mode: Literal["enforce", "shadow", "off"] = "enforce"
+    """``shadow``: decide and log what would be denied, deny nothing (to try a new policy);
+    ``off``: no jurisdiction stage at all (benchmarks)."""
     policy_dir: str | None = None
     """A folder of policy files that override or extend the shipped policy."""
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import structlog
+
 from ..errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from ..identity import KeyCache
 from ..kyc.standing import StandingCache
@@ -17,6 +19,8 @@ from .adapters import decode_head
 from .context import RequestContext
 from .origin import OriginResolver, country_of
 from .upstreams import UpstreamRegistry
+
+_log = structlog.get_logger("gateway")
 
 
 class Stage(Protocol):
@@ -71,9 +75,12 @@ class KnowCustomer:
 class Place:
     """May this customer use this compute from here? The policy's answer, from memory."""
 
-    def __init__(self, standings: StandingCache, action: Action = "inference") -> None:
+    def __init__(
+        self, standings: StandingCache, action: Action = "inference", *, shadow: bool = False
+    ) -> None:
         self.standings = standings
         self.action: Action = action
+        self.shadow = shadow
 
     async def __call__(self, ctx: RequestContext) -> None:
         if ctx.upstream is None:
@@ -84,6 +91,11 @@ class Place:
         )
         ctx.policy_hash = decision.policy_hash
         if decision.decision == "deny":
+            if self.shadow:
+                _log.info(
+                    "policy_would_deny", request_id=ctx.request_id, code=decision.code, rule=decision.rule
+                )
+                return
             raise Forbidden(decision.message, code=decision.code)
 
 

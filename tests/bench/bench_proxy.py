@@ -505,6 +505,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--loadgen", choices=["auto", "aiohttp"], default="auto", help="auto: wrk if available")
     p.add_argument("--no-install", action="store_true", help="do not apt-get install missing wrk/nginx")
     p.add_argument("--keep-logs", action="store_true", help="keep the temporary folder with the logs")
+    p.add_argument(
+        "--policy-off-too", action="store_true", help="also run each gateway without the jurisdiction stage"
+    )
     args = p.parse_args(argv)
     if args.connections < 1 or args.duration <= 0 or args.unloaded_duration <= 0:
         p.error("--connections, --duration and --unloaded-duration must be positive")
@@ -538,13 +541,18 @@ def bench_gateways(
 ) -> list[str]:
     """Start each gateway in turn (never two at once: they would share the CPUs) and measure it."""
     names = []
+    variants = [("", env)]
+    if bench.args.policy_off_too:
+        # The same gateway without the jurisdiction stage, in the same run: what the stage costs.
+        variants.append((", policy off", {**env, "GATEWAY_POLICY_MODE": "off"}))
     for server in servers:
-        gateway, port = start_gateway(server, config, env, workdir)
-        try:
-            names.append(f"gateway ({server})")
-            bench.run_target(Target(names[-1], f"http://{HOST}:{port}{CHAT_PATH}", gateway.pid, True))
-        finally:
-            gateway.stop()
+        for suffix, variant_env in variants:
+            gateway, port = start_gateway(server, config, variant_env, workdir)
+            try:
+                names.append(f"gateway ({server}{suffix})")
+                bench.run_target(Target(names[-1], f"http://{HOST}:{port}{CHAT_PATH}", gateway.pid, True))
+            finally:
+                gateway.stop()
     return names
 
 

@@ -107,6 +107,9 @@ secret_env = "IDV_SECRET"
         (KYC_PROVIDER.replace('"IDV_SECRET"', '"whsec_abc-1"'), {}, "is not an environment variable name"),
         (KYC_PROVIDER + KYC_PROVIDER, {}, "duplicate provider name 'idv'"),
         (KYC_PROVIDER.replace('"idv"', '"Bad Name"'), {}, "invalid setting kyc_providers[0].name"),
+        ("", {"GATEWAY_TRUSTED_PROXIES": "127.0.0.1/32,10.0.0.0/33"}, "'10.0.0.0/33' is not an IP network"),
+        ("policy_dir = '/nonexistent/policies'\n", {}, "invalid setting policy_dir"),
+        ("policy_mode = 'lenient'\n", {}, "at `$.policy_mode`"),
     ],
 )
 def test_bad_configuration_names_the_key(
