@@ -67,6 +67,8 @@ async def _migrate(url: str, settings: Settings) -> None:
             await migrate(conn)
             # Creates the state-dir key on first run (workers then only read it) and checks
             # the keys against the database.
-            await KycService.from_settings(settings).check_keys(conn)
+            kyc = KycService.from_settings(settings)
+            await kyc.check_keys(conn)
+            await kyc.backfill_jurisdictions(conn)
     finally:
         await pool.close()

@@ -594,6 +594,22 @@ class KycService:
             target, reason = change
             await repo.set_status(conn, customer_id, customer.kyc_status, target, actor=actor, reason=reason)
 
+    async def backfill_jurisdictions(self, conn: asyncpg.Connection) -> int:
+        """Derive jurisdictions where none are stored yet (customers from before they existed)."""
+        ids = [
+            r[0]
+            for r in await conn.fetch(
+                "select id from customers where jurisdictions = '[]' and erased_at is null"
+                " and (country is not null or facts_sealed is not null"
+                " or exists (select 1 from owners o where o.customer_id = customers.id))"
+            )
+        ]
+        for customer_id in ids:
+            async with conn.transaction():
+                await repo.get_customer(conn, customer_id, lock=True)
+                await self._refresh_jurisdictions(conn, customer_id)
+        return len(ids)
+
     async def _refresh_jurisdictions(
         self,
         conn: asyncpg.Connection,

@@ -263,3 +263,12 @@ async def test_jurisdictions_follow_facts_and_owners(conn) -> None:
                               ("CN", "owner", 40.0)}  # fmt: skip
     await kyc.remove_owner(conn, cid, owner)
     assert ("CN", "owner", 40.0) not in await stored()
+
+
+async def test_jurisdictions_are_backfilled_for_older_customers(conn) -> None:
+    kyc = kyc_service()
+    cid = await _org(kyc, conn, "JP")
+    await conn.execute("update customers set jurisdictions = '[]' where id = $1", cid)
+    assert await kyc.backfill_jurisdictions(conn) >= 1
+    stored = await conn.fetchval("select jurisdictions::text from customers where id = $1", cid)
+    assert '"country":"JP"' in stored.replace(" ", "")
