@@ -24,6 +24,7 @@ from ..policy.loader import PolicyError
 from ..settings import SettingsError, load_settings
 from . import kyc as kyc_commands
 from . import policy as policy_commands
+from . import quota as quota_commands
 from .common import CliError, print_json, print_table, with_db
 
 # -- commands -----------------------------------------------------------------
@@ -213,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     add(cus, "list", cmd_customers_list, "list customers")
     kyc_commands.register(sub, add)
     policy_commands.register(sub, add)
+    quota_commands.register(sub, add)
 
     ke = sub.add_parser("keys", help="API keys", description="API keys")
     kes = ke.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")

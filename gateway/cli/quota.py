@@ -1,0 +1,136 @@
+"""``gateway quota set|show``: per-customer limits, and which rule sets the effective one."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from ..identity.repository import find_customer
+from ..policy.decide import CustomerFacts, Jurisdiction, compile_entitlement
+from ..policy.loader import load_policy
+from ..quota.model import DIMENSIONS, PERIODS, SCOPES, Limit
+from ..quota.overrides import Override, list_overrides, set_override
+from ..quota.resolve import Effective, caps_to_limits, effective_limits
+from ..runtime import policy_dirs
+from .common import AddCommand, print_json, print_table, settings_of, with_db
+
+_jurisdictions = msgspec.json.Decoder(tuple[Jurisdiction, ...])
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _limit(o: Override) -> Limit:
+    return Limit(
+        dimension=o.dimension,  # type: ignore[arg-type]
+        period=o.period,  # type: ignore[arg-type]
+        rolling_days=o.rolling_days,
+        limit=o.limit,
+        scope=o.scope,  # type: ignore[arg-type]
+        hard=o.hard,
+        source=f"override:{o.id}",
+    )
+
+
+class QuotaView(msgspec.Struct, frozen=True):
+    customer: str
+    tier: str
+    policy_hash: str
+    limits: list[dict[str, Any]]
+
+
+async def quota_view(conn: asyncpg.Connection, customer: str, settings_args: argparse.Namespace) -> QuotaView:
+    """The effective limits of a customer: the tightest of the policy's caps and the overrides."""
+    found = await find_customer(conn, customer)
+    row = await conn.fetchrow("select jurisdictions::text, kyc_level from customers where id = $1", found.id)
+    policy = load_policy(*policy_dirs(settings_of(settings_args)))
+    entitlement = compile_entitlement(
+        CustomerFacts(str(found.id), _jurisdictions.decode(row[0]), row[1]), policy
+    )
+    overrides = await list_overrides(conn, found.id)
+    by_scope: dict[str, list[Override]] = {}
+    for o in overrides:
+        by_scope.setdefault(f"{o.scope}:{o.scope_id}", []).append(o)
+    by_scope.setdefault(f"customer:{found.id}", [])
+    limits: list[dict[str, Any]] = []
+    for scope_key, group in sorted(by_scope.items()):
+        scope, scope_id = scope_key.split(":", 1)
+        policy_limits = (
+            caps_to_limits(entitlement.caps, f"policy:{entitlement.rule}.caps") if scope == "customer" else []
+        )
+        effective: list[Effective] = effective_limits(policy_limits, [_limit(o) for o in group])
+        for e in effective:
+            limits.append(
+                {
+                    **msgspec.structs.asdict(e.limit),
+                    "scope_id": scope_id,
+                    "overridden": [msgspec.structs.asdict(x) for x in e.overridden],
+                }
+            )
+    return QuotaView(str(found.id), entitlement.tier, policy.hash, limits)
+
+
+def cmd_quota_set(args: argparse.Namespace) -> None:
+    async def work(conn: asyncpg.Connection) -> Override:
+        customer = await find_customer(conn, args.customer)
+        return await set_override(
+            conn,
+            customer.id,
+            dimension=args.dimension,
+            limit=args.limit,
+            period=args.period,
+            rolling_days=args.rolling_days,
+            scope=args.scope,
+            scope_name=args.project if args.scope == "project" else args.key,
+            hard=args.hard,
+            actor=_actor(),
+        )
+
+    override = with_db(args, work)
+    if args.json:
+        print_json(override)
+    else:
+        window = override.period or f"{override.rolling_days} rolling days"
+        where = f"{override.scope} {override.scope_id}"
+        print(f"set {override.dimension} <= {override.limit:g} per {window} on {where}")
+
+
+def cmd_quota_show(args: argparse.Namespace) -> None:
+    view = with_db(args, lambda conn: quota_view(conn, args.customer, args))
+    if args.json:
+        print_json(view)
+        return
+    print(f"customer {view.customer}, tier {view.tier}, policy {view.policy_hash[:12]}")
+    print_table(
+        view.limits, ["scope", "scope_id", "dimension", "period", "rolling_days", "limit", "hard", "source"]
+    )
+
+
+def register(sub: Any, add: AddCommand) -> None:
+    quota = sub.add_parser("quota", help="quotas and rate limits", description="quotas and rate limits")
+    qs = quota.add_subparsers(dest="quota_command", required=True, metavar="COMMAND")
+    p = add(qs, "set", cmd_quota_set, "set a customer's limit for one dimension and window")
+    p.add_argument("--customer", required=True, help="customer id or name")
+    p.add_argument("--dimension", required=True, choices=DIMENSIONS)
+    p.add_argument("--limit", required=True, type=float, help="the most allowed per window (0 forbids)")
+    window = p.add_mutually_exclusive_group(required=True)
+    window.add_argument(
+        "--period", choices=PERIODS, help="a rate (second, minute, hour) or a calendar budget"
+    )
+    window.add_argument("--rolling-days", type=int, help="a budget over the last N days")
+    p.add_argument("--scope", choices=SCOPES, default="customer")
+    p.add_argument("--project", help="with --scope project: the project's name or id")
+    p.add_argument("--key", help="with --scope key: the key's id")
+    p.add_argument(
+        "--hard", action="store_true", help="reserve in the database: zero overshoot across replicas"
+    )
+    p = add(qs, "show", cmd_quota_show, "a customer's effective limits and the rule that sets each")
+    p.add_argument("--customer", required=True, help="customer id or name")

@@ -1,0 +1,147 @@
+"""The response headers that tell a client where it stands against a limit.
+
+Three audiences, three sets of headers:
+
+- The IETF fields of draft-ietf-httpapi-ratelimit-headers (draft 11, May 2026): ``RateLimit-Policy``
+  (the quota ``q``, its unit ``qu``, the window ``w`` in seconds) and ``RateLimit`` (the available
+  quota ``r`` and the seconds ``t`` until it is restored), both Structured Field lists of items
+  named by a quoted policy name: ``RateLimit-Policy: "requests-minute";q=60;w=60``,
+  ``RateLimit: "requests-minute";r=42;t=17``.
+- The ``x-ratelimit-{limit,remaining,reset}-{requests,tokens}`` headers OpenAI sends and its
+  clients read; the reset is a Go duration string (``1s``, ``6m0s``, ``12ms``, ``7.66s``).
+- On a refusal, ``Retry-After`` (integer seconds, rounded up, RFC 9110) and ``retry-after-ms``,
+  which the OpenAI SDKs prefer: a GCRA refusal often means "wait 200 ms", which whole seconds
+  would round to 1 s. A refusal no wait can fix gets ``x-should-retry: false`` instead, the
+  header the OpenAI SDKs obey before their own retry rules.
+
+Numbers are rounded the cautious way: ``r`` and ``remaining`` down, ``t``, ``reset`` and
+``Retry-After`` up, so a client that follows them is not refused.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .model import RATE_PERIOD_SECONDS, Dimension, Limit
+
+# RFC 9651 Integers have at most 15 digits. FLOP budgets (5e23) do not fit: such a limit gets no
+# IETF fields rather than a wrong number.
+_SF_INTEGER_MAX = 999_999_999_999_999
+_DAY_SECONDS = 86_400
+
+# The draft's registry has "requests" (the default, left out), "content-bytes" and
+# "concurrent-requests": none for tokens or compute. These unregistered units are sent so that no
+# client mistakes a token budget for a request count; a client that does not know a unit should
+# ignore the policy.
+_QUOTA_UNITS: dict[Dimension, str] = {
+    "input_tokens": "input-tokens",
+    "output_tokens": "output-tokens",
+    "gpu_seconds": "gpu-seconds",
+    "flop": "flop",
+}
+# OpenAI reports one token budget for input and output together; ours are per direction, and the
+# caller picks the one to report (the closer to exhaustion).
+_OPENAI_FAMILY: dict[Dimension, str] = {
+    "requests": "requests",
+    "input_tokens": "tokens",
+    "output_tokens": "tokens",
+}
+
+
+def _ceil(seconds: float) -> int:
+    # Round to the microsecond first: 17.000000000001 from float arithmetic means 17, not 18.
+    return max(0, math.ceil(round(seconds, 6)))
+
+
+def _floor(value: float) -> int:
+    return max(0, math.floor(round(value, 6)))
+
+
+def _sf_string(name: str) -> str:
+    """``name`` as an RFC 9651 String: printable ASCII, with ``\\`` and ``"`` escaped."""
+    if not all(" " <= c <= "~" for c in name):
+        raise ValueError(f"a rate-limit policy name must be printable ASCII: {name!r}")
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def window_seconds(limit: Limit) -> int | None:
+    """The ``w`` of a limit: its window in seconds, or ``None`` for a month (28 to 31 days)."""
+    if limit.rolling_days is not None:
+        return limit.rolling_days * _DAY_SECONDS
+    if limit.period in RATE_PERIOD_SECONDS:
+        return RATE_PERIOD_SECONDS[limit.period]
+    # A calendar day is 86400 s but for the two days a year clocks change: `t` carries the truth.
+    return _DAY_SECONDS if limit.period == "day" else None
+
+
+def go_duration(seconds: float) -> str:
+    """A duration as Go's ``time.Duration.String`` writes it, rounded up to the millisecond.
+
+    ``0s``, ``12ms``, ``1s``, ``7.66s``, ``6m0s``, ``1h0m0s``, ``24h0m0s``: the format of OpenAI's
+    ``x-ratelimit-reset-*`` headers, which its clients parse.
+    """
+    if not math.isfinite(seconds):
+        raise ValueError(f"not a finite duration: {seconds}")
+    ms = max(0, math.ceil(round(seconds * 1000, 3)))
+    if ms == 0:
+        return "0s"
+    if ms < 1000:
+        return f"{ms}ms"
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    whole, frac = divmod(rest, 1000)
+    text = f"{whole}.{frac:03d}".rstrip("0") + "s" if frac else f"{whole}s"
+    if hours:
+        return f"{hours}h{minutes}m{text}"
+    if minutes:
+        return f"{minutes}m{text}"
+    return text
+
+
+def ratelimit_headers(
+    limit: Limit,
+    remaining: float,
+    reset_seconds: float,
+    *,
+    policy_name: str,
+    retry_after: float | None = None,
+) -> list[tuple[bytes, bytes]]:
+    """The headers (lower-case names, ASGI style) describing ``limit`` for one response.
+
+    ``remaining`` is what is left in the limit's unit; ``reset_seconds`` the time until it is fully
+    restored (the window's end for a budget, the TAT for a GCRA rate; ``inf`` leaves the times
+    out). ``retry_after`` is set on a refusal only: the wait after which the same request would be
+    admitted (shorter than the reset for a smooth rate), ``inf`` when no wait will do.
+    """
+    name = _sf_string(policy_name)
+    headers: list[tuple[bytes, bytes]] = []
+    quota = _floor(limit.limit)
+    if quota <= _SF_INTEGER_MAX:
+        policy = f"{name};q={quota}"
+        if limit.dimension in _QUOTA_UNITS:
+            policy += f';qu="{_QUOTA_UNITS[limit.dimension]}"'
+        w = window_seconds(limit)
+        if w is not None:
+            policy += f";w={w}"
+        state = f"{name};r={min(_floor(remaining), quota)}"
+        if math.isfinite(reset_seconds):
+            state += f";t={_ceil(reset_seconds)}"
+        headers += [(b"ratelimit-policy", policy.encode()), (b"ratelimit", state.encode())]
+    family = _OPENAI_FAMILY.get(limit.dimension)
+    if family is not None:
+        headers += [
+            (f"x-ratelimit-limit-{family}".encode(), str(quota).encode()),
+            (f"x-ratelimit-remaining-{family}".encode(), str(_floor(remaining)).encode()),
+        ]
+        if math.isfinite(reset_seconds):
+            headers.append((f"x-ratelimit-reset-{family}".encode(), go_duration(reset_seconds).encode()))
+    if retry_after is not None:
+        if math.isfinite(retry_after):
+            milliseconds = max(0, math.ceil(round(retry_after * 1000, 3)))
+            headers += [
+                (b"retry-after", str(_ceil(retry_after)).encode()),
+                (b"retry-after-ms", str(milliseconds).encode()),
+            ]
+        else:
+            headers.append((b"x-should-retry", b"false"))
+    return headers

@@ -1,0 +1,117 @@
+"""Per-customer quota overrides set by operators (``gateway quota set``, the admin API).
+
+Every override belongs to one customer; a project or key scope names one of that
+customer's projects or keys, checked here, so no customer's limit can be set on
+another's key.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+import msgspec
+
+from ..errors import BadRequest, NotFoundInStore
+from .model import DIMENSIONS, PERIODS, SCOPES
+
+
+class Override(msgspec.Struct, frozen=True):
+    id: int
+    customer_id: uuid.UUID
+    scope: str
+    scope_id: str
+    dimension: str
+    period: str | None
+    rolling_days: int | None
+    limit: float
+    hard: bool
+    created_by: str
+
+
+_COLUMNS = 'id, customer_id, scope, scope_id, dimension, period, rolling_days, "limit", hard, created_by'
+
+
+async def _scope_id(conn: asyncpg.Connection, customer_id: uuid.UUID, scope: str, name: str | None) -> str:
+    if scope == "customer":
+        return str(customer_id)
+    if name is None:
+        raise BadRequest(f"a {scope} scope needs the {scope}'s name or id", code="invalid_quota")
+    if scope == "project":
+        found = await conn.fetchval(
+            "select id::text from projects where customer_id = $1 and (name = $2 or id::text = $2)",
+            customer_id,
+            name,
+        )
+    else:
+        found = await conn.fetchval(
+            "select id from api_keys where customer_id = $1 and id = $2", customer_id, name
+        )
+    if found is None:
+        raise NotFoundInStore(f"this customer has no {scope} {name!r}", code=f"{scope}_not_found")
+    return str(found)
+
+
+async def set_override(
+    conn: asyncpg.Connection,
+    customer_id: uuid.UUID,
+    *,
+    dimension: str,
+    limit: float,
+    period: str | None = None,
+    rolling_days: int | None = None,
+    scope: str = "customer",
+    scope_name: str | None = None,
+    hard: bool = False,
+    actor: str,
+) -> Override:
+    """Create or replace the override for this (scope, dimension, window)."""
+    if dimension not in DIMENSIONS:
+        raise BadRequest(f"dimension must be one of {', '.join(DIMENSIONS)}", code="invalid_quota")
+    if scope not in SCOPES:
+        raise BadRequest(f"scope must be one of {', '.join(SCOPES)}", code="invalid_quota")
+    if (period is None) == (rolling_days is None):
+        raise BadRequest("give a period or a number of rolling days, not both", code="invalid_quota")
+    if period is not None and period not in PERIODS:
+        raise BadRequest(f"period must be one of {', '.join(PERIODS)}", code="invalid_quota")
+    if rolling_days is not None and not 1 <= rolling_days <= 3660:
+        raise BadRequest("rolling days must be between 1 and 3660", code="invalid_quota")
+    if not limit >= 0 or limit == float("inf"):
+        raise BadRequest("the limit must be a finite number >= 0", code="invalid_quota")
+    scope_id = await _scope_id(conn, customer_id, scope, scope_name)
+    row = await conn.fetchrow(
+        f"""
+        insert into quota_overrides
+            (customer_id, scope, scope_id, dimension, period, rolling_days, "limit", hard, created_by)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        on conflict (customer_id, scope, scope_id, dimension, period, rolling_days) do update
+            set "limit" = excluded."limit", hard = excluded.hard, created_by = excluded.created_by,
+                created_at = now()
+        returning {_COLUMNS}
+        """,  # noqa: S608 - _COLUMNS is a constant
+        customer_id,
+        scope,
+        scope_id,
+        dimension,
+        period,
+        rolling_days,
+        limit,
+        hard,
+        actor,
+    )
+    return Override(**dict(row))
+
+
+async def list_overrides(conn: asyncpg.Connection, customer_id: uuid.UUID) -> list[Override]:
+    rows = await conn.fetch(
+        f"select {_COLUMNS} from quota_overrides where customer_id = $1 order by scope, dimension, id",  # noqa: S608
+        customer_id,
+    )
+    return [Override(**dict(r)) for r in rows]
+
+
+async def delete_override(conn: asyncpg.Connection, customer_id: uuid.UUID, override_id: int) -> bool:
+    done = await conn.execute(
+        "delete from quota_overrides where id = $1 and customer_id = $2", override_id, customer_id
+    )
+    return bool(done != "DELETE 0")
