@@ -15,7 +15,8 @@ import msgspec
 from ..identity.repository import find_customer
 from ..kyc.facts import FactsIn
 from ..kyc.models import KycStatus, LinkIn, OwnerIn
-from ..kyc.service import Action, KycService, resolve_keyring
+from ..kyc.records import resolve_keyring
+from ..kyc.service import Action, KycService
 from .common import AddCommand, CliError, print_json, print_table, settings_of, with_db
 
 T = TypeVar("T")

@@ -3,8 +3,8 @@ the webhook receiver and the CLI alike.
 
 Each operation runs in one transaction on the connection it is given and locks the
 customer's row first, so concurrent decisions on one customer serialise and nothing
-is half-written. Personal data is sealed before it reaches the database and opened
-only here.
+is half-written. Personal data is sealed before it reaches the database; the sealed
+records (``records.py``) and the read-only views (``views.py``) are its base classes.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -20,35 +19,31 @@ import asyncpg
 import msgspec
 import structlog
 
-from ..errors import BadRequest, Conflict, NotFoundInStore, ServiceUnavailable
+from ..errors import BadRequest, Conflict, NotFoundInStore
 from ..identity.repository import Customer, check_country, create_customer
 from ..screening.formats import ListFormatError, parse_list
 from ..screening.repository import active_lists, file_digest, store_list
 from ..settings import Settings
 from . import repository as repo
-from .crypto import Keyring, KeyringError, SealError, keyring_from_file, open_sealed, parse_keyring, seal
+from .crypto import seal
 from .facts import Facts, FactsIn, merge_facts, missing_for_submission, validate_facts
 from .jurisdictions import derive
 from .models import (
-    ApplicationView,
     KycStatus,
     LinkIn,
     ListInfo,
     Owner,
     OwnerFacts,
     OwnerIn,
-    QueueItem,
-    Review,
-    Screening,
 )
 from .ownership import OwnershipReport
-from .screen import SCREENING_ACTOR, ScreenerCache, assess, follow_up, screen_customer
+from .records import resolve_keyring
+from .screen import SCREENING_ACTOR, assess, follow_up, screen_customer
 from .states import Status, check_transition, provider_steps
+from .views import EMPTY_FACTS, KycViews
 from .webhooks import ProviderEvent
 
 _log = structlog.get_logger(__name__)
-_facts_decoder = msgspec.json.Decoder(Facts)
-_owner_decoder = msgspec.json.Decoder(OwnerFacts)
 _encode = msgspec.json.encode
 
 Action = Literal["approve", "reject", "suspend", "reinstate", "request_info", "reopen"]
@@ -75,25 +70,7 @@ _ROLES = {
 }
 
 
-def resolve_keyring(settings: Settings) -> Keyring:
-    """The configured master keys, or a key generated once in the state directory."""
-    if settings.kyc_keys:
-        return parse_keyring(settings.kyc_keys)
-    return keyring_from_file(settings.state_path / "kyc-master-keys")
-
-
-class KycService:
-    def __init__(
-        self,
-        settings: Settings,
-        keyring: Keyring,
-        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-    ) -> None:
-        self.settings = settings
-        self.keyring = keyring
-        self.clock = clock
-        self.screeners = ScreenerCache()
-
+class KycService(KycViews):
     @classmethod
     def from_settings(cls, settings: Settings) -> KycService:
         return cls(settings, resolve_keyring(settings))
@@ -104,65 +81,6 @@ class KycService:
         async with pool.acquire() as conn:
             await service.check_keys(conn)
         return service
-
-    async def check_keys(self, conn: asyncpg.Connection) -> None:
-        """Refuse a master key that differs from the one this database's data was sealed with."""
-        known = await repo.master_key_checks(conn)
-        for version in self.keyring.versions:
-            check = self.keyring.check_value(version)
-            if version in known and known[version] != check:
-                raise KeyringError(
-                    f"master key version {version} differs from the one this database was encrypted with;"
-                    " every replica must share the same kyc_keys (GATEWAY_KYC_KEYS)"
-                )
-            if version not in known:
-                await repo.register_master_key(conn, version, check)
-
-    # -- sealing ------------------------------------------------------------------
-
-    async def _data_key(
-        self, conn: asyncpg.Connection, customer_id: uuid.UUID, *, create: bool
-    ) -> bytes | None:
-        found = await repo.wrapped_key(conn, customer_id)
-        if found is None:
-            if not create:
-                return None
-            _, version, wrapped = self.keyring.wrap_new(str(customer_id))
-            found = await repo.insert_wrapped_key(conn, customer_id, version, wrapped)
-        try:
-            return self.keyring.unwrap(found[0], found[1], str(customer_id))
-        except SealError as exc:
-            raise ServiceUnavailable(
-                f"personal data cannot be decrypted: {exc}", code="kyc_keys_unavailable"
-            ) from None
-
-    async def facts(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> Facts | None:
-        sealed = await repo.facts_sealed(conn, customer_id)
-        dek = await self._data_key(conn, customer_id, create=False)
-        if sealed is None or dek is None:
-            return None
-        return _facts_decoder.decode(open_sealed(dek, sealed, f"customer:{customer_id}"))
-
-    async def owners(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> list[Owner]:
-        rows = await repo.owner_rows(conn, customer_id)
-        dek = await self._data_key(conn, customer_id, create=False)
-        out = []
-        for r in rows:
-            pii = None
-            if r["sealed"] is not None and dek is not None:
-                pii = _owner_decoder.decode(open_sealed(dek, r["sealed"], f"owner:{r['id']}"))
-            out.append(
-                Owner(
-                    id=r["id"],
-                    kind=r["kind"],
-                    country=r["country"],
-                    name=pii.name if pii else None,
-                    birth_date=pii.birth_date if pii else None,
-                    nationality=pii.nationality if pii else None,
-                    created_at=r["created_at"],
-                )
-            )
-        return out
 
     # -- customers and facts ----------------------------------------------------------
 
@@ -305,7 +223,7 @@ class KycService:
             owners = await self.owners(conn, customer_id)
             blocking = self._blocking(customer.kind, customer.country, facts, owners)
             if require_facts:
-                blocking += missing_for_submission(customer.kind, facts or _EMPTY_FACTS)
+                blocking += missing_for_submission(customer.kind, facts or EMPTY_FACTS)
             if blocking:
                 raise Conflict(
                     f"the application is incomplete: missing {', '.join(blocking)}", code="incomplete"
@@ -626,103 +544,6 @@ class KycService:
         facts = await self.facts(conn, customer_id)
         await repo.set_jurisdictions(conn, customer_id, derive(customer.country, facts, owners, report))
 
-    # -- views ------------------------------------------------------------------------------
-
-    async def status(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> KycStatus:
-        customer = await repo.get_customer(conn, customer_id)
-        facts = await self.facts(conn, customer_id)
-        owners = await self.owners(conn, customer_id)
-        edges = await repo.edges(conn, customer_id)
-        hits = await repo.hits(conn, customer_id)
-        assessment = assess(customer_id, owners, edges, hits)
-        report = assessment.report
-        lists = await active_lists(conn)
-        warnings = list(report.warnings)
-        if not lists:
-            warnings.append("no screening list is loaded: nobody has been screened")
-        if customer.kind == "organisation" and owners and not report.complete:
-            warnings.append("known shares of the customer add up to less than 100%")
-        return KycStatus(
-            customer=customer.id,
-            name=customer.name,
-            kind=customer.kind,
-            country=customer.country,
-            status=customer.kyc_status,
-            status_changed_at=customer.status_changed_at,
-            verified_at=customer.verified_at,
-            expires_at=customer.expires_at,
-            sanctions=customer.sanctions,
-            kyc_level=customer.kyc_level,
-            listed_ownership_percent=customer.listed_ownership_percent,
-            treated_as_listed=report.treated_as_listed,
-            beneficial_owners=[uuid.UUID(i) for i in report.beneficial_owners],
-            missing=self._missing(customer.kind, customer.country, facts, owners),
-            screening=Screening(
-                screened_at=customer.screened_at,
-                lists=lists,
-                hits=[h for h in hits if h.state in ("open", "confirmed")],
-                dismissed=[h for h in hits if h.state == "dismissed"],
-            ),
-            warnings=warnings,
-        )
-
-    async def review(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> Review:
-        status = await self.status(conn, customer_id)
-        owners = await self.owners(conn, customer_id)
-        edges = await repo.edges(conn, customer_id)
-        hits = await repo.hits(conn, customer_id)
-        return Review(
-            status=status,
-            facts=await self.facts(conn, customer_id),
-            owners=owners,
-            edges=edges,
-            ownership=assess(customer_id, owners, edges, hits).report,
-            transitions=await repo.transitions(conn, customer_id),
-            verifications=await repo.verifications(conn, customer_id),
-            access=await repo.access_log(conn, customer_id),
-        )
-
-    async def application(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> ApplicationView:
-        customer = await repo.get_customer(conn, customer_id)
-        facts = await self.facts(conn, customer_id)
-        owners = await self.owners(conn, customer_id)
-        return ApplicationView(
-            id=customer.id,
-            name=customer.name,
-            kind=customer.kind,
-            country=customer.country,
-            status=customer.kyc_status,
-            facts=facts,
-            owners=owners,
-            edges=await repo.edges(conn, customer_id),
-            missing=self._missing(customer.kind, customer.country, facts, owners),
-        )
-
-    async def queue(self, conn: asyncpg.Connection) -> list[QueueItem]:
-        return await repo.review_queue(conn)
-
-    # -- helpers ------------------------------------------------------------------------------
-
-    @staticmethod
-    def _blocking(kind: str, country: str | None, facts: Facts | None, owners: list[Owner]) -> list[str]:
-        """What a submission cannot do without: a country, and for an organisation its owners."""
-        missing = []
-        countries = [country]
-        if facts is not None:
-            countries += [facts.residence_country, facts.incorporation_country, facts.nationality]
-        if not any(countries):
-            missing.append("country")
-        if kind == "organisation" and not owners:
-            missing.append("beneficial owners")
-        return missing
-
-    def _missing(self, kind: str, country: str | None, facts: Facts | None, owners: list[Owner]) -> list[str]:
-        """Everything a complete application still lacks, blocking or not."""
-        return self._blocking(kind, country, facts, owners) + missing_for_submission(
-            kind,  # type: ignore[arg-type]
-            facts or _EMPTY_FACTS,
-        )
-
     @staticmethod
     def _not_erased(erased_at: dt.datetime | None) -> None:
         if erased_at is not None:
@@ -731,9 +552,6 @@ class KycService:
 
 class _Replay(Exception):
     """A webhook delivery already processed: its transaction is rolled back."""
-
-
-_EMPTY_FACTS = Facts()
 
 
 def _reason(reason: str) -> str:
