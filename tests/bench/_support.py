@@ -7,6 +7,7 @@ the benchmark, which then stops its children in order (and their process groups,
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import platform
 import signal
@@ -16,7 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from types import FrameType
@@ -183,3 +184,16 @@ def machine_lines(packages: Sequence[str]) -> list[str]:
         f"python: {platform.python_implementation()} {platform.python_version()}",
         f"packages: {versions}",
     ]
+
+
+def best_rate(label: str, count: int, repeat: int, run: Callable[[], object], width: int = 44) -> float:
+    """Calls per second of `run` (which makes `count` calls), best of `repeat` timed runs."""
+    best = float("inf")
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    rate = count / best
+    print(f"{label:{width}s} {rate:>12,.0f} /s   {1e6 / rate:6.2f} µs each")
+    return rate

@@ -19,17 +19,15 @@ No database, no network. See tests/bench/README.md.
 from __future__ import annotations
 
 import argparse
-import gc
 import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from _support import machine_lines
+from _support import best_rate, machine_lines
 
 from gateway.policy import (
     ACTIONS,
@@ -76,18 +74,6 @@ def random_request(rng: random.Random, everywhere: list[str]) -> RequestFacts:
     origin = None if rng.random() < 0.1 else random_country(rng, everywhere)
     gpus = rng.choice([1, 8, 64, 128, 512, 2048]) if action == "cluster_job" else None
     return RequestFacts(action, rng.choice(UPSTREAMS), origin, gpus)
-
-
-def best_rate(label: str, count: int, repeat: int, run: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    rate = count / best
-    print(f"{label:38s} {rate:>12,.0f} /s   {1e6 / rate:6.2f} µs each")
-    return rate
 
 
 def main() -> int:

@@ -17,31 +17,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gc
 import random
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from _support import machine_lines
+from _support import best_rate, machine_lines
 
 from gateway.quota import Limit, effective_limits, gcra, window
-
-
-def best_rate(label: str, count: int, repeat: int, run: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    rate = count / best
-    print(f"{label:44s} {rate:>12,.0f} /s   {1e6 / rate:6.2f} µs each")
-    return rate
 
 
 def main() -> int:
