@@ -14,7 +14,7 @@ from ..policy.decide import CustomerFacts, Jurisdiction, compile_entitlement
 from ..policy.loader import load_policy
 from ..quota.model import DIMENSIONS, PERIODS, SCOPES, Limit
 from ..quota.overrides import Override, list_overrides, set_override
-from ..quota.resolve import Effective, caps_to_limits, effective_limits
+from ..quota.resolve import Effective, caps_to_limits, effective_limits, plan_limits
 from ..runtime import policy_dirs
 from .common import AddCommand, print_json, print_table, settings_of, with_db
 
@@ -48,7 +48,7 @@ class QuotaView(msgspec.Struct, frozen=True):
 
 
 async def quota_view(conn: asyncpg.Connection, customer: str, settings_args: argparse.Namespace) -> QuotaView:
-    """The effective limits of a customer: the tightest of the policy's caps and the overrides."""
+    """The effective limits of a customer: the tightest of its tier's caps, its plans and the overrides."""
     found = await find_customer(conn, customer)
     row = await conn.fetchrow("select jurisdictions::text, kyc_level from customers where id = $1", found.id)
     policy = load_policy(*policy_dirs(settings_of(settings_args)))
@@ -56,17 +56,23 @@ async def quota_view(conn: asyncpg.Connection, customer: str, settings_args: arg
         CustomerFacts(str(found.id), _jurisdictions.decode(row[0]), row[1]), policy
     )
     overrides = await list_overrides(conn, found.id)
-    by_scope: dict[str, list[Override]] = {}
+    plans = plan_limits(policy, entitlement.tier, row[1])
+    caps = caps_to_limits(entitlement.caps, f"policy:{entitlement.rule}.caps")
+    by_scope: dict[str, list[Override]] = {f"customer:{found.id}": []}
+    for scope in ("project", "key"):
+        if any(p.scope == scope for p in plans):
+            by_scope[f"{scope}:*"] = []  # the plan's limit for each one without an override
     for o in overrides:
         by_scope.setdefault(f"{o.scope}:{o.scope_id}", []).append(o)
-    by_scope.setdefault(f"customer:{found.id}", [])
     limits: list[dict[str, Any]] = []
     for scope_key, group in sorted(by_scope.items()):
         scope, scope_id = scope_key.split(":", 1)
-        policy_limits = (
-            caps_to_limits(entitlement.caps, f"policy:{entitlement.rule}.caps") if scope == "customer" else []
-        )
-        effective: list[Effective] = effective_limits(policy_limits, [_limit(o) for o in group])
+        sources = [
+            caps if scope == "customer" else [],
+            [p for p in plans if p.scope == scope],
+            [_limit(o) for o in group],
+        ]
+        effective: list[Effective] = effective_limits(*sources)
         for e in effective:
             limits.append(
                 {

@@ -28,6 +28,7 @@ from .model import (
     Group,
     Origin,
     OriginFile,
+    Plan,
     Policy,
     Rule,
     Thresholds,
@@ -41,7 +42,7 @@ from .model import (
 _T = TypeVar("_T")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _ALPHA2 = re.compile(r"^[A-Z]{2}$")
-_TOP_LEVEL = ("default_tier", "groups", "origin", "rules", "thresholds", "tiers")
+_TOP_LEVEL = ("default_tier", "groups", "origin", "plans", "rules", "thresholds", "tiers")
 _MSGSPEC_ERROR = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _MSGSPEC_PATH = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
@@ -86,6 +87,7 @@ class _Merged:
     groups: dict[str, _Item] = field(default_factory=dict)
     tiers: dict[str, _Item] = field(default_factory=dict)
     rules: dict[str, _Item] = field(default_factory=dict)
+    plans: dict[str, _Item] = field(default_factory=dict)
     training: dict[str, _Item] = field(default_factory=dict)
     scalars: dict[str, _Item] = field(default_factory=dict)  # "default_tier", "origin.deny", ...
     files: list[Path] = field(default_factory=list)
@@ -177,6 +179,7 @@ def _read_folder(folder: Path) -> _Merged:
             ("groups", Group, out.groups, "group"),
             ("tiers", Tier, out.tiers, "tier"),
             ("rules", Rule, out.rules, "rule"),
+            ("plans", Plan, out.plans, "plan"),
         )
         for section, type_, into, kind in sections:
             if section not in data:
@@ -227,6 +230,7 @@ def _merge(folders: Iterable[_Merged]) -> _Merged:
         out.groups.update(folder.groups)
         out.tiers.update(folder.tiers)
         out.rules.update(folder.rules)
+        out.plans.update(folder.plans)
         out.training.update(folder.training)
         out.scalars.update(folder.scalars)
         out.files += folder.files
@@ -306,6 +310,13 @@ def _validate(m: _Merged, folders: list[Path]) -> None:
         raise PolicyError(f"{read}: default_tier is not set (set it at the top of tiers.toml)")
     if default.value not in tiers:
         raise default.source.error(("default_tier",), f"undefined tier {default.value!r}")
+    for name, item in m.plans.items():
+        plan: Plan = item.value
+        for i, tier_name in enumerate(plan.tiers):
+            if tier_name not in tiers:
+                raise item.source.error(
+                    ("plans", name, "tiers", i), f"undefined tier {tier_name!r}", tier_name
+                )
     deny = m.scalars.get("origin.deny")
     if deny is not None:
         for i, entry in enumerate(deny.value):
@@ -344,4 +355,5 @@ def load_policy(*dirs: Path) -> Policy:
         thresholds=thresholds,
         default_tier=merged.scalars["default_tier"].value,
         sources=tuple(str(path) for path in merged.files),
+        plans={name: item.value for name, item in merged.plans.items()},
     )

@@ -128,6 +128,37 @@ class ThresholdsFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     training: tuple[TrainingThreshold, ...] = ()
 
 
+QuotaDimension = Literal["requests", "input_tokens", "output_tokens", "gpu_seconds", "flop"]
+QuotaPeriod = Literal["second", "minute", "hour", "day", "month"]
+
+
+class PlanLimit(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """One limit of a quota plan (the quota stage turns it into a ``gateway.quota.Limit``)."""
+
+    dimension: QuotaDimension
+    limit: _NonNegFloat
+    period: QuotaPeriod | None = None
+    rolling_days: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    scope: Literal["key", "project", "customer"] = "customer"
+    hard: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.period is None) == (self.rolling_days is None):
+            raise ValueError("give a period or rolling_days, not both")
+
+
+class Plan(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Quota limits for customers of some tiers and KYC levels (``[plans.<name>]``)."""
+
+    title: str
+    limits: tuple[PlanLimit, ...]
+    tiers: tuple[str, ...] = ()
+    """The tiers it applies to; empty: every tier."""
+    kyc_levels: tuple[KycLevel, ...] = ()
+    """The KYC levels it applies to; empty: both."""
+    notes: str = ""
+
+
 class Thresholds(msgspec.Struct, frozen=True):
     ownership_threshold: float = 25.0
     """Owners holding at least this percentage of the customer contribute their countries."""
@@ -151,6 +182,16 @@ class Policy(msgspec.Struct, frozen=True, dict=True):
     """sha256 (hex) of the canonical encoding of the content above: same content, same hash."""
     sources: tuple[str, ...] = ()
     """The files the policy was read from, in order (not part of the hash)."""
+    plans: dict[str, Plan] = {}
+    """Quota plans by name: every plan whose tiers and KYC levels match a customer applies."""
+
+    def plans_for(self, tier: str, kyc_level: str) -> list[tuple[str, Plan]]:
+        return [
+            (name, plan)
+            for name, plan in self.plans.items()
+            if (not plan.tiers or tier in plan.tiers)
+            and (not plan.kyc_levels or kyc_level in plan.kyc_levels)
+        ]
 
     @property
     def ownership_threshold(self) -> float:
@@ -212,9 +253,10 @@ def policy_hash(
     origin: Origin,
     thresholds: Thresholds,
     default_tier: str,
+    plans: Mapping[str, Plan] | None = None,
 ) -> str:
     """sha256 of the content as JSON with every mapping and struct field in sorted order."""
-    content = {
+    content: dict[str, object] = {
         "format": _FORMAT,
         "groups": groups,
         "tiers": tiers,
@@ -223,6 +265,8 @@ def policy_hash(
         "thresholds": thresholds,
         "default_tier": default_tier,
     }
+    if plans:  # absent from policies without plans, so that their hashes do not change
+        content["plans"] = plans
     return hashlib.sha256(msgspec.json.encode(content, order="sorted")).hexdigest()
 
 
@@ -234,6 +278,7 @@ def make_policy(
     thresholds: Thresholds,
     default_tier: str,
     sources: tuple[str, ...] = (),
+    plans: Mapping[str, Plan] | None = None,
 ) -> Policy:
     """Normalise validated content, hash it and build its index.
 
@@ -265,8 +310,14 @@ def make_policy(
         origin=origin,
         thresholds=thresholds,
         default_tier=default_tier,
-        hash=policy_hash(groups, tiers, rules, origin, thresholds, default_tier),
+        hash=policy_hash(groups, tiers, rules, origin, thresholds, default_tier, plans),
         sources=sources,
+        plans={
+            name: msgspec.structs.replace(
+                p, tiers=_sorted(p.tiers), kyc_levels=tuple(sorted(set(p.kyc_levels)))
+            )
+            for name, p in sorted((plans or {}).items())
+        },
     )
     policy.index  # noqa: B018 -- built now, so that a bad reference fails at load, not on a request
     return policy

@@ -17,7 +17,7 @@ import msgspec
 from .model import Dimension, Limit, Period, Scope, Usage
 
 if TYPE_CHECKING:
-    from gateway.policy.model import Caps
+    from gateway.policy.model import Caps, Policy
 
 CHARS_PER_TOKEN = 4
 """For the reservation only: see :func:`estimate_chat`."""
@@ -124,3 +124,20 @@ def estimate_chat(body_prompt_chars: int, max_tokens: int | None, *, default_max
         input_tokens=-(-body_prompt_chars // CHARS_PER_TOKEN),  # ceil, in integers
         output_tokens=output,
     )
+
+
+def plan_limits(policy: Policy, tier: str, kyc_level: str) -> list[Limit]:
+    """The limits of every plan in ``policies/`` that applies to a customer of this tier and KYC level."""
+    return [
+        Limit(
+            dimension=item.dimension,
+            period=item.period,
+            rolling_days=item.rolling_days,
+            limit=item.limit,
+            scope=item.scope,
+            hard=item.hard,
+            source=f"plan:{name}",
+        )
+        for name, plan in policy.plans_for(tier, kyc_level)
+        for item in plan.limits
+    ]

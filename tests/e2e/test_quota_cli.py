@@ -24,6 +24,11 @@ def test_overrides_and_policy_caps_tightest_wins(gateway) -> None:
     flop = next(x for x in shown["limits"] if x["dimension"] == "flop")
     assert (flop["limit"], flop["period"], flop["hard"]) == (5e23, "month", True)
     assert flop["source"] == "policy:rules.tier2.caps.flop_per_month"
+    # The shipped plans (policies/plans.toml) apply too: per customer and per key.
+    by_source = {(x["scope"], x["dimension"], x["period"]): x for x in shown["limits"]}
+    assert by_source[("customer", "requests", "minute")]["source"] == "plan:default"
+    assert by_source[("key", "requests", "second")]["scope_id"] == "*"
+    assert by_source[("customer", "gpu_seconds", "month")]["source"] == "plan:standard_due_diligence"
 
     made = cli_json(gateway, "quota", "set", "--customer", "quota-co", "--dimension", "flop", "--limit", "1e23",
                     "--period", "month")  # fmt: skip
@@ -46,6 +51,14 @@ def test_overrides_and_policy_caps_tightest_wins(gateway) -> None:
     assert per_project["scope"] == "project"
     rows = cli_json(gateway, "quota", "show", "--customer", "quota-co")["limits"]
     assert any(x["scope"] == "project" and x["dimension"] == "requests" and x["limit"] == 10 for x in rows)
+    # Lower than the plan's 1,200 a minute: the override wins and names what it beat.
+    cli_json(gateway, "quota", "set", "--customer", "quota-co", "--dimension", "requests", "--limit", "300",
+             "--period", "minute")  # fmt: skip
+    rows = cli_json(gateway, "quota", "show", "--customer", "quota-co")["limits"]
+    per_minute = next(
+        x for x in rows if (x["scope"], x["dimension"], x["period"]) == ("customer", "requests", "minute")
+    )
+    assert per_minute["limit"] == 300 and [x["source"] for x in per_minute["overridden"]] == ["plan:default"]
 
 
 def test_bad_quota_requests_exit_with_one_line(gateway) -> None:

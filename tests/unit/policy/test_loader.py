@@ -70,6 +70,7 @@ def test_shipped_policy_groups_tiers_and_thresholds() -> None:
     ]
     assert [Path(s).name for s in p.sources] == [
         "countries.toml",
+        "plans.toml",
         "rules.toml",
         "thresholds.toml",
         "tiers.toml",
@@ -87,6 +88,7 @@ def test_encoding_shows_content_not_lookups() -> None:
         "default_tier",
         "hash",
         "sources",
+        "plans",
     }
 
 
@@ -201,8 +203,10 @@ BAD = {
     "bad_training_fraction": "thresholds.toml:12: thresholds.training[1].alert_fractions[1]: "
     "expected `float` <= 1.0",
     "bad_top_level_key": "limits.toml:3: limits: "
-    "unknown key (expected one of: default_tier, groups, origin, rules, thresholds, tiers)",
+    "unknown key (expected one of: default_tier, groups, origin, plans, rules, thresholds, tiers)",
     "bad_name_clash": "countries.toml:1: groups.tier1: 'tier1' is both a group and a tier; names must differ",
+    "bad_plan_tier": "plans.toml:3: plans.partners.tiers[1]: undefined tier 'gold'",
+    "bad_plan_window": "plans.toml:3: plans.partners.limits[0]: give a period or rolling_days, not both",
 }
 
 
@@ -239,3 +243,24 @@ def test_a_later_folder_may_redefine_what_an_earlier_one_defined(tmp_path: Path)
     (second / "groups.toml").write_text(group.format('"GB", "IE"'))
     policy = load_policy(shipped_policy_dir(), first, second)
     assert policy.groups["partners"].countries == ("GB", "IE")
+
+
+def test_plans_apply_by_tier_and_kyc_level_and_count_in_the_hash(tmp_path) -> None:
+    shipped = load_policy(shipped_policy_dir())
+    assert [name for name, _ in shipped.plans_for("tier2", "standard")] == [
+        "default",
+        "standard_due_diligence",
+    ]
+    assert [name for name, _ in shipped.plans_for("tier1", "enhanced")] == ["default"]
+    (tmp_path / "plans.toml").write_text(
+        '[plans.partners]\ntitle = "Partners"\ntiers = ["tier1"]\n'
+        'limits = [{ dimension = "flop", period = "month", limit = 1e24, hard = true }]\n'
+    )
+    extended = load_policy(shipped_policy_dir(), tmp_path)
+    assert [name for name, _ in extended.plans_for("tier1", "standard")] == [
+        "default",
+        "partners",
+        "standard_due_diligence",
+    ]
+    assert extended.plans_for("tier2", "standard") == shipped.plans_for("tier2", "standard")
+    assert extended.hash != shipped.hash
