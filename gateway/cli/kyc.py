@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -15,25 +14,17 @@ import msgspec
 from ..identity.repository import find_customer
 from ..kyc.facts import FactsIn
 from ..kyc.models import KycStatus, LinkIn, OwnerIn
-from ..kyc.records import resolve_keyring
 from ..kyc.service import Action, KycService
-from .common import AddCommand, CliError, print_json, print_table, settings_of, with_db
+from .common import AddCommand, CliError, cli_actor, print_json, print_table, settings_of, with_db
 
 T = TypeVar("T")
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def with_kyc(args: argparse.Namespace, work: Callable[[KycService, asyncpg.Connection], Awaitable[T]]) -> T:
     settings = settings_of(args)
 
     async def run(conn: asyncpg.Connection) -> T:
-        service = KycService(settings, resolve_keyring(settings))
+        service = KycService.from_settings(settings)
         await service.check_keys(conn)
         return await work(service, conn)
 
@@ -68,7 +59,7 @@ def _print_status(args: argparse.Namespace, status: KycStatus) -> None:
 
 def cmd_kyc_submit(args: argparse.Namespace) -> None:
     async def work(kyc: KycService, conn: asyncpg.Connection) -> KycStatus:
-        return await kyc.submit(conn, await _customer_id(conn, args.customer), _actor())
+        return await kyc.submit(conn, await _customer_id(conn, args.customer), cli_actor())
 
     _print_status(args, with_kyc(args, work))
 
@@ -77,7 +68,7 @@ def _decision(action: Action) -> Callable[[argparse.Namespace], None]:
     def cmd(args: argparse.Namespace) -> None:
         async def work(kyc: KycService, conn: asyncpg.Connection) -> KycStatus:
             return await kyc.decide(
-                conn, await _customer_id(conn, args.customer), action, _actor(), args.reason
+                conn, await _customer_id(conn, args.customer), action, cli_actor(), args.reason
             )
 
         _print_status(args, with_kyc(args, work))
@@ -88,7 +79,7 @@ def _decision(action: Action) -> Callable[[argparse.Namespace], None]:
 def cmd_kyc_level(args: argparse.Namespace) -> None:
     async def work(kyc: KycService, conn: asyncpg.Connection) -> KycStatus:
         customer_id = await _customer_id(conn, args.customer)
-        return await kyc.set_level(conn, customer_id, args.level, _actor(), args.reason)
+        return await kyc.set_level(conn, customer_id, args.level, cli_actor(), args.reason)
 
     _print_status(args, with_kyc(args, work))
 
@@ -123,7 +114,7 @@ def cmd_kyc_queue(args: argparse.Namespace) -> None:
 def _hit_decision(confirm: bool) -> Callable[[argparse.Namespace], None]:
     def cmd(args: argparse.Namespace) -> None:
         status = with_kyc(
-            args, lambda kyc, conn: kyc.decide_hit(conn, args.hit_id, confirm, _actor(), args.reason)
+            args, lambda kyc, conn: kyc.decide_hit(conn, args.hit_id, confirm, cli_actor(), args.reason)
         )
         _print_status(args, status)
 
@@ -162,7 +153,7 @@ def cmd_kyc_facts(args: argparse.Namespace) -> None:
 def cmd_kyc_erase(args: argparse.Namespace) -> None:
     async def work(kyc: KycService, conn: asyncpg.Connection) -> uuid.UUID:
         customer_id = await _customer_id(conn, args.customer)
-        await kyc.erase(conn, customer_id, _actor())
+        await kyc.erase(conn, customer_id, cli_actor())
         return customer_id
 
     customer_id = with_kyc(args, work)

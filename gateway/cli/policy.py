@@ -10,14 +10,13 @@ import asyncpg
 import msgspec
 
 from ..identity.repository import find_customer
-from ..policy.decide import CustomerFacts, Decision, Jurisdiction, RequestFacts, decide, explain
+from ..kyc.repository import policy_facts
+from ..policy.decide import CustomerFacts, Decision, RequestFacts, decide, explain
 from ..policy.loader import load_policy, shipped_policy_dir
 from ..policy.model import Policy
 from ..proxy.origin import country_of
 from ..runtime import policy_dirs
 from .common import AddCommand, CliError, print_json, settings_of, with_db
-
-_jurisdictions = msgspec.json.Decoder(tuple[Jurisdiction, ...])
 
 
 def _policy(args: argparse.Namespace) -> Policy:
@@ -54,11 +53,7 @@ def cmd_policy_explain(args: argparse.Namespace) -> None:
     policy = _policy(args)
 
     async def facts(conn: asyncpg.Connection) -> CustomerFacts:
-        customer = await find_customer(conn, args.customer)
-        row = await conn.fetchrow(
-            "select jurisdictions::text, kyc_level from customers where id = $1", customer.id
-        )
-        return CustomerFacts(str(customer.id), _jurisdictions.decode(row[0]), row[1])
+        return await policy_facts(conn, (await find_customer(conn, args.customer)).id)
 
     customer = with_db(args, facts)
     origin = country_of(args.ip) if args.ip else None

@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 from typing import Any
 
 import asyncpg
 import msgspec
 
 from ..identity.repository import find_customer
-from ..policy.decide import CustomerFacts, Jurisdiction, compile_entitlement
+from ..kyc.repository import policy_facts
+from ..policy.decide import compile_entitlement
 from ..policy.loader import load_policy
 from ..quota.model import DIMENSIONS, PERIODS, SCOPES, Limit
 from ..quota.overrides import Override, list_overrides, set_override
 from ..quota.resolve import Effective, caps_to_limits, effective_limits, plan_limits
 from ..runtime import policy_dirs
-from .common import AddCommand, print_json, print_table, settings_of, with_db
-
-_jurisdictions = msgspec.json.Decoder(tuple[Jurisdiction, ...])
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
+from .common import AddCommand, cli_actor, print_json, print_table, settings_of, with_db
 
 
 def _limit(o: Override) -> Limit:
@@ -50,13 +41,11 @@ class QuotaView(msgspec.Struct, frozen=True):
 async def quota_view(conn: asyncpg.Connection, customer: str, settings_args: argparse.Namespace) -> QuotaView:
     """The effective limits of a customer: the tightest of its tier's caps, its plans and the overrides."""
     found = await find_customer(conn, customer)
-    row = await conn.fetchrow("select jurisdictions::text, kyc_level from customers where id = $1", found.id)
+    facts = await policy_facts(conn, found.id)
     policy = load_policy(*policy_dirs(settings_of(settings_args)))
-    entitlement = compile_entitlement(
-        CustomerFacts(str(found.id), _jurisdictions.decode(row[0]), row[1]), policy
-    )
+    entitlement = compile_entitlement(facts, policy)
     overrides = await list_overrides(conn, found.id)
-    plans = plan_limits(policy, entitlement.tier, row[1])
+    plans = plan_limits(policy, entitlement.tier, facts.kyc_level)
     caps = caps_to_limits(entitlement.caps, f"policy:{entitlement.rule}.caps")
     by_scope: dict[str, list[Override]] = {f"customer:{found.id}": []}
     for scope in ("project", "key"):
@@ -97,7 +86,7 @@ def cmd_quota_set(args: argparse.Namespace) -> None:
             scope=args.scope,
             scope_name=args.project if args.scope == "project" else args.key,
             hard=args.hard,
-            actor=_actor(),
+            actor=cli_actor(),
         )
 
     override = with_db(args, work)

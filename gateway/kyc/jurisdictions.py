@@ -13,19 +13,17 @@ from collections.abc import Sequence
 import msgspec
 import pycountry
 
+from ..policy.decide import CustomerFacts, Jurisdiction, Source
 from .facts import Facts
 from .models import Owner
 from .ownership import OwnershipReport
 
+_decode = msgspec.json.Decoder(tuple[Jurisdiction, ...]).decode
 
-class JurisdictionFact(msgspec.Struct, frozen=True, omit_defaults=True):
-    """Mirrors :class:`gateway.policy.decide.Jurisdiction` field for field."""
 
-    country: str
-    source: str
-    region: str | None = None
-    percent: float | None = None
-    detail: str = ""
+def policy_facts(customer_id: str, stored: str | bytes, kyc_level: str) -> CustomerFacts:
+    """What a policy decision knows of a customer, from its stored jurisdictions and level."""
+    return CustomerFacts(customer_id, _decode(stored), kyc_level)  # type: ignore[arg-type]
 
 
 _SUBDIVISION = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
@@ -44,29 +42,30 @@ def _region(value: str | None, country: str) -> str | None:
 
 def derive(
     country: str | None, facts: Facts | None, owners: Sequence[Owner], report: OwnershipReport
-) -> list[JurisdictionFact]:
-    out: list[JurisdictionFact] = []
+) -> list[Jurisdiction]:
+    out: list[Jurisdiction] = []
     if country:
-        out.append(JurisdictionFact(country, "account"))
+        out.append(Jurisdiction(country, "account"))
     if facts is not None:
-        for value, source in (
+        sources: tuple[tuple[str | None, Source], ...] = (
             (facts.incorporation_country, "incorporation"),
             (facts.residence_country, "residence"),
             (facts.nationality, "nationality"),
             (facts.headquarters_country, "headquarters"),
-        ):
+        )
+        for value, source in sources:
             if value:
-                out.append(JurisdictionFact(value, source))
+                out.append(Jurisdiction(value, source))
         for address in facts.addresses:
             out.append(
-                JurisdictionFact(address.country, "address", region=_region(address.region, address.country))
+                Jurisdiction(address.country, "address", region=_region(address.region, address.country))
             )
     share = {h.owner_id: h.effective_percent for h in report.holdings}
     for owner in owners:
         percent = share.get(str(owner.id), 0.0)
         for value in {owner.country, owner.nationality} - {None}:
             assert value is not None
-            out.append(JurisdictionFact(value, "owner", percent=percent, detail=str(owner.id)))
+            out.append(Jurisdiction(value, "owner", percent=percent, detail=str(owner.id)))
     # One fact per (country, source, region, detail): the same country twice says nothing new.
     unique = {(j.country, j.source, j.region, j.detail): j for j in out}
     return sorted(unique.values(), key=lambda j: (j.source, j.country, j.detail, j.region or ""))

@@ -14,6 +14,8 @@ import asyncpg
 import msgspec
 
 from ..errors import NotFoundInStore
+from ..policy.decide import CustomerFacts
+from . import jurisdictions
 from .models import CustomerRecord, Edge, Hit, QueueItem, Transition
 from .states import Status
 
@@ -206,6 +208,15 @@ async def set_jurisdictions(conn: asyncpg.Connection, customer_id: uuid.UUID, fa
         customer_id,
         msgspec.json.encode(facts).decode(),
     )
+
+
+async def policy_facts(conn: asyncpg.Connection, customer_id: uuid.UUID) -> CustomerFacts:
+    row = await conn.fetchrow(
+        "select jurisdictions::text, kyc_level from customers where id = $1", customer_id
+    )
+    if row is None:
+        raise NotFoundInStore(f"no customer with id {customer_id}", code="customer_not_found")
+    return jurisdictions.policy_facts(str(customer_id), row[0], row[1])
 
 
 async def set_kyc_level(conn: asyncpg.Connection, customer_id: uuid.UUID, level: str) -> None:

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable
 
 import asyncpg
-import msgspec
 
 from ..db.notify_cache import NotifyCache
 from ..errors import Forbidden, ServiceUnavailable
@@ -23,11 +22,11 @@ from ..policy.decide import (
     CustomerFacts,
     Decision,
     Entitlement,
-    Jurisdiction,
     RequestFacts,
     compile_entitlement,
 )
 from ..policy.model import Policy
+from .jurisdictions import policy_facts
 from .states import Sanctions, Status, denial
 
 CHANNEL = "gateway_customers"
@@ -36,7 +35,6 @@ _LOAD = (
     "select id, kyc_status, extract(epoch from expires_at)::float8, sanctions, jurisdictions::text, kyc_level"
     " from customers"
 )
-_jurisdictions = msgspec.json.Decoder(tuple[Jurisdiction, ...])
 _MEMO = 256  # decisions remembered per customer: (action, region, origin) combinations in use
 
 
@@ -130,7 +128,7 @@ class StandingCache(NotifyCache[uuid.UUID, Standing]):
         policy = self._policy() if self._policy is not None else None
         out = {}
         for r in rows:
-            facts = CustomerFacts(str(r[0]), _jurisdictions.decode(r[4]), r[5])
+            facts = policy_facts(str(r[0]), r[4], r[5])
             entitlement = compile_entitlement(facts, policy) if policy is not None else None
             out[r[0]] = Standing(r[1], r[2], r[3], facts, entitlement)
         return out

@@ -6,9 +6,10 @@ import datetime as dt
 import uuid
 
 from gateway.kyc.facts import Address, Facts
-from gateway.kyc.jurisdictions import JurisdictionFact, derive
+from gateway.kyc.jurisdictions import derive
 from gateway.kyc.models import Owner
 from gateway.kyc.ownership import Holding, OwnershipReport
+from gateway.policy.decide import Jurisdiction
 
 NOW = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
 
@@ -36,10 +37,10 @@ def test_facts_addresses_and_owners_with_their_share() -> None:
         ),
     )
     got = derive("DE", facts, [owner], report((owner.id, 30.0)))
-    assert JurisdictionFact("UA", "address", region="UA-43") in got
-    assert JurisdictionFact("UA", "address") in got
-    assert JurisdictionFact("CN", "owner", percent=30.0, detail=str(owner.id)) in got
-    assert JurisdictionFact("HK", "owner", percent=30.0, detail=str(owner.id)) in got
+    assert Jurisdiction("UA", "address", region="UA-43") in got
+    assert Jurisdiction("UA", "address") in got
+    assert Jurisdiction("CN", "owner", percent=30.0, detail=str(owner.id)) in got
+    assert Jurisdiction("HK", "owner", percent=30.0, detail=str(owner.id)) in got
     assert {(j.country, j.source) for j in got} >= {
         ("DE", "account"),
         ("DE", "incorporation"),
@@ -48,6 +49,6 @@ def test_facts_addresses_and_owners_with_their_share() -> None:
 
 
 def test_no_facts_only_the_account_country_and_duplicates_collapse() -> None:
-    assert derive("FR", None, [], report()) == [JurisdictionFact("FR", "account")]
+    assert derive("FR", None, [], report()) == [Jurisdiction("FR", "account")]
     same = Facts(addresses=(Address("a", "Paris", "FR"), Address("b", "Lyon", "FR")))
     assert [j.source for j in derive(None, same, [], report())] == ["address"]
