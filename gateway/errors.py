@@ -16,6 +16,8 @@ class GatewayError(Exception):
     status: int = 500
     type: str = "api_error"
     code: str = "internal_error"
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+    """Extra response headers (lower-case names, ASGI style), e.g. ``retry-after``."""
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
         super().__init__(message)
@@ -66,6 +68,18 @@ class UnprocessableEntity(GatewayError):
     status = 422
     type = "invalid_request_error"
     code = "unprocessable"
+
+
+class TooManyRequests(GatewayError):
+    """A quota or rate limit refused the request; the headers say which and when to retry."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, code: str, headers: list[tuple[bytes, bytes]]) -> None:
+        super().__init__(message, code=code)
+        self.headers = tuple(headers)
 
 
 class UpstreamUnavailable(GatewayError):

@@ -9,6 +9,8 @@ import asyncio
 import contextlib
 import gc
 import os
+import socket
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +29,9 @@ from .policy.loader import shipped_policy_dir
 from .policy.store import PolicyStore, ReloadResult
 from .proxy import ProxyApp, UpstreamRegistry
 from .proxy.origin import OriginResolver
-from .proxy.stages import Identify, KnowCustomer, Place, ReadBody, ResolveOrigin, RouteToUpstream
+from .proxy.stages import Identify, KnowCustomer, Meter, Place, ReadBody, ResolveOrigin, RouteToUpstream
+from .quota.meter import QuotaMeter
+from .quota.overrides import OverrideCache
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -57,6 +61,8 @@ class Runtime:
         self.kyc: KycService | None = None
         self.oidc: OIDCValidator | None = None
         self.policies: PolicyStore | None = None
+        self.overrides: OverrideCache | None = None
+        self.meter: QuotaMeter | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.ledger: LedgerWriter | None = None
@@ -76,6 +82,8 @@ class Runtime:
         ]
         if mode != "off":
             stages.append(Place(self.standings, shadow=mode == "shadow"))  # may they use it from here?
+        if self.meter is not None:
+            stages.append(Meter(self.meter, self.settings.quota_default_max_tokens))  # within quota?
         return stages
 
     async def start(self) -> None:
@@ -106,6 +114,25 @@ class Runtime:
         # A reload on any replica or worker is announced here, so that all of them reload.
         self.standings.also_listen(POLICY_CHANNEL, self._on_policy_notice)
         await self.standings.start()
+        if s.quota_mode != "off":
+            self.overrides = OverrideCache(
+                lambda: asyncpg.connect(url),
+                self.pool,
+                resync_seconds=s.key_cache_resync_seconds,
+                max_staleness_seconds=s.key_cache_max_staleness_seconds,
+            )
+            await self.overrides.start()
+            self.meter = QuotaMeter(
+                self.pool,
+                self.standings,
+                self.overrides,
+                lambda: policies.policy,
+                replica=f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
+                lease_ttl=s.quota_lease_ttl_seconds,
+                lease_fraction=s.quota_lease_fraction,
+                lease_share=s.quota_lease_share,
+            )
+            self.meter.start()
         self.kyc = await KycService.open(self.pool, s)
         if s.oidc_issuer is not None:
             self.oidc = OIDCValidator(s.oidc_issuer, s.oidc_audience, s.oidc_algorithms)
@@ -172,6 +199,8 @@ class Runtime:
     async def stop(self) -> None:
         """Called after the server has finished in-flight requests: flush, then close."""
         self.proxy = None
+        if self.meter is not None:
+            await self.meter.stop()
         if self.ledger is not None:
             await self.ledger.stop()
             _log.info("ledger_flushed", written=self.ledger.written, spooled=self.ledger.spooled)
@@ -179,7 +208,7 @@ class Runtime:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
-        for cache in (self.keys, self.standings):
+        for cache in (self.keys, self.standings, self.overrides):
             if cache is not None:
                 await cache.stop()
         if self.registry is not None:

@@ -114,6 +114,16 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     ``off``: no jurisdiction stage at all (benchmarks)."""
     policy_dir: str | None = None
     """A folder of policy files that override or extend the shipped policy."""
+    quota_mode: Literal["enforce", "off"] = "enforce"
+    """``off``: no quota stage at all (benchmarks, or quotas enforced elsewhere)."""
+    quota_lease_ttl_seconds: float = 30.0
+    """A replica returns each lease after half of this; a dead replica's lease is reclaimed after it."""
+    quota_lease_fraction: float = 0.1
+    """Each lease of a budget is at most this fraction of the limit (rate windows: half)."""
+    quota_lease_share: float = 0.5
+    """...and at most this share of what is left, so that a budget's tail is spread over replicas."""
+    quota_default_max_tokens: int = 4096
+    """Output tokens reserved for a request that names no ``max_tokens``."""
 
     @property
     def state_path(self) -> Path:
@@ -193,6 +203,12 @@ def _validate(settings: Settings, origin: str) -> Settings:
         raise fail("trusted_proxies", str(exc)) from None
     if settings.policy_dir is not None and not Path(settings.policy_dir).expanduser().is_dir():
         raise fail("policy_dir", f"{settings.policy_dir!r} is not a folder")
+    if not 1.0 <= settings.quota_lease_ttl_seconds <= 3600:
+        raise fail("quota_lease_ttl_seconds", "must be between 1 and 3600")
+    if not 0 < settings.quota_lease_fraction <= 1 or not 0 < settings.quota_lease_share <= 1:
+        raise fail("quota_lease_fraction", "quota_lease_fraction and quota_lease_share must be in (0, 1]")
+    if settings.quota_default_max_tokens < 1:
+        raise fail("quota_default_max_tokens", "must be at least 1")
     provider_names: set[str] = set()
     for i, prov in enumerate(settings.kyc_providers):
         key = f"kyc_providers[{i}]"

@@ -12,23 +12,11 @@ from ..identity.repository import find_customer
 from ..kyc.repository import policy_facts
 from ..policy.decide import compile_entitlement
 from ..policy.loader import load_policy
-from ..quota.model import DIMENSIONS, PERIODS, SCOPES, Limit
+from ..quota.model import DIMENSIONS, PERIODS, SCOPES
 from ..quota.overrides import Override, list_overrides, set_override
 from ..quota.resolve import Effective, caps_to_limits, effective_limits, plan_limits
 from ..runtime import policy_dirs
 from .common import AddCommand, cli_actor, print_json, print_table, settings_of, with_db
-
-
-def _limit(o: Override) -> Limit:
-    return Limit(
-        dimension=o.dimension,  # type: ignore[arg-type]
-        period=o.period,  # type: ignore[arg-type]
-        rolling_days=o.rolling_days,
-        limit=o.limit,
-        scope=o.scope,  # type: ignore[arg-type]
-        hard=o.hard,
-        source=f"override:{o.id}",
-    )
 
 
 class QuotaView(msgspec.Struct, frozen=True):
@@ -59,7 +47,7 @@ async def quota_view(conn: asyncpg.Connection, customer: str, settings_args: arg
         sources = [
             caps if scope == "customer" else [],
             [p for p in plans if p.scope == scope],
-            [_limit(o) for o in group],
+            [o.as_limit() for o in group],
         ]
         effective: list[Effective] = effective_limits(*sources)
         for e in effective:

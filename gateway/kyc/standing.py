@@ -12,8 +12,10 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
+import structlog
 
 from ..db.notify_cache import NotifyCache
 from ..errors import Forbidden, ServiceUnavailable
@@ -32,14 +34,27 @@ from .states import Sanctions, Status, denial
 CHANNEL = "gateway_customers"
 
 _LOAD = (
-    "select id, kyc_status, extract(epoch from expires_at)::float8, sanctions, jurisdictions::text, kyc_level"
-    " from customers"
+    "select id, kyc_status, extract(epoch from expires_at)::float8, sanctions, jurisdictions::text,"
+    " kyc_level, time_zone from customers"
 )
+_UTC = ZoneInfo("UTC")
 _MEMO = 256  # decisions remembered per customer: (action, region, origin) combinations in use
 
 
+_log = structlog.get_logger(__name__)
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        # Checked when set; a zone this machine's tzdata lacks must not stop the cache loading.
+        _log.warning("unknown_time_zone", zone=name)
+        return _UTC
+
+
 class Standing:
-    __slots__ = ("decisions", "denial", "entitlement", "expires_at", "facts", "sanctions", "status")
+    __slots__ = ("decisions", "denial", "entitlement", "expires_at", "facts", "sanctions", "status", "tz")
 
     def __init__(
         self,
@@ -48,8 +63,11 @@ class Standing:
         sanctions: Sanctions,
         facts: CustomerFacts,
         entitlement: Entitlement | None,
+        tz: ZoneInfo = _UTC,
     ) -> None:
         self.status = status
+        self.tz = tz
+        """Where the customer's days and months begin (its daily and monthly budgets reset)."""
         self.expires_at = expires_at
         self.sanctions = sanctions
         self.facts = facts
@@ -92,7 +110,9 @@ class StandingCache(NotifyCache[uuid.UUID, Standing]):
     def recompile(self, policy: Policy) -> None:
         """Entitlements under a new policy, swapped in at once (a reload)."""
         self._entries = {
-            cid: Standing(s.status, s.expires_at, s.sanctions, s.facts, compile_entitlement(s.facts, policy))
+            cid: Standing(
+                s.status, s.expires_at, s.sanctions, s.facts, compile_entitlement(s.facts, policy), s.tz
+            )
             for cid, s in self._entries.items()
         }
 
@@ -130,5 +150,5 @@ class StandingCache(NotifyCache[uuid.UUID, Standing]):
         for r in rows:
             facts = policy_facts(str(r[0]), r[4], r[5])
             entitlement = compile_entitlement(facts, policy) if policy is not None else None
-            out[r[0]] = Standing(r[1], r[2], r[3], facts, entitlement)
+            out[r[0]] = Standing(r[1], r[2], r[3], facts, entitlement, _zone(r[6]))
         return out

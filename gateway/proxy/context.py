@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..identity import Principal
+    from ..quota.meter import Admission
     from .adapters import RequestHead
     from .routes import Route
     from .upstreams import Upstream
@@ -17,6 +18,7 @@ class RequestContext:
     """Mutable per-request state. Stages fill it in; settlement reads it, whatever happened."""
 
     __slots__ = (
+        "admission",
         "body",
         "bytes_in",
         "bytes_out",
@@ -43,6 +45,7 @@ class RequestContext:
         "status",
         "stream",
         "upstream",
+        "upstream_status",
         "usage_complete",
         "wants_usage_chunk",
     )
@@ -68,6 +71,10 @@ class RequestContext:
         self.stream = False
         self.wants_usage_chunk = True
         self.upstream: Upstream | None = None
+        self.upstream_status: int | None = None
+        """The upstream's answer, once it gave one (None: never reached, or it failed)."""
+        self.admission: Admission | None = None
+        """The quota reservation, settled with the actual usage whatever happens."""
         self.status = 0
         self.error_code: str | None = None
         self.prompt_tokens: int | None = None

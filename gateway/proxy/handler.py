@@ -31,6 +31,7 @@ from ..errors import (
 )
 from ..ledger import LedgerWriter, UsageEvent
 from ..ops.metrics import Metrics
+from ..quota.model import Usage
 from .context import RequestContext
 from .headers import inbound_response_headers, outbound_request_headers
 from .models import model_list
@@ -44,6 +45,7 @@ _log = structlog.get_logger("gateway.proxy")
 _JSON = b"application/json"
 _UTC = dt.UTC
 _CLIENT_CLOSED = 499  # nginx's "client closed request"
+_NOTHING = Usage()
 
 
 class ProxyApp:
@@ -85,7 +87,8 @@ class ProxyApp:
             if ctx.response_started:
                 ctx.status = err.status  # the ledger records what went wrong mid-stream
             else:
-                await self._respond(ctx, send, err.status, error_body(err, ctx.request_id))
+                headers = [(b"content-type", _JSON), *err.headers] if err.headers else None
+                await self._respond(ctx, send, err.status, error_body(err, ctx.request_id), headers)
         except ClientDisconnected:
             ctx.status, ctx.error_code = _CLIENT_CLOSED, "client_disconnected"
         except asyncio.CancelledError:
@@ -128,6 +131,7 @@ class ProxyApp:
         try:
             if not ctx.stream:
                 response = await builder.build().send()
+                ctx.upstream_status = response.status
                 data = bytes(await response.bytes())
                 out, upstream_id, content_type = inbound_response_headers(response.headers.items())
                 if 200 <= response.status < 300 and content_type.startswith("application/json"):
@@ -140,6 +144,7 @@ class ProxyApp:
                 # pyreqwest reads ahead up to 64 KiB before handing over a streamed response;
                 # a limit of 0 hands over each chunk as it arrives (first byte first).
                 async with builder.streamed_read_buffer_limit(0).build_streamed() as response:
+                    ctx.upstream_status = response.status
                     out, upstream_id, content_type = inbound_response_headers(response.headers.items())
                     if "text/event-stream" not in content_type:
                         data = bytes(await response.bytes())
@@ -230,6 +235,8 @@ class ProxyApp:
         elapsed = time.perf_counter() - ctx.started
         route = ctx.route.name if ctx.route is not None else "unmatched"
         self.metrics.observe(route, ctx.status, elapsed)
+        if ctx.admission is not None:
+            ctx.admission.settle(actual_usage(ctx, ctx.admission.estimate))
         principal = ctx.principal
         if principal is not None:
             self.ledger.record(
@@ -267,6 +274,30 @@ class ProxyApp:
                 model=ctx.model,
                 ms=round(elapsed * 1000.0, 3),
             )
+
+
+def actual_usage(ctx: RequestContext, estimate: Usage) -> Usage:
+    """What a request used, for settling its quota reservation, from what the upstream reported.
+
+    Nothing when the upstream never answered, failed (5xx) or refused (429): the caller got no
+    service, so the reservation is refunded whole. Otherwise one request and the reported tokens;
+    where the upstream reported none (a stream cut short, a body without usage), the prompt is
+    taken as the estimate (it was processed) and the output as what the stream delivered (one
+    token per delta), or the estimate for a successful plain response that did not say.
+    """
+    status = ctx.upstream_status
+    if status is None or status >= 500 or status == 429:
+        return _NOTHING
+    ok = status < 300
+    prompt = ctx.prompt_tokens
+    completion = ctx.completion_tokens
+    return Usage(
+        requests=1,
+        input_tokens=prompt if prompt is not None else (estimate.input_tokens if ok else 0),
+        output_tokens=(
+            completion if completion is not None else (estimate.output_tokens if ok and not ctx.stream else 0)
+        ),
+    )
 
 
 async def _watch_disconnect(ctx: RequestContext, task: asyncio.Task[Any] | None) -> None:

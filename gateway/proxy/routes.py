@@ -16,6 +16,10 @@ class Route(NamedTuple):
     """False for routes the gateway answers itself (the model list)."""
     usage_chunk_option: bool = False
     """OpenAI streaming usage comes only with ``stream_options.include_usage``."""
+    reads_tokens: bool = True
+    """The model processes the prompt: input tokens are reserved (not for ``count_tokens``)."""
+    writes_tokens: bool = True
+    """The model generates: output tokens are reserved (not for embeddings)."""
 
 
 ROUTES: dict[str, Route] = {
@@ -23,10 +27,12 @@ ROUTES: dict[str, Route] = {
     for r in (
         Route("/v1/chat/completions", "POST", "openai", True, usage_chunk_option=True),
         Route("/v1/completions", "POST", "openai", True, usage_chunk_option=True),
-        Route("/v1/embeddings", "POST", "openai", True),
+        Route("/v1/embeddings", "POST", "openai", True, writes_tokens=False),
         Route("/v1/responses", "POST", "openai", True),
         Route("/v1/messages", "POST", "anthropic", True),
-        Route("/v1/messages/count_tokens", "POST", "anthropic", True),
+        Route(
+            "/v1/messages/count_tokens", "POST", "anthropic", True, reads_tokens=False, writes_tokens=False
+        ),
         Route("/v1/models", "GET", "any", False),
     )
 }

@@ -1,8 +1,8 @@
 """The stages a request passes before it is forwarded. Each has one job.
 
 A stage reads and fills the :class:`RequestContext`, or raises a
-:class:`GatewayError` to answer the request itself. Later stages (quota) slot
-in between ``Place`` and forwarding.
+:class:`GatewayError` to answer the request itself. The runtime's ``pipeline()``
+puts them in order: who, verified, what, where to, allowed from here, within quota.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from ..errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from ..identity import KeyCache
 from ..kyc.standing import StandingCache
 from ..policy.decide import Action
+from ..quota.meter import QuotaMeter
+from ..quota.resolve import estimate_chat
 from .adapters import decode_head
 from .context import RequestContext
 from .origin import OriginResolver, country_of
@@ -97,6 +99,26 @@ class Place:
                 )
                 return
             raise Forbidden(decision.message, code=decision.code)
+
+
+class Meter:
+    """Reserve what the request may use against every quota and rate limit, mostly from memory."""
+
+    def __init__(self, meter: QuotaMeter, default_max_tokens: int) -> None:
+        self.meter = meter
+        self.default_max_tokens = default_max_tokens
+
+    async def __call__(self, ctx: RequestContext) -> None:
+        if ctx.upstream is None or ctx.route is None or ctx.head is None:
+            return  # nothing is forwarded (e.g. /v1/models)
+        assert ctx.principal is not None
+        route = ctx.route
+        estimate = estimate_chat(
+            len(ctx.body) if route.reads_tokens else 0,
+            ctx.head.output_cap() if route.writes_tokens else 0,
+            default_max_tokens=self.default_max_tokens,
+        )
+        ctx.admission = await self.meter.admit(ctx.principal, estimate)
 
 
 class ReadBody:

@@ -12,8 +12,9 @@ import uuid
 import asyncpg
 import msgspec
 
+from ..db.notify_cache import NotifyCache
 from ..errors import BadRequest, NotFoundInStore
-from .model import DIMENSIONS, PERIODS, SCOPES
+from .model import DIMENSIONS, PERIODS, SCOPES, Limit
 
 
 class Override(msgspec.Struct, frozen=True):
@@ -27,6 +28,18 @@ class Override(msgspec.Struct, frozen=True):
     limit: float
     hard: bool
     created_by: str
+
+    def as_limit(self) -> Limit:
+        """The override as a :class:`Limit` named ``override:<id>`` (the CHECKs keep the values valid)."""
+        return Limit(
+            dimension=self.dimension,  # type: ignore[arg-type]
+            period=self.period,  # type: ignore[arg-type]
+            rolling_days=self.rolling_days,
+            limit=self.limit,
+            scope=self.scope,  # type: ignore[arg-type]
+            hard=self.hard,
+            source=f"override:{self.id}",
+        )
 
 
 _COLUMNS = 'id, customer_id, scope, scope_id, dimension, period, rolling_days, "limit", hard, created_by'
@@ -115,3 +128,34 @@ async def delete_override(conn: asyncpg.Connection, customer_id: uuid.UUID, over
         "delete from quota_overrides where id = $1 and customer_id = $2", override_id, customer_id
     )
     return bool(done != "DELETE 0")
+
+
+OVERRIDES_CHANNEL = "gateway_quota_overrides"
+Scoped = tuple[Limit, str]
+"""A limit and the id of the customer, project or key it counts against."""
+
+
+class OverrideCache(NotifyCache[uuid.UUID, tuple[Scoped, ...]]):
+    """Every customer's overrides in memory, kept current by a trigger on ``quota_overrides``."""
+
+    channel = OVERRIDES_CHANNEL
+    name = "quota-overrides"
+
+    def get(self, customer_id: uuid.UUID) -> tuple[Scoped, ...]:
+        return self._entries.get(customer_id, ())
+
+    def _key(self, payload: str) -> uuid.UUID:
+        return uuid.UUID(payload)
+
+    async def _load(
+        self, conn: asyncpg.Connection, keys: list[uuid.UUID] | None
+    ) -> dict[uuid.UUID, tuple[Scoped, ...]]:
+        query = f"select {_COLUMNS} from quota_overrides"  # noqa: S608 - _COLUMNS is a constant
+        rows = await (
+            conn.fetch(query) if keys is None else conn.fetch(query + " where customer_id = any($1)", keys)
+        )
+        grouped: dict[uuid.UUID, list[Scoped]] = {}
+        for r in rows:
+            o = Override(**dict(r))
+            grouped.setdefault(o.customer_id, []).append((o.as_limit(), o.scope_id))
+        return {cid: tuple(items) for cid, items in grouped.items()}

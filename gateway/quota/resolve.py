@@ -9,7 +9,7 @@ the effective limit comes from and what it beat.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -141,3 +141,29 @@ def plan_limits(policy: Policy, tier: str, kyc_level: str) -> list[Limit]:
         for name, plan in policy.plans_for(tier, kyc_level)
         for item in plan.limits
     ]
+
+
+def limits_for(
+    ids: Mapping[Scope, str],
+    *,
+    caps: Sequence[Limit],
+    plans: Sequence[Limit],
+    overrides: Sequence[tuple[Limit, str]],
+) -> list[tuple[Limit, str]]:
+    """Every limit one request is held to, with the id of the scope it counts against.
+
+    ``ids`` names the caller's customer, project and key; ``overrides`` are ``(limit, scope_id)``
+    pairs, of which only those naming one of ``ids`` apply. Per scope, the tightest of the
+    overrides, the plans and (for the customer scope) the policy caps wins.
+    """
+    applied: list[tuple[Limit, str]] = []
+    for scope in ("customer", "project", "key"):
+        scope_id = ids[scope]
+        mine = [limit for limit, sid in overrides if limit.scope == scope and sid == scope_id]
+        for e in effective_limits(
+            mine,
+            [p for p in plans if p.scope == scope],
+            caps if scope == "customer" else (),
+        ):
+            applied.append((e.limit, scope_id))
+    return applied

@@ -20,6 +20,7 @@ from .model import RATE_PERIOD_SECONDS, Limit
 
 UTC = dt.UTC
 _DAY = dt.timedelta(days=1)
+_HOUR = dt.timedelta(hours=1)
 
 
 def _local_day_start(day: dt.date, tz: ZoneInfo) -> dt.datetime:
@@ -87,3 +88,23 @@ def retry_after(limit: Limit, now: dt.datetime, tz: ZoneInfo) -> float:
     if limit.rolling_days is not None:
         return (end - start).total_seconds()
     return (end - now).total_seconds()
+
+
+def counter_window(
+    limit: Limit, now: dt.datetime, tz: ZoneInfo
+) -> tuple[str, dt.datetime, dt.datetime, dt.datetime | None]:
+    """Where usage at ``now`` is counted: ``(window name, start, end, since)``.
+
+    A calendar or rate window is counted in one row, keyed by its start. A rolling window moves
+    every instant, so it is counted in UTC hours: usage goes into the hour ``now`` falls in, and the
+    budget sums the hours from ``since`` (that hour's start minus N days) to it. That covers
+    ``(now - N days, now]`` plus at most the hour before it: a rolling budget may count up to one
+    hour of usage too many, never too few.
+    """
+    if limit.rolling_days is not None:
+        _require_aware(now)
+        hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        return f"rolling:{limit.rolling_days}", hour, hour + _HOUR, hour - limit.rolling_days * _DAY
+    start, end = window(limit, now, tz)
+    assert limit.period is not None
+    return limit.period, start, end, None

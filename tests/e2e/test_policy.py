@@ -69,6 +69,11 @@ api_key_env = "TEST_UPSTREAM_KEY"
 def policy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("deployment-policy")
     (folder / "rules.toml").write_text(TIER2_US_ONLY.format(regions='["US"]'))
+    # This deployment sells more than the shipped default plan's 50 requests/s per key: the
+    # reload test below sends requests as fast as it can (a plan replaced by a deployment folder).
+    (folder / "plans.toml").write_text(
+        '[plans.default]\ntitle = "Bulk"\nlimits = [{ dimension = "requests", period = "second", limit = 100000 }]\n'
+    )
     return folder
 
 

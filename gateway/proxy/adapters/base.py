@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Annotated, Protocol
 
 import msgspec
 
@@ -19,6 +19,22 @@ class RequestHead(msgspec.Struct):
     model: str | None = None
     stream: bool | None = None
     stream_options: StreamOptions | None = None
+    # The most the model may generate, under each API's name for it: the quota reservation.
+    max_tokens: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    """Chat and legacy completions, Anthropic messages."""
+    max_completion_tokens: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    """OpenAI chat, newer name (reasoning models)."""
+    max_output_tokens: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    """OpenAI Responses API."""
+    n: Annotated[int, msgspec.Meta(ge=1, le=128)] | None = None
+    """Choices per request: each may generate up to the maximum."""
+
+    def output_cap(self) -> int | None:
+        """The most output tokens the request allows, or None when it names no maximum."""
+        for cap in (self.max_completion_tokens, self.max_tokens, self.max_output_tokens):
+            if cap is not None:
+                return cap * (self.n or 1)
+        return None
 
 
 _decode_head = msgspec.json.Decoder(RequestHead).decode
