@@ -110,7 +110,8 @@ async def reserve(conn: asyncpg.Connection, key: CounterKey, limit: float, cost:
         """
         insert into quota_counters as q
             (scope, scope_id, dimension, "window", window_start, window_end, limit_value, reserved)
-        select $1::text, $2::text, $3::text, $4::text, $5::timestamptz, $6::timestamptz, $7::float8, $8::float8
+        select $1::text, $2::text, $3::text, $4::text, $5::timestamptz, $6::timestamptz,
+               $7::float8, $8::float8
         where $8::float8 <= $7::float8
         on conflict (scope, scope_id, dimension, "window", window_start) do update
             set reserved = q.reserved + excluded.reserved, limit_value = excluded.limit_value,
