@@ -1,4 +1,4 @@
-"""The admin API (``/admin/v1``): the operator's review queue and decisions.
+"""The admin API (``/admin/v1``): the operator's review queue and decisions, and quotas.
 
 Authenticated by one bearer token whose sha256 is configured (``admin_token_sha256``);
 every decision records the actor and the reason. The CLI offers the same operations.
@@ -14,13 +14,24 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import msgspec
-from litestar import Response, get, post
+from litestar import Response, delete, get, post, put
 from litestar.handlers import BaseRouteHandler
 
-from ..errors import BadRequest, Forbidden, ServiceUnavailable, Unauthorized, UnprocessableEntity
+from ..cli.quota import QuotaView, quota_view
+from ..errors import (
+    BadRequest,
+    Forbidden,
+    NotFoundInStore,
+    ServiceUnavailable,
+    Unauthorized,
+    UnprocessableEntity,
+)
 from ..kyc.models import DecisionIn, KycStatus, OwnerIn, QueueItem, Review
 from ..kyc.service import Action
+from ..policy.model import Policy
+from ..quota.overrides import Override, delete_override, set_override, set_time_zone, time_zone
 from .common import AnyRequest, decode_body, kyc_of, runtime_of
 
 _ACTIONS: dict[str, Action] = {
@@ -38,6 +49,22 @@ class CustomerIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     name: str
     kind: str = "organisation"
     country: str | None = None
+
+
+class OverrideIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """As ``gateway quota set``: a period or rolling days; ``scope_name`` names the project or key."""
+
+    dimension: str
+    limit: float
+    period: str | None = None
+    rolling_days: int | None = None
+    scope: str = "customer"
+    scope_name: str | None = None
+    hard: bool = False
+
+
+class TimeZoneIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    time_zone: str
 
 
 def admin_actor(request: AnyRequest) -> str:
@@ -176,6 +203,72 @@ async def reload_policy(request: AnyRequest) -> dict[str, Any]:
     return msgspec.structs.asdict(result)
 
 
+# -- quotas ----------------------------------------------------------------------------
+
+
+def _pool(request: AnyRequest) -> asyncpg.Pool:
+    pool = runtime_of(request).pool
+    if pool is None:
+        raise ServiceUnavailable("the gateway is starting or stopping", code="not_ready")
+    return pool
+
+
+def _policy(request: AnyRequest) -> Policy:
+    store = runtime_of(request).policies
+    if store is None:
+        raise ServiceUnavailable("the gateway is starting or stopping", code="not_ready")
+    return store.policy
+
+
+@get("/admin/v1/customers/{customer_id:uuid}/quota", guards=[_guard])
+async def quota(request: AnyRequest, customer_id: uuid.UUID) -> QuotaView:
+    """As ``gateway quota show --json``, under the policy this replica enforces."""
+    policy = _policy(request)
+    async with _pool(request).acquire() as conn:
+        return await quota_view(conn, customer_id, policy)
+
+
+@put("/admin/v1/customers/{customer_id:uuid}/quota/overrides", guards=[_guard])
+async def put_override(request: AnyRequest, customer_id: uuid.UUID) -> Override:
+    body = await decode_body(request, OverrideIn)
+    actor = admin_actor(request)
+    async with _pool(request).acquire() as conn, conn.transaction():
+        await time_zone(conn, customer_id)  # customer_not_found rather than a foreign key error
+        return await set_override(
+            conn,
+            customer_id,
+            dimension=body.dimension,
+            limit=body.limit,
+            period=body.period,
+            rolling_days=body.rolling_days,
+            scope=body.scope,
+            scope_name=body.scope_name,
+            hard=body.hard,
+            actor=actor,
+        )
+
+
+@delete(
+    "/admin/v1/customers/{customer_id:uuid}/quota/overrides/{override_id:int}",
+    guards=[_guard],
+    status_code=200,
+)
+async def remove_override(request: AnyRequest, customer_id: uuid.UUID, override_id: int) -> dict[str, bool]:
+    async with _pool(request).acquire() as conn:
+        if not await delete_override(conn, customer_id, override_id):
+            raise NotFoundInStore(f"this customer has no override {override_id}", code="override_not_found")
+    return {"deleted": True}
+
+
+@put("/admin/v1/customers/{customer_id:uuid}/time-zone", guards=[_guard])
+async def put_time_zone(request: AnyRequest, customer_id: uuid.UUID) -> dict[str, Any]:
+    """The zone whose midnight starts the customer's daily and monthly budgets."""
+    body = await decode_body(request, TimeZoneIn)
+    async with _pool(request).acquire() as conn:
+        zone = await set_time_zone(conn, customer_id, body.time_zone)
+    return {"customer": customer_id, "time_zone": zone}
+
+
 admin_routes = [
     policy_info,
     reload_policy,
@@ -189,4 +282,8 @@ admin_routes = [
     erase,
     decide_hit,
     load_list,
+    quota,
+    put_override,
+    remove_override,
+    put_time_zone,
 ]

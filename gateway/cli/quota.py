@@ -1,8 +1,10 @@
-"""``gateway quota set|show``: per-customer limits, and which rule sets the effective one."""
+"""``gateway quota set|show|time-zone``: per-customer limits, which rule sets the effective one,
+and the time zone whose midnight starts the customer's daily and monthly budgets."""
 
 from __future__ import annotations
 
 import argparse
+import uuid
 from typing import Any
 
 import asyncpg
@@ -12,8 +14,9 @@ from ..identity.repository import find_customer
 from ..kyc.repository import policy_facts
 from ..policy.decide import compile_entitlement
 from ..policy.loader import load_policy
+from ..policy.model import Policy
 from ..quota.model import DIMENSIONS, PERIODS, SCOPES
-from ..quota.overrides import Override, list_overrides, set_override
+from ..quota.overrides import Override, list_overrides, set_override, set_time_zone, time_zone
 from ..quota.resolve import Effective, caps_to_limits, effective_limits, plan_limits
 from ..runtime import policy_dirs
 from .common import AddCommand, cli_actor, print_json, print_table, settings_of, with_db
@@ -23,19 +26,29 @@ class QuotaView(msgspec.Struct, frozen=True):
     customer: str
     tier: str
     policy_hash: str
+    time_zone: str
     limits: list[dict[str, Any]]
 
 
-async def quota_view(conn: asyncpg.Connection, customer: str, settings_args: argparse.Namespace) -> QuotaView:
-    """The effective limits of a customer: the tightest of its tier's caps, its plans and the overrides."""
-    found = await find_customer(conn, customer)
-    facts = await policy_facts(conn, found.id)
-    policy = load_policy(*policy_dirs(settings_of(settings_args)))
+async def quota_view(
+    conn: asyncpg.Connection, customer: str | uuid.UUID, policy: Policy | argparse.Namespace
+) -> QuotaView:
+    """The effective limits of a customer: the tightest of its tier's caps, its plans and the overrides.
+
+    ``customer`` is an id or a name (the CLI) or a UUID, looked up by id only (the admin API);
+    ``policy`` is the policy in force (the admin API) or the CLI's arguments, whose settings
+    name the policy folders to load.
+    """
+    customer_id = customer if isinstance(customer, uuid.UUID) else (await find_customer(conn, customer)).id
+    facts = await policy_facts(conn, customer_id)  # customer_not_found for an unknown id
+    zone = await time_zone(conn, customer_id)
+    if isinstance(policy, argparse.Namespace):
+        policy = load_policy(*policy_dirs(settings_of(policy)))
     entitlement = compile_entitlement(facts, policy)
-    overrides = await list_overrides(conn, found.id)
+    overrides = await list_overrides(conn, customer_id)
     plans = plan_limits(policy, entitlement.tier, facts.kyc_level)
     caps = caps_to_limits(entitlement.caps, f"policy:{entitlement.rule}.caps")
-    by_scope: dict[str, list[Override]] = {f"customer:{found.id}": []}
+    by_scope: dict[str, list[Override]] = {f"customer:{customer_id}": []}
     for scope in ("project", "key"):
         if any(p.scope == scope for p in plans):
             by_scope[f"{scope}:*"] = []  # the plan's limit for each one without an override
@@ -58,7 +71,13 @@ async def quota_view(conn: asyncpg.Connection, customer: str, settings_args: arg
                     "overridden": [msgspec.structs.asdict(x) for x in e.overridden],
                 }
             )
-    return QuotaView(str(found.id), entitlement.tier, policy.hash, limits)
+    return QuotaView(
+        customer=str(customer_id),
+        tier=entitlement.tier,
+        policy_hash=policy.hash,
+        time_zone=zone,
+        limits=limits,
+    )
 
 
 def cmd_quota_set(args: argparse.Namespace) -> None:
@@ -92,9 +111,26 @@ def cmd_quota_show(args: argparse.Namespace) -> None:
         print_json(view)
         return
     print(f"customer {view.customer}, tier {view.tier}, policy {view.policy_hash[:12]}")
+    print(f"time zone {view.time_zone} (daily and monthly budgets start at its midnight)")
     print_table(
         view.limits, ["scope", "scope_id", "dimension", "period", "rolling_days", "limit", "hard", "source"]
     )
+
+
+def cmd_quota_time_zone(args: argparse.Namespace) -> None:
+    async def work(conn: asyncpg.Connection) -> tuple[uuid.UUID, str]:
+        customer = await find_customer(conn, args.customer)
+        if args.zone is None:
+            return customer.id, await time_zone(conn, customer.id)
+        return customer.id, await set_time_zone(conn, customer.id, args.zone)
+
+    customer_id, zone = with_db(args, work)
+    if args.json:
+        print_json({"customer": customer_id, "time_zone": zone})
+    elif args.zone is None:
+        print(zone)
+    else:
+        print(f"set the time zone of customer {customer_id} to {zone}")
 
 
 def register(sub: Any, add: AddCommand) -> None:
@@ -117,3 +153,11 @@ def register(sub: Any, add: AddCommand) -> None:
     )
     p = add(qs, "show", cmd_quota_show, "a customer's effective limits and the rule that sets each")
     p.add_argument("--customer", required=True, help="customer id or name")
+    p = add(
+        qs,
+        "time-zone",
+        cmd_quota_time_zone,
+        "show or set the time zone whose midnight starts a customer's daily and monthly budgets",
+    )
+    p.add_argument("--customer", required=True, help="customer id or name")
+    p.add_argument("zone", nargs="?", metavar="ZONE", help="an IANA name, e.g. Europe/Berlin (omit to show)")

@@ -104,7 +104,7 @@ class Lease:
 class Slot:
     """This replica's view of one counter window: its leases, and whether it is exhausted."""
 
-    __slots__ = ("end", "exhausted_until", "key", "last", "leases", "refill", "start")
+    __slots__ = ("end", "exhausted_until", "key", "last", "leases", "local", "refill", "start")
 
     def __init__(self, key: CounterKey) -> None:
         self.key = key
@@ -115,6 +115,8 @@ class Slot:
         self.last: store.Counter | None = None
         """The counter as the last lease call saw it (for the headers of a refusal)."""
         self.refill: asyncio.Future[None] | None = None
+        self.local = False
+        """A rate window held per replica only, because the database could not be reached."""
 
     def lease_for(self, cost: float, mono: float) -> Lease | None:
         for lease in self.leases:
@@ -288,11 +290,16 @@ class QuotaMeter:
                     tat, mono, rate=limit.limit, period_seconds=a.rate_period, cost=cost
                 )
                 if not ok:
+                    slot = self._slot(a, wall, tz)
+                    last = slot.last
+                    if slot.lease_for(cost, mono) is None and last is not None and last.remaining < cost:
+                        # The window is used up across replicas as well: the smooth wait is not enough.
+                        wait = max(wait, slot.end - wall)
                     raise self._refusal(a, "rate_limited", remaining, reset_after(tat, mono), wait)
             if limit.hard:
                 continue
             slot = self._slot(a, wall, tz)
-            if slot.lease_for(cost, mono) is not None:
+            if slot.local or slot.lease_for(cost, mono) is not None:
                 continue
             if slot.exhausted_until > mono or cost > limit.limit:
                 raise self._exhausted(a, slot, wall, tz, never=cost > limit.limit)
@@ -320,13 +327,17 @@ class QuotaMeter:
             if a.limit.hard:
                 continue
             slot = self._slot(a, wall, tz)
+            if slot.local:
+                charges.append(Charge(a, cost, None, None))  # the GCRA above is all there is
+                continue
             lease = slot.lease_for(cost, mono)
             assert lease is not None
             lease.available -= cost
             lease.inflight += cost
             charges.append(Charge(a, cost, slot.key, lease))
-            if lease.available < lease.amount / 4 and slot.refill is None:
-                # Running low: fetch the next block now, so that no request waits for it.
+            if lease.available < lease.amount / 4 and lease.amount >= 8 * cost and slot.refill is None:
+                # Running low: fetch the next block now, so that no request waits for it. Not for
+                # blocks of a few requests: that would take a small budget's last units ahead of need.
                 self._spawn(self._refill(slot, a, cost))
         return charges
 
@@ -346,27 +357,42 @@ class QuotaMeter:
         if slot.refill is not None:
             await asyncio.shield(slot.refill)
             return
-        if self._db_down_until > self._mono():
-            raise self._unavailable()
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         slot.refill = future
         try:
+            if self._db_down_until > self._mono():
+                raise self._unavailable()
             await self._lease(slot, a, need)
+        except ServiceUnavailable:
+            if a.rate_period is None:
+                future.set_exception(self._unavailable())
+                future.exception()  # retrieved: waiters re-raise it, nobody else has to
+                raise
+            # A rate only bounds speed: until the database is back it holds per replica (GCRA),
+            # for the rest of this window. Budgets, which bound totals, fail closed instead.
+            slot.local = True
             future.set_result(None)
         except BaseException as exc:
             future.set_exception(exc)
-            future.exception()  # retrieved: waiters re-raise it, nobody else has to
+            future.exception()
             raise
+        else:
+            future.set_result(None)
         finally:
             slot.refill = None
 
     async def _lease(self, slot: Slot, a: Applied, need: float) -> None:
         limit = a.limit
         fraction = 0.5 if a.rate_period is not None else self.lease_fraction
-        want = max(need, limit.limit * fraction)
+        want = max(need, math.ceil(limit.limit * fraction))
         mono = self._mono()
         # Leases this request cannot use go back in the same call, so the pool has them again.
-        spent = [lease for lease in slot.leases if not lease.closed and lease.available < need]
+        # (Not those with requests in flight: what those give back is used from memory.)
+        spent = [
+            lease
+            for lease in slot.leases
+            if not lease.closed and lease.available < need and lease.inflight <= 0
+        ]
         returns = [self._close(lease) for lease in spent]
         try:
             async with self._pool.acquire(timeout=self.db_timeout) as conn:
@@ -391,10 +417,11 @@ class QuotaMeter:
             _log.warning("quota_lease_failed", error=type(exc).__name__, window=slot.key.window)
             raise self._unavailable() from None
         slot.leases = [lease for lease in slot.leases if not lease.closed]
-        slot.last = seen
         if lease_id is None:
+            slot.last = seen
             slot.exhausted_until = self._mono() + _RECHECK_SECONDS
             return
+        slot.last = store.Counter(seen.limit, seen.used, seen.reserved, seen.leased + amount)
         slot.exhausted_until = -math.inf
         # Returned well before the database would take it back: half the TTL.
         slot.leases.append(Lease(lease_id, amount, mono + self.lease_ttl / 2))
@@ -473,8 +500,8 @@ class QuotaMeter:
                     )
             lease = charge.lease
             if lease is None:
-                assert charge.key is not None
-                self._queue_settle(charge.key, charge.cost, used)
+                if charge.key is not None:  # a hard budget's reservation
+                    self._queue_settle(charge.key, charge.cost, used)
             elif not lease.closed:
                 lease.inflight -= charge.cost
                 lease.consumed += used
@@ -603,9 +630,10 @@ class QuotaMeter:
                     self._returns.append(self._close(lease))
         self._slots.clear()
         self._retired.clear()
-        deadline = self._mono() + wait
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
         while not await self.flush():
-            if self._mono() >= deadline:
+            if loop.time() >= deadline:
                 _log.warning(
                     "quota_unwritten_at_shutdown",
                     settlements=len(self._settles),

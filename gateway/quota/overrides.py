@@ -8,6 +8,7 @@ another's key.
 from __future__ import annotations
 
 import uuid
+import zoneinfo
 
 import asyncpg
 import msgspec
@@ -128,6 +129,54 @@ async def delete_override(conn: asyncpg.Connection, customer_id: uuid.UUID, over
         "delete from quota_overrides where id = $1 and customer_id = $2", override_id, customer_id
     )
     return bool(done != "DELETE 0")
+
+
+# Zone files that name the host's own setting, not a place: replicas could disagree on them.
+_HOST_ZONES = frozenset({"localtime", "posixrules"})
+
+
+def _check_time_zone(zone: str) -> str:
+    """The IANA name ``zone`` as ZoneInfo loads it; a 400 ``invalid_time_zone`` otherwise.
+
+    IANA names are relative paths under the zoneinfo folder (``America/New_York``), so a
+    ``/`` between parts is allowed but an absolute path, a backslash, an empty part or a
+    part starting with ``.`` (``..``, hidden files) is refused before any file is opened.
+    """
+    parts = zone.split("/")
+    if (
+        not zone
+        or "\\" in zone
+        or "\x00" in zone
+        or any(not part or part.startswith(".") for part in parts)
+        or zone in _HOST_ZONES
+    ):
+        raise BadRequest(f"{zone!r} is not an IANA time zone name", code="invalid_time_zone")
+    try:
+        loaded = zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise BadRequest(
+            f"unknown time zone {zone!r}: use an IANA name such as 'Europe/Berlin' or 'UTC'",
+            code="invalid_time_zone",
+        ) from None
+    return loaded.key
+
+
+async def set_time_zone(conn: asyncpg.Connection, customer_id: uuid.UUID, zone: str) -> str:
+    """Set the zone whose midnight starts the customer's daily and monthly budgets; the name stored."""
+    name = _check_time_zone(zone)
+    stored = await conn.fetchval(
+        "update customers set time_zone = $2 where id = $1 returning time_zone", customer_id, name
+    )
+    if stored is None:
+        raise NotFoundInStore(f"no customer with id {customer_id}", code="customer_not_found")
+    return str(stored)
+
+
+async def time_zone(conn: asyncpg.Connection, customer_id: uuid.UUID) -> str:
+    stored = await conn.fetchval("select time_zone from customers where id = $1", customer_id)
+    if stored is None:
+        raise NotFoundInStore(f"no customer with id {customer_id}", code="customer_not_found")
+    return str(stored)
 
 
 OVERRIDES_CHANNEL = "gateway_quota_overrides"

@@ -20,6 +20,7 @@ admission sums the rows of the last N days under a transaction-scoped advisory l
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 from collections.abc import Sequence
 
@@ -179,7 +180,9 @@ async def lease(
         remaining = total.limit - total.used - total.reserved - total.leased
         if remaining < need or remaining <= 0:
             return None, 0.0, total
-        amount = min(want, remaining, max(need, remaining * share))
+        # Whole units where the limit is whole (requests, tokens): a fraction of a request left in a
+        # lease could serve nothing, yet be refused to every other replica.
+        amount = min(want, remaining, max(need, math.floor(remaining * share)))
         await conn.execute(
             f"update quota_counters set leased = leased + $6, updated_at = now() where {_KEY}",  # noqa: S608
             *_k(key),

@@ -1,0 +1,278 @@
+"""Quotas through real gateway processes: 429s clients understand, refunds, leases, replicas.
+
+Every limit here is a per-customer override set in the database, as `gateway quota set` does.
+A test knows its overrides have reached the gateway when a request asking for more output
+tokens than a probe budget allows is refused: a refusal consumes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import signal
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import openai
+import pytest
+
+from gateway.identity.repository import create_key
+from gateway.quota.overrides import set_override
+from tests.conftest import _run, verified_customer
+from tests.e2e.conftest import GatewayProcess
+
+PROBE = 1_000_000
+"""An output-token budget on every test customer: a request for PROBE + 1 tokens is always refused."""
+
+
+def customer_with(
+    database_url: str, limits: list[dict[str, Any]], keys: int = 1
+) -> tuple[uuid.UUID, list[str]]:
+    """A verified customer with these overrides (and the probe), and its API keys."""
+
+    async def make() -> tuple[uuid.UUID, list[str]]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            customer = await verified_customer(conn, f"quota-{uuid.uuid4().hex[:8]}")
+            async with conn.transaction():
+                await set_override(
+                    conn, customer.id, dimension="output_tokens", limit=PROBE, period="day", actor="test"
+                )
+                for item in limits:
+                    await set_override(conn, customer.id, actor="test", **item)
+            made = [await create_key(conn, str(customer.id), "default") for _ in range(keys)]
+            return customer.id, [k.key for k in made]
+        finally:
+            await conn.close()
+
+    return _run(make())
+
+
+def chat(gw: GatewayProcess, key: str, max_tokens: int = 16, model: str = "gpt-test") -> httpx.Response:
+    return httpx.post(
+        gw.url + "/v1/chat/completions",
+        headers={"authorization": f"Bearer {key}"},
+        json={"model": model, "max_tokens": max_tokens, "messages": [{"role": "user", "content": "hi"}]},
+        timeout=30,
+    )
+
+
+def wait_live(gw: GatewayProcess, key: str) -> None:
+    """Until the gateway holds the key and the customer's overrides (the probe refuses)."""
+    for _ in range(500):
+        response = chat(gw, key, max_tokens=PROBE + 1)
+        if response.status_code == 429:
+            assert response.json()["error"]["code"] == "budget_exhausted"
+            return
+        assert response.status_code in (200, 401), response.text
+    raise AssertionError("the overrides never reached the gateway")
+
+
+def counter(database_url: str, scope_id: str, dimension: str, window: str) -> dict[str, float]:
+    async def read() -> dict[str, float]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            row = await conn.fetchrow(
+                "select sum(used) used, sum(leased) leased, sum(reserved) reserved from quota_counters"
+                ' where scope_id = $1 and dimension = $2 and "window" = $3',
+                scope_id,
+                dimension,
+                window,
+            )
+            return {k: float(v or 0) for k, v in dict(row).items()}
+        finally:
+            await conn.close()
+
+    return _run(read())
+
+
+def fetchval(database_url: str, query: str, *args: object) -> Any:
+    async def run() -> Any:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return await conn.fetchval(query, *args)
+        finally:
+            await conn.close()
+
+    return _run(run())
+
+
+def test_a_refusal_is_a_429_clients_understand_and_never_reaches_the_upstream(
+    gateway, database_url, upstream
+) -> None:
+    _, (key,) = customer_with(database_url, [{"dimension": "requests", "limit": 2, "period": "day"}])
+    wait_live(gateway, key)
+    assert [chat(gateway, key).status_code for _ in range(2)] == [200, 200]
+    refused = chat(gateway, key)
+    assert refused.status_code == 429
+    error = refused.json()["error"]
+    assert error["code"] == "budget_exhausted" and error["type"] == "rate_limit_error"
+    assert "requests <= 2 per day" in error["message"]
+    assert error["request_id"] == refused.headers["x-request-id"]
+    h = refused.headers
+    assert h["ratelimit-policy"] == '"customer-requests-day";q=2;w=86400'
+    assert h["ratelimit"].startswith('"customer-requests-day";r=0;t=')
+    assert (h["x-ratelimit-limit-requests"], h["x-ratelimit-remaining-requests"]) == ("2", "0")
+    assert int(h["retry-after"]) > 0 and h["x-should-retry"] == "false"
+    seen = [r for r in upstream[0].requests if r["headers"].get("x-request-id") == error["request_id"]]
+    assert seen == []  # refused before any upstream call
+
+
+def test_the_openai_sdk_waits_out_a_short_rate_limit_and_stops_at_a_budget(gateway, database_url) -> None:
+    cid, (key,) = customer_with(
+        database_url, [{"dimension": "requests", "limit": 1, "period": "second", "scope": "customer"}]
+    )
+    wait_live(gateway, key)
+    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=3)
+    replies = [
+        client.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "hi"}])
+        for _ in range(3)
+    ]
+    assert all(r.choices[0].message.content for r in replies)  # every call succeeded in the end
+    refused = fetchval(
+        database_url,
+        "select count(*) from usage_events where customer_id = $1 and error_code = 'rate_limited'",
+        cid,
+    )
+    # The SDK was told to wait (retry-after-ms) and did: calls 2 and 3 were refused, then admitted.
+    assert refused >= 1
+
+    _, (spent,) = customer_with(database_url, [{"dimension": "requests", "limit": 1, "period": "day"}])
+    wait_live(gateway, spent)
+    budgeted = openai.OpenAI(base_url=gateway.url + "/v1", api_key=spent, max_retries=3)
+    budgeted.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(openai.RateLimitError) as exhausted:
+        budgeted.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "hi"}])
+    assert exhausted.value.code == "budget_exhausted"
+    request_id = exhausted.value.response.headers["x-request-id"]
+    # x-should-retry: false: one attempt, not four.
+    key_id = fetchval(database_url, "select key_id from usage_events where request_id = $1::uuid", request_id)
+    attempts = fetchval(
+        database_url,
+        "select count(*) from usage_events where key_id = $1 and error_code = 'budget_exhausted'"
+        " and route = '/v1/chat/completions' and occurred_at > now() - interval '1 minute'",
+        key_id,
+    )
+    assert attempts == 2  # the probe's refusal and this one
+
+
+def test_a_failed_upstream_refunds_the_reservation(gateway, database_url) -> None:
+    _, (key,) = customer_with(database_url, [{"dimension": "output_tokens", "limit": 5000, "period": "day"}])
+    wait_live(gateway, key)
+    failed = chat(gateway, key, max_tokens=5000, model="gpt-down")
+    assert failed.status_code == 502
+    # Without the refund the whole budget would still be reserved and this would be refused.
+    assert chat(gateway, key, max_tokens=5000).status_code == 200
+    assert chat(gateway, key, max_tokens=5000).status_code == 429  # the 200 used some of it
+
+
+@pytest.fixture
+def own_gateway(gateway_config_file: Path, database_url: str, tmp_path: Path) -> Iterator[Any]:
+    """Start gateways of our own (with extra settings); all stopped at the end."""
+    started: list[GatewayProcess] = []
+
+    def start(extra: str = "") -> GatewayProcess:
+        config = tmp_path / f"gateway-{len(started)}.toml"
+        config.write_text(extra + "\n" + gateway_config_file.read_text())
+        proc = GatewayProcess(config, database_url, tmp_path / f"state-{len(started)}").start()
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.proc is not None and proc.proc.poll() is None:
+            proc.stop()
+
+
+def replica_of(gw: GatewayProcess) -> str:
+    assert gw.proc is not None
+    return f"%-{gw.proc.pid}-%"
+
+
+def test_leases_come_back_on_sigterm_and_a_killed_replicas_expire(own_gateway, database_url) -> None:
+    cid, (key,) = customer_with(database_url, [{"dimension": "requests", "limit": 1000, "period": "day"}])
+    polite = own_gateway()
+    wait_live(polite, key)
+    assert [chat(polite, key).status_code for _ in range(3)] == [200] * 3
+    held = "select count(*) from quota_leases where replica like $1"
+    assert fetchval(database_url, held, replica_of(polite)) > 0
+    pattern = replica_of(polite)
+    assert polite.stop() == 0
+    assert fetchval(database_url, held, pattern) == 0
+    day = counter(database_url, str(cid), "requests", "day")
+    assert (day["used"], day["leased"]) == (3.0, 0.0)
+
+    killed = own_gateway("quota_lease_ttl_seconds = 2")
+    wait_live(killed, key)
+    assert chat(killed, key).status_code == 200
+    pattern = replica_of(killed)
+    lease = fetchval(
+        database_url,
+        "select sum(amount) from quota_leases where replica like $1 and \"window\" = 'day'",
+        pattern,
+    )
+    assert lease > 0
+    killed.stop(signal.SIGKILL)
+    # Any replica takes back an expired lease; this one does its housekeeping every 2 s.
+    own_gateway("quota_lease_ttl_seconds = 2")
+    deadline = dt.datetime.now() + dt.timedelta(seconds=20)
+    while fetchval(database_url, held, pattern):
+        assert dt.datetime.now() < deadline, "the dead replica's lease was never reclaimed"
+        _run(asyncio.sleep(0.2))
+    day = counter(database_url, str(cid), "requests", "day")
+    assert day["leased"] == 0.0
+    assert day["used"] == 3.0 + lease  # counted whole: the dead replica may have served all of it
+
+
+@pytest.mark.parametrize("hard", [False, True], ids=["leased", "hard"])
+def test_replicas_hammering_one_budget_never_admit_more_than_it(
+    own_gateway, database_url, hard: bool
+) -> None:
+    budget = 150
+    cid, keys = customer_with(
+        database_url, [{"dimension": "requests", "limit": budget, "period": "day", "hard": hard}], keys=8
+    )
+    replicas = [own_gateway() for _ in range(3)]
+    for gw in replicas:
+        for key in keys:
+            wait_live(gw, key)
+    outcomes: dict[str, int] = {}
+
+    async def worker(i: int) -> None:
+        async with httpx.AsyncClient(timeout=30) as client:
+            exhausted = 0
+            n = i
+            while exhausted < 5:
+                gw = replicas[n % len(replicas)]
+                n += 1
+                response = await client.post(
+                    gw.url + "/v1/chat/completions",
+                    headers={"authorization": f"Bearer {keys[i % len(keys)]}"},
+                    json={
+                        "model": "gpt-test",
+                        "max_tokens": 4,
+                        "messages": [{"role": "user", "content": "x"}],
+                    },
+                )
+                code = "ok" if response.status_code == 200 else response.json()["error"]["code"]
+                outcomes[code] = outcomes.get(code, 0) + 1
+                exhausted = exhausted + 1 if code == "budget_exhausted" else 0
+
+    async def hammer() -> None:
+        await asyncio.gather(*(worker(i) for i in range(24)))
+
+    _run(hammer())
+    admitted = outcomes.get("ok", 0)
+    assert set(outcomes) <= {"ok", "budget_exhausted", "rate_limited"}, outcomes
+    assert admitted <= budget, outcomes  # the bound: leases are carved out of the budget
+    if hard:
+        assert admitted == budget, outcomes  # reserved in the database: every unit, exactly
+    for gw in replicas:
+        assert gw.stop() == 0
+    day = counter(database_url, str(cid), "requests", "day")
+    # Every admitted request counted once, nothing left leased or reserved.
+    assert (day["used"], day["leased"], day["reserved"]) == (float(admitted), 0.0, 0.0), outcomes
