@@ -36,8 +36,8 @@ import datetime as dt
 import math
 import time
 import uuid
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -66,6 +66,30 @@ _DB_BACKOFF_SECONDS = 1.0
 """After a failed database call, refills fail fast for this long instead of each waiting for it."""
 _NO_RETRY_BEYOND = 60.0
 """A refusal lasting longer gets ``x-should-retry: false``: SDKs stop retrying instead of backing off."""
+
+
+def _k(key: CounterKey) -> tuple[str, str, str, str, float]:
+    return key.scope, key.scope_id, key.dimension, key.window, key.window_start.timestamp()
+
+
+T = TypeVar("T")
+
+
+async def _retrying(call: Callable[[], Awaitable[T]], attempts: int = 3) -> T:
+    """Run one short statement again when PostgreSQL broke a lock cycle by cancelling it.
+
+    Leases, returns and reservations of different replicas lock counter rows in whatever order
+    their requests came in; PostgreSQL detects the rare cycle and fails one of them, which is
+    safe to repeat (it did nothing).
+    """
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError):
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 class Applied:
@@ -256,9 +280,9 @@ class QuotaMeter:
                 if a.limit.hard and cost > 0:
                     hard.append(await self._reserve_hard(a, cost, tz))
             for _ in range(5):
-                refills = self._check(applied, estimate, tz)
+                charges, refills = self._take(applied, estimate, tz)
                 if not refills:
-                    return Admission(self, hard + self._commit(applied, estimate, tz), estimate)
+                    return Admission(self, hard + charges, estimate)
                 await asyncio.gather(*(self._refill(slot, a, cost) for slot, a, cost in refills))
             # Other requests took each block before this one could: the replica is overrun.
             raise TooManyRequests(
@@ -272,74 +296,92 @@ class QuotaMeter:
                 self._queue_settle(charge.key, charge.cost, 0.0)
             raise
 
-    def _check(
+    def _take(
         self, applied: list[Applied], estimate: Usage, tz: ZoneInfo
-    ) -> list[tuple[Slot, Applied, float]]:
-        """Raise the first limit that refuses; return the windows that need a lease first."""
-        mono = self._mono()
-        wall = self._wall()
-        refills: list[tuple[Slot, Applied, float]] = []
-        for a in applied:
-            cost = estimate.get(a.limit.dimension)
-            if cost <= 0:
-                continue
-            limit = a.limit
-            if a.rate_period is not None:
-                tat = self._tats.get(a.gcra_key, 0.0)
-                ok, _, wait, remaining = gcra(
-                    tat, mono, rate=limit.limit, period_seconds=a.rate_period, cost=cost
-                )
-                if not ok:
-                    slot = self._slot(a, wall, tz)
-                    last = slot.last
-                    if slot.lease_for(cost, mono) is None and last is not None and last.remaining < cost:
-                        # The window is used up across replicas as well: the smooth wait is not enough.
-                        wait = max(wait, slot.end - wall)
-                    raise self._refusal(a, "rate_limited", remaining, reset_after(tat, mono), wait)
-            if limit.hard:
-                continue
-            slot = self._slot(a, wall, tz)
-            if slot.local or slot.lease_for(cost, mono) is not None:
-                continue
-            if slot.exhausted_until > mono or cost > limit.limit:
-                raise self._exhausted(a, slot, wall, tz, never=cost > limit.limit)
-            refills.append((slot, a, cost))
-        return refills
+    ) -> tuple[list[Charge], list[tuple[Slot, Applied, float]]]:
+        """One pass over the limits, all in memory: the charges, or the windows to lease first.
 
-    def _commit(self, applied: list[Applied], estimate: Usage, tz: ZoneInfo) -> list[Charge]:
-        """Take the estimate out of memory; :meth:`_check` just passed and nothing awaited since."""
+        Each limit is charged as it is checked; if one refuses (raised) or needs a lease first,
+        what was charged is undone, so that a request is admitted by every limit or by none.
+        """
         mono = self._mono()
         wall = self._wall()
+        tats = self._tats
         charges: list[Charge] = []
-        for a in applied:
-            cost = estimate.get(a.limit.dimension)
-            if cost <= 0:
-                continue
-            if a.rate_period is not None:
-                _, tat, _, _ = gcra(
-                    self._tats.get(a.gcra_key, 0.0),
-                    mono,
-                    rate=a.limit.limit,
-                    period_seconds=a.rate_period,
-                    cost=cost,
-                )
-                self._tats[a.gcra_key] = tat
-            if a.limit.hard:
-                continue
-            slot = self._slot(a, wall, tz)
-            if slot.local:
-                charges.append(Charge(a, cost, None, None))  # the GCRA above is all there is
-                continue
-            lease = slot.lease_for(cost, mono)
-            assert lease is not None
-            lease.available -= cost
-            lease.inflight += cost
-            charges.append(Charge(a, cost, slot.key, lease))
-            if lease.available < lease.amount / 4 and lease.amount >= 8 * cost and slot.refill is None:
-                # Running low: fetch the next block now, so that no request waits for it. Not for
-                # blocks of a few requests: that would take a small budget's last units ahead of need.
-                self._spawn(self._refill(slot, a, cost))
-        return charges
+        rates: list[tuple[tuple[str, str, str, str], float]] = []
+        refills: list[tuple[Slot, Applied, float]] = []
+        try:
+            for a in applied:
+                limit = a.limit
+                cost = estimate.get(limit.dimension)
+                if cost <= 0:
+                    continue
+                if a.rate_period is not None:
+                    tat = tats.get(a.gcra_key, 0.0)
+                    ok, new_tat, wait, remaining = gcra(
+                        tat, mono, rate=limit.limit, period_seconds=a.rate_period, cost=cost
+                    )
+                    if not ok:
+                        raise self._rate_refusal(a, cost, tat, wait, remaining, mono, wall, tz)
+                    rates.append((a.gcra_key, tat))
+                    tats[a.gcra_key] = new_tat
+                if limit.hard:
+                    continue
+                slot = self._slot(a, wall, tz)
+                if slot.local:
+                    charges.append(Charge(a, cost, None, None))  # the GCRA above is all there is
+                    continue
+                lease = slot.lease_for(cost, mono)
+                if lease is None:
+                    if slot.exhausted_until > mono or cost > limit.limit:
+                        raise self._exhausted(a, slot, wall, tz, never=cost > limit.limit)
+                    refills.append((slot, a, cost))
+                    continue
+                lease.available -= cost
+                lease.inflight += cost
+                charges.append(Charge(a, cost, slot.key, lease))
+        except TooManyRequests:
+            self._undo(charges, rates)
+            raise
+        if refills:
+            self._undo(charges, rates)
+            return [], refills
+        for charge in charges:
+            lease = charge.lease
+            if lease is not None and lease.available < lease.amount / 4 and lease.amount >= 8 * charge.cost:
+                current = self._slots.get(charge.applied.slot_key)
+                if current is not None and current.refill is None:
+                    # Running low: fetch the next block now, so that no request waits for it. Not
+                    # for blocks of a few requests: that would take a small budget's last units
+                    # ahead of need.
+                    self._spawn(self._refill(current, charge.applied, charge.cost))
+        return charges, []
+
+    def _undo(self, charges: list[Charge], rates: list[tuple[tuple[str, str, str, str], float]]) -> None:
+        for key, tat in reversed(rates):
+            self._tats[key] = tat
+        for charge in charges:
+            if charge.lease is not None:
+                charge.lease.available += charge.cost
+                charge.lease.inflight -= charge.cost
+
+    def _rate_refusal(
+        self,
+        a: Applied,
+        cost: float,
+        tat: float,
+        wait: float,
+        remaining: float,
+        mono: float,
+        wall: float,
+        tz: ZoneInfo,
+    ) -> TooManyRequests:
+        slot = self._slot(a, wall, tz)
+        last = slot.last
+        if slot.lease_for(cost, mono) is None and last is not None and last.remaining < cost:
+            # The window is used up across replicas as well: the smooth wait is not enough.
+            wait = max(wait, slot.end - wall)
+        return self._refusal(a, "rate_limited", remaining, reset_after(tat, mono), wait)
 
     def _slot(self, a: Applied, wall: float, tz: ZoneInfo) -> Slot:
         slot = self._slots.get(a.slot_key)
@@ -397,16 +439,18 @@ class QuotaMeter:
         try:
             async with self._pool.acquire(timeout=self.db_timeout) as conn:
                 if returns:
-                    await store.release(conn, returns)
-                lease_id, amount, seen = await store.lease(
-                    conn,
-                    slot.key,
-                    limit.limit,
-                    want=want,
-                    need=need,
-                    share=self.lease_share,
-                    replica=self.replica,
-                    ttl=dt.timedelta(seconds=self.lease_ttl),
+                    await _retrying(lambda: store.release(conn, returns))
+                lease_id, amount, seen = await _retrying(
+                    lambda: store.lease(
+                        conn,
+                        slot.key,
+                        limit.limit,
+                        want=want,
+                        need=need,
+                        share=self.lease_share,
+                        replica=self.replica,
+                        ttl=dt.timedelta(seconds=self.lease_ttl),
+                    )
                 )
         except asyncio.CancelledError:
             self._returns.extend(returns)
@@ -434,7 +478,7 @@ class QuotaMeter:
             raise self._unavailable()
         try:
             async with self._pool.acquire(timeout=self.db_timeout) as conn:
-                counted = await store.reserve(conn, key, a.limit.limit, cost)
+                counted = await _retrying(lambda: store.reserve(conn, key, a.limit.limit, cost))
         except Exception as exc:
             self._db_down_until = self._mono() + _DB_BACKOFF_SECONDS
             _log.warning("quota_reserve_failed", error=type(exc).__name__, window=name)
@@ -590,9 +634,12 @@ class QuotaMeter:
         returns, self._returns = self._returns, []
         if not settles and not returns:
             return True
+        # Counter rows are locked in one order by every replica (sorted), so that two writers
+        # never wait for each other in a cycle.
+        ordered = sorted(settles, key=lambda s: (_k(s[0]), s[1], s[2]))
         try:
             async with self._pool.acquire(timeout=self.db_timeout) as conn, conn.transaction():
-                for key, reserved, actual in settles:
+                for key, reserved, actual in ordered:
                     await store.settle(conn, key, reserved, actual)
                 await store.release(conn, returns)
         except asyncio.CancelledError:
@@ -624,6 +671,10 @@ class QuotaMeter:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._background:
+            # Refills in flight finish (each bounded by db_timeout), so that their leases are
+            # returned below rather than left to expire.
+            await asyncio.wait(self._background, timeout=self.db_timeout * 2)
         for slot in [*self._slots.values(), *self._retired]:
             for lease in slot.leases:
                 if not lease.closed:

@@ -218,8 +218,25 @@ def gateway_env(db_url: str, state_dir: Path) -> dict[str, str]:
     return env
 
 
+# The shipped default plan allows 50 requests/s per key: a benchmark would measure refusals. This
+# deployment sells a bulk plan instead, so that every quota is checked and none refuses.
+BULK_PLAN = """\
+[plans.default]
+title = "Benchmark bulk plan"
+limits = [
+  { dimension = "requests", period = "second", limit = 1e6, scope = "key" },
+  { dimension = "requests", period = "minute", limit = 6e7 },
+  { dimension = "output_tokens", period = "day", limit = 1e13 },
+]
+"""
+
+
 def write_config(path: Path, upstream_port: int) -> Path:
+    policy = path.parent / "policy"
+    policy.mkdir(exist_ok=True)
+    (policy / "plans.toml").write_text(BULK_PLAN)
     path.write_text(
+        f'policy_dir = "{policy}"\n'
         "[[upstreams]]\n"
         'name = "bench"\n'
         'kind = "openai"\n'
@@ -506,6 +523,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-install", action="store_true", help="do not apt-get install missing wrk/nginx")
     p.add_argument("--keep-logs", action="store_true", help="keep the temporary folder with the logs")
     p.add_argument(
+        "--quota-off-too", action="store_true", help="also run each gateway without the quota stage"
+    )
+    p.add_argument(
         "--policy-off-too", action="store_true", help="also run each gateway without the jurisdiction stage"
     )
     args = p.parse_args(argv)
@@ -545,6 +565,9 @@ def bench_gateways(
     if bench.args.policy_off_too:
         # The same gateway without the jurisdiction stage, in the same run: what the stage costs.
         variants.append((", policy off", {**env, "GATEWAY_POLICY_MODE": "off"}))
+    if bench.args.quota_off_too:
+        # ... and without the quota stage: what metering every request costs.
+        variants.append((", quota off", {**env, "GATEWAY_QUOTA_MODE": "off"}))
     for server in servers:
         for suffix, variant_env in variants:
             gateway, port = start_gateway(server, config, variant_env, workdir)

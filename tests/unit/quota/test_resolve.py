@@ -111,3 +111,27 @@ def test_estimate_chat_default_and_bad_input() -> None:
         estimate_chat(-1, None)
     with pytest.raises(ValueError, match="max_tokens"):
         estimate_chat(1, -5)
+
+
+def test_a_callers_limits_per_scope_with_only_its_own_overrides() -> None:
+    from gateway.quota.resolve import limits_for
+
+    ids = {"customer": "c1", "project": "p1", "key": "k1"}
+    plans = [
+        lim(50, "plan:default", period="second", scope="key"),
+        lim(1200, "plan:default", period="minute"),
+    ]
+    caps = [lim(5e23, "policy:caps", dimension="flop", period="month", hard=True)]
+    overrides = [
+        (lim(10, "override:1", period="second", scope="key"), "k1"),  # this key: tighter
+        (lim(1, "override:2", period="second", scope="key"), "k2"),  # another key of the customer
+        (lim(100, "override:3", period="minute", scope="project"), "p1"),
+    ]
+    applied = limits_for(ids, caps=caps, plans=plans, overrides=overrides)
+    by = {(lm.scope, lm.dimension, lm.period): (lm.limit, lm.source, sid) for lm, sid in applied}
+    assert by == {
+        ("customer", "requests", "minute"): (1200, "plan:default", "c1"),
+        ("customer", "flop", "month"): (5e23, "policy:caps", "c1"),
+        ("project", "requests", "minute"): (100, "override:3", "p1"),
+        ("key", "requests", "second"): (10, "override:1", "k1"),
+    }

@@ -235,3 +235,26 @@ def test_windows_contain_now_and_tile_time(now: dt.datetime, tz: ZoneInfo, perio
                 1,
             )
             assert (before.year, before.month) != (local_now.year, local_now.month)
+
+
+def test_where_usage_is_counted_calendar_windows_by_name_rolling_ones_by_utc_hour() -> None:
+    from gateway.quota.windows import counter_window
+
+    now = dt.datetime(2026, 3, 8, 7, 42, 10, tzinfo=dt.UTC)  # 03:42 EDT, the day clocks went forward
+    day = Limit(dimension="requests", period="day", limit=1)
+    assert counter_window(day, now, NEW_YORK) == (
+        "day",
+        dt.datetime(2026, 3, 8, 5, tzinfo=dt.UTC),
+        dt.datetime(2026, 3, 9, 4, tzinfo=dt.UTC),
+        None,
+    )
+    rolling = Limit(dimension="requests", rolling_days=90, limit=1)
+    name, start, end, since = counter_window(rolling, now, NEW_YORK)  # the zone plays no part
+    assert name == "rolling:90"
+    assert (start, end) == (
+        dt.datetime(2026, 3, 8, 7, tzinfo=dt.UTC),
+        dt.datetime(2026, 3, 8, 8, tzinfo=dt.UTC),
+    )
+    assert since == dt.datetime(2025, 12, 8, 7, tzinfo=dt.UTC)  # 90 x 24 h before the hour
+    with pytest.raises(ValueError):
+        counter_window(rolling, now.replace(tzinfo=None), NEW_YORK)
