@@ -4,8 +4,10 @@ and the time zone whose midnight starts the customer's daily and monthly budgets
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import msgspec
@@ -15,9 +17,11 @@ from ..kyc.repository import policy_facts
 from ..policy.decide import compile_entitlement
 from ..policy.loader import load_policy
 from ..policy.model import Policy
-from ..quota.model import DIMENSIONS, PERIODS, SCOPES
+from ..quota.model import DIMENSIONS, PERIODS, SCOPES, Limit
 from ..quota.overrides import Override, list_overrides, set_override, set_time_zone, time_zone
 from ..quota.resolve import Effective, caps_to_limits, effective_limits, plan_limits
+from ..quota.store import CounterKey, counter
+from ..quota.windows import counter_window
 from ..runtime import policy_dirs
 from .common import AddCommand, cli_actor, print_json, print_table, settings_of, with_db
 
@@ -69,6 +73,7 @@ async def quota_view(
                     **msgspec.structs.asdict(e.limit),
                     "scope_id": scope_id,
                     "overridden": [msgspec.structs.asdict(x) for x in e.overridden],
+                    **(await _usage(conn, e.limit, scope_id, ZoneInfo(zone))),
                 }
             )
     return QuotaView(
@@ -78,6 +83,22 @@ async def quota_view(
         time_zone=zone,
         limits=limits,
     )
+
+
+async def _usage(conn: asyncpg.Connection, limit: Limit, scope_id: str, tz: ZoneInfo) -> dict[str, Any]:
+    """Where a budget's current window stands: settled ``used``, and ``in_flight`` (reserved by
+    requests under way or leased to replicas). A plan's limit for every key or project (``*``)
+    has no one counter."""
+    if scope_id == "*" or limit.kind() == "rate":  # a rate's window is gone in a second or a minute
+        return {}
+    name, start, end, since = counter_window(limit, dt.datetime.now(dt.UTC), tz)
+    found = await counter(conn, CounterKey(limit.scope, scope_id, limit.dimension, name, start, end, since))
+    return {
+        "window_start": (since or start).isoformat(),
+        "window_end": end.isoformat(),
+        "used": found.used if found else 0.0,
+        "in_flight": found.reserved + found.leased if found else 0.0,
+    }
 
 
 def cmd_quota_set(args: argparse.Namespace) -> None:
@@ -113,7 +134,19 @@ def cmd_quota_show(args: argparse.Namespace) -> None:
     print(f"customer {view.customer}, tier {view.tier}, policy {view.policy_hash[:12]}")
     print(f"time zone {view.time_zone} (daily and monthly budgets start at its midnight)")
     print_table(
-        view.limits, ["scope", "scope_id", "dimension", "period", "rolling_days", "limit", "hard", "source"]
+        view.limits,
+        [
+            "scope",
+            "scope_id",
+            "dimension",
+            "period",
+            "rolling_days",
+            "limit",
+            "hard",
+            "source",
+            "used",
+            "in_flight",
+        ],
     )
 
 

@@ -19,6 +19,8 @@ import argparse
 import datetime as dt
 import random
 import sys
+import time
+import uuid
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,7 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from _support import best_rate, machine_lines
 
-from gateway.quota import Limit, effective_limits, gcra, window
+from gateway.identity import Principal
+from gateway.kyc.jurisdictions import policy_facts
+from gateway.kyc.standing import Standing
+from gateway.policy.decide import compile_entitlement
+from gateway.policy.loader import load_policy, shipped_policy_dir
+from gateway.quota import Limit, Usage, effective_limits, gcra, window
+from gateway.quota.meter import Admission, Lease, QuotaMeter
 
 
 def main() -> int:
@@ -90,7 +98,53 @@ def main() -> int:
             effective_limits(overrides, plan, policy)
 
     best_rate("effective_limits() over 3 rule sets", resolves, args.repeat, run_resolve)
+    meter_admissions(args)
     return 0
+
+
+class _Standings:
+    def __init__(self, standing: Standing) -> None:
+        self.value = standing
+
+    def standing(self, _customer: uuid.UUID) -> Standing:
+        return self.value
+
+
+class _NoOverrides:
+    def get(self, _customer: uuid.UUID) -> tuple[()]:
+        return ()
+
+
+def meter_admissions(args: argparse.Namespace) -> None:
+    """What the proxy's quota stage does per request when leases cover it: no database."""
+    policy = load_policy(shipped_policy_dir())
+    facts = policy_facts(str(uuid.uuid4()), '[{"country": "US", "source": "incorporation"}]', "standard")
+    standing = Standing("verified", None, "none", facts, compile_entitlement(facts, policy))
+    meter = QuotaMeter(
+        None,  # type: ignore[arg-type]  # never reached: every window holds a lease
+        _Standings(standing),  # type: ignore[arg-type]
+        _NoOverrides(),  # type: ignore[arg-type]
+        lambda: policy,
+    )
+    who = Principal(uuid.uuid4(), uuid.uuid4(), "key1")
+    applied = meter.limits(who)
+    estimate = Usage(requests=1, input_tokens=40, output_tokens=256)
+    actual = Usage(requests=1, input_tokens=31, output_tokens=87)
+    # Rates generous enough to admit every call of the run; budgets with a lease in memory.
+    for a in applied:
+        slot = meter._slot(a, time.time(), standing.tz)
+        slot.leases.append(Lease(uuid.uuid4(), 1e15, time.monotonic() + 3600))
+    n = args.calls // 4
+    print(f"quota stage: {len(applied)} limits ({', '.join(a.name for a in applied)})")
+
+    def run_admit() -> None:
+        for _ in range(n):
+            meter._tats.clear()  # keep the plan's 50/s rate from refusing a tight loop
+            applied = meter.limits(who)
+            charges, _ = meter._take(applied, estimate, standing.tz)
+            meter._settle(Admission(meter, charges, estimate), actual)
+
+    best_rate("admit + settle from leases (per request)", n, args.repeat, run_admit)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import time
@@ -27,6 +28,7 @@ from gateway.quota.overrides import set_override
 from tests.conftest import _run, verified_customer
 from tests.e2e.conftest import GatewayProcess
 from tests.e2e.ledger import usage_event
+from tests.e2e.test_cli import gateway_cli
 
 PROBE = 1_000_000
 """An output-token budget on every test customer: a request for PROBE + 1 tokens is always refused."""
@@ -107,7 +109,7 @@ def fetchval(database_url: str, query: str, *args: object) -> Any:
 def test_a_refusal_is_a_429_clients_understand_and_never_reaches_the_upstream(
     gateway, database_url, upstream
 ) -> None:
-    _, (key,) = customer_with(database_url, [{"dimension": "requests", "limit": 2, "period": "day"}])
+    cid, (key,) = customer_with(database_url, [{"dimension": "requests", "limit": 2, "period": "day"}])
     wait_live(gateway, key)
     assert [chat(gateway, key).status_code for _ in range(2)] == [200, 200]
     refused = chat(gateway, key)
@@ -123,6 +125,12 @@ def test_a_refusal_is_a_429_clients_understand_and_never_reaches_the_upstream(
     assert int(h["retry-after"]) > 0 and h["x-should-retry"] == "false"
     seen = [r for r in upstream[0].requests if r["headers"].get("x-request-id") == error["request_id"]]
     assert seen == []  # refused before any upstream call
+    shown = gateway_cli(gateway, "quota", "show", "--customer", str(cid), "--json")
+    assert shown.returncode == 0, shown.stderr
+    day = next(
+        x for x in json.loads(shown.stdout)["limits"] if (x["dimension"], x["period"]) == ("requests", "day")
+    )
+    assert (day["used"], day["in_flight"]) == (2.0, 0.0)  # what the replica served, back in the database
 
 
 def test_the_openai_sdk_waits_out_a_short_rate_limit_and_stops_at_a_budget(gateway, database_url) -> None:
@@ -176,6 +184,26 @@ def test_a_failed_upstream_refunds_the_reservation(gateway, database_url) -> Non
     # Without the refund the whole budget would still be reserved and this would be refused.
     assert chat(gateway, key, max_tokens=5000).status_code == 200
     assert chat(gateway, key, max_tokens=5000).status_code == 429  # the 200 used some of it
+
+
+def test_a_stream_is_charged_what_it_delivered_not_its_max_tokens(gateway, database_url) -> None:
+    _, (key,) = customer_with(database_url, [{"dimension": "output_tokens", "limit": 1500, "period": "day"}])
+    wait_live(gateway, key)
+    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0)
+    for _ in range(3):  # 3 x 1000 reserved would not fit in 1500: each stream settles first
+        stream = client.chat.completions.create(
+            model="gpt-test",
+            max_tokens=1000,
+            stream=True,
+            stream_options={"include_usage": True},
+            messages=[{"role": "user", "content": "hi"}],
+        )
+        chunks = list(stream)
+        assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens < 100
+    with pytest.raises(openai.RateLimitError):  # more than what is left: refused, not partly served
+        client.chat.completions.create(
+            model="gpt-test", max_tokens=1490, messages=[{"role": "user", "content": "hi"}]
+        )
 
 
 @pytest.fixture
