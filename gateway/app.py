@@ -25,6 +25,12 @@ class GatewayApp:
             if proxy is not None:
                 return await proxy(scope, receive, send)
             return await _not_ready(send)
+        if scope["type"] == "http" and scope["path"].startswith("/clusters/"):
+            clusters = self.runtime.cluster_proxy
+            if clusters is not None:
+                return await clusters(scope, receive, send)
+            if self.runtime.proxy is None:
+                return await _not_ready(send)
         if scope["type"] != "http":
             return await self.control(scope, receive, send)  # type: ignore[arg-type]  # lifespan
         request_id = str(uuid.uuid4())

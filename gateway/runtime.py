@@ -35,6 +35,8 @@ from .quota.overrides import OverrideCache
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from .clusters.follower import Follower
+    from .clusters.proxy import Cluster, ClusterProxy
     from .proxy.stages import Stage
 
 _log = structlog.get_logger("gateway")
@@ -68,6 +70,9 @@ class Runtime:
         self.ledger: LedgerWriter | None = None
         self.registry: UpstreamRegistry | None = None
         self.proxy: ProxyApp | None = None
+        self.cluster_proxy: ClusterProxy | None = None
+        self.follower: Follower | None = None
+        self._clusters: list[Cluster] = []
 
     def pipeline(self) -> list[Stage]:
         """The request pipeline, in order. Each later capability is one more stage here."""
@@ -151,6 +156,25 @@ class Runtime:
         self.proxy = ProxyApp(
             self.pipeline(), self.registry, self.ledger, self.metrics, access_log=s.access_log
         )
+        if s.clusters:
+            from .clusters.follower import Follower
+            from .clusters.proxy import Cluster, ClusterProxy
+
+            self._clusters = [Cluster(c, self.environ) for c in s.clusters]
+            # Who, and verified: the same stages as the model APIs; the rest is the job's own.
+            front = self.pipeline()[:3]
+            self.cluster_proxy = ClusterProxy(
+                self._clusters,
+                front,
+                pool=self.pool,
+                standings=self.standings,
+                policy=lambda: policies.policy,
+                meter=self.meter,
+                ledger=self.ledger,
+                max_body_bytes=s.max_body_bytes,
+            )
+            self.follower = Follower(self._clusters, self.pool)
+            self.follower.start()
         # Everything allocated so far lives as long as the process: keep it out of the
         # collector's generations so each collection scans only per-request garbage.
         gc.freeze()
@@ -199,6 +223,11 @@ class Runtime:
     async def stop(self) -> None:
         """Called after the server has finished in-flight requests: flush, then close."""
         self.proxy = None
+        self.cluster_proxy = None
+        if self.follower is not None:
+            await self.follower.stop()
+        for cluster in self._clusters:
+            await cluster.close()
         if self.meter is not None:
             await self.meter.stop()
         if self.ledger is not None:

@@ -45,6 +45,32 @@ class UpstreamSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         return (os.environ if environ is None else environ).get(self.api_key_env)
 
 
+class ClusterSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A GPU cluster whose job API the gateway fronts, at ``/clusters/<name>/...``."""
+
+    name: str
+    kind: Literal["slurm", "kubernetes"]
+    base_url: str
+    """slurmrestd (``http://host:6820``) or the Kubernetes API server."""
+    region: str
+    """ISO 3166-1 alpha-2 code of the country where the GPUs are."""
+    token_env: str | None = None
+    """Environment variable holding the cluster's own credential (Slurm JWT, Kubernetes bearer token)."""
+    user: str = "root"
+    """Slurm: the user the gateway submits as (``X-SLURM-USER-NAME``)."""
+    default_accelerator: str = "h100"
+    """The accelerator (a name in ``policies/accelerators.toml``) of jobs that do not name one."""
+    poll_seconds: float = 5.0
+    """How often running jobs are looked at, to follow them to their end."""
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+
+    def token(self, environ: Mapping[str, str] | None = None) -> str | None:
+        if self.token_env is None:
+            return None
+        return (os.environ if environ is None else environ).get(self.token_env)
+
+
 class KycProviderSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """An identity-verification provider that reports results by webhook to ``/kyc/v1/webhooks/<name>``."""
 
@@ -88,6 +114,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Events held in memory while the database is down; beyond it they are spooled to disk."""
     shutdown_timeout_seconds: float = 30.0
     upstreams: list[UpstreamSettings] = []
+    clusters: list[ClusterSettings] = []
     kyc_keys: str | None = None
     """Master keys for personal data, ``"<version>:<base64 32 bytes>,..."``; the highest version
     encrypts new data. Unset: a key generated once in ``state_dir`` (one replica only)."""
@@ -172,6 +199,22 @@ def _validate(settings: Settings, origin: str) -> Settings:
             raise fail(f"{key}.connect_timeout", "timeouts must be positive")
         if up.api_key_env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", up.api_key_env):
             raise fail(f"{key}.api_key_env", f"{up.api_key_env!r} is not an environment variable name")
+    cluster_names: set[str] = set()
+    for i, cl in enumerate(settings.clusters):
+        key = f"clusters[{i}]"
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", cl.name):
+            raise fail(f"{key}.name", f"{cl.name!r} must be lower-case letters, digits, '-' or '_'")
+        if cl.name in cluster_names:
+            raise fail(f"{key}.name", f"duplicate cluster name {cl.name!r}")
+        cluster_names.add(cl.name)
+        if not cl.base_url.startswith(("http://", "https://")):
+            raise fail(f"{key}.base_url", f"{cl.base_url!r} is not an http(s) URL")
+        if not _COUNTRY_RE.match(cl.region) or pycountry.countries.get(alpha_2=cl.region) is None:
+            raise fail(f"{key}.region", f"{cl.region!r} is not an ISO 3166-1 alpha-2 country code")
+        if cl.token_env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", cl.token_env):
+            raise fail(f"{key}.token_env", f"{cl.token_env!r} is not an environment variable name")
+        if cl.poll_seconds <= 0 or cl.connect_timeout <= 0 or cl.read_timeout <= 0:
+            raise fail(f"{key}.poll_seconds", "poll_seconds and timeouts must be positive")
     if settings.kyc_reverify_days < 1 or settings.kyc_retention_days < 0:
         raise fail("kyc_reverify_days", "need kyc_reverify_days >= 1 and kyc_retention_days >= 0")
     if not 0.0 < settings.screening_review_threshold <= 1.0:
@@ -229,7 +272,7 @@ _OIDC_ALGORITHMS = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256
 
 
 # Arrays of tables come from the file only; plain lists from the environment are comma-separated.
-_TABLES = {"upstreams", "kyc_providers"}
+_TABLES = {"upstreams", "kyc_providers", "clusters"}
 _LISTS = {"oidc_algorithms", "trusted_proxies"}
 
 

@@ -25,7 +25,7 @@ from gateway.kyc.service import KycService
 from gateway.settings import load_settings
 
 T = TypeVar("T")
-pytest_plugins = ["tests.oidc_fixtures"]  # the loopback OIDC issuer, for any test that asks
+pytest_plugins = ["tests.oidc_fixtures", "tests.slurm_fixtures"]  # loopback OIDC issuer, real Slurm
 # One master key for the whole run: the gateways it starts and the tests that read the
 # same database must agree on it (the database records a check value per key version).
 TEST_KYC_KEYS = new_key_spec(1)

@@ -1,9 +1,10 @@
 """Read policy folders into one validated :class:`~gateway.policy.model.Policy`.
 
 The shipped folder comes first, then deployment folders that override or extend it: a group, tier,
-rule or training threshold with the same name replaces the earlier one whole, a new name is added,
-and a scalar (``default_tier``, a key of ``[origin]``, ``thresholds.ownership_threshold``) replaces
-the earlier value. Within one folder a name may be defined once.
+rule, plan, training threshold or accelerator with the same name replaces the earlier one whole, a
+new name is added, and a scalar (``default_tier``, a key of ``[origin]`` or ``[compute]``,
+``thresholds.ownership_threshold``) replaces the earlier value. Within one folder a name may be
+defined once.
 
 Any problem stops loading with a :class:`PolicyError` naming the file, the line and the reason, so a
 bad policy is caught by ``gateway policy check`` or at start-up, never in the middle of a request.
@@ -25,6 +26,10 @@ from ._locate import Locator, PathPart
 from .model import (
     ACTIONS,
     ANY_REGION,
+    PRECISIONS,
+    Accelerator,
+    Compute,
+    ComputeFile,
     Group,
     Origin,
     OriginFile,
@@ -41,8 +46,21 @@ from .model import (
 
 _T = TypeVar("_T")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_NAME_RULE = "lower case letters, digits and _"
+_DEVICE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")  # accelerator names and aliases: h100-pcie, tpu-v5p
+_DEVICE_RULE = "lower case letters, digits, - and _"
 _ALPHA2 = re.compile(r"^[A-Z]{2}$")
-_TOP_LEVEL = ("default_tier", "groups", "origin", "plans", "rules", "thresholds", "tiers")
+_TOP_LEVEL = (
+    "accelerators",
+    "compute",
+    "default_tier",
+    "groups",
+    "origin",
+    "plans",
+    "rules",
+    "thresholds",
+    "tiers",
+)
 _MSGSPEC_ERROR = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _MSGSPEC_PATH = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
@@ -89,6 +107,7 @@ class _Merged:
     rules: dict[str, _Item] = field(default_factory=dict)
     plans: dict[str, _Item] = field(default_factory=dict)
     training: dict[str, _Item] = field(default_factory=dict)
+    accelerators: dict[str, _Item] = field(default_factory=dict)
     scalars: dict[str, _Item] = field(default_factory=dict)  # "default_tier", "origin.deny", ...
     files: list[Path] = field(default_factory=list)
 
@@ -141,10 +160,16 @@ def _table(raw: object, where: tuple[PathPart, ...], source: _Source) -> dict[st
 
 
 def _add(
-    into: dict[str, _Item], name: str, value: object, kind: str, where: tuple[PathPart, ...], source: _Source
+    into: dict[str, _Item],
+    name: str,
+    value: object,
+    kind: str,
+    where: tuple[PathPart, ...],
+    source: _Source,
+    pattern: tuple[re.Pattern[str], str] = (_NAME, _NAME_RULE),
 ) -> None:
-    if not _NAME.match(name):
-        raise source.error(where, f"{kind} name {name!r} must be lower case letters, digits and _")
+    if not pattern[0].match(name):
+        raise source.error(where, f"{kind} name {name!r} must be {pattern[1]}")
     if name in into:
         earlier = into[name]
         line = earlier.source.locator.line(earlier.where)
@@ -180,15 +205,17 @@ def _read_folder(folder: Path) -> _Merged:
             ("tiers", Tier, out.tiers, "tier"),
             ("rules", Rule, out.rules, "rule"),
             ("plans", Plan, out.plans, "plan"),
+            ("accelerators", Accelerator, out.accelerators, "accelerator"),
         )
         for section, type_, into, kind in sections:
             if section not in data:
                 continue
+            pattern = (_DEVICE, _DEVICE_RULE) if section == "accelerators" else (_NAME, _NAME_RULE)
             for name, raw in _table(data[section], (section,), source).items():
                 where = (section, name)
                 if section == "rules":
                     _check_actions(_table(raw, where, source), where, source)
-                _add(into, name, _convert(raw, type_, where, source), kind, where, source)
+                _add(into, name, _convert(raw, type_, where, source), kind, where, source, pattern)
         if "default_tier" in data:
             value = _convert(data["default_tier"], str, ("default_tier",), source)
             _add_scalar(out.scalars, "default_tier", value, source)
@@ -197,6 +224,17 @@ def _read_folder(folder: Path) -> _Merged:
             for name in OriginFile.__struct_fields__:
                 if getattr(origin, name) is not None:
                     _add_scalar(out.scalars, f"origin.{name}", getattr(origin, name), source)
+        if "compute" in data:
+            precision = _table(data["compute"], ("compute",), source).get("default_precision")
+            if isinstance(precision, str) and precision not in PRECISIONS:
+                raise source.error(
+                    ("compute", "default_precision"),
+                    f"unknown precision {precision!r} (expected one of: {', '.join(PRECISIONS)})",
+                )
+            compute = _convert(data["compute"], ComputeFile, ("compute",), source)
+            for name in ComputeFile.__struct_fields__:
+                if getattr(compute, name) is not None:
+                    _add_scalar(out.scalars, f"compute.{name}", getattr(compute, name), source)
         if "thresholds" in data:
             thresholds = _convert(data["thresholds"], ThresholdsFile, ("thresholds",), source)
             if thresholds.ownership_threshold is not None:
@@ -232,6 +270,7 @@ def _merge(folders: Iterable[_Merged]) -> _Merged:
         out.rules.update(folder.rules)
         out.plans.update(folder.plans)
         out.training.update(folder.training)
+        out.accelerators.update(folder.accelerators)
         out.scalars.update(folder.scalars)
         out.files += folder.files
     return out
@@ -324,6 +363,75 @@ def _validate(m: _Merged, folders: list[Path]) -> None:
                 raise deny.source.error(("origin", "deny", i), f"undefined tier or group {entry!r}", entry)
 
 
+def _position(
+    m: _Merged, source: _Source, where: tuple[PathPart, ...], value: object = None
+) -> tuple[int, int]:
+    """Where something was written, in reading order: later folders and files, then later lines."""
+    return m.files.index(source.path), source.locator.line(where, value) or 0
+
+
+def _at(source: _Source, where: tuple[PathPart, ...], value: object = None) -> str:
+    return f"{source.path}:{source.locator.line(where, value)}"
+
+
+def _validate_accelerators(m: _Merged) -> None:
+    """Alias names, names and aliases that claim the same name, and the default precision.
+
+    A clash is reported where it was written last: that is the edit that made it.
+    """
+    # (position, claimed name, accelerator, where, is_alias, item)
+    claims: list[tuple[tuple[int, int], str, str, tuple[PathPart, ...], bool, _Item]] = []
+    for name, item in m.accelerators.items():
+        accelerator: Accelerator = item.value
+        claims.append((_position(m, item.source, item.where), name, name, item.where, False, item))
+        for i, alias in enumerate(accelerator.aliases):
+            where = (*item.where, "aliases", i)
+            if not _DEVICE.match(alias):
+                raise item.source.error(where, f"alias {alias!r} must be {_DEVICE_RULE}", alias)
+            claims.append((_position(m, item.source, where, alias), alias, name, where, True, item))
+    claimed: dict[str, tuple[str, tuple[PathPart, ...], bool, _Item]] = {}
+    for _, key, owner, where, is_alias, item in sorted(claims, key=lambda c: c[0]):
+        earlier = claimed.get(key)
+        if earlier is None:
+            claimed[key] = (owner, where, is_alias, item)
+            continue
+        first_owner, first_where, first_is_alias, first_item = earlier
+        if first_owner == owner and first_is_alias and is_alias:
+            continue  # the same alias twice in one list: harmless
+        alias_value = key if is_alias else None
+        if first_owner == owner:
+            reason = f"alias {key!r} is the accelerator's own name"
+        elif not first_is_alias:
+            at = _at(first_item.source, first_where)
+            reason = f"alias {key!r} is the name of accelerator {first_owner!r} ({at})"
+        else:
+            what = "alias" if is_alias else "accelerator name"
+            reason = (
+                f"{what} {key!r} is already an alias of accelerator {first_owner!r} "
+                f"({_at(first_item.source, first_where, key)})"
+            )
+        raise item.source.error(where, reason, alias_value)
+
+    precision_item = m.scalars.get("compute.default_precision")
+    precision = Compute().default_precision if precision_item is None else precision_item.value
+    for name, item in m.accelerators.items():
+        accelerator = item.value
+        if accelerator.peak_tflops.at(precision) is not None:
+            continue
+        where = (*item.where, "peak_tflops")
+        if precision_item is not None and _position(
+            m, precision_item.source, precision_item.where
+        ) > _position(m, item.source, where):
+            raise precision_item.source.error(
+                precision_item.where,
+                f"accelerator {name!r} has no {precision} peak ({_at(item.source, where)})",
+            )
+        set_at = f" ({_at(precision_item.source, precision_item.where)})" if precision_item else ""
+        raise item.source.error(
+            where, f"no {precision} peak: compute.default_precision is {precision!r}{set_at}"
+        )
+
+
 def _scalar(m: _Merged, key: str, default: _T) -> _T:
     item = m.scalars.get(key)
     return default if item is None else item.value
@@ -334,6 +442,7 @@ def load_policy(*dirs: Path) -> Policy:
     folders = [Path(d) for d in dirs] or [shipped_policy_dir()]
     merged = _merge(_read_folder(folder) for folder in folders)
     _validate(merged, folders)
+    _validate_accelerators(merged)
     origin = Origin(
         deny=_scalar(merged, "origin.deny", Origin().deny),
         unknown_origin=_scalar(merged, "origin.unknown_origin", Origin().unknown_origin),
@@ -347,6 +456,12 @@ def load_policy(*dirs: Path) -> Policy:
         ),
         training=tuple(item.value for item in merged.training.values()),
     )
+    compute = Compute(
+        **{
+            name: _scalar(merged, f"compute.{name}", getattr(Compute(), name))
+            for name in Compute.__struct_fields__
+        }
+    )
     return make_policy(
         groups={name: item.value for name, item in merged.groups.items()},
         tiers={name: item.value for name, item in merged.tiers.items()},
@@ -356,4 +471,6 @@ def load_policy(*dirs: Path) -> Policy:
         default_tier=merged.scalars["default_tier"].value,
         sources=tuple(str(path) for path in merged.files),
         plans={name: item.value for name, item in merged.plans.items()},
+        accelerators={name: item.value for name, item in merged.accelerators.items()},
+        compute=compute,
     )

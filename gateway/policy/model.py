@@ -24,6 +24,9 @@ ACTIONS: tuple[Action, ...] = ("inference", "fine_tune", "train", "cluster_job")
 KycLevel = Literal["standard", "enhanced"]
 OriginSetting = Literal["allow", "deny"]
 ANY_REGION = "*"
+TrainingScope = Literal["all", "eu", "bio"]
+Precision = Literal["bf16", "fp8"]
+PRECISIONS: tuple[Precision, ...] = ("bf16", "fp8")
 
 if TYPE_CHECKING:
     from .index import PolicyIndex
@@ -118,7 +121,9 @@ class TrainingThreshold(msgspec.Struct, forbid_unknown_fields=True, frozen=True)
     name: str
     flop: Annotated[float, msgspec.Meta(gt=0)]
     alert_fractions: tuple[Annotated[float, msgspec.Meta(gt=0, le=1)], ...]
-    scope: str
+    scope: TrainingScope
+    """``all``; ``eu`` (the same compute, reported to the EU AI Office); ``bio``: jobs declaring
+    biological sequence data only."""
     source: str
     as_of: dt.date
 
@@ -159,6 +164,54 @@ class Plan(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     notes: str = ""
 
 
+_PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+
+
+class PeakTflops(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """Dense peak TFLOP/s of one device by precision (sparsity figures are twice these)."""
+
+    bf16: _PositiveFloat
+    fp8: _PositiveFloat | None = None
+
+    def at(self, precision: str) -> float | None:
+        """The peak at ``precision`` (``bf16``, ``fp8``), or None if the device has none listed."""
+        value: float | None = getattr(self, precision) if precision in PRECISIONS else None
+        return value
+
+
+class Accelerator(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A device of the accelerator catalog (``[accelerators.<name>]``)."""
+
+    title: str
+    peak_tflops: PeakTflops
+    """Per device, dense."""
+    source: str
+    """The vendor document the figures come from."""
+    as_of: dt.date
+    aliases: tuple[str, ...] = ()
+    """Other lower-case names a job may give for it (``h100-sxm`` for ``h100``)."""
+    notes: str = ""
+
+
+class ComputeFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """``[compute]`` as written in one file: a key left out keeps the value from an earlier folder."""
+
+    utilisation: Annotated[float, msgspec.Meta(gt=0, le=1)] | None = None
+    default_precision: Precision | None = None
+    window_days: Annotated[int, msgspec.Meta(ge=1)] | None = None
+
+
+class Compute(msgspec.Struct, frozen=True):
+    """How GPU time turns into FLOP, and over which window training compute is summed."""
+
+    utilisation: float = 0.4
+    """Assumed model FLOP utilisation: the expected share of the dense peak a job achieves."""
+    default_precision: Precision = "bf16"
+    """The precision of jobs that do not name one; every accelerator must list a peak for it."""
+    window_days: int = 365
+    """Training compute is summed over jobs active within this many days."""
+
+
 class Thresholds(msgspec.Struct, frozen=True):
     ownership_threshold: float = 25.0
     """Owners holding at least this percentage of the customer contribute their countries."""
@@ -184,6 +237,24 @@ class Policy(msgspec.Struct, frozen=True, dict=True):
     """The files the policy was read from, in order (not part of the hash)."""
     plans: dict[str, Plan] = {}
     """Quota plans by name: every plan whose tiers and KYC levels match a customer applies."""
+    accelerators: dict[str, Accelerator] = {}
+    """The accelerator catalog by name: peak FLOP/s per device, for job compute."""
+    compute: Compute = Compute()
+    """Utilisation, default precision and window of the compute accounting."""
+
+    def accelerator(self, name: str) -> tuple[str, Accelerator] | None:
+        """The catalog name and entry of ``name``, a name or an alias in any case; None if unknown."""
+        key = name.strip().lower()
+        catalog_name = self._accelerator_names.get(key)
+        return None if catalog_name is None else (catalog_name, self.accelerators[catalog_name])
+
+    @functools.cached_property
+    def _accelerator_names(self) -> dict[str, str]:
+        names = {name: name for name in self.accelerators}
+        for name, acc in self.accelerators.items():
+            for alias in acc.aliases:
+                names.setdefault(alias.lower(), name)
+        return names
 
     def plans_for(self, tier: str, kyc_level: str) -> list[tuple[str, Plan]]:
         return [
@@ -254,6 +325,8 @@ def policy_hash(
     thresholds: Thresholds,
     default_tier: str,
     plans: Mapping[str, Plan] | None = None,
+    accelerators: Mapping[str, Accelerator] | None = None,
+    compute: Compute | None = None,
 ) -> str:
     """sha256 of the content as JSON with every mapping and struct field in sorted order."""
     content: dict[str, object] = {
@@ -267,6 +340,13 @@ def policy_hash(
     }
     if plans:  # absent from policies without plans, so that their hashes do not change
         content["plans"] = plans
+    # Likewise for the compute accounting: absent from a policy with neither a catalog nor a
+    # [compute] of its own; present whenever there is a catalog, as it means nothing without it.
+    compute = compute if compute is not None else Compute()
+    if accelerators:
+        content["accelerators"] = accelerators
+    if accelerators or compute != Compute():
+        content["compute"] = compute
     return hashlib.sha256(msgspec.json.encode(content, order="sorted")).hexdigest()
 
 
@@ -279,6 +359,8 @@ def make_policy(
     default_tier: str,
     sources: tuple[str, ...] = (),
     plans: Mapping[str, Plan] | None = None,
+    accelerators: Mapping[str, Accelerator] | None = None,
+    compute: Compute | None = None,
 ) -> Policy:
     """Normalise validated content, hash it and build its index.
 
@@ -303,6 +385,11 @@ def make_policy(
             for t in sorted(thresholds.training, key=lambda t: t.name)
         ),
     )
+    accelerators = {
+        name: msgspec.structs.replace(a, aliases=_sorted(a.aliases))
+        for name, a in sorted((accelerators or {}).items())
+    }
+    compute = compute if compute is not None else Compute()
     policy = Policy(
         groups=groups,
         tiers=tiers,
@@ -310,7 +397,9 @@ def make_policy(
         origin=origin,
         thresholds=thresholds,
         default_tier=default_tier,
-        hash=policy_hash(groups, tiers, rules, origin, thresholds, default_tier, plans),
+        hash=policy_hash(
+            groups, tiers, rules, origin, thresholds, default_tier, plans, accelerators, compute
+        ),
         sources=sources,
         plans={
             name: msgspec.structs.replace(
@@ -318,6 +407,8 @@ def make_policy(
             )
             for name, p in sorted((plans or {}).items())
         },
+        accelerators=accelerators,
+        compute=compute,
     )
     policy.index  # noqa: B018 -- built now, so that a bad reference fails at load, not on a request
     return policy

@@ -296,6 +296,33 @@ class QuotaMeter:
                 self._queue_settle(charge.key, charge.cost, 0.0)
             raise
 
+    async def reserve_in_database(self, principal: Principal, usage: Usage) -> list[tuple[CounterKey, float]]:
+        """Reserve ``usage`` on every limit it touches, each in the database: a cluster job's bound.
+
+        Unlike :meth:`admit`, nothing is served from a lease: a job's GPU-seconds and FLOP are
+        reserved for as long as it runs (hours), survive restarts in its workload record, and are
+        settled by whichever replica sees it end. ``requests`` are left to :meth:`admit`.
+        Raises 429 ``budget_exhausted`` (nothing kept reserved) or 503 ``quota_unavailable``.
+        """
+        applied = self.limits(principal)
+        standing = self._standings.standing(principal.customer_id)
+        tz = standing.tz if standing is not None else ZoneInfo("UTC")
+        done: list[Charge] = []
+        try:
+            for a in applied:
+                cost = usage.get(a.limit.dimension)
+                if cost > 0 and a.limit.dimension != "requests":
+                    done.append(await self._reserve_hard(a, cost, tz))
+        except BaseException:
+            self.release_in_database([(c.key, c.cost) for c in done if c.key is not None])
+            raise
+        return [(c.key, c.cost) for c in done if c.key is not None]
+
+    def release_in_database(self, reservations: list[tuple[CounterKey, float]]) -> None:
+        """Give back reservations of :meth:`reserve_in_database` that were never used (written soon)."""
+        for key, amount in reservations:
+            self._queue_settle(key, amount, 0.0)
+
     def _take(
         self, applied: list[Applied], estimate: Usage, tz: ZoneInfo
     ) -> tuple[list[Charge], list[tuple[Slot, Applied, float]]]:

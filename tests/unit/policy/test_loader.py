@@ -13,6 +13,7 @@ from gateway.policy import PolicyError, load_policy, shipped_policy_dir
 from gateway.policy.model import Caps
 
 from .helpers import SHIPPED
+from .test_accelerators import BAD_CATALOG
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "policies"
@@ -69,6 +70,7 @@ def test_shipped_policy_groups_tiers_and_thresholds() -> None:
         ("general", 1e26, (0.1, 0.5, 1.0)),
     ]
     assert [Path(s).name for s in p.sources] == [
+        "accelerators.toml",
         "countries.toml",
         "plans.toml",
         "rules.toml",
@@ -89,6 +91,8 @@ def test_encoding_shows_content_not_lookups() -> None:
         "hash",
         "sources",
         "plans",
+        "accelerators",
+        "compute",
     }
 
 
@@ -202,8 +206,8 @@ BAD = {
     "bad_ownership_threshold": "thresholds.toml:2: thresholds.ownership_threshold: expected `float` <= 100.0",
     "bad_training_fraction": "thresholds.toml:12: thresholds.training[1].alert_fractions[1]: "
     "expected `float` <= 1.0",
-    "bad_top_level_key": "limits.toml:3: limits: "
-    "unknown key (expected one of: default_tier, groups, origin, plans, rules, thresholds, tiers)",
+    "bad_top_level_key": "limits.toml:3: limits: unknown key (expected one of: "
+    "accelerators, compute, default_tier, groups, origin, plans, rules, thresholds, tiers)",
     "bad_name_clash": "countries.toml:1: groups.tier1: 'tier1' is both a group and a tier; names must differ",
     "bad_plan_tier": "plans.toml:3: plans.partners.tiers[1]: undefined tier 'gold'",
     "bad_plan_window": "plans.toml:3: plans.partners.limits[0]: give a period or rolling_days, not both",
@@ -221,6 +225,7 @@ def test_bad_policy_names_file_line_and_reason(name: str) -> None:
 def test_bad_fixture_folders_all_have_a_case() -> None:
     assert {p.name for p in FIXTURES.iterdir() if p.name.startswith("bad_")} == {
         *BAD,
+        *BAD_CATALOG,
         "bad_duplicate_in_folder",
     }
 

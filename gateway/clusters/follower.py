@@ -1,0 +1,166 @@
+"""Follow every cluster job submitted through the gateway to its end, and settle what it computed.
+
+Each replica polls each cluster's job list every ``poll_seconds`` for the workloads the database
+says are still queued or running, so jobs are picked up again after a restart. A job that has
+ended is settled in one transaction that also marks it ended: whichever replica gets there first
+settles it, the others find nothing left to do, and nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import asyncpg
+import structlog
+
+from ..compute.flop import settled_flop
+from . import repository, slurm
+
+if TYPE_CHECKING:
+    from .proxy import Cluster
+
+_log = structlog.get_logger("gateway.clusters")
+_UTC = dt.UTC
+
+
+def _when(epoch: int | None) -> dt.datetime | None:
+    return None if epoch is None else dt.datetime.fromtimestamp(epoch, _UTC)
+
+
+class Follower:
+    def __init__(
+        self, clusters: Sequence[Cluster], pool: asyncpg.Pool, *, wall: Callable[[], float] = time.time
+    ) -> None:
+        self.clusters = list(clusters)
+        self.pool = pool
+        self._wall = wall
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self.clusters:
+            self._task = asyncio.create_task(self._run(), name="cluster-follower")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        period = min(c.settings.poll_seconds for c in self.clusters)
+        while True:
+            try:
+                await self.poll_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                _log.warning("cluster_follow_failed", error=type(exc).__name__, detail=str(exc)[:200])
+            await asyncio.sleep(period)
+
+    async def poll_once(self) -> int:
+        """Look at every open job once; the number of jobs settled now."""
+        settled = 0
+        for cluster in self.clusters:
+            if cluster.kind == "slurm":
+                settled += await self._poll_slurm(cluster)
+        return settled
+
+    async def _poll_slurm(self, cluster: Cluster) -> int:
+        async with self.pool.acquire() as conn:
+            rows = await repository.open_workloads(conn, cluster.name)
+        if not rows:
+            return 0
+        settled = 0
+        by_version: dict[str, list[repository.OpenWorkload]] = {}
+        for row in rows:
+            by_version.setdefault(row.api_version, []).append(row)
+        for version, group in by_version.items():
+            status, body = await cluster.call("GET", f"/slurm/{version}/jobs")
+            if status != 200:
+                _log.warning("cluster_jobs_unreadable", cluster=cluster.name, status=status)
+                continue
+            records = {r.job_id: r for r in slurm.parse_jobs(version, body)}
+            for row in group:
+                try:
+                    settled += await self._follow_one(cluster, version, row, records)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # one job that cannot be followed must not stop the others
+                    _log.warning(
+                        "cluster_job_follow_failed",
+                        cluster=cluster.name,
+                        job_id=row.job_id,
+                        error=str(exc)[:200],
+                    )
+        return settled
+
+    async def _follow_one(
+        self,
+        cluster: Cluster,
+        version: str,
+        row: repository.OpenWorkload,
+        records: dict[int, slurm.JobRecord],
+    ) -> int:
+        record = records.get(int(row.job_id))
+        if record is None:  # no longer listed (MinJobAge): ask for it alone
+            status, body = await cluster.call("GET", f"/slurm/{version}/job/{row.job_id}")
+            found = slurm.parse_jobs(version, body) if status == 200 else []
+            record = found[0] if found else None
+        return await self._follow(row, record)
+
+    async def _follow(self, row: repository.OpenWorkload, record: slurm.JobRecord | None) -> int:
+        now = self._wall()
+        async with self.pool.acquire() as conn:
+            if record is None:
+                # The cluster has forgotten the job. It cannot have run longer than it existed, nor
+                # past its time limit: charge that, the most it can have computed.
+                since = (row.started_at or row.submitted_at).timestamp()
+                run = max(0.0, min(float(row.time_limit_seconds), now - since))
+                return int(await self._settle(conn, row, "UNKNOWN", run, row.started_at, now))
+            if record.finished:
+                run = float(min(record.run_seconds(int(now)), row.time_limit_seconds))
+                ended = record.end_time if record.end_time is not None else int(now)
+                return int(await self._settle(conn, row, record.state, run, _when(record.start_time), ended))
+            # A pending job has a start_time too (the expected start): only the state says it runs.
+            state = "running" if record.state in ("RUNNING", "COMPLETING", "SUSPENDED") else "queued"
+            if state != row.state:
+                await repository.mark_progress(conn, row.id, state, record.state, _when(record.start_time))
+        return 0
+
+    @staticmethod
+    async def _settle(
+        conn: asyncpg.Connection,
+        row: repository.OpenWorkload,
+        native: str,
+        run_seconds: float,
+        started_at: dt.datetime | None,
+        ended: float,
+    ) -> bool:
+        gpu_seconds = row.gpus * run_seconds
+        flop = settled_flop(row.gpus, run_seconds, row.peak_flops_per_gpu, row.utilisation)
+        done = await repository.settle(
+            conn,
+            row.id,
+            native=native,
+            run_seconds=run_seconds,
+            gpu_seconds=gpu_seconds,
+            flop=flop,
+            started_at=started_at,
+            ended_at=dt.datetime.fromtimestamp(ended, _UTC),
+        )
+        if done:
+            _log.info(
+                "cluster_job_settled",
+                cluster=row.cluster,
+                job_id=row.job_id,
+                state=native,
+                run_seconds=run_seconds,
+                gpu_seconds=gpu_seconds,
+                flop=flop,
+            )
+        return done

@@ -1,0 +1,347 @@
+"""Kubernetes ``batch/v1`` Jobs: a submission read into a :class:`Workload`, statuses read, lists filtered.
+
+Pure functions, no I/O; bodies are JSON (kubectl sends JSON to the API server).
+
+How the GPU bound is read:
+
+* GPUs per pod are the ``nvidia.com/gpu`` and ``amd.com/gpu`` resources of the pod template's
+  containers (the larger of limit and request, as a whole number). Regular containers run together
+  and add up; init containers run one after the other before them, so the pod needs
+  ``max(sum(containers), max(init containers))``. Sidecars (init containers with
+  ``restartPolicy: Always``) keep running beside everything started after them, so they are added to
+  both sides, as the scheduler does.
+* ``nodes`` is ``spec.parallelism`` (default 1): the pods that run at once. ``spec.completions`` does
+  not lower it: when completions < parallelism fewer pods run, so the bound stays conservative.
+* ``time_limit_seconds`` is ``spec.activeDeadlineSeconds``, required: it bounds the whole Job, retries
+  included, so ``gpu_seconds_bound`` covers every pod the Job may start. (Suspending and resuming a
+  Job restarts that clock: a gateway that allows ``spec.suspend`` updates must account for it.)
+* Other devices of those vendors (``nvidia.com/mig-1g.10gb``, ...) and dynamic resource claims
+  cannot be counted in whole GPUs and are refused (``unsupported_job``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection
+from typing import Any, TypeVar
+
+import msgspec
+
+from gateway.errors import BadRequest
+
+from .workload import (
+    INVALID_JSON,
+    Workload,
+    bad_reply,
+    describe,
+    epoch_seconds,
+    invalid_job,
+    json_object,
+    run_seconds,
+    unbounded_job,
+    unsupported_job,
+    whole_number,
+)
+
+__all__ = ["K8sJobState", "filter_job_list", "parse_job", "parse_job_status"]
+
+_T = TypeVar("_T")
+
+GPU_RESOURCES = ("nvidia.com/gpu", "amd.com/gpu")
+"""The device-plugin resources counted as GPUs."""
+_GPU_VENDOR_PREFIXES = ("nvidia.com/", "amd.com/")
+GPU_PRODUCT_LABELS = ("nvidia.com/gpu.product", "amd.com/gpu.product-name")
+"""Node labels a pod's ``nodeSelector`` may name the GPU model with (GPU feature discovery)."""
+_SHORT_GPU_NAME = re.compile(r"(?<![a-z0-9])(gb200|b200|h200|h100|a100|mi325x|mi300x)")
+"""Matched at the start of a word, so "NVIDIA-GH200-480GB" is not read as an H200."""
+
+
+class _Head(msgspec.Struct, rename="camel"):
+    api_version: str | None = None
+    kind: str | None = None
+
+
+class _Metadata(msgspec.Struct, rename="camel"):
+    name: str | None = None
+    generate_name: str | None = None
+    namespace: str | None = None
+
+
+class _Resources(msgspec.Struct):
+    limits: dict[str, str | int | float] | None = None
+    requests: dict[str, str | int | float] | None = None
+    claims: list[Any] | None = None
+
+
+class _Container(msgspec.Struct, rename="camel"):
+    resources: _Resources | None = None
+    restart_policy: str | None = None
+    """On an init container, ``Always`` makes it a sidecar."""
+
+
+class _PodSpec(msgspec.Struct, kw_only=True, rename="camel"):
+    containers: list[_Container]
+    init_containers: list[_Container] | None = None
+    node_selector: dict[str, str] | None = None
+    resource_claims: list[Any] | None = None
+
+
+class _PodTemplate(msgspec.Struct):
+    spec: _PodSpec
+
+
+class _JobSpec(msgspec.Struct, kw_only=True, rename="camel"):
+    template: _PodTemplate
+    parallelism: int | None = None
+    active_deadline_seconds: int | None = None
+
+
+class _Job(msgspec.Struct, kw_only=True):
+    metadata: _Metadata | None = None
+    spec: _JobSpec
+
+
+def parse_job(body: bytes, default_namespace: str | None = None) -> Workload:
+    """The workload of a ``batch/v1`` Job body, or a :class:`BadRequest` naming the field.
+
+    Codes: ``invalid_json``, ``invalid_job`` (not a batch/v1 Job, wrong type, missing or impossible
+    value), ``unbounded_job`` (no ``spec.activeDeadlineSeconds`` > 0), ``unsupported_job``
+    (GPU partitions such as MIG slices, dynamic resource claims).
+    """
+    head = _decode(body, _Head)
+    if head.api_version != "batch/v1":
+        raise invalid_job(f"apiVersion: expected 'batch/v1', got {head.api_version!r}")
+    if head.kind != "Job":
+        raise invalid_job(f"kind: expected 'Job', got {head.kind!r}")
+    job = _decode(body, _Job)
+    metadata = job.metadata or _Metadata()
+    spec = job.spec
+    pod = spec.template.spec
+    if not pod.containers:
+        raise invalid_job("spec.template.spec.containers: a pod needs at least one container")
+    if pod.resource_claims:
+        raise unsupported_job(
+            "spec.template.spec.resourceClaims: devices from dynamic resource claims cannot be "
+            f"bounded by the gateway; ask for {' or '.join(GPU_RESOURCES)} in the containers' limits"
+        )
+    parallelism = 1 if spec.parallelism is None else spec.parallelism
+    if parallelism < 0:
+        raise invalid_job(f"spec.parallelism: must not be negative (got {parallelism})")
+    deadline = spec.active_deadline_seconds
+    if deadline is None or deadline <= 0:
+        got = "it is missing" if deadline is None else f"got {deadline}"
+        raise unbounded_job(
+            "spec.activeDeadlineSeconds: a job needs a finite time limit (its compute cannot be "
+            f"bounded otherwise); give a number of seconds > 0 ({got})"
+        )
+    return Workload(
+        kind="kubernetes",
+        gpus_per_node=_pod_gpus(pod),
+        nodes=parallelism,
+        gpu_type=_gpu_type(pod.node_selector or {}),
+        time_limit_seconds=deadline,
+        name=metadata.name or metadata.generate_name,
+        namespace=metadata.namespace or default_namespace,
+    )
+
+
+def _decode(body: bytes, type_: type[_T]) -> _T:
+    try:
+        return msgspec.json.decode(body, type=type_)
+    except msgspec.ValidationError as exc:
+        raise invalid_job(describe(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}", code=INVALID_JSON) from None
+
+
+def _pod_gpus(pod: _PodSpec) -> int:
+    """GPUs a pod holds at its peak, as the scheduler reckons a pod's effective request."""
+    regular = sum(
+        _container_gpus(f"spec.template.spec.containers[{i}]", container)
+        for i, container in enumerate(pod.containers)
+    )
+    sidecars = peak_init = 0
+    for i, container in enumerate(pod.init_containers or ()):
+        gpus = _container_gpus(f"spec.template.spec.initContainers[{i}]", container)
+        if container.restart_policy == "Always":
+            sidecars += gpus
+            peak_init = max(peak_init, sidecars)
+        else:
+            peak_init = max(peak_init, sidecars + gpus)
+    return max(regular + sidecars, peak_init)
+
+
+def _container_gpus(path: str, container: _Container) -> int:
+    resources = container.resources
+    if resources is None:
+        return 0
+    if resources.claims:
+        raise unsupported_job(
+            f"{path}.resources.claims: devices from dynamic resource claims cannot be bounded by the "
+            f"gateway; ask for {' or '.join(GPU_RESOURCES)} in the limits"
+        )
+    asked = (("limits", resources.limits or {}), ("requests", resources.requests or {}))
+    for kind, amounts in asked:
+        for resource in amounts:
+            if resource.startswith(_GPU_VENDOR_PREFIXES) and resource not in GPU_RESOURCES:
+                raise unsupported_job(
+                    f"{path}.resources.{kind}[{resource!r}]: the gateway counts whole GPUs only "
+                    f"({', '.join(GPU_RESOURCES)}); GPU partitions and other devices cannot be bounded"
+                )
+    # A limit and a request of the same resource are one ask: the larger one counts.
+    return sum(
+        max(_quantity(f"{path}.resources.{kind}", name, amounts.get(name, 0)) for kind, amounts in asked)
+        for name in GPU_RESOURCES
+    )
+
+
+def _quantity(path: str, resource: str, amount: str | int | float) -> int:
+    count = whole_number(amount.strip()) if isinstance(amount, str) else amount
+    if isinstance(count, int) and count >= 0:
+        return count
+    raise invalid_job(f"{path}[{resource!r}]: expected a whole number of GPUs, got {amount!r}")
+
+
+def _gpu_type(node_selector: dict[str, str]) -> str | None:
+    """``"NVIDIA-H100-80GB-HBM3"`` -> ``"h100"``; None for a model outside the short list or no label."""
+    for label in GPU_PRODUCT_LABELS:
+        product = node_selector.get(label)
+        if product and (match := _SHORT_GPU_NAME.search(product.lower())):
+            return match[1]
+    return None
+
+
+# --- status and lists -----------------------------------------------------------------------------
+
+
+class K8sJobState(msgspec.Struct, frozen=True):
+    """What a Job's ``status`` says: pod counts, times (epoch seconds) and whether it is over."""
+
+    name: str
+    namespace: str | None
+    active: int
+    succeeded: int
+    failed: int
+    start_time: int | None
+    completion_time: int | None
+    """``status.completionTime``: set only when the Job succeeded."""
+    finished: bool
+    """A ``Complete`` or ``Failed`` condition is ``True``."""
+    end_time: int | None = None
+    """When it finished: ``completionTime``, else the finishing condition's ``lastTransitionTime``
+    (a failed Job has no completion time)."""
+
+    def run_seconds(self, now: int) -> int:
+        """0 if never started; end - start once finished; now - start while it runs. Never negative."""
+        return run_seconds(self.start_time, self.end_time, now, finished=self.finished, started=True)
+
+
+class _Condition(msgspec.Struct, rename="camel"):
+    type: str = ""
+    status: str = ""
+    last_transition_time: str | None = None
+
+
+class _Status(msgspec.Struct, rename="camel"):
+    active: int | None = None
+    succeeded: int | None = None
+    failed: int | None = None
+    start_time: str | None = None
+    completion_time: str | None = None
+    conditions: list[_Condition] | None = None
+
+
+class _JobObject(msgspec.Struct):
+    metadata: _Metadata | None = None
+    status: _Status | None = None
+
+
+def parse_job_status(obj: bytes | dict[str, Any]) -> K8sJobState:
+    """The state of a Job object (a reply body, or an object already decoded, e.g. from a watch event).
+
+    An unreadable object raises :class:`~gateway.errors.UpstreamUnavailable` (``invalid_upstream_reply``).
+    """
+    try:
+        if isinstance(obj, bytes):
+            job = msgspec.json.decode(obj, type=_JobObject)
+        else:
+            job = msgspec.convert(obj, _JobObject)
+    except msgspec.ValidationError as exc:
+        raise bad_reply("Kubernetes Job", describe(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise bad_reply("Kubernetes Job", f"not JSON ({exc})") from None
+    metadata = job.metadata or _Metadata()
+    status = job.status or _Status()
+    finishing = next(
+        (
+            condition
+            for condition in status.conditions or ()
+            if condition.type in ("Complete", "Failed") and condition.status == "True"
+        ),
+        None,
+    )
+    completion_time = _time("status.completionTime", status.completion_time)
+    end_time = completion_time
+    if end_time is None and finishing is not None:
+        end_time = _time("status.conditions[].lastTransitionTime", finishing.last_transition_time)
+    return K8sJobState(
+        name=metadata.name or metadata.generate_name or "",
+        namespace=metadata.namespace,
+        active=status.active or 0,
+        succeeded=status.succeeded or 0,
+        failed=status.failed or 0,
+        start_time=_time("status.startTime", status.start_time),
+        completion_time=completion_time,
+        finished=finishing is not None,
+        end_time=end_time,
+    )
+
+
+def _time(path: str, text: str | None) -> int | None:
+    if not text:
+        return None
+    try:
+        return epoch_seconds(text)
+    except ValueError:
+        raise bad_reply("Kubernetes Job", f"{path}: {text!r} is not an RFC 3339 time") from None
+
+
+def filter_job_list(body: bytes, allowed_names: Collection[str]) -> bytes:
+    """The same ``JobList`` reply with only the items whose ``metadata.name`` is allowed.
+
+    Other keys (``kind``, ``apiVersion``, ``metadata``) are kept. A ``Table`` reply (what
+    ``kubectl get`` asks for) is filtered by its rows' objects the same way. A body that is not a list
+    (a ``Status`` error, a single Job) is returned unchanged, as is plain text; a body that looks like
+    JSON but does not parse raises ``invalid_upstream_reply`` rather than pass through unfiltered.
+    """
+    reply = json_object(body, "Kubernetes JobList")
+    if reply is None:
+        return body
+    if "items" in reply:
+        reply["items"] = _allowed_items(reply["items"], "items", allowed_names, lambda item: item)
+    elif reply.get("kind") == "Table" and "rows" in reply:
+        reply["rows"] = _allowed_items(
+            reply["rows"],
+            "rows",
+            allowed_names,
+            lambda row: row.get("object") if isinstance(row, dict) else None,
+        )
+    else:
+        return body
+    return msgspec.json.encode(reply)
+
+
+def _allowed_items(
+    items: object, key: str, allowed_names: Collection[str], object_of: Callable[[Any], object]
+) -> list[Any]:
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise bad_reply("Kubernetes JobList", f"`{key}` is not a list")
+    return [item for item in items if _name_of(object_of(item)) in allowed_names]
+
+
+def _name_of(obj: object) -> str | None:
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return name if isinstance(name, str) else None

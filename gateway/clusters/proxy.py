@@ -1,0 +1,397 @@
+"""``/clusters/<name>/...``: GPU cluster job APIs behind the gateway's identity, KYC, policy and quotas.
+
+A customer calls its cluster's own API (slurmrestd paths) with its gateway key. The gateway
+knows who asks, checks that the customer is verified and may run jobs in the cluster's country,
+reads the job into a workload and bounds what it can compute, reserves that bound against the
+customer's GPU-second and FLOP budgets, records the workload, and only then submits it, under
+the cluster's own credential and user: the customer's key never reaches the cluster. Reads and
+cancellations are limited to the customer's own jobs; job lists are filtered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+import msgspec
+import structlog
+from pyreqwest.client import Client, ClientBuilder
+from pyreqwest.exceptions import ConnectError, ConnectTimeoutError, PyreqwestError, RequestTimeoutError
+
+from ..errors import (
+    BadRequest,
+    Forbidden,
+    GatewayError,
+    NotFound,
+    PayloadTooLarge,
+    UnprocessableEntity,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    error_body,
+)
+from ..ledger import UsageEvent
+from ..policy.decide import RequestFacts
+from ..proxy.context import RequestContext
+from ..proxy.stages import ClientDisconnected
+from ..quota.model import Usage
+from . import repository, slurm
+from .repository import Reservation
+
+if TYPE_CHECKING:
+    from ..kyc.standing import StandingCache
+    from ..ledger import LedgerWriter
+    from ..policy.model import Policy
+    from ..proxy.stages import Stage
+    from ..quota.meter import QuotaMeter
+    from ..settings import ClusterSettings
+
+_log = structlog.get_logger("gateway.clusters")
+_JSON = b"application/json"
+_UTC = dt.UTC
+BIO_HEADER = b"x-training-data"
+"""A job that declares ``x-training-data: biological-sequences`` counts toward the biology threshold."""
+
+_PING = re.compile(r"^/slurm/(v0\.0\.\d+)/ping$")
+_SUBMIT = re.compile(r"^/slurm/(v0\.0\.\d+)/job/submit$")
+_JOB = re.compile(r"^/slurm/(v0\.0\.\d+)/job/(\d+)$")
+_JOBS = re.compile(r"^/slurm/(v0\.0\.\d+)/jobs$")
+
+
+class Cluster:
+    """One configured cluster: its settings, its HTTP client and its own credential."""
+
+    def __init__(self, settings: ClusterSettings, environ: Mapping[str, str]) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self.kind = settings.kind
+        self.region = settings.region
+        self._token = settings.token(environ)
+        self.client: Client = (
+            ClientBuilder()
+            .connect_timeout(dt.timedelta(seconds=settings.connect_timeout))
+            .read_timeout(dt.timedelta(seconds=settings.read_timeout))
+            .follow_redirects(False)
+            .build()
+        )
+
+    def auth_headers(self) -> list[tuple[str, str]]:
+        if self.kind == "slurm":
+            headers = [("X-SLURM-USER-NAME", self.settings.user)]
+            if self._token:
+                headers.append(("X-SLURM-USER-TOKEN", self._token))
+            return headers
+        return [("Authorization", f"Bearer {self._token}")] if self._token else []
+
+    async def call(self, method: str, path: str, body: bytes = b"", query: bytes = b"") -> tuple[int, bytes]:
+        """One call to the cluster's API, as the gateway: ``(status, body)``; 502/504 if unreachable."""
+        url = self.settings.base_url.rstrip("/") + path + (f"?{query.decode('latin-1')}" if query else "")
+        headers = [*self.auth_headers(), ("accept", "application/json")]
+        if body:
+            headers.append(("content-type", "application/json"))
+        try:
+            response = await self.client.request(method, url).headers(headers).body_bytes(body).build().send()
+            return response.status, bytes(await response.bytes())
+        except (ConnectTimeoutError, RequestTimeoutError):
+            raise UpstreamTimeout(f"the cluster {self.name!r} did not answer in time") from None
+        except ConnectError:
+            raise UpstreamUnavailable(
+                f"the cluster {self.name!r} refused the connection", code="cluster_unavailable"
+            ) from None
+        except PyreqwestError as exc:
+            raise UpstreamUnavailable(
+                f"the cluster {self.name!r} failed: {type(exc).__name__}", code="cluster_unavailable"
+            ) from None
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def _cluster_error(status: int, body: bytes, what: str) -> GatewayError:
+    """The cluster said no: its own words, under one of ours."""
+    errors = slurm.slurm_errors(body)
+    detail = (
+        "; ".join(
+            f"{e.get('error') or e.get('description') or 'error'} ({e.get('error_number', '?')})"
+            for e in errors
+        )
+        or body[:200].decode("utf-8", "replace").strip()
+        or f"HTTP {status}"
+    )
+    if what == "submit":
+        return UnprocessableEntity(f"the cluster refused the job: {detail}", code="job_refused")
+    return UpstreamUnavailable(f"the cluster could not {what}: {detail}", code="cluster_error")
+
+
+class ClusterProxy:
+    def __init__(
+        self,
+        clusters: Sequence[Cluster],
+        stages: Sequence[Stage],
+        *,
+        pool: asyncpg.Pool,
+        standings: StandingCache,
+        policy: Callable[[], Policy],
+        meter: QuotaMeter | None,
+        ledger: LedgerWriter,
+        max_body_bytes: int,
+    ) -> None:
+        self.clusters = {c.name: c for c in clusters}
+        self.stages = tuple(stages)
+        self.pool = pool
+        self.standings = standings
+        self.policy = policy
+        self.meter = meter
+        self.ledger = ledger
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        ctx = RequestContext(scope, receive)
+        route = "/clusters"
+        cluster: Cluster | None = None
+        try:
+            _, _, name, rest = (scope["path"] + "/").split("/", 3)
+            cluster = self.clusters.get(name)
+            if cluster is None:
+                raise NotFound(f"no cluster {name!r}", code="cluster_not_found")
+            route = f"/clusters/{name}"
+            for stage in self.stages:
+                await stage(ctx)
+            body = await self._read(ctx)
+            status, out, route = await self._slurm(
+                ctx, cluster, scope["method"], "/" + rest.rstrip("/"), body
+            )
+            await self._respond(ctx, send, status, out)
+        except GatewayError as err:
+            ctx.error_code = err.code
+            await self._respond(ctx, send, err.status, error_body(err, ctx.request_id))
+        except ClientDisconnected:
+            ctx.status, ctx.error_code = 499, "client_disconnected"
+        except Exception:
+            _log.exception("cluster_proxy_error", request_id=ctx.request_id)
+            ctx.error_code = "internal_error"
+            await self._respond(ctx, send, 500, error_body(GatewayError("internal error"), ctx.request_id))
+        finally:
+            self._record(ctx, route, cluster)
+
+    # -- Slurm ------------------------------------------------------------------------
+
+    async def _slurm(
+        self, ctx: RequestContext, cluster: Cluster, method: str, path: str, body: bytes
+    ) -> tuple[int, bytes, str]:
+        assert ctx.principal is not None
+        customer = ctx.principal.customer_id
+        base = f"/clusters/{cluster.name}/slurm"
+        if (m := _PING.match(path)) and method == "GET":
+            status, out = await cluster.call("GET", path)
+            return status, out, f"{base}/{{v}}/ping"
+        if (m := _SUBMIT.match(path)) and method == "POST":
+            status, out = await self._submit(ctx, cluster, m.group(1), path, body)
+            return status, out, f"{base}/{{v}}/job/submit"
+        if (m := _JOBS.match(path)) and method == "GET":
+            _version(m.group(1))
+            status, out = await cluster.call("GET", path, query=ctx.query)
+            if status != 200:
+                raise _cluster_error(status, out, "list jobs")
+            async with self.pool.acquire() as conn:
+                mine = await repository.owned_job_ids(conn, cluster.name, customer)
+            return 200, slurm.filter_jobs(out, {int(j) for j in mine}), f"{base}/{{v}}/jobs"
+        if (m := _JOB.match(path)) and method in ("GET", "DELETE"):
+            _version(m.group(1))
+            job_id = m.group(2)
+            async with self.pool.acquire() as conn:
+                owned = await repository.owns(conn, cluster.name, customer, job_id)
+            if not owned:
+                # Another customer's job and a job that does not exist look the same.
+                raise NotFound(f"no job {job_id} of yours on {cluster.name!r}", code="job_not_found")
+            status, out = await cluster.call(method, path, query=ctx.query)
+            if status != 200:
+                raise _cluster_error(status, out, "cancel the job" if method == "DELETE" else "read the job")
+            return status, out, f"{base}/{{v}}/job/{{id}}"
+        raise NotFound(f"{method} {path} is not a cluster API the gateway serves", code="route_not_found")
+
+    async def _submit(
+        self, ctx: RequestContext, cluster: Cluster, version: str, path: str, body: bytes
+    ) -> tuple[int, bytes]:
+        from ..compute.flop import job_compute
+
+        assert ctx.principal is not None
+        principal = ctx.principal
+        workload = slurm.parse_submit(_version(version), body)
+        policy = self.policy()
+        try:
+            compute = job_compute(
+                workload.gpus,
+                workload.time_limit_seconds,
+                workload.gpu_type,
+                policy,
+                default_accelerator=cluster.settings.default_accelerator,
+            )
+        except ValueError as exc:
+            raise BadRequest(str(exc), code="unknown_accelerator") from None
+        self._place(ctx, cluster, workload.gpus)
+        if self.meter is not None:
+            (await self.meter.admit(principal, Usage(requests=1))).settle(Usage(requests=1))
+            held = await self.meter.reserve_in_database(
+                principal, Usage(gpu_seconds=compute.gpu_seconds_bound, flop=compute.flop_bound)
+            )
+        else:
+            held = []
+        reservations = [Reservation(key, amount) for key, amount in held]
+        signals = {
+            k: v
+            for k, v in msgspec.structs.asdict(workload).items()
+            if k
+            in (
+                "name",
+                "array_tasks",
+                "dependency",
+                "working_directory",
+                "comment",
+                "partition",
+                "nodes",
+                "tasks",
+                "gpus_per_node",
+                "gpu_type",
+            )
+            and v is not None
+        }
+        try:
+            async with self.pool.acquire() as conn:
+                workload_id = await repository.insert_submitting(
+                    conn,
+                    cluster=cluster.name,
+                    customer_id=principal.customer_id,
+                    project_id=principal.project_id,
+                    key_id=principal.key_id,
+                    kind="slurm",
+                    api_version=version,
+                    accelerator=compute.accelerator,
+                    gpus=compute.gpus,
+                    time_limit_seconds=workload.time_limit_seconds,
+                    peak_flops_per_gpu=compute.peak_flops_per_gpu,
+                    utilisation=compute.utilisation,
+                    gpu_seconds_bound=compute.gpu_seconds_bound,
+                    flop_bound=compute.flop_bound,
+                    flop_expected=compute.flop_expected,
+                    bio=ctx.headers.get(BIO_HEADER, b"").strip().lower() == b"biological-sequences",
+                    signals=signals,
+                    reservations=reservations,
+                )
+        except BaseException:
+            if self.meter is not None:
+                self.meter.release_in_database(held)
+            raise
+        try:
+            status, out = await cluster.call("POST", path, body)
+            job_id = slurm.submit_reply_job_id(out) if status == 200 else None
+            if job_id is None:
+                raise _cluster_error(status, out, "submit")
+        except BaseException as exc:
+            async with self.pool.acquire() as conn:
+                await repository.reject(conn, workload_id, getattr(exc, "message", type(exc).__name__))
+            raise
+        async with self.pool.acquire() as conn:
+            await repository.mark_submitted(conn, workload_id, str(job_id))
+        _log.info(
+            "cluster_job_submitted",
+            cluster=cluster.name,
+            job_id=job_id,
+            customer=str(principal.customer_id),
+            gpus=compute.gpus,
+            flop_bound=compute.flop_bound,
+        )
+        return status, out
+
+    def _place(self, ctx: RequestContext, cluster: Cluster, gpus: int) -> None:
+        """May this customer run a job of this many GPUs in the cluster's country, from here?"""
+        assert ctx.principal is not None
+        standing = self.standings.standing(ctx.principal.customer_id)
+        if standing is None or standing.entitlement is None:
+            raise Forbidden("the customer's identity verification is not complete", code="kyc_pending")
+        decision = standing.entitlement.decide(
+            RequestFacts("cluster_job", cluster.region, ctx.origin_country, gpus)
+        )
+        ctx.policy_hash = decision.policy_hash
+        if decision.decision == "deny":
+            raise Forbidden(decision.message, code=decision.code)
+        caps = decision.caps
+        if caps is not None and caps.max_gpus_per_job is not None and gpus > caps.max_gpus_per_job:
+            raise Forbidden(
+                f"jobs of jurisdiction tier {decision.tier} may use at most {caps.max_gpus_per_job} GPUs;"
+                f" this one asks for {gpus}",
+                code="gpu_cap_exceeded",
+            )
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    async def _read(self, ctx: RequestContext) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await ctx.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise PayloadTooLarge(f"the request body exceeds the limit of {self.max_body_bytes} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                ctx.bytes_in = size
+                return b"".join(chunks)
+
+    async def _respond(self, ctx: RequestContext, send: Any, status: int, body: bytes) -> None:
+        ctx.status = status
+        ctx.response_started = True
+        ctx.bytes_out = len(body)
+        headers = [
+            (b"content-type", _JSON),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", ctx.request_id.encode()),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    def _record(self, ctx: RequestContext, route: str, cluster: Cluster | None) -> None:
+        principal = ctx.principal
+        if principal is None:
+            return
+        with contextlib.suppress(Exception):
+            self.ledger.record(
+                UsageEvent(
+                    request_id=ctx.request_uuid,
+                    occurred_at=dt.datetime.fromtimestamp(ctx.occurred_at, _UTC),
+                    customer_id=principal.customer_id,
+                    project_id=principal.project_id,
+                    key_id=principal.key_id,
+                    upstream=cluster.name if cluster is not None else None,
+                    route=route,
+                    model=None,
+                    stream=False,
+                    status=ctx.status,
+                    error_code=ctx.error_code,
+                    prompt_tokens=None,
+                    completion_tokens=None,
+                    usage_complete=True,
+                    duration_ms=(time.perf_counter() - ctx.started) * 1000.0,
+                    bytes_in=ctx.bytes_in,
+                    bytes_out=ctx.bytes_out,
+                    client_ip=ctx.client_ip,
+                    origin_country=ctx.origin_country,
+                    policy_hash=ctx.policy_hash,
+                )
+            )
+
+
+def _version(version: str) -> str:
+    if version not in slurm.SUPPORTED_VERSIONS:
+        raise BadRequest(
+            f"Slurm REST API {version} is not supported; use one of {', '.join(slurm.SUPPORTED_VERSIONS)}",
+            code="unsupported_api_version",
+        )
+    return version

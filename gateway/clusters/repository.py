@@ -1,0 +1,208 @@
+"""Workload records: every cluster job submitted through the gateway, from submission to settlement.
+
+The row exists before the cluster sees the job (``submitting``), so that no job runs without
+its record; it ends in ``ended`` exactly once, in the transaction that settles the job's quota
+reservations (:func:`settle`), so a job is counted once whatever restarts or replicas do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from ..quota import store
+from ..quota.model import Usage
+from ..quota.store import CounterKey
+
+
+class Reservation(msgspec.Struct, frozen=True):
+    """Part of a job's bound, reserved on one quota counter."""
+
+    key: CounterKey
+    amount: float
+
+
+class OpenWorkload(msgspec.Struct, frozen=True):
+    """What the follower needs of a job that has not ended."""
+
+    id: uuid.UUID
+    cluster: str
+    job_id: str
+    api_version: str
+    state: str
+    gpus: int
+    time_limit_seconds: int
+    peak_flops_per_gpu: float
+    utilisation: float
+    submitted_at: dt.datetime
+    started_at: dt.datetime | None
+
+
+_encode = msgspec.json.Encoder().encode
+_reservations = msgspec.json.Decoder(list[Reservation]).decode
+
+
+async def insert_submitting(
+    conn: asyncpg.Connection,
+    *,
+    cluster: str,
+    customer_id: uuid.UUID,
+    project_id: uuid.UUID,
+    key_id: str,
+    kind: str,
+    api_version: str,
+    accelerator: str,
+    gpus: int,
+    time_limit_seconds: int,
+    peak_flops_per_gpu: float,
+    utilisation: float,
+    gpu_seconds_bound: float,
+    flop_bound: float,
+    flop_expected: float,
+    bio: bool,
+    signals: dict[str, Any],
+    reservations: Sequence[Reservation],
+) -> uuid.UUID:
+    workload_id = uuid.uuid4()
+    await conn.execute(
+        """
+        insert into workloads
+            (id, cluster, customer_id, project_id, key_id, kind, api_version, state, accelerator, gpus,
+             time_limit_seconds, peak_flops_per_gpu, utilisation, gpu_seconds_bound, flop_bound,
+             flop_expected, bio, signals, reservations)
+        values ($1, $2, $3, $4, $5, $6, $7, 'submitting', $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                $17::jsonb, $18::jsonb)
+        """,
+        workload_id,
+        cluster,
+        customer_id,
+        project_id,
+        key_id,
+        kind,
+        api_version,
+        accelerator,
+        gpus,
+        time_limit_seconds,
+        peak_flops_per_gpu,
+        utilisation,
+        gpu_seconds_bound,
+        flop_bound,
+        flop_expected,
+        bio,
+        _encode(signals).decode(),
+        _encode(list(reservations)).decode(),
+    )
+    return workload_id
+
+
+async def mark_submitted(conn: asyncpg.Connection, workload_id: uuid.UUID, job_id: str) -> None:
+    await conn.execute(
+        "update workloads set job_id = $2, state = 'queued', updated_at = now() where id = $1",
+        workload_id,
+        job_id,
+    )
+
+
+async def reject(conn: asyncpg.Connection, workload_id: uuid.UUID, reason: str) -> None:
+    """The cluster refused the job (or could not be reached): release its whole reservation."""
+    async with conn.transaction():
+        raw = await conn.fetchval(
+            "update workloads set state = 'rejected', native_state = $2, updated_at = now()"
+            " where id = $1 and state = 'submitting' returning reservations::text",
+            workload_id,
+            reason[:200],
+        )
+        if raw is not None:
+            for r in _reservations(raw):
+                await store.settle(conn, r.key, r.amount, 0.0)
+
+
+async def owned_job_ids(conn: asyncpg.Connection, cluster: str, customer_id: uuid.UUID) -> list[str]:
+    """Every job id on this cluster that this customer submitted through the gateway."""
+    rows = await conn.fetch(
+        "select job_id from workloads where cluster = $1 and customer_id = $2 and job_id is not null",
+        cluster,
+        customer_id,
+    )
+    return [r[0] for r in rows]
+
+
+async def owns(conn: asyncpg.Connection, cluster: str, customer_id: uuid.UUID, job_id: str) -> bool:
+    found = await conn.fetchval(
+        "select 1 from workloads where cluster = $1 and job_id = $2 and customer_id = $3",
+        cluster,
+        job_id,
+        customer_id,
+    )
+    return found is not None
+
+
+async def open_workloads(conn: asyncpg.Connection, cluster: str) -> list[OpenWorkload]:
+    rows = await conn.fetch(
+        """
+        select id, cluster, job_id, api_version, state, gpus, time_limit_seconds, peak_flops_per_gpu,
+               utilisation, submitted_at, started_at
+        from workloads where cluster = $1 and state in ('queued', 'running') and job_id is not null
+        order by submitted_at
+        """,
+        cluster,
+    )
+    return [OpenWorkload(**dict(r)) for r in rows]
+
+
+async def mark_progress(
+    conn: asyncpg.Connection, workload_id: uuid.UUID, state: str, native: str, started_at: dt.datetime | None
+) -> None:
+    await conn.execute(
+        """
+        update workloads set state = $2, native_state = $3, started_at = coalesce(started_at, $4),
+               updated_at = now()
+        where id = $1 and state in ('queued', 'running')
+        """,
+        workload_id,
+        state,
+        native,
+        started_at,
+    )
+
+
+async def settle(
+    conn: asyncpg.Connection,
+    workload_id: uuid.UUID,
+    *,
+    native: str,
+    run_seconds: float,
+    gpu_seconds: float,
+    flop: float,
+    started_at: dt.datetime | None,
+    ended_at: dt.datetime,
+) -> bool:
+    """Record the job's end and settle its reservations to what it computed, once (True: done now)."""
+    async with conn.transaction():
+        raw = await conn.fetchval(
+            """
+            update workloads
+            set state = 'ended', native_state = $2, run_seconds = $3, gpu_seconds_settled = $4,
+                flop_settled = $5, started_at = coalesce(started_at, $6), ended_at = $7, updated_at = now()
+            where id = $1 and state in ('queued', 'running')
+            returning reservations::text
+            """,
+            workload_id,
+            native,
+            run_seconds,
+            gpu_seconds,
+            flop,
+            started_at,
+            ended_at,
+        )
+        if raw is None:
+            return False  # another replica settled it first
+        used = Usage(gpu_seconds=gpu_seconds, flop=flop)
+        for r in _reservations(raw):
+            await store.settle(conn, r.key, r.amount, used.get(r.key.dimension))  # type: ignore[arg-type]
+    return True

@@ -1,0 +1,789 @@
+"""Slurm REST (slurmrestd) bodies: submissions read into a :class:`Workload`, job replies read and filtered.
+
+Pure functions, no I/O. A submission is decoded into the Structs of its API version, tolerant of the
+fields the gateway does not read (slurmrestd validates those) and strict about the ones it does: a
+field of the wrong type, a count that is not a whole number, a time limit that is missing, zero or
+infinite is refused before the job reaches the cluster.
+
+How the GPU bound is read (every rule rounds up, never down):
+
+* GPUs per node come from ``gres`` (v0.0.38: ``"gpu:4"``, ``"gpu:h100:4"``, comma lists),
+  ``gpus_per_node`` (``"2"``, ``"h100:2"``) and ``tres_per_node`` (v0.0.39+: ``"gres/gpu:h100:8"``,
+  ``"gres/gpu=8"``); several of them add up.
+* GPUs for the whole job come from ``gpus`` (v0.0.38), ``tres_per_job`` (v0.0.39+) or GPUs per task
+  (``gpus_per_task``, ``tres_per_task``) x ``tasks``. Spread over ``nodes`` that is
+  ``ceil(total / nodes)`` per node, so ``Workload.gpus`` is at least the total (conservative when the
+  total does not divide evenly). Slurm itself requires an explicit task count for GPUs per task.
+* ``nodes`` is the upper end of what the job accepts (``4``, ``"2-4"``, ``[2, 4]``, ``"1,5,9"``,
+  ``maximum_nodes``). A job that asks GPUs per node but gives no node count may still be spread over
+  several nodes when it has several tasks (each node runs at least one): its bound is then ``tasks``
+  nodes. Give ``nodes`` to get a tighter bound.
+* GPUs per socket cannot be bounded (the socket count of a node is not known here) and GPU shards /
+  MPS cannot be counted in whole GPUs: both are refused, as are heterogeneous jobs (``jobs``).
+* An array (``"0-49"``, ``"0-49%5"``, ``"1,3,5"``, ``"0-15:4"``) multiplies by its number of tasks;
+  the ``%`` throttle limits how many run at once, not how many run, so it does not lower the bound.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection
+from typing import Any, NamedTuple, TypeVar
+
+import msgspec
+
+from gateway.errors import BadRequest
+
+from .workload import (
+    INVALID_JSON,
+    Workload,
+    bad_reply,
+    describe,
+    invalid_job,
+    json_object,
+    run_seconds,
+    unbounded_job,
+    unsupported_job,
+    whole_number,
+)
+
+__all__ = [
+    "SUPPORTED_VERSIONS",
+    "JobRecord",
+    "filter_jobs",
+    "parse_jobs",
+    "parse_submit",
+    "slurm_errors",
+    "submit_reply_job_id",
+    "version_of",
+]
+
+SUPPORTED_VERSIONS = ("v0.0.38", "v0.0.39", "v0.0.40", "v0.0.41", "v0.0.42", "v0.0.43", "v0.0.44")
+
+NO_VAL = 0xFFFFFFFE
+"""Slurm's "not set" for 32-bit numbers; 0xFFFFFFFF is INFINITE, and newer parsers read anything
+from NO_VAL up as INFINITE."""
+MAX_ARRAY_INDEX = 4_000_000
+"""Slurm's MaxArraySize is at most 4000001, so no array index is above this."""
+FINISHED_STATES = frozenset(
+    {
+        "COMPLETED",
+        "CANCELLED",
+        "FAILED",
+        "TIMEOUT",
+        "NODE_FAIL",
+        "PREEMPTED",
+        "OUT_OF_MEMORY",
+        "BOOT_FAIL",
+        "DEADLINE",
+    }
+)
+
+_T = TypeVar("_T")
+_VERSION_IN_PATH = re.compile(r"(?:^|/)slurm(?:db)?/(v\d+\.\d+\.\d+)(?:[/?]|$)")
+_GPU_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+_NEGATIVE = re.compile(r"(?:^|[:=])\s*-\s*[0-9]")
+_SUFFIXED = re.compile(r"[0-9]+[kmgtp]", re.IGNORECASE)
+_SHARED_GPU_GRES = frozenset({"mps", "shard"})
+_LIMIT_HINT = "a job needs a finite time limit (its compute cannot be bounded otherwise)"
+
+
+def version_of(path: str) -> str | None:
+    """``"/slurm/v0.0.38/job/submit"`` -> ``"v0.0.38"`` (also ``/slurmdb/...``); None if no version.
+
+    Any ``vX.Y.Z`` is returned, supported or not: the readers refuse the unsupported ones.
+    """
+    match = _VERSION_IN_PATH.search(path)
+    return match[1] if match else None
+
+
+def _require_supported(version: str) -> None:
+    if version not in SUPPORTED_VERSIONS:
+        raise BadRequest(
+            f"Slurm REST API version {version!r} is not supported; "
+            f"supported versions: {', '.join(SUPPORTED_VERSIONS)}",
+            code="unsupported_api_version",
+        )
+
+
+# --- submissions ----------------------------------------------------------------------------------
+
+
+class _NoVal(msgspec.Struct, kw_only=True):
+    """Slurm's ``{"set": true, "infinite": false, "number": 2880}`` (v0.0.39+)."""
+
+    set: bool = False
+    infinite: bool = False
+    number: int | None = None
+
+
+class _JobV38(msgspec.Struct, kw_only=True):
+    name: str | None = None
+    partition: str | None = None
+    gres: str | None = None
+    gpus: int | str | None = None
+    gpus_per_node: int | str | None = None
+    gpus_per_task: int | str | None = None
+    gpus_per_socket: int | str | None = None
+    nodes: int | str | list[int] | None = None
+    tasks: int | None = None
+    tasks_per_node: int | None = None
+    time_limit: int | None = None
+    array: str | None = None
+    dependency: str | None = None
+    current_working_directory: str | None = None
+    comment: str | None = None
+    environment: dict[str, str] | None = None
+
+
+class _SubmitV38(msgspec.Struct, kw_only=True):
+    script: str | None = None
+    job: _JobV38 | None = None
+    jobs: Any = None
+
+
+class _JobV39(msgspec.Struct, kw_only=True):
+    script: str | None = None
+    name: str | None = None
+    partition: str | None = None
+    tres_per_node: str | None = None
+    tres_per_job: str | None = None
+    tres_per_task: str | None = None
+    tres_per_socket: str | None = None
+    gpus_per_node: int | str | None = None
+    nodes: int | str | None = None
+    minimum_nodes: int | None = None
+    maximum_nodes: int | None = None
+    required_nodes: list[str] | None = None
+    minimum_cpus: int | None = None
+    tasks: int | None = None
+    tasks_per_node: int | None = None
+    time_limit: int | _NoVal | None = None
+    array: str | None = None
+    dependency: str | None = None
+    current_working_directory: str | None = None
+    comment: str | None = None
+    environment: list[str] | None = None
+
+
+class _SubmitV39(msgspec.Struct, kw_only=True):
+    script: str | None = None
+    job: _JobV39 | None = None
+    jobs: Any = None
+
+
+class _Ask(NamedTuple):
+    """One request for GPUs: where it was read, the type it names, how many."""
+
+    field: str
+    gpu_type: str | None
+    gpus: int
+
+
+class _Shape(NamedTuple):
+    """What the versions have in common once read: GPU requests by scope, node and task counts."""
+
+    per_node: list[_Ask]
+    per_job: list[_Ask]
+    per_task: list[_Ask]
+    per_socket: list[_Ask]
+    max_nodes: int | None
+    """The upper end of the node counts the job gives, None when it gives none."""
+    min_nodes: int
+    tasks: int | None
+    tasks_per_node: int | None
+    spreads: list[str]
+    """Fields that may spread the job over nodes it did not count (v0.0.39+: node lists, CPUs)."""
+
+
+def parse_submit(version: str, body: bytes) -> Workload:
+    """The workload of a ``POST /slurm/{version}/job/submit`` body, or a :class:`BadRequest` naming the field.
+
+    Codes: ``unsupported_api_version``, ``invalid_json``, ``invalid_job`` (wrong type, missing or
+    impossible value), ``unbounded_job`` (no finite time limit, GPUs that cannot be bounded),
+    ``unsupported_job`` (heterogeneous jobs, GPU shards, several GPU types in one job).
+    """
+    _require_supported(version)
+    if version == "v0.0.38":
+        return _read_v38(_decode_submit(body, _SubmitV38))
+    return _read_v39(_decode_submit(body, _SubmitV39))
+
+
+def _decode_submit(body: bytes, type_: type[_T]) -> _T:
+    try:
+        return msgspec.json.decode(body, type=type_)
+    except msgspec.ValidationError as exc:
+        raise invalid_job(describe(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}", code=INVALID_JSON) from None
+
+
+def _refuse_het_job(jobs: Any) -> None:
+    if jobs is not None:
+        raise unsupported_job(
+            "jobs: heterogeneous jobs (a list of job components) are not supported; submit one `job`"
+        )
+
+
+def _read_v38(submit: _SubmitV38) -> Workload:
+    _refuse_het_job(submit.jobs)
+    _require_script(submit.script, "script")
+    job = submit.job
+    if job is None:
+        raise invalid_job("job: is required (an object with the job's properties)")
+    if job.environment is None:
+        raise invalid_job(
+            'job.environment: is required by slurmrestd v0.0.38 (an object such as {"PATH": "/usr/bin:/bin"})'
+        )
+    shape = _Shape(
+        per_node=[
+            *_gres_field("job.gres", job.gres),
+            *_gpu_count_field("job.gpus_per_node", job.gpus_per_node),
+        ],
+        per_job=_gpu_count_field("job.gpus", job.gpus),
+        per_task=_gpu_count_field("job.gpus_per_task", job.gpus_per_task),
+        per_socket=_gpu_count_field("job.gpus_per_socket", job.gpus_per_socket),
+        max_nodes=_node_bound("job.nodes", job.nodes),
+        min_nodes=0,
+        tasks=_count("job.tasks", job.tasks, minimum=1),
+        tasks_per_node=_count("job.tasks_per_node", job.tasks_per_node, minimum=1),
+        spreads=[],
+    )
+    return _workload(
+        shape,
+        minutes=_minutes("job.time_limit", job.time_limit),
+        array=job.array,
+        name=job.name,
+        partition=job.partition,
+        dependency=job.dependency,
+        working_directory=job.current_working_directory,
+        comment=job.comment,
+    )
+
+
+def _read_v39(submit: _SubmitV39) -> Workload:
+    _refuse_het_job(submit.jobs)
+    job = submit.job
+    if job is None:
+        raise invalid_job("job: is required (an object with the job's properties)")
+    given = (("script", submit.script), ("job.script", job.script))
+    scripts = [(field, text) for field, text in given if text is not None]
+    if not scripts:
+        _require_script(None, "script", "give `script` or `job.script`")
+    if not any(text.strip() for _, text in scripts):
+        _require_script(None, scripts[0][0])
+    for i, variable in enumerate(job.environment or ()):
+        if "=" not in variable:
+            raise invalid_job(f"job.environment[{i}]: expected NAME=value, got {variable!r}")
+    maximum = [
+        bound
+        for bound in (
+            _node_bound("job.nodes", job.nodes),
+            _count("job.maximum_nodes", job.maximum_nodes, minimum=1),
+        )
+        if bound is not None
+    ]
+    spreads = [
+        field
+        for field, value in (
+            ("job.required_nodes", job.required_nodes),
+            ("job.minimum_cpus", (_count("job.minimum_cpus", job.minimum_cpus, minimum=0) or 0) > 1),
+        )
+        if value
+    ]
+    shape = _Shape(
+        per_node=[
+            *_gres_field("job.tres_per_node", job.tres_per_node),
+            *_gpu_count_field("job.gpus_per_node", job.gpus_per_node),
+        ],
+        per_job=_gres_field("job.tres_per_job", job.tres_per_job),
+        per_task=_gres_field("job.tres_per_task", job.tres_per_task),
+        per_socket=_gres_field("job.tres_per_socket", job.tres_per_socket),
+        max_nodes=max(maximum) if maximum else None,
+        min_nodes=_count("job.minimum_nodes", job.minimum_nodes, minimum=0) or 0,
+        tasks=_count("job.tasks", job.tasks, minimum=1),
+        tasks_per_node=_count("job.tasks_per_node", job.tasks_per_node, minimum=1),
+        spreads=spreads,
+    )
+    return _workload(
+        shape,
+        minutes=_minutes("job.time_limit", job.time_limit),
+        array=job.array,
+        name=job.name,
+        partition=job.partition,
+        dependency=job.dependency,
+        working_directory=job.current_working_directory,
+        comment=job.comment,
+    )
+
+
+def _require_script(script: str | None, field: str, hint: str = "a non-empty string") -> None:
+    if script is None or not script.strip():
+        raise invalid_job(f"{field}: a batch job needs a script ({hint}, e.g. '#!/bin/bash ...')")
+
+
+def _workload(
+    shape: _Shape,
+    *,
+    minutes: int,
+    array: str | None,
+    name: str | None,
+    partition: str | None,
+    dependency: str | None,
+    working_directory: str | None,
+    comment: str | None,
+) -> Workload:
+    for ask in shape.per_socket:
+        if ask.gpus:
+            raise unbounded_job(
+                f"{ask.field}: GPUs per socket cannot be bounded (the gateway does not know how many "
+                "sockets a node has); ask for GPUs per node or per job instead"
+            )
+    per_node = sum(ask.gpus for ask in shape.per_node)
+    if shape.max_nodes is not None:
+        nodes = max(shape.max_nodes, shape.min_nodes, 1)
+    elif per_node:
+        if shape.spreads:
+            raise unbounded_job(
+                f"{shape.spreads[0]}: a job that asks GPUs per node and may be spread over several "
+                "nodes needs a node count; give job.nodes (or job.maximum_nodes)"
+            )
+        # Without a node count Slurm may spread the tasks over up to one node per task.
+        nodes = max(shape.tasks or 1, shape.min_nodes, 1)
+    else:
+        nodes = max(shape.min_nodes, 1)
+
+    per_job = sum(ask.gpus for ask in shape.per_job)
+    per_task = sum(ask.gpus for ask in shape.per_task)
+    if per_task:
+        if shape.tasks is not None:
+            task_count: int | None = shape.tasks
+        elif shape.tasks_per_node is not None and shape.max_nodes is not None:
+            task_count = shape.tasks_per_node * nodes
+        else:
+            task_count = None
+        if task_count is not None:
+            per_job = max(per_job, per_task * task_count)
+        elif not per_job:  # with a job total Slurm derives the task count from it
+            raise unbounded_job(
+                f"{shape.per_task[0].field}: GPUs per task need an explicit task count "
+                "(job.tasks, or job.tasks_per_node with job.nodes), as Slurm itself requires"
+            )
+
+    asks = [ask for ask in (*shape.per_node, *shape.per_job, *shape.per_task) if ask.gpus]
+    types = sorted({ask.gpu_type or "(any)" for ask in asks})
+    if len(types) > 1:
+        where = ", ".join(f"{ask.gpu_type or '(any type)'} in {ask.field}" for ask in asks)
+        raise unsupported_job(
+            f"job: GPUs of more than one type in one job are not supported ({where}); ask for one GPU type"
+        )
+    return Workload(
+        kind="slurm",
+        gpus_per_node=max(per_node, math.ceil(per_job / nodes)),
+        nodes=nodes,
+        array_tasks=_array_tasks("job.array", array),
+        gpu_type=asks[0].gpu_type if asks else None,
+        time_limit_seconds=minutes * 60,
+        tasks=shape.tasks,
+        partition=partition,
+        name=name,
+        dependency=dependency,
+        working_directory=working_directory,
+        comment=comment,
+    )
+
+
+def _minutes(field: str, value: int | _NoVal | None) -> int:
+    if value is None:
+        raise unbounded_job(f"{field}: {_LIMIT_HINT}; give it in minutes")
+    path = field
+    if isinstance(value, _NoVal):
+        if value.infinite:
+            raise unbounded_job(f"{field}.infinite: an infinite time limit is refused: {_LIMIT_HINT}")
+        if not value.set:
+            raise unbounded_job(
+                f"{field}.set: must be true (an unset limit falls back to the partition's, "
+                f"which may be unlimited): {_LIMIT_HINT}"
+            )
+        if value.number is None:
+            raise invalid_job(f"{field}.number: is required when `set` is true (minutes)")
+        path, minutes = f"{field}.number", value.number
+    else:
+        minutes = value
+    if minutes < 0:
+        raise invalid_job(f"{path}: must not be negative (got {minutes})")
+    if minutes == 0:
+        raise unbounded_job(f"{path}: 0 means no time limit to Slurm: {_LIMIT_HINT}")
+    if minutes >= NO_VAL:
+        raise unbounded_job(
+            f"{path}: {minutes} minutes is what Slurm reads as unset or INFINITE: {_LIMIT_HINT}"
+        )
+    return minutes
+
+
+def _count(field: str, value: int | None, *, minimum: int) -> int | None:
+    if value is None:
+        return None
+    if value < 0:
+        raise invalid_job(f"{field}: must not be negative (got {value})")
+    if value < minimum:
+        raise invalid_job(f"{field}: must be at least {minimum} (got {value})")
+    return value
+
+
+# --- GPU requests: GRES and TRES strings ----------------------------------------------------------
+
+
+def _gres_field(field: str, text: str | None) -> list[_Ask]:
+    """GRES or TRES strings: ``"gpu:h100:4,license:x"`` (v0.0.38 ``gres``), ``"cpu=4,gres/gpu:h100=8"``.
+
+    Entries naming another resource (``cpu=4``, ``mem=8G``, ``license/x=1``) are not the gateway's
+    to bound and are skipped; GPU shares (``shard``, ``mps``) are refused.
+    """
+    if text is None or not text.strip():
+        return []
+    asks = []
+    for raw in text.split(","):
+        entry = raw.strip()
+        if not entry:
+            raise invalid_job(f"{field}: empty entry in {text!r}")
+        rest = entry[5:] if entry[:5].lower() in ("gres/", "gres:") else entry
+        name, _, _ = rest.partition(":")
+        name, _, _ = name.partition("=")
+        name = name.strip().lower()
+        if name in _SHARED_GPU_GRES:
+            raise unsupported_job(
+                f"{field}: {entry!r} asks for a share of GPUs ({name}), which the gateway cannot count "
+                "in whole GPUs; ask for whole GPUs (gpu:N)"
+            )
+        if name == "gpu":
+            asks.append(_gpu_spec(field, entry, rest.lstrip()[3:], named=True))
+    return asks
+
+
+def _gpu_count_field(field: str, value: int | str | None) -> list[_Ask]:
+    """``gpus``, ``gpus_per_node``, ``gpus_per_task``, ``gpus_per_socket``: ``"2"``, ``"h100:2"``, 2."""
+    if value is None:
+        return []
+    if isinstance(value, int):
+        if value < 0:
+            raise invalid_job(f"{field}: must not be negative (got {value})")
+        return [_Ask(field, None, value)]
+    if not value.strip():
+        return []
+    asks = []
+    for raw in value.split(","):
+        entry = raw.strip()
+        if not entry:
+            raise invalid_job(f"{field}: empty entry in {value!r}")
+        asks.append(_gpu_spec(field, entry, entry, named=False))
+    return asks
+
+
+def _gpu_spec(field: str, entry: str, spec: str, *, named: bool) -> _Ask:
+    """Read what follows a GRES name (``named``: ``""``, ``"=N"``, ``":type"``, ``":N"``,
+    ``":type:N"``, ``":type=N"``) or a GPU count field's ``[type:]N``."""
+    spec = spec.strip()
+    if _NEGATIVE.search(spec):
+        raise invalid_job(f"{field}: {entry!r}: a GPU count must not be negative")
+    if named:
+        if not spec:
+            return _Ask(field, None, 1)
+        if spec[0] == "=":
+            return _Ask(field, None, _gpu_count(field, entry, spec[1:]))
+        if spec[0] != ":":
+            raise _unreadable(field, entry)
+        spec = spec[1:]
+    if "=" in spec:
+        type_text, _, count_text = spec.partition("=")
+        return _Ask(field, _gpu_type(field, entry, type_text), _gpu_count(field, entry, count_text))
+    parts = spec.split(":")
+    if len(parts) == 1:
+        count = whole_number(parts[0].strip())
+        if count is not None:
+            return _Ask(field, None, count)
+        if not named or _SUFFIXED.fullmatch(parts[0].strip()):
+            # A count field needs its count ("h100" alone is not one); Slurm reads "1k" as 1024 GPUs.
+            raise _unreadable(field, entry)
+        return _Ask(field, _gpu_type(field, entry, parts[0]), 1)
+    if len(parts) == 2:
+        return _Ask(field, _gpu_type(field, entry, parts[0]), _gpu_count(field, entry, parts[1]))
+    raise _unreadable(field, entry)
+
+
+def _gpu_type(field: str, entry: str, text: str) -> str:
+    text = text.strip()
+    if not _GPU_TYPE.fullmatch(text):
+        raise _unreadable(field, entry)
+    return text.lower()
+
+
+def _gpu_count(field: str, entry: str, text: str) -> int:
+    count = whole_number(text.strip())
+    if count is None:
+        raise invalid_job(
+            f"{field}: {entry!r} has no valid GPU count (a whole number of GPUs, not negative, no suffix)"
+        )
+    return count
+
+
+def _unreadable(field: str, entry: str) -> BadRequest:
+    return invalid_job(
+        f"{field}: cannot read {entry!r} as a GPU request "
+        "(expected gpu[:type][:count], gres/gpu[:type]=count or [type:]count)"
+    )
+
+
+# --- node counts and arrays -----------------------------------------------------------------------
+
+
+def _node_bound(field: str, value: int | str | list[int] | None) -> int | None:
+    """The largest node count the job accepts: ``4``, ``"2-4"``, ``[2, 4]``, ``"1,5,9"``, ``"1-15:4"``."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        counts = [value]
+    elif isinstance(value, list):
+        if not 1 <= len(value) <= 2:
+            raise invalid_job(f"{field}: expected [count] or [minimum, maximum], got {value!r}")
+        counts = value
+    else:
+        if not value.strip():
+            return None
+        counts = [stop for _, stop, _ in _ranges(field, value, "a node count")]
+    for count in counts:
+        if count < 0:
+            raise invalid_job(f"{field}: must not be negative (got {count})")
+    bound = max(counts)
+    if bound < 1:
+        raise invalid_job(f"{field}: a job needs at least one node (got {value!r})")
+    return bound
+
+
+def _array_tasks(field: str, spec: str | None) -> int:
+    """How many tasks an array spec such as ``"0-49%5"``, ``"1,3,5"`` or ``"0-15:4"`` makes (1: no array)."""
+    if spec is None:
+        return 1
+    indexes, throttle_sep, throttle = spec.partition("%")
+    if throttle_sep and whole_number(throttle.strip()) is None:
+        raise invalid_job(f"{field}: the limit after '%' in {spec!r} must be a whole number")
+    if not indexes.strip():
+        raise invalid_job(f"{field}: no array indexes in {spec!r} (e.g. '0-49', '1,3,5', '0-15:4')")
+    ranges = _ranges(field, indexes, "an array index")
+    top = max(stop for _, stop, _ in ranges)
+    if top > MAX_ARRAY_INDEX:
+        raise invalid_job(
+            f"{field}: index {top} is above Slurm's largest possible array index ({MAX_ARRAY_INDEX})"
+        )
+    # Overlapping plain ranges count once, as in Slurm's bitmap; a stepped range that overlaps
+    # another is counted twice (conservative), which no real array spec does.
+    tasks, covered = 0, -1
+    for start, stop in sorted((start, stop) for start, stop, step in ranges if step == 1):
+        if stop > covered:
+            tasks += stop - max(start, covered + 1) + 1
+            covered = stop
+    return tasks + sum(len(range(start, stop + 1, step)) for start, stop, step in set(ranges) if step > 1)
+
+
+def _ranges(field: str, text: str, what: str) -> list[tuple[int, int, int]]:
+    """``"1,3-5,0-15:4"`` -> ``[(1, 1, 1), (3, 5, 1), (0, 12, 4)]``: each stop is the last value taken."""
+    ranges = []
+    for raw in text.split(","):
+        item = raw.strip()
+        bounds, _, step_text = item.partition(":")
+        first_text, dash, last_text = bounds.partition("-")
+        first = whole_number(first_text.strip())
+        last = whole_number(last_text.strip()) if dash else first
+        step = whole_number(step_text.strip()) if ":" in item else 1
+        if first is None or last is None or step is None or step < 1 or last < first:
+            raise invalid_job(
+                f"{field}: cannot read {item!r} in {text!r} as {what} or range "
+                "(N, N-M with N <= M, or N-M:step; whole numbers, not negative)"
+            )
+        ranges.append((first, first + (last - first) // step * step, step))
+    return ranges
+
+
+# --- job replies ----------------------------------------------------------------------------------
+
+
+class JobRecord(msgspec.Struct, frozen=True):
+    """One job of a ``GET .../job/{id}`` or ``GET .../jobs`` reply, whatever the API version."""
+
+    job_id: int
+    state: str
+    """Upper case, one state: ``RUNNING``, ``PENDING``, ``COMPLETED``, ... (``UNKNOWN`` if absent)."""
+    user_name: str | None = None
+    name: str | None = None
+    submit_time: int | None = None
+    """Epoch seconds; None when unset or 0 (also for the start and end times)."""
+    start_time: int | None = None
+    end_time: int | None = None
+    """While the job runs, Slurm gives start + time limit here; the real end once it finished."""
+    time_limit_minutes: int | None = None
+    """None when unset or infinite."""
+    exit_code: int | None = None
+    array_job_id: int | None = None
+    """The id of the array the job is a task of (the id its submission returned); None otherwise."""
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED_STATES
+
+    def run_seconds(self, now: int) -> int:
+        """0 if never started; end - start once finished; now - start while it runs. Never negative."""
+        return run_seconds(
+            self.start_time, self.end_time, now, finished=self.finished, started=self.state != "PENDING"
+        )
+
+
+class _ExitCode(msgspec.Struct, kw_only=True):
+    """v0.0.39: ``{"set", "infinite", "number"}``; v0.0.40+: ``{"status", "return_code", "signal"}``."""
+
+    set: bool = False
+    infinite: bool = False
+    number: int | None = None
+    return_code: int | _NoVal | None = None
+
+
+class _RawJob(msgspec.Struct, kw_only=True):
+    job_id: int
+    job_state: str | list[str] | None = None
+    user_name: str | None = None
+    name: str | None = None
+    # str: "Infinity" in slurmrestd's "complex" output mode
+    submit_time: int | str | _NoVal | None = None
+    start_time: int | str | _NoVal | None = None
+    end_time: int | str | _NoVal | None = None
+    time_limit: int | str | _NoVal | None = None
+    exit_code: int | _ExitCode | None = None
+    array_job_id: int | _NoVal | None = None
+
+
+class _JobsReply(msgspec.Struct):
+    jobs: list[_RawJob] | None = None
+
+
+def parse_jobs(version: str, body: bytes) -> list[JobRecord]:
+    """The jobs of a ``GET /slurm/{version}/job/{id}`` or ``.../jobs`` reply (``[]`` when it has none).
+
+    One tolerant reader serves every supported version: plain numbers (v0.0.38) and
+    ``{"set", "infinite", "number"}`` objects, ``job_state`` as a string or a list (v0.0.40+: the
+    first item is the state, the rest are flags). An unreadable reply raises
+    :class:`~gateway.errors.UpstreamUnavailable` (``invalid_upstream_reply``).
+    """
+    _require_supported(version)
+    try:
+        reply = msgspec.json.decode(body, type=_JobsReply)
+    except msgspec.ValidationError as exc:
+        raise bad_reply("slurmrestd jobs", describe(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise bad_reply("slurmrestd jobs", f"not JSON ({exc})") from None
+    return [_record(job) for job in reply.jobs or ()]
+
+
+def _record(job: _RawJob) -> JobRecord:
+    state = job.job_state[0] if isinstance(job.job_state, list) and job.job_state else job.job_state
+    return JobRecord(
+        job_id=job.job_id,
+        state=(state.strip().upper() if isinstance(state, str) else "") or "UNKNOWN",
+        user_name=job.user_name,
+        name=job.name,
+        submit_time=_nonzero(job.submit_time),
+        start_time=_nonzero(job.start_time),
+        end_time=_nonzero(job.end_time),
+        time_limit_minutes=_limit(job.time_limit),
+        exit_code=_exit_code(job.exit_code),
+        array_job_id=_nonzero(job.array_job_id),  # 0 means "not an array task", like 0 for a time
+    )
+
+
+def _number(value: int | str | _NoVal | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return whole_number(value)
+    if isinstance(value, _NoVal):
+        return value.number if value.set and not value.infinite else None
+    return value
+
+
+def _nonzero(value: int | str | _NoVal | None) -> int | None:
+    number = _number(value)
+    return number if number else None
+
+
+def _limit(value: int | str | _NoVal | None) -> int | None:
+    number = _number(value)
+    return None if number is None or number >= NO_VAL else number
+
+
+def _exit_code(value: int | _ExitCode | None) -> int | None:
+    if value is None or isinstance(value, int):
+        return value
+    if value.return_code is not None:
+        return _number(value.return_code)
+    return value.number if value.set and not value.infinite else None
+
+
+def filter_jobs(body: bytes, allowed: Collection[int]) -> bytes:
+    """The same jobs reply with only the jobs whose ``job_id`` (or ``array_job_id``) is in ``allowed``.
+
+    Every token sees every user's jobs, so the gateway filters. Other top-level keys (``meta``,
+    ``errors``, ``warnings``, ...) are kept as they are. A job without a readable id is dropped. A
+    plain-text body (slurmrestd's "Unable to parse query.") is returned unchanged; a body that looks
+    like JSON but does not parse, or a ``jobs`` that is not a list, raises ``invalid_upstream_reply``
+    rather than pass through unfiltered.
+    """
+    reply = json_object(body, "slurmrestd jobs")
+    if reply is None or "jobs" not in reply:
+        return body
+    jobs = reply["jobs"]
+    if not isinstance(jobs, list):
+        raise bad_reply("slurmrestd jobs", "`jobs` is not a list")
+    reply["jobs"] = [job for job in jobs if _is_allowed(job, allowed)]
+    return msgspec.json.encode(reply)
+
+
+def _is_allowed(job: object, allowed: Collection[int]) -> bool:
+    if not isinstance(job, dict):
+        return False
+    return any(
+        (id_ := _reply_id(job.get(key))) is not None and id_ in allowed for key in ("job_id", "array_job_id")
+    )
+
+
+def _reply_id(value: object) -> int | None:
+    if isinstance(value, dict) and value.get("set") is True and not value.get("infinite"):
+        value = value.get("number")
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return None
+
+
+def submit_reply_job_id(body: bytes) -> int | None:
+    """The ``job_id`` of a submit reply (top level, or under ``result`` in v0.0.40+); None without one."""
+    try:
+        reply = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(reply, dict):
+        return None
+    result = reply.get("result")
+    for candidate in (reply.get("job_id"), result.get("job_id") if isinstance(result, dict) else None):
+        if (job_id := _reply_id(candidate)) is not None:
+            return job_id
+    return None
+
+
+def slurm_errors(body: bytes) -> list[dict[str, Any]]:
+    """The ``errors`` list of a reply (its objects only); ``[]`` without one or for a non-JSON body."""
+    try:
+        reply = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return []
+    errors = reply.get("errors") if isinstance(reply, dict) else None
+    if not isinstance(errors, list):
+        return []
+    return [error for error in errors if isinstance(error, dict)]

@@ -1,0 +1,85 @@
+"""What training-scale flags are computed from, read from the database.
+
+- **Compute records**: every cluster job (workload) submitted in the window, with what it
+  computed (ended) or is expected to compute (queued or running: bound x utilisation).
+- **Links** between customers that may be one actor: a beneficial owner with the same keyed
+  name index (the same normalised name and country, compared without decrypting either), and
+  an onboarding or administration call from the same IP address.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import asyncpg
+
+from .flags import ComputeRecord, Link
+
+
+async def compute_records(conn: asyncpg.Connection, since: dt.datetime) -> list[ComputeRecord]:
+    rows = await conn.fetch(
+        """
+        select cluster || ':' || coalesce(job_id, id::text) as job, customer_id::text as customer, state,
+               extract(epoch from submitted_at)::float8 as submitted_at,
+               extract(epoch from ended_at)::float8 as ended_at, flop_settled, flop_expected, bio
+        from workloads
+        where state in ('queued', 'running', 'ended') and (ended_at is null or ended_at > $1)
+        """,
+        since,
+    )
+    return [
+        ComputeRecord(
+            job=r["job"],
+            customer=r["customer"],
+            state=r["state"],
+            submitted_at=r["submitted_at"],
+            ended_at=r["ended_at"],
+            flop_settled=r["flop_settled"] if r["state"] == "ended" else 0.0,
+            flop_expected=r["flop_expected"] if r["state"] != "ended" else 0.0,
+            bio=r["bio"],
+        )
+        for r in rows
+    ]
+
+
+async def links(conn: asyncpg.Connection) -> list[Link]:
+    """Pairs of customers that share a beneficial owner or an access IP address."""
+    found: list[Link] = []
+    owners = await conn.fetch(
+        """
+        select distinct least(a.customer_id, b.customer_id)::text as x,
+                        greatest(a.customer_id, b.customer_id)::text as y
+        from owners a join owners b
+          on a.name_index = b.name_index and a.customer_id <> b.customer_id
+        where a.name_index is not null
+        """
+    )
+    found += [
+        Link(a=r["x"], b=r["y"], reason="a beneficial owner with the same name and country") for r in owners
+    ]
+    ips = await conn.fetch(
+        """
+        select distinct least(a.customer_id, b.customer_id)::text as x,
+                        greatest(a.customer_id, b.customer_id)::text as y, host(a.ip) as ip
+        from customer_access_log a join customer_access_log b
+          on a.ip = b.ip and a.customer_id <> b.customer_id
+        where a.ip is not null and not (a.ip << inet '127.0.0.0/8' or a.ip << inet '::1/128')
+        """
+    )
+    found += [Link(a=r["x"], b=r["y"], reason=f"accessed from the same address {r['ip']}") for r in ips]
+    return found
+
+
+async def customers_with_compute(conn: asyncpg.Connection) -> list[str]:
+    return [str(r[0]) for r in await conn.fetch("select distinct customer_id from workloads")]
+
+
+async def gpu_seconds(conn: asyncpg.Connection, customer_id: uuid.UUID, since: dt.datetime) -> float:
+    value = await conn.fetchval(
+        "select coalesce(sum(gpu_seconds_settled), 0) from workloads where customer_id = $1"
+        " and state = 'ended' and ended_at > $2",
+        customer_id,
+        since,
+    )
+    return float(value)

@@ -1,0 +1,223 @@
+"""Slurm behind the gateway, for real: slurmctld, slurmd and slurmrestd on loopback, fake GPUs.
+
+Customers call the cluster's own REST API at /clusters/lab/... with their gateway key; the
+gateway submits as itself, follows each job to its end and settles what it computed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from gateway.identity.repository import create_key
+from tests.conftest import _run, verified_customer
+from tests.e2e.conftest import GatewayProcess
+
+V = "v0.0.38"
+
+
+@pytest.fixture(scope="module")
+def lab(
+    slurm: Any, gateway_config_file: Path, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """A gateway fronting the real cluster as `lab`; a test may replace it (a restart)."""
+    folder = tmp_path_factory.mktemp("lab")
+    config = folder / "gateway.toml"
+    config.write_text(
+        gateway_config_file.read_text()
+        + f"""
+[[clusters]]
+name = "lab"
+kind = "slurm"
+base_url = "{slurm.base_url}"
+region = "US"
+token_env = "LAB_SLURM_JWT"
+user = "root"
+default_accelerator = "h100"
+poll_seconds = 0.3
+"""
+    )
+    os.environ["LAB_SLURM_JWT"] = slurm.token("root")
+    state = folder / "state"
+    gw = GatewayProcess(config, database_url, state).start()
+    holder = {"gw": gw}
+    yield holder
+    holder["gw"].stop()
+
+
+def customer(database_url: str) -> tuple[uuid.UUID, str]:
+    async def make() -> tuple[uuid.UUID, str]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            c = await verified_customer(conn, f"lab-{uuid.uuid4().hex[:8]}")
+            return c.id, (await create_key(conn, str(c.id), "default")).key
+        finally:
+            await conn.close()
+
+    return _run(make())
+
+
+def job_body(
+    slurm: Any, script: str = "sleep 1", gres: str = "gpu:h100:2", minutes: int | None = 1
+) -> dict[str, Any]:
+    workdir = Path(slurm.jobs_dir) / uuid.uuid4().hex[:8]
+    workdir.mkdir(parents=True)
+    os.chmod(workdir, 0o777)
+    job: dict[str, Any] = {
+        "name": "train-part",
+        "partition": "gpu",
+        "gres": gres,
+        "current_working_directory": str(workdir),
+        "environment": {"PATH": "/usr/bin:/bin"},
+    }
+    if minutes is not None:
+        job["time_limit"] = minutes
+    return {"script": f"#!/bin/bash\n{script}\n", "job": job}
+
+
+def call(lab: Any, key: str, method: str, path: str, body: Any = None) -> httpx.Response:
+    return httpx.request(
+        method,
+        lab["gw"].url + f"/clusters/lab/slurm/{V}{path}",
+        headers={"authorization": f"Bearer {key}"},
+        json=body,
+        timeout=30,
+    )
+
+
+def workload(database_url: str, job_id: int) -> dict[str, Any]:
+    async def read() -> dict[str, Any]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            row = await conn.fetchrow(
+                "select * from workloads where cluster = 'lab' and job_id = $1", str(job_id)
+            )
+            return dict(row) if row else {}
+        finally:
+            await conn.close()
+
+    return _run(read())
+
+
+def until_ended(database_url: str, job_id: int, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        row = workload(database_url, job_id)
+        if row.get("state") == "ended":
+            return row
+        assert time.monotonic() < deadline, f"job {job_id} not settled: {row.get('state')}"
+        time.sleep(0.1)
+
+
+def slurm_job_count(slurm: Any) -> int:
+    token = slurm.token("root")
+    reply = httpx.get(
+        f"{slurm.base_url}/slurm/{V}/jobs",
+        headers={"X-SLURM-USER-NAME": "root", "X-SLURM-USER-TOKEN": token},
+        timeout=10,
+    )
+    return len(reply.json()["jobs"])
+
+
+def test_a_job_runs_on_the_cluster_and_its_gpu_seconds_are_settled(lab, slurm, database_url) -> None:
+    cid, key = customer(database_url)
+    submitted = call(lab, key, "POST", "/job/submit", job_body(slurm, "sleep 2"))
+    assert submitted.status_code == 200, submitted.text
+    job_id = submitted.json()["job_id"]
+    row = workload(database_url, job_id)
+    assert (row["customer_id"], row["gpus"], row["accelerator"]) == (cid, 2, "h100")
+    assert row["gpu_seconds_bound"] == 2 * 60 and row["flop_bound"] == pytest.approx(2 * 60 * 989e12)
+    seen = call(lab, key, "GET", f"/job/{job_id}")
+    assert seen.status_code == 200 and seen.json()["jobs"][0]["job_id"] == job_id
+    ended = until_ended(database_url, job_id)
+    assert ended["native_state"] == "COMPLETED"
+    assert 1 <= ended["run_seconds"] <= 60
+    assert ended["gpu_seconds_settled"] == 2 * ended["run_seconds"]
+    assert ended["flop_settled"] == pytest.approx(ended["gpu_seconds_settled"] * 989e12 * 0.4)
+
+    async def counters() -> list[dict[str, Any]]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            rows = await conn.fetch(
+                "select dimension, used, reserved from quota_counters where scope_id = $1"
+                " and dimension in ('gpu_seconds', 'flop')",
+                str(cid),
+            )
+            return [dict(r) for r in rows]
+        finally:
+            await conn.close()
+
+    by = {r["dimension"]: r for r in _run(counters())}
+    # The bound was reserved at submission and replaced by what the job computed.
+    assert by["gpu_seconds"]["used"] == ended["gpu_seconds_settled"] and by["gpu_seconds"]["reserved"] == 0
+
+
+def test_customers_see_and_cancel_only_their_own_jobs(lab, slurm, database_url) -> None:
+    _, alice = customer(database_url)
+    _, bob = customer(database_url)
+    submitted = call(lab, alice, "POST", "/job/submit", job_body(slurm, "sleep 60"))
+    assert submitted.status_code == 200, submitted.text
+    job_id = submitted.json()["job_id"]
+    for method in ("GET", "DELETE"):
+        refused = call(lab, bob, method, f"/job/{job_id}")
+        assert refused.status_code == 404 and refused.json()["error"]["code"] == "job_not_found"
+    assert job_id not in [j["job_id"] for j in call(lab, bob, "GET", "/jobs").json()["jobs"]]
+    assert job_id in [j["job_id"] for j in call(lab, alice, "GET", "/jobs").json()["jobs"]]
+    cancelled = call(lab, alice, "DELETE", f"/job/{job_id}")
+    assert cancelled.status_code == 200, cancelled.text
+    ended = until_ended(database_url, job_id)
+    assert ended["native_state"] == "CANCELLED"
+    assert ended["run_seconds"] < 60
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        (lambda b: b["job"].pop("time_limit"), "unbounded_job"),
+        (lambda b: b.pop("script"), "invalid_job"),
+        (lambda b: b["job"].update(gres="gpu:tpu-v9:4"), "unknown_accelerator"),
+    ],
+)
+def test_a_malformed_job_is_refused_and_nothing_is_submitted(lab, slurm, database_url, change, code) -> None:
+    _, key = customer(database_url)
+    body = job_body(slurm)
+    change(body)
+    before = slurm_job_count(slurm)
+    refused = call(lab, key, "POST", "/job/submit", body)
+    assert refused.status_code == 400, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == code and error["message"] and error["request_id"]
+    assert slurm_job_count(slurm) == before
+
+
+def test_invalid_json_is_a_400(lab, database_url) -> None:
+    _, key = customer(database_url)
+    refused = httpx.post(
+        lab["gw"].url + f"/clusters/lab/slurm/{V}/job/submit",
+        headers={"authorization": f"Bearer {key}", "content-type": "application/json"},
+        content=b"{not json",
+        timeout=10,
+    )
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_json"
+
+
+def test_jobs_running_across_a_gateway_restart_are_settled_once(lab, slurm, database_url) -> None:
+    _, key = customer(database_url)
+    submitted = call(lab, key, "POST", "/job/submit", job_body(slurm, "sleep 3"))
+    assert submitted.status_code == 200, submitted.text
+    job_id = submitted.json()["job_id"]
+    old: GatewayProcess = lab["gw"]
+    assert old.stop(signal.SIGTERM) == 0
+    assert workload(database_url, job_id)["state"] in ("queued", "running")
+    lab["gw"] = GatewayProcess(old.config, database_url, old.state_dir).start()
+    ended = until_ended(database_url, job_id)
+    assert ended["native_state"] == "COMPLETED" and ended["run_seconds"] >= 3
