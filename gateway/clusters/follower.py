@@ -20,6 +20,7 @@ import structlog
 
 from ..compute.flop import settled_flop
 from . import repository, slurm
+from .kubernetes import parse_job_status
 
 if TYPE_CHECKING:
     from .proxy import Cluster
@@ -68,6 +69,8 @@ class Follower:
         for cluster in self.clusters:
             if cluster.kind == "slurm":
                 settled += await self._poll_slurm(cluster)
+            elif cluster.kind == "kubernetes":
+                settled += await self._poll_kubernetes(cluster)
         return settled
 
     async def _poll_slurm(self, cluster: Cluster) -> int:
@@ -130,6 +133,47 @@ class Follower:
             state = "running" if record.state in ("RUNNING", "COMPLETING", "SUSPENDED") else "queued"
             if state != row.state:
                 await repository.mark_progress(conn, row.id, state, record.state, _when(record.start_time))
+        return 0
+
+    async def _poll_kubernetes(self, cluster: Cluster) -> int:
+        """One GET per open Job (``row.job_id`` is ``"namespace/name"``)."""
+        async with self.pool.acquire() as conn:
+            rows = await repository.open_workloads(conn, cluster.name)
+        settled = 0
+        for row in rows:
+            try:
+                settled += await self._follow_kubernetes(cluster, row)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # one job that cannot be followed must not stop the others
+                _log.warning(
+                    "cluster_job_follow_failed", cluster=cluster.name, job_id=row.job_id, error=str(exc)[:200]
+                )
+        return settled
+
+    async def _follow_kubernetes(self, cluster: Cluster, row: repository.OpenWorkload) -> int:
+        namespace, _, name = row.job_id.partition("/")
+        status, body = await cluster.call("GET", f"/apis/batch/v1/namespaces/{namespace}/jobs/{name}")
+        now = self._wall()
+        if status == 404:
+            # The Job was deleted (by its owner, or by its ttlSecondsAfterFinished) before it was
+            # seen to end: charge the most it can have computed, from its start (or submission) until
+            # now, at most its time limit.
+            since = (row.started_at or row.submitted_at).timestamp()
+            run = max(0.0, min(float(row.time_limit_seconds), now - since))
+            async with self.pool.acquire() as conn:
+                return int(await self._settle(conn, row, "DELETED", run, row.started_at, now))
+        if status != 200:
+            raise RuntimeError(f"the cluster answered HTTP {status} for job {row.job_id}")
+        job = parse_job_status(body)
+        async with self.pool.acquire() as conn:
+            if job.finished:
+                run = float(min(job.run_seconds(int(now)), row.time_limit_seconds))
+                ended = job.end_time if job.end_time is not None else int(now)
+                native = "Complete" if job.completion_time is not None else "Failed"
+                return int(await self._settle(conn, row, native, run, _when(job.start_time), ended))
+            if (job.active > 0 or job.start_time is not None) and row.state != "running":
+                await repository.mark_progress(conn, row.id, "running", "Active", _when(job.start_time))
         return 0
 
     @staticmethod

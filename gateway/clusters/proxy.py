@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -41,6 +41,7 @@ from ..proxy.stages import ClientDisconnected
 from ..quota.model import Usage
 from . import repository, slurm
 from .repository import Reservation
+from .workload import Workload
 
 if TYPE_CHECKING:
     from ..kyc.standing import StandingCache
@@ -55,6 +56,12 @@ _JSON = b"application/json"
 _UTC = dt.UTC
 BIO_HEADER = b"x-training-data"
 """A job that declares ``x-training-data: biological-sequences`` counts toward the biology threshold."""
+
+_SIGNALS = frozenset(
+    ("name", "array_tasks", "dependency", "working_directory", "comment", "partition", "nodes", "tasks",
+     "gpus_per_node", "gpu_type", "namespace")
+)  # fmt: skip
+"""What a job says of itself that helps find a run split over many jobs."""
 
 _PING = re.compile(r"^/slurm/(v0\.0\.\d+)/ping$")
 _SUBMIT = re.compile(r"^/slurm/(v0\.0\.\d+)/job/submit$")
@@ -162,13 +169,22 @@ class ClusterProxy:
             for stage in self.stages:
                 await stage(ctx)
             body = await self._read(ctx)
-            status, out, route = await self._slurm(
-                ctx, cluster, scope["method"], "/" + rest.rstrip("/"), body
-            )
+            path = "/" + rest.rstrip("/")
+            if cluster.kind == "slurm":
+                status, out, route = await self._slurm(ctx, cluster, scope["method"], path, body)
+            else:
+                from .kubernetes_routes import handle_kubernetes
+
+                status, out, route = await handle_kubernetes(self, ctx, cluster, scope["method"], path, body)
             await self._respond(ctx, send, status, out)
         except GatewayError as err:
             ctx.error_code = err.code
-            await self._respond(ctx, send, err.status, error_body(err, ctx.request_id))
+            if cluster is not None and cluster.kind == "kubernetes":
+                from .kubernetes_routes import status_body  # kubectl reads Status objects only
+
+                await self._respond(ctx, send, err.status, status_body(err, ctx.request_id))
+            else:
+                await self._respond(ctx, send, err.status, error_body(err, ctx.request_id))
         except ClientDisconnected:
             ctx.status, ctx.error_code = 499, "client_disconnected"
         except Exception:
@@ -217,11 +233,34 @@ class ClusterProxy:
     async def _submit(
         self, ctx: RequestContext, cluster: Cluster, version: str, path: str, body: bytes
     ) -> tuple[int, bytes]:
+        workload = slurm.parse_submit(_version(version), body)
+
+        async def forward() -> tuple[int, bytes, str]:
+            status, out = await cluster.call("POST", path, body)
+            job_id = slurm.submit_reply_job_id(out) if status == 200 else None
+            if job_id is None:
+                raise _cluster_error(status, out, "submit")
+            return status, out, str(job_id)
+
+        return await self.submit_job(ctx, cluster, workload, version, forward)
+
+    async def submit_job(
+        self,
+        ctx: RequestContext,
+        cluster: Cluster,
+        workload: Workload,
+        version: str,
+        forward: Callable[[], Awaitable[tuple[int, bytes, str]]],
+    ) -> tuple[int, bytes]:
+        """Bound, place, reserve and record a job, then ``forward`` it: ``(status, body, job id)``.
+
+        Shared by every cluster kind. The workload row exists before the cluster sees the job;
+        if ``forward`` fails, the row is marked rejected and the reservation released.
+        """
         from ..compute.flop import job_compute
 
         assert ctx.principal is not None
         principal = ctx.principal
-        workload = slurm.parse_submit(_version(version), body)
         policy = self.policy()
         try:
             compute = job_compute(
@@ -234,6 +273,8 @@ class ClusterProxy:
         except ValueError as exc:
             raise BadRequest(str(exc), code="unknown_accelerator") from None
         self._place(ctx, cluster, workload.gpus)
+        bio = ctx.headers.get(BIO_HEADER, b"").strip().lower() == b"biological-sequences"
+        await self._training_gate(ctx, policy, compute.flop_expected, bio)
         if self.meter is not None:
             (await self.meter.admit(principal, Usage(requests=1))).settle(Usage(requests=1))
             held = await self.meter.reserve_in_database(
@@ -243,22 +284,7 @@ class ClusterProxy:
             held = []
         reservations = [Reservation(key, amount) for key, amount in held]
         signals = {
-            k: v
-            for k, v in msgspec.structs.asdict(workload).items()
-            if k
-            in (
-                "name",
-                "array_tasks",
-                "dependency",
-                "working_directory",
-                "comment",
-                "partition",
-                "nodes",
-                "tasks",
-                "gpus_per_node",
-                "gpu_type",
-            )
-            and v is not None
+            k: v for k, v in msgspec.structs.asdict(workload).items() if k in _SIGNALS and v is not None
         }
         try:
             async with self.pool.acquire() as conn:
@@ -268,7 +294,7 @@ class ClusterProxy:
                     customer_id=principal.customer_id,
                     project_id=principal.project_id,
                     key_id=principal.key_id,
-                    kind="slurm",
+                    kind=cluster.kind,
                     api_version=version,
                     accelerator=compute.accelerator,
                     gpus=compute.gpus,
@@ -278,7 +304,7 @@ class ClusterProxy:
                     gpu_seconds_bound=compute.gpu_seconds_bound,
                     flop_bound=compute.flop_bound,
                     flop_expected=compute.flop_expected,
-                    bio=ctx.headers.get(BIO_HEADER, b"").strip().lower() == b"biological-sequences",
+                    bio=bio,
                     signals=signals,
                     reservations=reservations,
                 )
@@ -287,16 +313,13 @@ class ClusterProxy:
                 self.meter.release_in_database(held)
             raise
         try:
-            status, out = await cluster.call("POST", path, body)
-            job_id = slurm.submit_reply_job_id(out) if status == 200 else None
-            if job_id is None:
-                raise _cluster_error(status, out, "submit")
+            status, out, job_id = await forward()
         except BaseException as exc:
             async with self.pool.acquire() as conn:
                 await repository.reject(conn, workload_id, getattr(exc, "message", type(exc).__name__))
             raise
         async with self.pool.acquire() as conn:
-            await repository.mark_submitted(conn, workload_id, str(job_id))
+            await repository.mark_submitted(conn, workload_id, job_id)
         _log.info(
             "cluster_job_submitted",
             cluster=cluster.name,
@@ -306,6 +329,36 @@ class ClusterProxy:
             flop_bound=compute.flop_bound,
         )
         return status, out
+
+    async def _training_gate(self, ctx: RequestContext, policy: Policy, job_flop: float, bio: bool) -> None:
+        """Refuse a job that would take the customer's linked group to a ``hold`` or ``deny`` level."""
+        from ..compute.gate import gate
+        from ..compute.records import group_compute
+
+        assert ctx.principal is not None
+        acting = [t for t in policy.thresholds.training if t.action != "notify"]
+        if not acting:
+            return
+        since = dt.datetime.now(_UTC) - dt.timedelta(days=policy.compute.window_days)
+        async with self.pool.acquire() as conn:
+            _, total, bio_total = await group_compute(conn, ctx.principal.customer_id, since)
+        standing = self.standings.standing(ctx.principal.customer_id)
+        refusal = gate(
+            acting,
+            group_flop=total,
+            group_bio_flop=bio_total,
+            job_flop=job_flop,
+            job_bio=bio,
+            kyc_level=standing.facts.kyc_level if standing is not None else "standard",
+        )
+        if refusal is not None:
+            _log.info(
+                "training_threshold_refusal",
+                customer=str(ctx.principal.customer_id),
+                code=refusal.code,
+                threshold=refusal.threshold,
+            )
+            raise Forbidden(refusal.message, code=refusal.code)
 
     def _place(self, ctx: RequestContext, cluster: Cluster, gpus: int) -> None:
         """May this customer run a job of this many GPUs in the cluster's country, from here?"""

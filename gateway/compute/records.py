@@ -83,3 +83,30 @@ async def gpu_seconds(conn: asyncpg.Connection, customer_id: uuid.UUID, since: d
         since,
     )
     return float(value)
+
+
+async def group_compute(
+    conn: asyncpg.Connection, customer_id: uuid.UUID, since: dt.datetime
+) -> tuple[list[str], float, float]:
+    """The customer's linked group, and its compute in the window: ``(group, all, biological)``.
+
+    Settled compute of ended jobs plus expected compute of queued and running ones, as flags count it.
+    """
+    from .flags import linked_groups
+
+    found = await links(conn)
+    me = str(customer_id)
+    group = sorted(linked_groups({me}, found).get(me, frozenset({me})))
+    row = await conn.fetchrow(
+        """
+        select coalesce(sum(case when state = 'ended' then flop_settled else flop_expected end), 0),
+               coalesce(sum(case when state = 'ended' then flop_settled else flop_expected end)
+                        filter (where bio), 0)
+        from workloads
+        where customer_id = any($1::uuid[]) and state in ('queued', 'running', 'ended')
+          and (ended_at is null or ended_at > $2)
+        """,
+        group,
+        since,
+    )
+    return group, float(row[0]), float(row[1])

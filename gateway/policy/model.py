@@ -126,6 +126,10 @@ class TrainingThreshold(msgspec.Struct, forbid_unknown_fields=True, frozen=True)
     biological sequence data only."""
     source: str
     as_of: dt.date
+    action: Literal["notify", "hold", "deny"] = "notify"
+    """What reaching the level does to a new job that would take the customer's linked group to
+    it: ``notify`` (a flag, the job runs), ``hold`` (refused until the customer has passed
+    enhanced due diligence, KYC level ``enhanced``), ``deny`` (refused)."""
 
 
 class ThresholdsFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -221,3 +221,51 @@ def test_jobs_running_across_a_gateway_restart_are_settled_once(lab, slurm, data
     lab["gw"] = GatewayProcess(old.config, database_url, old.state_dir).start()
     ended = until_ended(database_url, job_id)
     assert ended["native_state"] == "COMPLETED" and ended["run_seconds"] >= 3
+
+
+def test_a_job_reaching_a_hold_level_waits_for_enhanced_due_diligence(
+    lab, slurm, database_url, tmp_path: Path
+) -> None:
+    """A deployment whose EU level holds new jobs: the job that would reach it is refused until reviewed."""
+    policy = tmp_path / "policy"
+    policy.mkdir()
+    # A level of one 2-GPU, 1-minute H100 job's expected compute (2 x 60 x 989e12 x 0.4 = 4.7e16) x 1.5.
+    (policy / "thresholds.toml").write_text(
+        '[[thresholds.training]]\nname = "eu"\nflop = 7.1e16\nalert_fractions = [0.5, 1.0]\nscope = "eu"\n'
+        'source = "test: a low level"\nas_of = 2026-01-01\naction = "hold"\n'
+    )
+    old: GatewayProcess = lab["gw"]
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'policy_dir = "{policy}"\n' + old.config.read_text())
+    held = GatewayProcess(config, database_url, tmp_path / "state").start()
+    try:
+        cid, key = customer(database_url)
+        url = held.url + f"/clusters/lab/slurm/{V}/job/submit"
+        auth = {"authorization": f"Bearer {key}"}
+        first = httpx.post(url, json=job_body(slurm, "sleep 30"), headers=auth, timeout=30)
+        assert first.status_code == 200, first.text  # 4.7e16: below the level
+        second = httpx.post(url, json=job_body(slurm, "sleep 30"), headers=auth, timeout=30)
+        assert second.status_code == 403, second.text  # 9.5e16 projected: it would reach it
+        error = second.json()["error"]
+        assert error["code"] == "training_review_required" and "eu level" in error["message"]
+
+        async def review() -> None:
+            conn = await asyncpg.connect(database_url)
+            try:
+                await conn.execute("update customers set kyc_level = 'enhanced' where id = $1", cid)
+            finally:
+                await conn.close()
+
+        _run(review())
+        deadline = time.monotonic() + 5
+        while True:  # the standing cache hears of the new level within a second
+            third = httpx.post(url, json=job_body(slurm, "sleep 0"), headers=auth, timeout=30)
+            if third.status_code == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert third.status_code == 200, third.text
+        httpx.delete(
+            held.url + f"/clusters/lab/slurm/{V}/job/{first.json()['job_id']}", headers=auth, timeout=30
+        )
+    finally:
+        held.stop()
