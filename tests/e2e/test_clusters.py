@@ -6,6 +6,7 @@ gateway submits as itself, follows each job to its end and settles what it compu
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -269,3 +270,75 @@ def test_a_job_reaching_a_hold_level_waits_for_enhanced_due_diligence(
         )
     finally:
         held.stop()
+
+
+def test_a_run_split_over_50_jobs_and_3_linked_customers_is_flagged_as_one(
+    lab, slurm, database_url, tmp_path: Path
+) -> None:
+    """50 real jobs through the gateway, spread over 3 customers who share a beneficial owner.
+
+    A deployment level of 2e18 FLOP stands in for 1e25 (the real one would need 10^7 GPU-hours):
+    each job's expected compute is 2 GPUs x 60 s x 989e12 x 0.4 = 4.75e16, 50 of them 2.4e18, and no
+    customer's third of it (8e17) reaches the level. `gateway compute flags` names all three.
+    """
+    from gateway.kyc.models import OwnerIn
+    from tests.conftest import kyc_service
+    from tests.e2e.test_cli import gateway_cli
+
+    async def linked() -> list[tuple[uuid.UUID, str]]:
+        conn = await asyncpg.connect(database_url)
+        kyc = kyc_service()
+        made = []
+        try:
+            for i in range(3):
+                c = await kyc.create_customer(conn, f"split-{uuid.uuid4().hex[:6]}-{i}", "organisation", "US")
+                await kyc.add_owner(conn, c.id, OwnerIn(name="Ivan Petrovich Sidorov", kind="person",
+                                                        percent=100, country="CY"))  # fmt: skip
+                await kyc.submit(conn, c.id, "test")
+                await kyc.decide(conn, c.id, "approve", "test", "verified for the test")
+                made.append((c.id, (await create_key(conn, str(c.id), "default")).key))
+        finally:
+            await conn.close()
+        return made
+
+    customers = _run(linked())
+    policy = tmp_path / "policy"
+    policy.mkdir()
+    (policy / "thresholds.toml").write_text(
+        '[[thresholds.training]]\nname = "eu"\nflop = 2e18\nalert_fractions = [0.5, 1.0]\nscope = "eu"\n'
+        'source = "test: 1e25 scaled down"\nas_of = 2026-01-01\n'
+    )
+    old: GatewayProcess = lab["gw"]
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'policy_dir = "{policy}"\n' + old.config.read_text())
+    gw = GatewayProcess(config, database_url, tmp_path / "state").start()
+    submitted: list[tuple[str, int]] = []
+    try:
+        for n in range(50):
+            _, key = customers[n % 3]
+            reply = httpx.post(
+                gw.url + f"/clusters/lab/slurm/{V}/job/submit",
+                json=job_body(slurm, "sleep 300"),
+                headers={"authorization": f"Bearer {key}"},
+                timeout=30,
+            )
+            assert reply.status_code == 200, reply.text
+            submitted.append((key, reply.json()["job_id"]))
+        # The operator's command, with the deployment's configuration (and so its policy folder).
+        shown = gateway_cli(gw, "compute", "flags", "--config", str(config), "--json")
+        assert shown.returncode == 0, shown.stderr
+        eu = {f["customer"]: f for f in json.loads(shown.stdout) if f["threshold"] == "eu"}
+        group = sorted(str(c) for c, _ in customers)
+        for cid in group:
+            assert eu[cid]["fraction"] == 1.0 and eu[cid]["group"] == group
+            assert len(eu[cid]["jobs"]) == 50 and eu[cid]["flop"] == pytest.approx(50 * 2 * 60 * 989e12 * 0.4)
+        one = gateway_cli(gw, "compute", "show", "--customer", group[0], "--config", str(config), "--json")
+        view = json.loads(one.stdout)
+        assert view["group"] == group
+        assert view["flop_expected"] < 2e18  # alone, below the level
+        assert next(t for t in view["thresholds"] if t["name"] == "eu")["fraction"] >= 1.0
+    finally:
+        for key, job_id in submitted:  # free the cluster for the tests that follow
+            httpx.delete(gw.url + f"/clusters/lab/slurm/{V}/job/{job_id}",
+                         headers={"authorization": f"Bearer {key}"}, timeout=30)  # fmt: skip
+        gw.stop()
