@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import string
 import subprocess
 import sys
 import uuid
@@ -66,7 +68,9 @@ def flags(database_url: str) -> list[dict[str, object]]:
 
 
 async def test_a_split_run_crosses_the_level_only_as_a_linked_group(conn, database_url) -> None:
-    linked = await linked_customers(conn, "Ivan Petrovich Sidorov", "CY")
+    # A name of this test's own: customers of other tests in this database must not join the group.
+    owner = "Ivan " + "".join(random.choice(string.ascii_lowercase) for _ in range(10)) + " Sidorov"
+    linked = await linked_customers(conn, owner, "CY")
     await add_jobs(conn, linked, f"linked-{uuid.uuid4().hex[:6]}")
     apart = []
     for i in range(3):  # the same jobs, but each customer with an owner of its own
