@@ -3,8 +3,9 @@
 - **Compute records**: every cluster job (workload) submitted in the window, with what it
   computed (ended) or is expected to compute (queued or running: bound x utilisation).
 - **Links** between customers that may be one actor: a beneficial owner with the same keyed
-  name index (the same normalised name and country, compared without decrypting either), and
-  an onboarding or administration call from the same IP address.
+  name index (the same normalised name and country, compared without decrypting either), the
+  same payment instrument (its keyed fingerprint), and an onboarding or administration call
+  from the same IP address.
 """
 
 from __future__ import annotations
@@ -68,6 +69,17 @@ async def links(conn: asyncpg.Connection) -> list[Link]:
         """
     )
     found += [Link(a=r["x"], b=r["y"], reason=f"accessed from the same address {r['ip']}") for r in ips]
+    payments = await conn.fetch(
+        """
+        select distinct least(a.customer_id, b.customer_id)::text as x,
+                        greatest(a.customer_id, b.customer_id)::text as y
+        from payment_fingerprints a join payment_fingerprints b
+          on a.fingerprint = b.fingerprint and a.customer_id <> b.customer_id
+        """
+    )
+    found += [
+        Link(a=r["x"], b=r["y"], reason="the same payment instrument (keyed fingerprint)") for r in payments
+    ]
     return found
 
 

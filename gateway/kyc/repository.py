@@ -514,6 +514,17 @@ async def access_log(conn: asyncpg.Connection, customer_id: uuid.UUID) -> list[d
     return [dict(r) for r in rows]
 
 
+async def set_payment_fingerprints(
+    conn: asyncpg.Connection, customer_id: uuid.UUID, fingerprints: Sequence[str]
+) -> None:
+    """The customer's payment-instrument fingerprints, replacing those stored (facts were updated)."""
+    await conn.execute("delete from payment_fingerprints where customer_id = $1", customer_id)
+    await conn.executemany(
+        "insert into payment_fingerprints (customer_id, fingerprint) values ($1, $2) on conflict do nothing",
+        [(customer_id, f) for f in sorted(set(fingerprints)) if f],
+    )
+
+
 async def erase(conn: asyncpg.Connection, customer_id: uuid.UUID) -> None:
     """Destroy the data key and every personal field; decisions and transitions stay."""
     await conn.execute("delete from customer_data_keys where customer_id = $1", customer_id)
@@ -530,3 +541,4 @@ async def erase(conn: asyncpg.Connection, customer_id: uuid.UUID) -> None:
     )
     await conn.execute("update customer_access_log set ip = null where customer_id = $1", customer_id)
     await conn.execute("update customers set jurisdictions = '[]' where id = $1", customer_id)
+    await conn.execute("delete from payment_fingerprints where customer_id = $1", customer_id)

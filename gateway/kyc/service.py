@@ -120,6 +120,10 @@ class KycService(KycViews):
         dek = await self._data_key(conn, customer_id, create=True)
         assert dek is not None
         await repo.store_facts(conn, customer_id, seal(dek, _encode(merged), f"customer:{customer_id}"))
+        # An invoice has no instrument (fingerprint ""): never a link.
+        await repo.set_payment_fingerprints(
+            conn, customer_id, [p.fingerprint for p in merged.payment_methods]
+        )
         await self._refresh_jurisdictions(conn, customer_id)
         return merged
 
