@@ -274,7 +274,6 @@ class ClusterProxy:
             raise BadRequest(str(exc), code="unknown_accelerator") from None
         self._place(ctx, cluster, workload.gpus)
         bio = ctx.headers.get(BIO_HEADER, b"").strip().lower() == b"biological-sequences"
-        await self._training_gate(ctx, policy, compute.flop_expected, bio)
         if self.meter is not None:
             (await self.meter.admit(principal, Usage(requests=1))).settle(Usage(requests=1))
             held = await self.meter.reserve_in_database(
@@ -287,7 +286,10 @@ class ClusterProxy:
             k: v for k, v in msgspec.structs.asdict(workload).items() if k in _SIGNALS and v is not None
         }
         try:
-            async with self.pool.acquire() as conn:
+            async with self.pool.acquire() as conn, conn.transaction():
+                # Gate and record in one transaction, under the group's lock: two jobs submitted at
+                # once cannot both pass a hold or deny level that together they reach.
+                await self._training_gate(conn, ctx, policy, compute.flop_expected, bio)
                 workload_id = await repository.insert_submitting(
                     conn,
                     cluster=cluster.name,
@@ -330,8 +332,14 @@ class ClusterProxy:
         )
         return status, out
 
-    async def _training_gate(self, ctx: RequestContext, policy: Policy, job_flop: float, bio: bool) -> None:
-        """Refuse a job that would take the customer's linked group to a ``hold`` or ``deny`` level."""
+    async def _training_gate(
+        self, conn: asyncpg.Connection, ctx: RequestContext, policy: Policy, job_flop: float, bio: bool
+    ) -> None:
+        """Refuse a job that would take the customer's linked group to a ``hold`` or ``deny`` level.
+
+        Call inside the transaction that records the job: it takes the group's advisory lock,
+        which that transaction's commit releases once the job's row (counted as expected) is in.
+        """
         from ..compute.gate import gate
         from ..compute.records import group_compute
 
@@ -340,8 +348,7 @@ class ClusterProxy:
         if not acting:
             return
         since = dt.datetime.now(_UTC) - dt.timedelta(days=policy.compute.window_days)
-        async with self.pool.acquire() as conn:
-            _, total, bio_total = await group_compute(conn, ctx.principal.customer_id, since)
+        _, total, bio_total = await group_compute(conn, ctx.principal.customer_id, since, lock=True)
         standing = self.standings.standing(ctx.principal.customer_id)
         refusal = gate(
             acting,

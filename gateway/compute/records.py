@@ -25,7 +25,7 @@ async def compute_records(conn: asyncpg.Connection, since: dt.datetime) -> list[
                extract(epoch from submitted_at)::float8 as submitted_at,
                extract(epoch from ended_at)::float8 as ended_at, flop_settled, flop_expected, bio
         from workloads
-        where state in ('queued', 'running', 'ended') and (ended_at is null or ended_at > $1)
+        where state in ('submitting', 'queued', 'running', 'ended') and (ended_at is null or ended_at > $1)
         """,
         since,
     )
@@ -33,7 +33,7 @@ async def compute_records(conn: asyncpg.Connection, since: dt.datetime) -> list[
         ComputeRecord(
             job=r["job"],
             customer=r["customer"],
-            state=r["state"],
+            state="queued" if r["state"] == "submitting" else r["state"],
             submitted_at=r["submitted_at"],
             ended_at=r["ended_at"],
             flop_settled=r["flop_settled"] if r["state"] == "ended" else 0.0,
@@ -98,24 +98,31 @@ async def gpu_seconds(conn: asyncpg.Connection, customer_id: uuid.UUID, since: d
 
 
 async def group_compute(
-    conn: asyncpg.Connection, customer_id: uuid.UUID, since: dt.datetime
+    conn: asyncpg.Connection, customer_id: uuid.UUID, since: dt.datetime, *, lock: bool = False
 ) -> tuple[list[str], float, float]:
     """The customer's linked group, and its compute in the window: ``(group, all, biological)``.
 
-    Settled compute of ended jobs plus expected compute of queued and running ones, as flags count it.
+    Settled compute of ended jobs plus expected compute of the others (being submitted, queued,
+    running), as flags count it. ``lock``: first take the group's transaction-scoped advisory lock
+    (keyed by its smallest customer id), so that concurrent submissions of one group are decided
+    one after the other.
     """
     from .flags import linked_groups
 
     found = await links(conn)
     me = str(customer_id)
     group = sorted(linked_groups({me}, found).get(me, frozenset({me})))
+    if lock:
+        await conn.execute(
+            "select pg_advisory_xact_lock(hashtextextended('training-group:' || $1, 0))", group[0]
+        )
     row = await conn.fetchrow(
         """
         select coalesce(sum(case when state = 'ended' then flop_settled else flop_expected end), 0),
                coalesce(sum(case when state = 'ended' then flop_settled else flop_expected end)
                         filter (where bio), 0)
         from workloads
-        where customer_id = any($1::uuid[]) and state in ('queued', 'running', 'ended')
+        where customer_id = any($1::uuid[]) and state in ('submitting', 'queued', 'running', 'ended')
           and (ended_at is null or ended_at > $2)
         """,
         group,

@@ -6,6 +6,7 @@ gateway submits as itself, follows each job to its end and settles what it compu
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -270,6 +271,19 @@ def test_a_job_reaching_a_hold_level_waits_for_enhanced_due_diligence(
         httpx.delete(
             held.url + f"/clusters/lab/slurm/{V}/job/{first.json()['job_id']}", headers=auth, timeout=30
         )
+
+        # Two jobs at once, each below the level, together at it: exactly one gets through.
+        _, racer = customer(database_url)
+        racing = {"authorization": f"Bearer {racer}"}
+
+        async def both() -> list[httpx.Response]:
+            async with httpx.AsyncClient(timeout=30) as client:
+                return await asyncio.gather(
+                    *(client.post(url, json=job_body(slurm, "sleep 0"), headers=racing) for _ in range(2))
+                )
+
+        statuses = sorted(r.status_code for r in _run(both()))
+        assert statuses == [200, 403], statuses
     finally:
         held.stop()
 
