@@ -203,6 +203,56 @@ def test_a_malformed_job_is_refused_and_nothing_is_submitted(lab, slurm, databas
     assert slurm_job_count(slurm) == before
 
 
+NEWER = {
+    # The shapes of Slurm 23.02+ (this machine's Slurm serves v0.0.38 only): the gateway reads and
+    # refuses them itself, so nothing reaches the cluster whichever version the path names.
+    "no time limit": ({"script": "#!/bin/bash\ntrue\n", "job": {"tres_per_node": "gres/gpu:h100:8"}}, "unbounded_job"),
+    "unlimited": (
+        {"job": {"script": "#!/bin/bash\ntrue\n", "tres_per_job": "gres/gpu:4",
+                 "time_limit": {"set": True, "infinite": True, "number": 0}}},
+        "unbounded_job",
+    ),
+    "no script": ({"job": {"tres_per_node": "gres/gpu:2", "time_limit": 60}}, "invalid_job"),
+    "bad nodes": (
+        {"script": "x", "job": {"nodes": "many", "time_limit": {"set": True, "infinite": False, "number": 5}}},
+        "invalid_job",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("version", ["v0.0.39", "v0.0.40", "v0.0.41", "v0.0.42", "v0.0.43", "v0.0.44"])
+@pytest.mark.parametrize("case", sorted(NEWER))
+def test_malformed_jobs_of_every_newer_api_version_are_refused_before_the_cluster(
+    lab, slurm, database_url, version: str, case: str
+) -> None:
+    cid, key = customer(database_url)
+    body, code = NEWER[case]
+    before = slurm_job_count(slurm)
+    refused = httpx.post(
+        lab["gw"].url + f"/clusters/lab/slurm/{version}/job/submit",
+        headers={"authorization": f"Bearer {key}"},
+        json=body,
+        timeout=30,
+    )
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["code"] == code
+    assert slurm_job_count(slurm) == before
+    assert workload_count(database_url, cid) == 0  # not even a rejected record
+
+
+def workload_count(database_url: str, customer_id: uuid.UUID) -> int:
+    async def count() -> int:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return int(
+                await conn.fetchval("select count(*) from workloads where customer_id = $1", customer_id)
+            )
+        finally:
+            await conn.close()
+
+    return _run(count())
+
+
 def test_invalid_json_is_a_400(lab, database_url) -> None:
     _, key = customer(database_url)
     refused = httpx.post(
