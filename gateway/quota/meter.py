@@ -36,8 +36,8 @@ import datetime as dt
 import math
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -47,9 +47,10 @@ from ..errors import ServiceUnavailable, TooManyRequests
 from . import store
 from .gcra import gcra, reset_after
 from .headers import ratelimit_headers
-from .model import RATE_PERIOD_SECONDS, Limit, Usage
+from .leases import Applied, Charge, Lease, Slot
+from .model import Usage
 from .resolve import caps_to_limits, limits_for, plan_limits
-from .store import CounterKey
+from .store import CounterKey, retrying, sort_key
 from .windows import counter_window, retry_after
 
 if TYPE_CHECKING:
@@ -66,99 +67,6 @@ _DB_BACKOFF_SECONDS = 1.0
 """After a failed database call, refills fail fast for this long instead of each waiting for it."""
 _NO_RETRY_BEYOND = 60.0
 """A refusal lasting longer gets ``x-should-retry: false``: SDKs stop retrying instead of backing off."""
-
-
-def _k(key: CounterKey) -> tuple[str, str, str, str, float]:
-    return key.scope, key.scope_id, key.dimension, key.window, key.window_start.timestamp()
-
-
-T = TypeVar("T")
-
-
-async def _retrying(call: Callable[[], Awaitable[T]], attempts: int = 3) -> T:
-    """Run one short statement again when PostgreSQL broke a lock cycle by cancelling it.
-
-    Leases, returns and reservations of different replicas lock counter rows in whatever order
-    their requests came in; PostgreSQL detects the rare cycle and fails one of them, which is
-    safe to repeat (it did nothing).
-    """
-    for attempt in range(attempts):
-        try:
-            return await call()
-        except (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError):
-            if attempt == attempts - 1:
-                raise
-            await asyncio.sleep(0.01 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
-class Applied:
-    """One limit as it applies to one caller: which counter, under which name."""
-
-    __slots__ = ("gcra_key", "limit", "name", "rate_period", "scope_id", "slot_key")
-
-    def __init__(self, limit: Limit, scope_id: str) -> None:
-        self.limit = limit
-        self.scope_id = scope_id
-        window = limit.period if limit.period is not None else f"rolling:{limit.rolling_days}"
-        self.name = f"{limit.scope}-{limit.dimension}-{window.replace(':', '')}"
-        """The ``RateLimit-Policy`` name, e.g. ``key-requests-second``, ``customer-flop-month``."""
-        self.rate_period = RATE_PERIOD_SECONDS.get(limit.period) if limit.period is not None else None
-        self.slot_key = (limit.scope, scope_id, limit.dimension, window)
-        self.gcra_key = self.slot_key
-
-
-class Lease:
-    """A block of one window's quota, held in this replica's memory."""
-
-    __slots__ = ("amount", "available", "closed", "consumed", "deadline", "id", "inflight")
-
-    def __init__(self, lease_id: uuid.UUID, amount: float, deadline: float) -> None:
-        self.id = lease_id
-        self.amount = amount
-        self.available = amount
-        self.inflight = 0.0
-        """Estimates of requests not settled yet."""
-        self.consumed = 0.0
-        """What settled requests actually used."""
-        self.deadline = deadline
-        self.closed = False
-
-
-class Slot:
-    """This replica's view of one counter window: its leases, and whether it is exhausted."""
-
-    __slots__ = ("end", "exhausted_until", "key", "last", "leases", "local", "refill", "start")
-
-    def __init__(self, key: CounterKey) -> None:
-        self.key = key
-        self.start = key.window_start.timestamp()
-        self.end = key.window_end.timestamp()
-        self.leases: list[Lease] = []
-        self.exhausted_until = -math.inf
-        self.last: store.Counter | None = None
-        """The counter as the last lease call saw it (for the headers of a refusal)."""
-        self.refill: asyncio.Future[None] | None = None
-        self.local = False
-        """A rate window held per replica only, because the database could not be reached."""
-
-    def lease_for(self, cost: float, mono: float) -> Lease | None:
-        for lease in self.leases:
-            if not lease.closed and lease.available >= cost and lease.deadline > mono:
-                return lease
-        return None
-
-
-class Charge:
-    __slots__ = ("applied", "cost", "key", "lease")
-
-    def __init__(self, applied: Applied, cost: float, key: CounterKey | None, lease: Lease | None) -> None:
-        self.applied = applied
-        self.cost = cost
-        self.key = key
-        """The counter charged: a lease's window, or the window of a hard reservation."""
-        self.lease = lease
-        """None for a hard budget (reserved in the database) or a rate without a stored window."""
 
 
 class Admission:
@@ -466,8 +374,8 @@ class QuotaMeter:
         try:
             async with self._pool.acquire(timeout=self.db_timeout) as conn:
                 if returns:
-                    await _retrying(lambda: store.release(conn, returns))
-                lease_id, amount, seen = await _retrying(
+                    await retrying(lambda: store.release(conn, returns))
+                lease_id, amount, seen = await retrying(
                     lambda: store.lease(
                         conn,
                         slot.key,
@@ -505,7 +413,7 @@ class QuotaMeter:
             raise self._unavailable()
         try:
             async with self._pool.acquire(timeout=self.db_timeout) as conn:
-                counted = await _retrying(lambda: store.reserve(conn, key, a.limit.limit, cost))
+                counted = await retrying(lambda: store.reserve(conn, key, a.limit.limit, cost))
         except Exception as exc:
             self._db_down_until = self._mono() + _DB_BACKOFF_SECONDS
             _log.warning("quota_reserve_failed", error=type(exc).__name__, window=name)
@@ -663,7 +571,7 @@ class QuotaMeter:
             return True
         # Counter rows are locked in one order by every replica (sorted), so that two writers
         # never wait for each other in a cycle.
-        ordered = sorted(settles, key=lambda s: (_k(s[0]), s[1], s[2]))
+        ordered = sorted(settles, key=lambda s: (sort_key(s[0]), s[1], s[2]))
         try:
             async with self._pool.acquire(timeout=self.db_timeout) as conn, conn.transaction():
                 for key, reserved, actual in ordered:

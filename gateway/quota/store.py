@@ -19,10 +19,12 @@ admission sums the rows of the last N days under a transaction-scoped advisory l
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 import asyncpg
 import msgspec
@@ -286,3 +288,28 @@ async def counter(conn: asyncpg.Connection, key: CounterKey) -> Counter | None:
         _SUM, key.scope, key.scope_id, key.dimension, key.window, key.since, key.window_start
     )
     return Counter(row[0], used, reserved, leased)
+
+
+def sort_key(key: CounterKey) -> tuple[str, str, str, str, float]:
+    """One order for counter rows, which every writer locks them in (no lock cycles between replicas)."""
+    return key.scope, key.scope_id, key.dimension, key.window, key.window_start.timestamp()
+
+
+T = TypeVar("T")
+
+
+async def retrying(call: Callable[[], Awaitable[T]], attempts: int = 3) -> T:
+    """Run one short statement again when PostgreSQL broke a lock cycle by cancelling it.
+
+    Leases, returns and reservations of different replicas lock counter rows in whatever order
+    their requests came in; PostgreSQL detects the rare cycle and fails one of them, which is
+    safe to repeat (it did nothing).
+    """
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError):
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")

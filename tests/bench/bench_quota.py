@@ -34,7 +34,8 @@ from gateway.kyc.standing import Standing
 from gateway.policy.decide import compile_entitlement
 from gateway.policy.loader import load_policy, shipped_policy_dir
 from gateway.quota import Limit, Usage, effective_limits, gcra, window
-from gateway.quota.meter import Admission, Lease, QuotaMeter
+from gateway.quota.leases import Lease
+from gateway.quota.meter import Admission, QuotaMeter
 
 
 def main() -> int:
