@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import time
 from typing import Any
 
 import asyncpg
 
-from ..compute.flags import evaluate, linked_groups
-from ..compute.records import compute_records, customers_with_compute, gpu_seconds, links
+from ..compute.records import accounting_pass, gpu_seconds
 from ..identity.repository import find_customer
 from ..policy.loader import load_policy
 from ..runtime import policy_dirs
@@ -19,30 +17,14 @@ from .common import AddCommand, print_json, print_table, settings_of, with_db
 
 async def _state(conn: asyncpg.Connection, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
     policy = load_policy(*policy_dirs(settings_of(args)))
-    now = time.time()
-    window_days = policy.compute.window_days
-    since = dt.datetime.fromtimestamp(now - window_days * 86400, dt.UTC)
-    records = await compute_records(conn, since)
-    found = await links(conn)
-    customers = {*(await customers_with_compute(conn)), *extra}
-    groups = linked_groups(customers, found)
-    flags = evaluate(
-        records,
-        groups,
-        found,
-        policy.thresholds.training,
-        now=now,
-        window_days=window_days,
-        utilisation=policy.compute.utilisation,
-    )
+    done = await accounting_pass(conn, policy, now=time.time(), customers=extra)
     return {
         "policy": policy,
-        "now": now,
-        "since": since,
-        "records": records,
-        "links": found,
-        "groups": groups,
-        "flags": flags,
+        "since": done.since,
+        "records": done.records,
+        "links": done.links,
+        "groups": done.groups,
+        "flags": done.flags,
     }
 
 

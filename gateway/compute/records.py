@@ -12,10 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import asyncpg
+import msgspec
 
-from .flags import ComputeRecord, Link
+from .flags import ComputeRecord, Flag, Link
+
+if TYPE_CHECKING:
+    from ..policy.model import Policy
 
 
 async def compute_records(conn: asyncpg.Connection, since: dt.datetime) -> list[ComputeRecord]:
@@ -129,3 +135,40 @@ async def group_compute(
         since,
     )
     return group, float(row[0]), float(row[1])
+
+
+class Accounting(msgspec.Struct, frozen=True):
+    """One accounting pass: what was counted, how customers are linked, and the flags raised."""
+
+    since: dt.datetime
+    records: list[ComputeRecord]
+    links: list[Link]
+    groups: dict[str, frozenset[str]]
+    flags: list[Flag]
+
+
+async def accounting_pass(
+    conn: asyncpg.Connection, policy: Policy, *, now: float, customers: Iterable[str] = ()
+) -> Accounting:
+    """Read the window's compute and the links, group the customers, evaluate every threshold.
+
+    What ``gateway compute flags`` and ``compute show`` print, and what the benchmark times.
+    ``customers`` adds customers with no compute of their own (so that they get a group too).
+    """
+    from .flags import evaluate, linked_groups
+
+    window_days = policy.compute.window_days
+    since = dt.datetime.fromtimestamp(now - window_days * 86400, dt.UTC)
+    records = await compute_records(conn, since)
+    found = await links(conn)
+    groups = linked_groups({*(await customers_with_compute(conn)), *customers}, found)
+    flags = evaluate(
+        records,
+        groups,
+        found,
+        policy.thresholds.training,
+        now=now,
+        window_days=window_days,
+        utilisation=policy.compute.utilisation,
+    )
+    return Accounting(since=since, records=records, links=found, groups=groups, flags=flags)

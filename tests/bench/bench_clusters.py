@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime as dt
 import sys
 import tempfile
 import time
@@ -35,8 +34,7 @@ import httpx
 from _support import HOST, interrupt_on_signals, machine_lines, tree_cpu_seconds
 from bench_proxy import BULK_PLAN, Database, create_key, gateway_env, start_gateway
 
-from gateway.compute.flags import evaluate, linked_groups
-from gateway.compute.records import compute_records, links
+from gateway.compute.records import accounting_pass
 from gateway.policy.loader import load_policy, shipped_policy_dir
 from tests.slurm_cluster import SlurmCluster
 
@@ -120,26 +118,13 @@ async def fill(db_url: str, records: int) -> None:
         await conn.close()
 
 
-async def accounting_pass(db_url: str) -> tuple[float, int, int]:
+async def timed_pass(db_url: str) -> tuple[float, int, int]:
     policy = load_policy(shipped_policy_dir())
     conn = await asyncpg.connect(db_url)
     try:
         start = time.perf_counter()
-        now = time.time()
-        since = time.time() - policy.compute.window_days * 86400
-        records = await compute_records(conn, dt.datetime.fromtimestamp(since, dt.UTC))
-        found = await links(conn)
-        groups = linked_groups({r.customer for r in records}, found)
-        flags = evaluate(
-            records,
-            groups,
-            found,
-            policy.thresholds.training,
-            now=now,
-            window_days=policy.compute.window_days,
-            utilisation=policy.compute.utilisation,
-        )
-        return time.perf_counter() - start, len(records), len(flags)
+        done = await accounting_pass(conn, policy, now=time.time())
+        return time.perf_counter() - start, len(done.records), len(done.flags)
     finally:
         await conn.close()
 
@@ -208,7 +193,7 @@ def main() -> int:
         start = time.perf_counter()
         asyncio.run(fill(db.url, args.records))
         print(f"  written in             {time.perf_counter() - start:8.1f} s")
-        seconds, counted, raised = asyncio.run(accounting_pass(db.url))
+        seconds, counted, raised = asyncio.run(timed_pass(db.url))
         print(
             f"  one full pass          {seconds:8.2f} s  ({counted:,} records in the window, {raised:,} flags)"
         )
