@@ -158,6 +158,16 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 
 _COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _is_country(code: str) -> bool:
+    """An ISO 3166-1 alpha-2 code, upper case, that pycountry knows."""
+    return bool(_COUNTRY_RE.match(code)) and pycountry.countries.get(alpha_2=code) is not None
+
+
+def _is_env_name(name: str) -> bool:
+    return bool(_ENV_NAME_RE.match(name))
 
 
 def _validate(settings: Settings, origin: str) -> Settings:
@@ -187,7 +197,7 @@ def _validate(settings: Settings, origin: str) -> Settings:
         seen_names.add(up.name)
         if not up.base_url.startswith(("http://", "https://")):
             raise fail(f"{key}.base_url", f"{up.base_url!r} is not an http(s) URL")
-        if not _COUNTRY_RE.match(up.region) or pycountry.countries.get(alpha_2=up.region) is None:
+        if not _is_country(up.region):
             raise fail(f"{key}.region", f"{up.region!r} is not an ISO 3166-1 alpha-2 country code")
         if not up.models:
             raise fail(f"{key}.models", "an upstream must serve at least one model")
@@ -197,7 +207,7 @@ def _validate(settings: Settings, origin: str) -> Settings:
             seen_models[model] = up.name
         if up.connect_timeout <= 0 or up.read_timeout <= 0:
             raise fail(f"{key}.connect_timeout", "timeouts must be positive")
-        if up.api_key_env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", up.api_key_env):
+        if up.api_key_env is not None and not _is_env_name(up.api_key_env):
             raise fail(f"{key}.api_key_env", f"{up.api_key_env!r} is not an environment variable name")
     cluster_names: set[str] = set()
     for i, cl in enumerate(settings.clusters):
@@ -209,9 +219,9 @@ def _validate(settings: Settings, origin: str) -> Settings:
         cluster_names.add(cl.name)
         if not cl.base_url.startswith(("http://", "https://")):
             raise fail(f"{key}.base_url", f"{cl.base_url!r} is not an http(s) URL")
-        if not _COUNTRY_RE.match(cl.region) or pycountry.countries.get(alpha_2=cl.region) is None:
+        if not _is_country(cl.region):
             raise fail(f"{key}.region", f"{cl.region!r} is not an ISO 3166-1 alpha-2 country code")
-        if cl.token_env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", cl.token_env):
+        if cl.token_env is not None and not _is_env_name(cl.token_env):
             raise fail(f"{key}.token_env", f"{cl.token_env!r} is not an environment variable name")
         if cl.poll_seconds <= 0 or cl.connect_timeout <= 0 or cl.read_timeout <= 0:
             raise fail(f"{key}.poll_seconds", "poll_seconds and timeouts must be positive")
@@ -260,7 +270,7 @@ def _validate(settings: Settings, origin: str) -> Settings:
         if prov.name in provider_names:
             raise fail(f"{key}.name", f"duplicate provider name {prov.name!r}")
         provider_names.add(prov.name)
-        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", prov.secret_env):
+        if not _is_env_name(prov.secret_env):
             raise fail(f"{key}.secret_env", f"{prov.secret_env!r} is not an environment variable name")
         if prov.tolerance_seconds <= 0:
             raise fail(f"{key}.tolerance_seconds", "must be positive")

@@ -28,7 +28,6 @@ from ..errors import (
     Forbidden,
     GatewayError,
     NotFound,
-    PayloadTooLarge,
     UnprocessableEntity,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -37,7 +36,7 @@ from ..errors import (
 from ..ledger import UsageEvent
 from ..policy.decide import RequestFacts
 from ..proxy.context import RequestContext
-from ..proxy.stages import ClientDisconnected
+from ..proxy.stages import ClientDisconnected, read_body
 from ..quota.model import Usage
 from . import repository, slurm
 from .repository import Reservation
@@ -168,7 +167,7 @@ class ClusterProxy:
             route = f"/clusters/{name}"
             for stage in self.stages:
                 await stage(ctx)
-            body = await self._read(ctx)
+            body = await read_body(ctx, self.max_body_bytes)
             path = "/" + rest.rstrip("/")
             if cluster.kind == "slurm":
                 status, out, route = await self._slurm(ctx, cluster, scope["method"], path, body)
@@ -388,22 +387,6 @@ class ClusterProxy:
             )
 
     # -- plumbing -----------------------------------------------------------------------
-
-    async def _read(self, ctx: RequestContext) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await ctx.receive()
-            if message["type"] == "http.disconnect":
-                raise ClientDisconnected
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise PayloadTooLarge(f"the request body exceeds the limit of {self.max_body_bytes} bytes")
-            chunks.append(chunk)
-            if not message.get("more_body"):
-                ctx.bytes_in = size
-                return b"".join(chunks)
 
     async def _respond(self, ctx: RequestContext, send: Any, status: int, body: bytes) -> None:
         ctx.status = status

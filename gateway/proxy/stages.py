@@ -133,8 +133,7 @@ class ReadBody:
         declared = ctx.headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             raise self._too_large()
-        ctx.body = await self._read(ctx)
-        ctx.bytes_in = len(ctx.body)
+        ctx.body = await read_body(ctx, self.max_bytes)
         head = decode_head(ctx.body)
         if not head.model:
             raise BadRequest("the request names no model", code="missing_model")
@@ -142,31 +141,39 @@ class ReadBody:
         ctx.stream = bool(head.stream)
         ctx.head = head
 
-    async def _read(self, ctx: RequestContext) -> bytes:
+    def _too_large(self) -> PayloadTooLarge:
+        return _too_large(self.max_bytes)
+
+
+def _too_large(max_bytes: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"the request body exceeds the limit of {max_bytes} bytes")
+
+
+async def read_body(ctx: RequestContext, max_bytes: int) -> bytes:
+    """The whole request body, refused (413) as soon as it passes ``max_bytes``; sets ``bytes_in``."""
+    message = await ctx.receive()
+    if message["type"] == "http.disconnect":
+        raise ClientDisconnected
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body"):
+        if len(body) > max_bytes:
+            raise _too_large(max_bytes)
+        ctx.bytes_in = len(body)
+        return body
+    chunks = [body]
+    size = len(body)
+    while True:
         message = await ctx.receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnected
-        body: bytes = message.get("body", b"")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            raise _too_large(max_bytes)
+        chunks.append(chunk)
         if not message.get("more_body"):
-            if len(body) > self.max_bytes:
-                raise self._too_large()
-            return body
-        chunks = [body]
-        size = len(body)
-        while True:
-            message = await ctx.receive()
-            if message["type"] == "http.disconnect":
-                raise ClientDisconnected
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                raise self._too_large()
-            chunks.append(chunk)
-            if not message.get("more_body"):
-                return b"".join(chunks)
-
-    def _too_large(self) -> PayloadTooLarge:
-        return PayloadTooLarge(f"the request body exceeds the limit of {self.max_bytes} bytes")
+            ctx.bytes_in = size
+            return b"".join(chunks)
 
 
 class RouteToUpstream:

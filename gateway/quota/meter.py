@@ -140,6 +140,9 @@ class QuotaMeter:
 
     def limits(self, principal: Principal) -> list[Applied]:
         """The limits this caller is held to, rebuilt only when its standing, overrides or policy change."""
+        return self._plan(principal).applied
+
+    def _plan(self, principal: Principal) -> _Plan:
         standing = self._standings.standing(principal.customer_id)
         if standing is None or standing.entitlement is None:
             # KnowCustomer has let this customer through, so this is a race with a change: fail closed.
@@ -172,15 +175,14 @@ class QuotaMeter:
             plan = self._plans[key] = _Plan(
                 standing, overrides, policy, [Applied(lim, sid) for lim, sid in limits]
             )
-        return plan.applied
+        return plan
 
     # -- admission ------------------------------------------------------------------
 
     async def admit(self, principal: Principal, estimate: Usage) -> Admission:
         """Reserve ``estimate`` against every limit, or raise 429 (which limit, when to retry) or 503."""
-        applied = self.limits(principal)
-        standing = self._standings.standing(principal.customer_id)
-        tz = standing.tz if standing is not None else ZoneInfo("UTC")
+        plan = self._plan(principal)
+        applied, tz = plan.applied, plan.standing.tz
         hard: list[Charge] = []
         try:
             for a in applied:
@@ -212,9 +214,8 @@ class QuotaMeter:
         settled by whichever replica sees it end. ``requests`` are left to :meth:`admit`.
         Raises 429 ``budget_exhausted`` (nothing kept reserved) or 503 ``quota_unavailable``.
         """
-        applied = self.limits(principal)
-        standing = self._standings.standing(principal.customer_id)
-        tz = standing.tz if standing is not None else ZoneInfo("UTC")
+        plan = self._plan(principal)
+        applied, tz = plan.applied, plan.standing.tz
         done: list[Charge] = []
         try:
             for a in applied:
