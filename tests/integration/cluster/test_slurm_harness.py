@@ -195,9 +195,16 @@ def test_a_second_cluster_runs_beside_and_stops_with_its_jobs(slurm: SlurmCluste
     other = SlurmCluster(tmp_path / "c2", gpus=2, gpu_type="a100").start()
     try:
         assert other.rest_port != slurm.rest_port
+        cwd = job_dir(other, "orphan")
         with client_for(other) as client:
-            job_id = submit(client, "sleep 60\n", job_dir(other, "orphan"), gres="gpu:a100:1")
+            job_id = submit(client, "touch started\nsleep 60\n", cwd, gres="gpu:a100:1")
             wait_for(client, job_id, {"RUNNING"})
+        # slurmctld reports RUNNING once it has allocated the node, before slurmd has launched
+        # the step; the script's own mark says its processes exist.
+        end = time.monotonic() + DEADLINE
+        while not (cwd / "started").exists():
+            assert time.monotonic() < end, "the job's script never started"
+            time.sleep(POLL)
         jobs = other.job_pids()  # slurmstepd, the script, sleep
         daemons = list(other.daemon_pids.values())
         assert len(daemons) == 4
