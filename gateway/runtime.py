@@ -88,7 +88,11 @@ class Runtime:
         if mode != "off":
             stages.append(Place(self.standings, shadow=mode == "shadow"))  # may they use it from here?
         if self.meter is not None:
-            stages.append(Meter(self.meter, self.settings.quota_default_max_tokens))  # within quota?
+            policies = self.policies
+            assert policies is not None
+            stages.append(  # within quota?
+                Meter(self.meter, self.settings.quota_default_max_tokens, lambda: policies.policy.prices)
+            )
         return stages
 
     async def start(self) -> None:

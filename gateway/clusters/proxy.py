@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -273,10 +274,13 @@ class ClusterProxy:
             raise BadRequest(str(exc), code="unknown_accelerator") from None
         self._place(ctx, cluster, workload.gpus)
         bio = ctx.headers.get(BIO_HEADER, b"").strip().lower() == b"biological-sequences"
+        gpu_price = policy.prices.gpus.get(compute.accelerator)
+        per_gpu_hour = None if gpu_price is None else gpu_price.per_gpu_hour
         if self.meter is not None:
             (await self.meter.admit(principal, Usage(requests=1))).settle(Usage(requests=1))
+            spend = math.nan if per_gpu_hour is None else compute.gpu_seconds_bound * per_gpu_hour / 3600.0
             held = await self.meter.reserve_in_database(
-                principal, Usage(gpu_seconds=compute.gpu_seconds_bound, flop=compute.flop_bound)
+                principal, Usage(gpu_seconds=compute.gpu_seconds_bound, flop=compute.flop_bound, spend=spend)
             )
         else:
             held = []
@@ -305,6 +309,7 @@ class ClusterProxy:
                     gpu_seconds_bound=compute.gpu_seconds_bound,
                     flop_bound=compute.flop_bound,
                     flop_expected=compute.flop_expected,
+                    price_per_gpu_hour=per_gpu_hour,
                     bio=bio,
                     signals=signals,
                     reservations=reservations,

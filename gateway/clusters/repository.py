@@ -64,6 +64,7 @@ async def insert_submitting(
     gpu_seconds_bound: float,
     flop_bound: float,
     flop_expected: float,
+    price_per_gpu_hour: float | None,
     bio: bool,
     signals: dict[str, Any],
     reservations: Sequence[Reservation],
@@ -74,9 +75,9 @@ async def insert_submitting(
         insert into workloads
             (id, cluster, customer_id, project_id, key_id, kind, api_version, state, accelerator, gpus,
              time_limit_seconds, peak_flops_per_gpu, utilisation, gpu_seconds_bound, flop_bound,
-             flop_expected, bio, signals, reservations)
+             flop_expected, bio, signals, reservations, price_per_gpu_hour)
         values ($1, $2, $3, $4, $5, $6, $7, 'submitting', $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                $17::jsonb, $18::jsonb)
+                $17::jsonb, $18::jsonb, $19)
         """,
         workload_id,
         cluster,
@@ -96,6 +97,7 @@ async def insert_submitting(
         bio,
         _encode(signals).decode(),
         _encode(list(reservations)).decode(),
+        price_per_gpu_hour,
     )
     return workload_id
 
@@ -184,13 +186,13 @@ async def settle(
 ) -> bool:
     """Record the job's end and settle its reservations to what it computed, once (True: done now)."""
     async with conn.transaction():
-        raw = await conn.fetchval(
+        row = await conn.fetchrow(
             """
             update workloads
             set state = 'ended', native_state = $2, run_seconds = $3, gpu_seconds_settled = $4,
                 flop_settled = $5, started_at = coalesce(started_at, $6), ended_at = $7, updated_at = now()
             where id = $1 and state in ('queued', 'running')
-            returning reservations::text
+            returning reservations::text, price_per_gpu_hour
             """,
             workload_id,
             native,
@@ -200,9 +202,12 @@ async def settle(
             started_at,
             ended_at,
         )
-        if raw is None:
+        if row is None:
             return False  # another replica settled it first
-        used = Usage(gpu_seconds=gpu_seconds, flop=flop)
+        raw, price = row
+        # At the price the job was admitted with; none: no spend limit applied to it.
+        spend = 0.0 if price is None else gpu_seconds * price / 3600.0
+        used = Usage(gpu_seconds=gpu_seconds, flop=flop, spend=spend)
         for r in _reservations(raw):
             await store.settle(conn, r.key, r.amount, used.get(r.key.dimension))  # type: ignore[arg-type]
     return True

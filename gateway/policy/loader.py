@@ -1,10 +1,10 @@
 """Read policy folders into one validated :class:`~gateway.policy.model.Policy`.
 
 The shipped folder comes first, then deployment folders that override or extend it: a group, tier,
-rule, plan, training threshold or accelerator with the same name replaces the earlier one whole, a
-new name is added, and a scalar (``default_tier``, a key of ``[origin]`` or ``[compute]``,
-``thresholds.ownership_threshold``) replaces the earlier value. Within one folder a name may be
-defined once.
+rule, plan, training threshold, accelerator, model price or GPU price with the same name replaces
+the earlier one whole, a new name is added, and a scalar (``default_tier``, ``currency``, a key of
+``[origin]`` or ``[compute]``, ``thresholds.ownership_threshold``) replaces the earlier value.
+Within one folder a name may be defined once.
 
 Any problem stops loading with a :class:`PolicyError` naming the file, the line and the reason, so a
 bad policy is caught by ``gateway policy check`` or at start-up, never in the middle of a request.
@@ -30,11 +30,14 @@ from .model import (
     Accelerator,
     Compute,
     ComputeFile,
+    GpuPrice,
     Group,
+    ModelPrice,
     Origin,
     OriginFile,
     Plan,
     Policy,
+    Prices,
     Rule,
     Thresholds,
     ThresholdsFile,
@@ -53,14 +56,18 @@ _ALPHA2 = re.compile(r"^[A-Z]{2}$")
 _TOP_LEVEL = (
     "accelerators",
     "compute",
+    "currency",
     "default_tier",
+    "gpu_prices",
     "groups",
+    "model_prices",
     "origin",
     "plans",
     "rules",
     "thresholds",
     "tiers",
 )
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
 _MSGSPEC_ERROR = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _MSGSPEC_PATH = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
@@ -108,6 +115,8 @@ class _Merged:
     plans: dict[str, _Item] = field(default_factory=dict)
     training: dict[str, _Item] = field(default_factory=dict)
     accelerators: dict[str, _Item] = field(default_factory=dict)
+    model_prices: dict[str, _Item] = field(default_factory=dict)
+    gpu_prices: dict[str, _Item] = field(default_factory=dict)
     scalars: dict[str, _Item] = field(default_factory=dict)  # "default_tier", "origin.deny", ...
     files: list[Path] = field(default_factory=list)
 
@@ -206,16 +215,24 @@ def _read_folder(folder: Path) -> _Merged:
             ("rules", Rule, out.rules, "rule"),
             ("plans", Plan, out.plans, "plan"),
             ("accelerators", Accelerator, out.accelerators, "accelerator"),
+            ("model_prices", ModelPrice, out.model_prices, "model price"),
+            ("gpu_prices", GpuPrice, out.gpu_prices, "GPU price"),
         )
         for section, type_, into, kind in sections:
             if section not in data:
                 continue
-            pattern = (_DEVICE, _DEVICE_RULE) if section == "accelerators" else (_NAME, _NAME_RULE)
+            device = section in ("accelerators", "gpu_prices")
+            pattern = (_DEVICE, _DEVICE_RULE) if device else (_NAME, _NAME_RULE)
             for name, raw in _table(data[section], (section,), source).items():
                 where = (section, name)
                 if section == "rules":
                     _check_actions(_table(raw, where, source), where, source)
                 _add(into, name, _convert(raw, type_, where, source), kind, where, source, pattern)
+        if "currency" in data:
+            currency = _convert(data["currency"], str, ("currency",), source)
+            if not _CURRENCY.match(currency):
+                raise source.error(("currency",), f'{currency!r} is not an ISO 4217 code like "USD"')
+            _add_scalar(out.scalars, "currency", currency, source)
         if "default_tier" in data:
             value = _convert(data["default_tier"], str, ("default_tier",), source)
             _add_scalar(out.scalars, "default_tier", value, source)
@@ -271,6 +288,8 @@ def _merge(folders: Iterable[_Merged]) -> _Merged:
         out.plans.update(folder.plans)
         out.training.update(folder.training)
         out.accelerators.update(folder.accelerators)
+        out.model_prices.update(folder.model_prices)
+        out.gpu_prices.update(folder.gpu_prices)
         out.scalars.update(folder.scalars)
         out.files += folder.files
     return out
@@ -432,6 +451,34 @@ def _validate_accelerators(m: _Merged) -> None:
         )
 
 
+def _validate_prices(m: _Merged) -> None:
+    """Every priced GPU is in the catalog; no model name or pattern is priced twice."""
+    for name, item in m.gpu_prices.items():
+        if name not in m.accelerators:
+            hint = ""
+            for catalog_name, acc in m.accelerators.items():
+                if name in acc.value.aliases:
+                    hint = f" (it is an alias of {catalog_name!r}: price the catalog name)"
+            raise item.source.error(item.where, f"{name!r} is not an accelerator of the catalog{hint}")
+    claims: list[tuple[tuple[int, int], str, str, tuple[PathPart, ...], _Item]] = []
+    for name, item in m.model_prices.items():
+        for i, model in enumerate(item.value.models):
+            where = (*item.where, "models", i)
+            if not model.strip():
+                raise item.source.error(where, "a model name must not be empty", model)
+            if model != model.strip():
+                raise item.source.error(
+                    where, f"{model!r} has spaces around it: no request names that", model
+                )
+            claims.append((_position(m, item.source, where, model), model, name, where, item))
+    claimed: dict[str, tuple[str, tuple[PathPart, ...], _Item]] = {}
+    for _, model, name, where, item in sorted(claims, key=lambda c: c[0]):
+        earlier = claimed.setdefault(model, (name, where, item))
+        if earlier[0] != name:  # the same name twice in one list is harmless
+            at = _at(earlier[2].source, earlier[1], model)
+            raise item.source.error(where, f"{model!r} is already priced by {earlier[0]!r} ({at})", model)
+
+
 def _scalar(m: _Merged, key: str, default: _T) -> _T:
     item = m.scalars.get(key)
     return default if item is None else item.value
@@ -443,6 +490,7 @@ def load_policy(*dirs: Path) -> Policy:
     merged = _merge(_read_folder(folder) for folder in folders)
     _validate(merged, folders)
     _validate_accelerators(merged)
+    _validate_prices(merged)
     origin = Origin(
         deny=_scalar(merged, "origin.deny", Origin().deny),
         unknown_origin=_scalar(merged, "origin.unknown_origin", Origin().unknown_origin),
@@ -473,4 +521,9 @@ def load_policy(*dirs: Path) -> Policy:
         plans={name: item.value for name, item in merged.plans.items()},
         accelerators={name: item.value for name, item in merged.accelerators.items()},
         compute=compute,
+        prices=Prices(
+            currency=_scalar(merged, "currency", Prices().currency),
+            models={name: item.value for name, item in merged.model_prices.items()},
+            gpus={name: item.value for name, item in merged.gpu_prices.items()},
+        ),
     )

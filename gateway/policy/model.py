@@ -11,6 +11,7 @@ deciding is a few dictionary reads.
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import functools
 import hashlib
 from collections.abc import Iterable, Mapping
@@ -137,7 +138,7 @@ class ThresholdsFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     training: tuple[TrainingThreshold, ...] = ()
 
 
-QuotaDimension = Literal["requests", "input_tokens", "output_tokens", "gpu_seconds", "flop"]
+QuotaDimension = Literal["requests", "input_tokens", "output_tokens", "gpu_seconds", "flop", "spend"]
 QuotaPeriod = Literal["second", "minute", "hour", "day", "month"]
 
 
@@ -216,6 +217,80 @@ class Compute(msgspec.Struct, frozen=True):
     """Training compute is summed over jobs active within this many days."""
 
 
+class ModelPrice(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """What tokens of some models cost (``[model_prices.<name>]``), for the ``spend`` quota dimension."""
+
+    models: Annotated[tuple[str, ...], msgspec.Meta(min_length=1)]
+    """Model names as requests give them, or shell-style patterns (``gpt-4o-mini-*``)."""
+    input_per_million: _NonNegFloat
+    """Per million input (prompt) tokens, in the price table's currency."""
+    output_per_million: _NonNegFloat
+    """Per million output (completion) tokens."""
+    notes: str = ""
+
+    def cost(self, input_tokens: float, output_tokens: float) -> float:
+        return (input_tokens * self.input_per_million + output_tokens * self.output_per_million) / 1e6
+
+
+class GpuPrice(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """What an hour of one GPU of an accelerator costs (``[gpu_prices.<accelerator>]``)."""
+
+    per_gpu_hour: _NonNegFloat
+    notes: str = ""
+
+
+class Prices(msgspec.Struct, frozen=True, dict=True):
+    """The price table: what turns tokens and GPU time into ``spend``, in ``currency``.
+
+    A model is priced by the entry that names it exactly, else by its most specific (longest)
+    matching pattern; a GPU by its accelerator's catalog name (aliases resolve to it first).
+    """
+
+    currency: str = "USD"
+    models: dict[str, ModelPrice] = {}
+    gpus: dict[str, GpuPrice] = {}
+
+    def for_model(self, model: str | None) -> ModelPrice | None:
+        """The price of ``model``, or None if the table has none (memoised: this is the hot path)."""
+        if model is None:
+            return None
+        memo = self._memo
+        try:
+            return memo[model]
+        except KeyError:
+            pass
+        found = self._exact.get(model)
+        if found is None:
+            found = next(
+                (price for pattern, price in self._patterns if fnmatch.fnmatchcase(model, pattern)), None
+            )
+        if len(memo) >= 10_000:  # model names come from callers: bound what they can make us hold
+            memo.clear()
+        memo[model] = found
+        return found
+
+    @functools.cached_property
+    def _memo(self) -> dict[str, ModelPrice | None]:
+        return {}
+
+    @functools.cached_property
+    def _exact(self) -> dict[str, ModelPrice]:
+        return {
+            name: price for price in self.models.values() for name in price.models if not _is_pattern(name)
+        }
+
+    @functools.cached_property
+    def _patterns(self) -> list[tuple[str, ModelPrice]]:
+        found = [
+            (name, price) for price in self.models.values() for name in price.models if _is_pattern(name)
+        ]
+        return sorted(found, key=lambda item: (-len(item[0]), item[0]))
+
+
+def _is_pattern(name: str) -> bool:
+    return any(c in name for c in "*?[")
+
+
 class Thresholds(msgspec.Struct, frozen=True):
     ownership_threshold: float = 25.0
     """Owners holding at least this percentage of the customer contribute their countries."""
@@ -245,6 +320,8 @@ class Policy(msgspec.Struct, frozen=True, dict=True):
     """The accelerator catalog by name: peak FLOP/s per device, for job compute."""
     compute: Compute = Compute()
     """Utilisation, default precision and window of the compute accounting."""
+    prices: Prices = Prices()
+    """The price table of the ``spend`` quota dimension."""
 
     def accelerator(self, name: str) -> tuple[str, Accelerator] | None:
         """The catalog name and entry of ``name``, a name or an alias in any case; None if unknown."""
@@ -331,6 +408,7 @@ def policy_hash(
     plans: Mapping[str, Plan] | None = None,
     accelerators: Mapping[str, Accelerator] | None = None,
     compute: Compute | None = None,
+    prices: Prices | None = None,
 ) -> str:
     """sha256 of the content as JSON with every mapping and struct field in sorted order."""
     content: dict[str, object] = {
@@ -351,6 +429,8 @@ def policy_hash(
         content["accelerators"] = accelerators
     if accelerators or compute != Compute():
         content["compute"] = compute
+    if prices is not None and prices != Prices():
+        content["prices"] = prices
     return hashlib.sha256(msgspec.json.encode(content, order="sorted")).hexdigest()
 
 
@@ -365,6 +445,7 @@ def make_policy(
     plans: Mapping[str, Plan] | None = None,
     accelerators: Mapping[str, Accelerator] | None = None,
     compute: Compute | None = None,
+    prices: Prices | None = None,
 ) -> Policy:
     """Normalise validated content, hash it and build its index.
 
@@ -394,6 +475,15 @@ def make_policy(
         for name, a in sorted((accelerators or {}).items())
     }
     compute = compute if compute is not None else Compute()
+    prices = prices if prices is not None else Prices()
+    prices = Prices(
+        currency=prices.currency,
+        models={
+            name: msgspec.structs.replace(p, models=_sorted(p.models))
+            for name, p in sorted(prices.models.items())
+        },
+        gpus=dict(sorted(prices.gpus.items())),
+    )
     policy = Policy(
         groups=groups,
         tiers=tiers,
@@ -402,7 +492,7 @@ def make_policy(
         thresholds=thresholds,
         default_tier=default_tier,
         hash=policy_hash(
-            groups, tiers, rules, origin, thresholds, default_tier, plans, accelerators, compute
+            groups, tiers, rules, origin, thresholds, default_tier, plans, accelerators, compute, prices
         ),
         sources=sources,
         plans={
@@ -413,6 +503,7 @@ def make_policy(
         },
         accelerators=accelerators,
         compute=compute,
+        prices=prices,
     )
     policy.index  # noqa: B018 -- built now, so that a bad reference fails at load, not on a request
     return policy

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..identity import Principal
+    from ..policy.model import ModelPrice
     from ..quota.meter import Admission
     from .adapters import RequestHead
     from .routes import Route
@@ -32,6 +33,7 @@ class RequestContext:
         "occurred_at",
         "origin_country",
         "policy_hash",
+        "price",
         "principal",
         "prompt_tokens",
         "query",
@@ -75,6 +77,8 @@ class RequestContext:
         """The upstream's answer, once it gave one (None: never reached, or it failed)."""
         self.admission: Admission | None = None
         """The quota reservation, settled with the actual usage whatever happens."""
+        self.price: ModelPrice | None = None
+        """The model's price in the policy's price table, if it has one (for the spend dimension)."""
         self.status = 0
         self.error_code: str | None = None
         self.prompt_tokens: int | None = None

@@ -291,12 +291,16 @@ def actual_usage(ctx: RequestContext, estimate: Usage) -> Usage:
     ok = status < 300
     prompt = ctx.prompt_tokens
     completion = ctx.completion_tokens
+    input_tokens = prompt if prompt is not None else (estimate.input_tokens if ok else 0)
+    output_tokens = (
+        completion if completion is not None else (estimate.output_tokens if ok and not ctx.stream else 0)
+    )
+    price = ctx.price
     return Usage(
         requests=1,
-        input_tokens=prompt if prompt is not None else (estimate.input_tokens if ok else 0),
-        output_tokens=(
-            completion if completion is not None else (estimate.output_tokens if ok and not ctx.stream else 0)
-        ),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        spend=0.0 if price is None else price.cost(input_tokens, output_tokens),
     )
 
 

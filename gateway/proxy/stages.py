@@ -7,7 +7,8 @@ puts them in order: who, verified, what, where to, allowed from here, within quo
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
@@ -21,6 +22,9 @@ from .adapters import decode_head
 from .context import RequestContext
 from .origin import OriginResolver, country_of
 from .upstreams import UpstreamRegistry
+
+if TYPE_CHECKING:
+    from ..policy.model import Prices
 
 _log = structlog.get_logger("gateway")
 
@@ -104,19 +108,22 @@ class Place:
 class Meter:
     """Reserve what the request may use against every quota and rate limit, mostly from memory."""
 
-    def __init__(self, meter: QuotaMeter, default_max_tokens: int) -> None:
+    def __init__(self, meter: QuotaMeter, default_max_tokens: int, prices: Callable[[], Prices]) -> None:
         self.meter = meter
         self.default_max_tokens = default_max_tokens
+        self.prices = prices
 
     async def __call__(self, ctx: RequestContext) -> None:
         if ctx.upstream is None or ctx.route is None or ctx.head is None:
             return  # nothing is forwarded (e.g. /v1/models)
         assert ctx.principal is not None
         route = ctx.route
+        ctx.price = price = self.prices().for_model(ctx.model)
         estimate = estimate_chat(
             len(ctx.body) if route.reads_tokens else 0,
             ctx.head.output_cap() if route.writes_tokens else 0,
             default_max_tokens=self.default_max_tokens,
+            price=price,
         )
         ctx.admission = await self.meter.admit(ctx.principal, estimate)
 

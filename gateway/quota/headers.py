@@ -38,6 +38,7 @@ _QUOTA_UNITS: dict[Dimension, str] = {
     "output_tokens": "output-tokens",
     "gpu_seconds": "gpu-seconds",
     "flop": "flop",
+    "spend": "spend",
 }
 # OpenAI reports one token budget for input and output together; ours are per direction, and the
 # caller picks the one to report (the closer to exhaustion).

@@ -43,12 +43,12 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import structlog
 
-from ..errors import ServiceUnavailable, TooManyRequests
+from ..errors import Forbidden, ServiceUnavailable, TooManyRequests
 from . import store
 from .gcra import gcra, reset_after
 from .headers import ratelimit_headers
 from .leases import Applied, Charge, Lease, Slot
-from .model import Usage
+from .model import COUNTED, Usage
 from .resolve import caps_to_limits, limits_for, plan_limits
 from .store import CounterKey, retrying, sort_key
 from .windows import counter_window, retry_after
@@ -69,6 +69,14 @@ _NO_RETRY_BEYOND = 60.0
 """A refusal lasting longer gets ``x-should-retry: false``: SDKs stop retrying instead of backing off."""
 
 
+def _unpriced() -> Forbidden:
+    return Forbidden(
+        "a spend limit applies to this customer and what it asks for has no price in the provider's"
+        " price table (policies: model_prices, gpu_prices); ask the provider to price it",
+        code="unpriced",
+    )
+
+
 class Admission:
     """What one admitted request holds; :meth:`settle` it once, whatever happens to the request."""
 
@@ -87,13 +95,15 @@ class Admission:
 
 
 class _Plan:
-    __slots__ = ("applied", "overrides", "policy", "standing")
+    __slots__ = ("applied", "overrides", "policy", "spends", "standing")
 
     def __init__(self, standing: Standing, overrides: object, policy: object, applied: list[Applied]) -> None:
         self.standing = standing
         self.overrides = overrides
         self.policy = policy
         self.applied = applied
+        self.spends = any(a.limit.dimension == "spend" for a in applied)
+        """A spend limit applies: what cannot be priced is refused."""
 
 
 class QuotaMeter:
@@ -182,6 +192,8 @@ class QuotaMeter:
     async def admit(self, principal: Principal, estimate: Usage) -> Admission:
         """Reserve ``estimate`` against every limit, or raise 429 (which limit, when to retry) or 503."""
         plan = self._plan(principal)
+        if plan.spends and math.isnan(estimate.spend):
+            raise _unpriced()
         applied, tz = plan.applied, plan.standing.tz
         hard: list[Charge] = []
         try:
@@ -215,6 +227,8 @@ class QuotaMeter:
         Raises 429 ``budget_exhausted`` (nothing kept reserved) or 503 ``quota_unavailable``.
         """
         plan = self._plan(principal)
+        if plan.spends and math.isnan(usage.spend):
+            raise _unpriced()
         applied, tz = plan.applied, plan.standing.tz
         done: list[Charge] = []
         try:
@@ -362,7 +376,8 @@ class QuotaMeter:
     async def _lease(self, slot: Slot, a: Applied, need: float) -> None:
         limit = a.limit
         fraction = 0.5 if a.rate_period is not None else self.lease_fraction
-        want = max(need, math.ceil(limit.limit * fraction))
+        block = limit.limit * fraction
+        want = max(need, math.ceil(block) if limit.dimension in COUNTED else block)
         mono = self._mono()
         # Leases this request cannot use go back in the same call, so the pool has them again.
         # (Not those with requests in flight: what those give back is used from memory.)
@@ -486,6 +501,12 @@ class QuotaMeter:
                 lease.inflight -= charge.cost
                 lease.consumed += used
                 lease.available += charge.cost - used
+                if used < charge.cost:
+                    slot = self._slots.get(a.slot_key)
+                    if slot is not None and slot.exhausted_until > mono:
+                        # What this replica holds has grown: pooled, its leases may fit a request
+                        # that none of them fits alone, so the next refusal asks the database again.
+                        slot.exhausted_until = -math.inf
             else:
                 # Returned already, with this request's estimate counted as used: correct it.
                 assert charge.key is not None

@@ -14,12 +14,22 @@ from typing import Literal
 
 import msgspec
 
-Dimension = Literal["requests", "input_tokens", "output_tokens", "gpu_seconds", "flop"]
+Dimension = Literal["requests", "input_tokens", "output_tokens", "gpu_seconds", "flop", "spend"]
 Scope = Literal["key", "project", "customer"]
 Period = Literal["second", "minute", "hour", "day", "month"]
 Kind = Literal["rate", "budget"]
 
-DIMENSIONS: tuple[Dimension, ...] = ("requests", "input_tokens", "output_tokens", "gpu_seconds", "flop")
+DIMENSIONS: tuple[Dimension, ...] = (
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "gpu_seconds",
+    "flop",
+    "spend",
+)
+COUNTED: frozenset[Dimension] = frozenset({"requests", "input_tokens", "output_tokens"})
+"""Dimensions counted in whole units: leases of them are whole too. GPU-seconds, FLOP and spend
+are measures, and their leases any amount."""
 SCOPES: tuple[Scope, ...] = ("key", "project", "customer")
 PERIODS: tuple[Period, ...] = ("second", "minute", "hour", "day", "month")
 
@@ -77,6 +87,9 @@ class Usage(msgspec.Struct, frozen=True):
     output_tokens: float = 0
     gpu_seconds: float = 0
     flop: float = 0
+    spend: float = 0
+    """In the currency of the policy's price table; NaN: the request could not be priced (no price
+    for its model or GPU), which only matters, and is refused, where a spend limit applies."""
 
     def get(self, d: Dimension) -> float:
         value: float = getattr(self, d)
@@ -94,6 +107,7 @@ class Usage(msgspec.Struct, frozen=True):
             output_tokens=max(0.0, self.output_tokens - other.output_tokens),
             gpu_seconds=max(0.0, self.gpu_seconds - other.gpu_seconds),
             flop=max(0.0, self.flop - other.flop),
+            spend=max(0.0, self.spend - other.spend),
         )
 
     def plus(self, other: Usage) -> Usage:
@@ -104,4 +118,5 @@ class Usage(msgspec.Struct, frozen=True):
             output_tokens=self.output_tokens + other.output_tokens,
             gpu_seconds=self.gpu_seconds + other.gpu_seconds,
             flop=self.flop + other.flop,
+            spend=self.spend + other.spend,
         )

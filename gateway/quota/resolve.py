@@ -9,6 +9,7 @@ the effective limit comes from and what it beat.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ import msgspec
 from .model import Dimension, Limit, Period, Scope, Usage
 
 if TYPE_CHECKING:
-    from gateway.policy.model import Caps, Policy
+    from gateway.policy.model import Caps, ModelPrice, Policy
 
 CHARS_PER_TOKEN = 4
 """For the reservation only: see :func:`estimate_chat`."""
@@ -102,7 +103,13 @@ def caps_to_limits(caps: Caps | None, source: str) -> list[Limit]:
     return limits
 
 
-def estimate_chat(body_prompt_chars: int, max_tokens: int | None, *, default_max_tokens: int = 4096) -> Usage:
+def estimate_chat(
+    body_prompt_chars: int,
+    max_tokens: int | None,
+    *,
+    default_max_tokens: int = 4096,
+    price: ModelPrice | None = None,
+) -> Usage:
     """The reservation for a chat request: one request, its prompt, and the most it may generate.
 
     Prompt tokens are estimated as ``ceil(chars / 4)``: about four characters of English text per
@@ -112,17 +119,20 @@ def estimate_chat(body_prompt_chars: int, max_tokens: int | None, *, default_max
     the upstream reports. Text with fewer characters per token (code, CJK scripts) is
     under-estimated; settlement charges the difference, so it costs accuracy of the reservation,
     not of the count. Output tokens are ``max_tokens``, or ``default_max_tokens`` when the request
-    names none (the upstream then stops at its own limit).
+    names none (the upstream then stops at its own limit). Spend is both at the model's
+    ``price``; without one it is NaN (unpriced: refused only where a spend limit applies).
     """
     if body_prompt_chars < 0:
         raise ValueError("`body_prompt_chars` must be >= 0")
     output = default_max_tokens if max_tokens is None else max_tokens
     if output < 0:
         raise ValueError("`max_tokens` must be >= 0")
+    input_tokens = -(-body_prompt_chars // CHARS_PER_TOKEN)  # ceil, in integers
     return Usage(
         requests=1,
-        input_tokens=-(-body_prompt_chars // CHARS_PER_TOKEN),  # ceil, in integers
+        input_tokens=input_tokens,
         output_tokens=output,
+        spend=math.nan if price is None else price.cost(input_tokens, output),
     )
 
 

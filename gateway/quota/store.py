@@ -29,6 +29,8 @@ from typing import TypeVar
 import asyncpg
 import msgspec
 
+from .model import COUNTED
+
 
 class CounterKey(msgspec.Struct, frozen=True):
     """One counter row: a limit's window, for one scope."""
@@ -182,9 +184,12 @@ async def lease(
         remaining = total.limit - total.used - total.reserved - total.leased
         if remaining < need or remaining <= 0:
             return None, 0.0, total
-        # Whole units where the limit is whole (requests, tokens): a fraction of a request left in a
-        # lease could serve nothing, yet be refused to every other replica.
-        amount = min(want, remaining, max(need, math.floor(remaining * share)))
+        # Whole units of what is counted (requests, tokens): a fraction of a request left in a lease
+        # could serve nothing, yet be refused to every other replica.
+        block = remaining * share
+        if key.dimension in COUNTED:
+            block = math.floor(block)
+        amount = min(want, remaining, max(need, block))
         await conn.execute(
             f"update quota_counters set leased = leased + $6, updated_at = now() where {_KEY}",  # noqa: S608
             *_k(key),

@@ -23,8 +23,10 @@ import httpx
 import pytest
 
 from gateway.identity.repository import create_key
+from gateway.quota.overrides import set_override
 from tests.conftest import _run, verified_customer
 from tests.e2e.conftest import GatewayProcess
+from tests.e2e.test_quota import counter
 
 V = "v0.0.38"
 
@@ -336,6 +338,52 @@ def test_a_job_reaching_a_hold_level_waits_for_enhanced_due_diligence(
         assert statuses == [200, 403], statuses
     finally:
         held.stop()
+
+
+def test_a_job_reserves_its_spend_bound_and_settles_what_it_ran_at_the_admitted_price(
+    lab, slurm, database_url, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy"
+    policy.mkdir()
+    (policy / "prices.toml").write_text("[gpu_prices.h100]\nper_gpu_hour = 3600  # $1 a GPU-second\n")
+    cid, key = customer(database_url)
+
+    async def spend_limit() -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await set_override(conn, cid, dimension="spend", limit=150, period="day", actor="test")
+        finally:
+            await conn.close()
+
+    _run(spend_limit())
+    old: GatewayProcess = lab["gw"]
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'policy_dir = "{policy}"\n' + old.config.read_text())
+    priced = GatewayProcess(config, database_url, tmp_path / "state").start()
+    try:
+        url = priced.url + f"/clusters/lab/slurm/{V}/job/submit"
+        auth = {"authorization": f"Bearer {key}"}
+        before = slurm_job_count(slurm)
+        a100 = httpx.post(url, json=job_body(slurm, "sleep 0", gres="gpu:a100:1"), headers=auth, timeout=30)
+        assert a100.status_code == 403, a100.text  # the catalog knows the A100, the price table does not
+        assert a100.json()["error"]["code"] == "unpriced"
+        assert slurm_job_count(slurm) == before and workload_count(database_url, cid) == 0
+
+        first = httpx.post(url, json=job_body(slurm, "sleep 2"), headers=auth, timeout=30)
+        assert first.status_code == 200, first.text  # 2 GPUs x 60 s x $1 = $120 reserved of $150
+        job_id = first.json()["job_id"]
+        assert workload(database_url, job_id)["price_per_gpu_hour"] == 3600
+        second = httpx.post(url, json=job_body(slurm, "sleep 0", minutes=1), headers=auth, timeout=30)
+        assert second.status_code == 429, second.text  # another $120 would not fit
+        assert second.json()["error"]["code"] == "budget_exhausted"
+        assert "spend <= 150 per day" in second.json()["error"]["message"]
+
+        ended = until_ended(database_url, job_id)
+        spent = counter(database_url, str(cid), "spend", "day")
+        assert spent["used"] == pytest.approx(ended["gpu_seconds_settled"] * 1.0, rel=1e-9)
+        assert spent["reserved"] == 0 and 2 <= spent["used"] < 120
+    finally:
+        priced.stop()
 
 
 def test_a_run_split_over_50_jobs_and_3_linked_customers_is_flagged_as_one(

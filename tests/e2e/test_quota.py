@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import asyncpg
 import httpx
 import openai
@@ -317,3 +318,75 @@ def test_replicas_hammering_one_budget_never_admit_more_than_it(
     day = counter(database_url, str(cid), "requests", "day")
     # Every admitted request counted once, nothing left leased or reserved.
     assert (day["used"], day["leased"], day["reserved"]) == (float(admitted), 0.0, 0.0), outcomes
+
+
+PRICES = """
+[model_prices.test]
+models = ["gpt-test", "claude-test*"]
+input_per_million = 1000     # $0.001 a token: large, so that a few requests reach the limit
+output_per_million = 2000
+"""
+
+
+def test_spend_is_charged_at_the_price_table_and_an_unpriced_model_is_refused(
+    own_gateway, database_url, upstream, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy"
+    policy.mkdir()
+    (policy / "prices.toml").write_text(PRICES)
+    gw = own_gateway(f'policy_dir = "{policy}"')
+    cid, (key,) = customer_with(database_url, [])
+    set_spend = gateway_cli(
+        gw,
+        "quota",
+        "set",
+        "--customer",
+        str(cid),
+        "--dimension",
+        "spend",
+        "--limit",
+        "0.3",
+        "--period",
+        "day",
+    )
+    assert set_spend.returncode == 0, set_spend.stderr
+    wait_live(gw, key)
+
+    unpriced = chat(gw, key, model="gpt-slow")
+    assert unpriced.status_code == 403, unpriced.text
+    assert unpriced.json()["error"]["code"] == "unpriced"
+    assert [
+        r
+        for r in upstream[0].requests
+        if r["headers"].get("x-request-id") == unpriced.headers["x-request-id"]
+    ] == []
+
+    # Each request reserves its estimate at these prices ($0.05 or so) and settles what it used.
+    openai_client = openai.OpenAI(base_url=gw.url + "/v1", api_key=key, max_retries=0)
+    anthropic_client = anthropic.Anthropic(base_url=gw.url, api_key=key, max_retries=0)
+    served: list[str] = []
+    with pytest.raises((openai.RateLimitError, anthropic.RateLimitError)) as refused:
+        for i in range(100):
+            if i % 2:
+                reply = anthropic_client.messages.with_raw_response.create(
+                    model="claude-test", max_tokens=16, messages=[{"role": "user", "content": "hello there"}]
+                )
+            else:
+                reply = openai_client.chat.completions.with_raw_response.create(
+                    model="gpt-test", max_tokens=16, messages=[{"role": "user", "content": "hello there"}]
+                )
+            served.append(reply.headers["x-request-id"])
+    body = refused.value.body
+    assert isinstance(body, dict)
+    error = body.get("error", body)
+    assert error["code"] == "budget_exhausted" and "spend <= 0.3 per day" in error["message"]
+    assert len(served) >= 5
+    assert gw.stop() == 0  # its leases go back: the counter holds all it served
+
+    events = [usage_event(database_url, rid) for rid in served]
+    charged = sum(e["prompt_tokens"] * 0.001 + e["completion_tokens"] * 0.002 for e in events)
+    spent = counter(database_url, str(cid), "spend", "day")
+    assert spent["used"] == pytest.approx(charged, rel=1e-9)
+    assert spent["leased"] == 0 and spent["reserved"] == 0
+    # Refused only once less than one more request's estimate was left, and never beyond the limit.
+    assert 0.3 - 0.1 < spent["used"] <= 0.3

@@ -22,7 +22,7 @@ def test_cli_on_the_embedded_default(tmp_path: Path) -> None:
     state = tmp_path / "state"
     migrate = gateway("db", "migrate", "--json", state=state)
     assert migrate.returncode == 0, migrate.stderr
-    assert [m["version"] for m in json.loads(migrate.stdout)] == [1, 2, 3, 4, 5, 6, 7]
+    assert [m["version"] for m in json.loads(migrate.stdout)] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert (state / "pgdata" / "PG_VERSION").exists()
 
     created = gateway("customers", "create", "--name", "embedded-co", "--json", state=state)

@@ -15,14 +15,16 @@ from dataclasses import dataclass, field
 import asyncpg
 import pytest
 
-from gateway.errors import ServiceUnavailable, TooManyRequests
+from gateway.errors import Forbidden, ServiceUnavailable, TooManyRequests
 from gateway.identity import Principal
 from gateway.identity.repository import create_key
 from gateway.kyc.standing import StandingCache
 from gateway.policy.loader import load_policy, shipped_policy_dir
+from gateway.policy.model import ModelPrice
 from gateway.quota.meter import QuotaMeter
 from gateway.quota.model import Usage
 from gateway.quota.overrides import OverrideCache, set_override
+from gateway.quota.resolve import estimate_chat
 from gateway.quota.store import CounterKey, counter
 from tests.conftest import eventually, verified_customer
 from tests.tcp_proxy import TcpProxy
@@ -231,6 +233,38 @@ async def test_a_hard_budget_is_reserved_in_the_database_per_request(conn, calle
         str(caller.customer_id),
     )
     assert used == 3.0
+
+
+async def test_spend_is_counted_in_money_and_what_has_no_price_is_refused(conn, caller, database_url) -> None:
+    # $0.01 a day at $1 / $2 per million tokens: an estimate of 1,000 in and 2,000 out costs $0.005.
+    await limit(conn, caller, "spend", 0.01, "day")
+    price = ModelPrice(models=("m",), input_per_million=1.0, output_per_million=2.0)
+    estimate = estimate_chat(4000, 2000, price=price)
+    assert estimate.spend == pytest.approx(0.005, rel=1e-12)
+    async with Replica(database_url) as meter:
+        await known(meter, caller, "override:")
+        with pytest.raises(Forbidden) as unpriced:
+            await meter.admit(caller, estimate_chat(4000, 2000, price=None))
+        assert (unpriced.value.status, unpriced.value.code) == (403, "unpriced")
+        first = await meter.admit(caller, estimate)
+        second = await meter.admit(caller, estimate)
+        with pytest.raises(TooManyRequests) as refused:
+            await meter.admit(caller, estimate)
+        assert refused.value.code == "budget_exhausted" and "spend <= 0.01 per day" in refused.value.message
+        first.settle(Usage(requests=1, input_tokens=1000, output_tokens=500, spend=price.cost(1000, 500)))
+        second.settle(Usage(requests=1, input_tokens=1000, output_tokens=500, spend=price.cost(1000, 500)))
+        # $0.004 spent: the $0.005 estimate of a third request fits again.
+        (await meter.admit(caller, estimate)).settle(Usage(requests=1, spend=0.001))
+    c = await counter(conn, CounterKey("customer", str(caller.customer_id), "spend", "day",
+                                       *_day(dt.datetime.now(dt.UTC))))  # fmt: skip
+    assert c is not None and c.used == pytest.approx(0.005, rel=1e-9) and c.leased == 0.0
+
+
+async def test_without_a_spend_limit_an_unpriced_request_is_served(conn, caller, database_url) -> None:
+    await limit(conn, caller, "requests", 5, "day")
+    async with Replica(database_url) as meter:
+        await known(meter, caller, "override:")
+        (await meter.admit(caller, estimate_chat(40, 10, price=None))).settle(ONE)
 
 
 async def test_two_replicas_together_admit_exactly_the_budget(conn, caller, database_url) -> None:

@@ -1,3 +1,6 @@
+import math
+
+import msgspec
 import pytest
 
 from gateway.policy.model import Caps
@@ -102,7 +105,9 @@ def test_a_zero_cap_forbids() -> None:
     ],
 )
 def test_estimate_chat(chars: int, max_tokens: int | None, expected: Usage) -> None:
-    assert estimate_chat(chars, max_tokens) == expected
+    estimate = estimate_chat(chars, max_tokens)
+    assert math.isnan(estimate.spend)  # no price given: unpriced
+    assert msgspec.structs.replace(estimate, spend=0.0) == expected
 
 
 def test_estimate_chat_default_and_bad_input() -> None:
