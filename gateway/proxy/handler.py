@@ -208,6 +208,8 @@ class ProxyApp:
         headers.append((b"x-request-id", ctx.request_id.encode()))
         if upstream_id:
             headers.append((b"x-upstream-request-id", upstream_id.encode("latin-1")))
+        if ctx.admission is not None:  # the upstream's own x-ratelimit-* were dropped: ours replace them
+            headers += ctx.admission.headers()
         ctx.status = status
         ctx.response_started = True
         await send({"type": "http.response.start", "status": status, "headers": headers})

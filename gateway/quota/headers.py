@@ -14,6 +14,9 @@ Three audiences, three sets of headers:
   would round to 1 s. A refusal no wait can fix gets ``x-should-retry: false`` instead, the
   header the OpenAI SDKs obey before their own retry rules.
 
+An admitted request carries the first two, for its limits closest to exhaustion; a refusal
+carries them for the limit that refused it.
+
 Numbers are rounded the cautious way: ``r`` and ``remaining`` down, ``t``, ``reset`` and
 ``Retry-After`` up, so a client that follows them is not refused.
 """
@@ -21,6 +24,7 @@ Numbers are rounded the cautious way: ``r`` and ``remaining`` down, ``t``, ``res
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from .model import RATE_PERIOD_SECONDS, Dimension, Limit
 
@@ -60,7 +64,7 @@ def _floor(value: float) -> int:
 
 def _sf_string(name: str) -> str:
     """``name`` as an RFC 9651 String: printable ASCII, with ``\\`` and ``"`` escaped."""
-    if not all(" " <= c <= "~" for c in name):
+    if not (name.isascii() and name.isprintable()):
         raise ValueError(f"a rate-limit policy name must be printable ASCII: {name!r}")
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -114,28 +118,10 @@ def ratelimit_headers(
     out). ``retry_after`` is set on a refusal only: the wait after which the same request would be
     admitted (shorter than the reset for a smooth rate), ``inf`` when no wait will do.
     """
-    name = _sf_string(policy_name)
-    headers: list[tuple[bytes, bytes]] = []
-    quota = _floor(limit.limit)
-    if quota <= _SF_INTEGER_MAX:
-        policy = f"{name};q={quota}"
-        if limit.dimension in _QUOTA_UNITS:
-            policy += f';qu="{_QUOTA_UNITS[limit.dimension]}"'
-        w = window_seconds(limit)
-        if w is not None:
-            policy += f";w={w}"
-        state = f"{name};r={min(_floor(remaining), quota)}"
-        if math.isfinite(reset_seconds):
-            state += f";t={_ceil(reset_seconds)}"
-        headers += [(b"ratelimit-policy", policy.encode()), (b"ratelimit", state.encode())]
+    headers = _ietf(limit, remaining, reset_seconds, policy_name)
     family = _OPENAI_FAMILY.get(limit.dimension)
     if family is not None:
-        headers += [
-            (f"x-ratelimit-limit-{family}".encode(), str(quota).encode()),
-            (f"x-ratelimit-remaining-{family}".encode(), str(_floor(remaining)).encode()),
-        ]
-        if math.isfinite(reset_seconds):
-            headers.append((f"x-ratelimit-reset-{family}".encode(), go_duration(reset_seconds).encode()))
+        headers += _openai(family, _static(limit, policy_name)[3], remaining, reset_seconds)
     if retry_after is not None:
         if math.isfinite(retry_after):
             milliseconds = max(0, math.ceil(round(retry_after * 1000, 3)))
@@ -146,3 +132,81 @@ def ratelimit_headers(
         else:
             headers.append((b"x-should-retry", b"false"))
     return headers
+
+
+def served_headers(states: Iterable[tuple[Limit, str, float, float]]) -> list[tuple[bytes, bytes]]:
+    """The headers of an admitted request, from ``(limit, policy name, remaining, reset)`` of each limit.
+
+    ``RateLimit``/``RateLimit-Policy`` describe the limit closest to exhaustion (the smallest share
+    left) among those their integers can express; ``x-ratelimit-*`` the closest of each OpenAI
+    family (requests; tokens), as OpenAI does.
+    """
+    tightest: dict[str, tuple[float, Limit, str, float, float]] = {}
+    for limit, name, remaining, reset in states:
+        share = remaining / limit.limit if limit.limit > 0 else 0.0
+        ietf = "" if limit.limit <= _SF_INTEGER_MAX else None  # a FLOP cap's q would not fit
+        for family in (ietf, _OPENAI_FAMILY.get(limit.dimension)):
+            if family is not None:
+                best = tightest.get(family)
+                if best is None or share < best[0]:
+                    tightest[family] = (share, limit, name, remaining, reset)
+    headers: list[tuple[bytes, bytes]] = []
+    for family, (_, limit, name, remaining, reset) in tightest.items():
+        headers += (
+            _openai(family, _static(limit, name)[3], remaining, reset)
+            if family
+            else _ietf(limit, remaining, reset, name)
+        )
+    return headers
+
+
+def _ietf(
+    limit: Limit, remaining: float, reset_seconds: float, policy_name: str
+) -> list[tuple[bytes, bytes]]:
+    policy, name, quota, _ = _static(limit, policy_name)
+    if policy is None:
+        return []
+    state = f"{name};r={min(_floor(remaining), quota)}"
+    if math.isfinite(reset_seconds):
+        state += f";t={_ceil(reset_seconds)}"
+    return [(b"ratelimit-policy", policy), (b"ratelimit", state.encode())]
+
+
+def _openai(family: str, quota: bytes, remaining: float, reset_seconds: float) -> list[tuple[bytes, bytes]]:
+    names = _OPENAI_NAMES[family]
+    headers = [(names[0], quota), (names[1], str(_floor(remaining)).encode())]
+    if math.isfinite(reset_seconds):
+        headers.append((names[2], go_duration(reset_seconds).encode()))
+    return headers
+
+
+_OPENAI_NAMES = {
+    family: tuple(f"x-ratelimit-{what}-{family}".encode() for what in ("limit", "remaining", "reset"))
+    for family in set(_OPENAI_FAMILY.values())
+}
+_STATICS: dict[tuple[Limit, str], tuple[bytes | None, str, int, bytes]] = {}
+
+
+def _static(limit: Limit, policy_name: str) -> tuple[bytes | None, str, int, bytes]:
+    """A limit's ``RateLimit-Policy`` value (None: q would not fit), quoted name and quota (also as text).
+
+    The same for every response about that limit: built once (every request carries them).
+    """
+    key = (limit, policy_name)
+    found = _STATICS.get(key)
+    if found is None:
+        quota = _floor(limit.limit)
+        name = _sf_string(policy_name)
+        policy = None
+        if quota <= _SF_INTEGER_MAX:
+            text = f"{name};q={quota}"
+            if limit.dimension in _QUOTA_UNITS:
+                text += f';qu="{_QUOTA_UNITS[limit.dimension]}"'
+            w = window_seconds(limit)
+            if w is not None:
+                text += f";w={w}"
+            policy = text.encode()
+        if len(_STATICS) >= 10_000:  # limits come and go with overrides: bound what is kept
+            _STATICS.clear()
+        found = _STATICS[key] = (policy, name, quota, str(quota).encode())
+    return found

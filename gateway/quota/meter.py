@@ -46,9 +46,9 @@ import structlog
 from ..errors import Forbidden, ServiceUnavailable, TooManyRequests
 from . import store
 from .gcra import gcra, reset_after
-from .headers import ratelimit_headers
+from .headers import ratelimit_headers, served_headers
 from .leases import Applied, Charge, Lease, Slot
-from .model import COUNTED, Usage
+from .model import COUNTED, Limit, Usage
 from .resolve import caps_to_limits, limits_for, plan_limits
 from .store import CounterKey, retrying, sort_key
 from .windows import counter_window, retry_after
@@ -92,6 +92,10 @@ class Admission:
         if not self.settled:
             self.settled = True
             self.meter._settle(self, actual)
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """Where the caller stands after this request: rate-limit headers for the response."""
+        return self.meter._served_headers(self)
 
 
 class _Plan:
@@ -477,6 +481,32 @@ class QuotaMeter:
             "quota cannot be checked right now (its database is unreachable); retry shortly",
             code="quota_unavailable",
         )
+
+    def _served_headers(self, admission: Admission) -> list[tuple[bytes, bytes]]:
+        """What this replica knows of each limit an admitted request was charged on.
+
+        A rate: its GCRA state here. A leased budget: what the database had unleased at the last
+        lease call, plus what this replica's leases still hold (other replicas' leases count as
+        spent: the figure errs low). A hard budget's state is in the database only: left out.
+        """
+        mono = self._mono()
+        wall = self._wall()
+        states: list[tuple[Limit, str, float, float]] = []
+        for charge in admission.charges:
+            a = charge.applied
+            limit = a.limit
+            if a.rate_period is not None:
+                ahead = self._tats.get(a.gcra_key, mono) - mono
+                remaining = limit.limit * max(0.0, 1.0 - ahead / a.rate_period)
+                states.append((limit, a.name, remaining, max(0.0, ahead)))
+            elif charge.lease is not None:
+                slot = self._slots.get(a.slot_key)
+                if slot is None or slot.last is None:
+                    continue
+                remaining = slot.last.remaining + sum(x.available for x in slot.leases if not x.closed)
+                reset = slot.end - wall if limit.rolling_days is None else math.inf
+                states.append((limit, a.name, remaining, reset))
+        return served_headers(states)
 
     # -- settlement -----------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from gateway.policy.loader import load_policy, shipped_policy_dir
 from gateway.quota import Limit, Usage, effective_limits, gcra, window
 from gateway.quota.leases import Lease
 from gateway.quota.meter import Admission, QuotaMeter
+from gateway.quota.store import Counter
 
 
 def main() -> int:
@@ -135,6 +136,7 @@ def meter_admissions(args: argparse.Namespace) -> None:
     for a in applied:
         slot = meter._slot(a, time.time(), standing.tz)
         slot.leases.append(Lease(uuid.uuid4(), 1e15, time.monotonic() + 3600))
+        slot.last = Counter(a.limit.limit, 0.0, 0.0, 1e15)  # as the lease call left it
     n = args.calls // 4
     print(f"quota stage: {len(applied)} limits ({', '.join(a.name for a in applied)})")
 
@@ -146,6 +148,19 @@ def meter_admissions(args: argparse.Namespace) -> None:
             meter._settle(Admission(meter, charges, estimate), actual)
 
     best_rate("admit + settle from leases (per request)", n, args.repeat, run_admit)
+
+    def run_admit_with_headers() -> None:
+        for _ in range(n):
+            meter._tats.clear()
+            applied = meter.limits(who)
+            charges, _ = meter._take(applied, estimate, standing.tz)
+            admission = Admission(meter, charges, estimate)
+            admission.headers()
+            meter._settle(admission, actual)
+
+    best_rate(
+        "the same, with the success response's rate-limit headers", n, args.repeat, run_admit_with_headers
+    )
 
 
 if __name__ == "__main__":

@@ -112,7 +112,13 @@ def test_a_refusal_is_a_429_clients_understand_and_never_reaches_the_upstream(
 ) -> None:
     cid, (key,) = customer_with(database_url, [{"dimension": "requests", "limit": 2, "period": "day"}])
     wait_live(gateway, key)
-    assert [chat(gateway, key).status_code for _ in range(2)] == [200, 200]
+    served = [chat(gateway, key) for _ in range(2)]
+    assert [r.status_code for r in served] == [200, 200]
+    # Success responses say where the caller stands, for the limit closest to exhaustion.
+    assert [r.headers["x-ratelimit-remaining-requests"] for r in served] == ["1", "0"]
+    assert [r.headers["x-ratelimit-limit-requests"] for r in served] == ["2", "2"]
+    assert served[0].headers["ratelimit-policy"] == '"customer-requests-day";q=2;w=86400'
+    assert served[0].headers["ratelimit"].startswith('"customer-requests-day";r=1;t=')
     refused = chat(gateway, key)
     assert refused.status_code == 429
     error = refused.json()["error"]

@@ -183,6 +183,32 @@ async def test_a_smooth_rate_says_how_long_to_wait_and_admits_after_it(conn, cal
         assert await admitted(meter, caller, 1) == 1
 
 
+async def test_an_admitted_request_says_where_the_caller_stands(conn, caller, database_url) -> None:
+    await limit(conn, caller, "requests", 10, "day")
+    await limit(conn, caller, "requests", 4, "second", scope="key", scope_name=caller.key_id)
+    await limit(conn, caller, "output_tokens", 1000, "day")
+    clock = Clock()  # 12:00:00 UTC
+    async with Replica(database_url, clock=clock) as meter:
+        await known(meter, caller, "override:")
+        first = await meter.admit(caller, Usage(requests=1, output_tokens=100))
+        h = {k.decode(): v.decode() for k, v in first.headers()}
+        # Requests: 9 of 10 left today, 3 of 4 this second: the rate is closer to exhaustion.
+        assert (h["x-ratelimit-limit-requests"], h["x-ratelimit-remaining-requests"]) == ("4", "3")
+        assert h["x-ratelimit-reset-requests"] == "250ms"  # one request's share of the second
+        assert (h["x-ratelimit-limit-tokens"], h["x-ratelimit-remaining-tokens"]) == ("1000", "900")
+        assert h["x-ratelimit-reset-tokens"] == "12h0m0s"  # the day's end, in UTC
+        assert h["ratelimit-policy"] == '"key-requests-second";q=4;w=1'
+        assert h["ratelimit"] == '"key-requests-second";r=3;t=1'
+        first.settle(Usage(requests=1, output_tokens=20))
+        clock.advance(0.5)  # the rate has recovered: now the budgets are the tightest
+        second = await meter.admit(caller, Usage(requests=1, output_tokens=700))
+        h = {k.decode(): v.decode() for k, v in second.headers()}
+        assert h["x-ratelimit-remaining-requests"] == "3"  # 4 x (1 - 0.25 s ahead): the rate again
+        assert h["x-ratelimit-remaining-tokens"] == "280"  # 1000 - 20 used - 700 in flight
+        assert h["ratelimit"].startswith('"customer-output_tokens-day";r=280;t=')
+        second.settle(Usage(requests=1, output_tokens=700))
+
+
 async def test_what_a_request_did_not_use_is_given_back(conn, caller, database_url) -> None:
     await limit(conn, caller, "output_tokens", 1000, "day")
     async with Replica(database_url) as meter:

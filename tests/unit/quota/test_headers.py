@@ -3,6 +3,7 @@ import math
 import pytest
 
 from gateway.quota import Limit, go_duration, ratelimit_headers
+from gateway.quota.headers import served_headers
 
 
 def as_text(headers: list[tuple[bytes, bytes]]) -> list[str]:
@@ -107,3 +108,45 @@ def test_policy_names_are_structured_field_strings() -> None:
 )
 def test_go_duration(seconds: float, text: str) -> None:
     assert go_duration(seconds) == text
+
+
+def test_an_admitted_request_describes_its_tightest_limit_and_each_openai_familys() -> None:
+    rate = Limit(dimension="requests", period="second", limit=10, scope="key")
+    day = Limit(dimension="requests", period="day", limit=1000)
+    tokens = Limit(dimension="output_tokens", period="day", limit=10_000)
+    flop = Limit(dimension="flop", period="month", limit=5e23, hard=True)
+    headers = served_headers(
+        [
+            (rate, "key-requests-second", 8.0, 0.2),  # 80% left
+            (day, "customer-requests-day", 700.0, 3600.0),  # 70% left: the tightest request limit
+            (tokens, "customer-output_tokens-day", 9_000.0, 3600.0),  # 90% left
+            (flop, "customer-flop-month", 1e23, math.inf),  # 20% left, but beyond RFC 9651 integers
+        ]
+    )
+    # The FLOP cap is tightest, but RFC 9651 integers cannot carry it and it is no OpenAI family.
+    assert as_text(headers) == [
+        'ratelimit-policy: "customer-requests-day";q=1000;w=86400',
+        'ratelimit: "customer-requests-day";r=700;t=3600',
+        "x-ratelimit-limit-requests: 1000",
+        "x-ratelimit-remaining-requests: 700",
+        "x-ratelimit-reset-requests: 1h0m0s",
+        "x-ratelimit-limit-tokens: 10000",
+        "x-ratelimit-remaining-tokens: 9000",
+        "x-ratelimit-reset-tokens: 1h0m0s",
+    ]
+
+
+def test_an_admitted_request_under_a_zero_limit_counts_it_as_exhausted() -> None:
+    spend = Limit(dimension="spend", period="month", limit=50.0)
+    zero = Limit(dimension="input_tokens", period="day", limit=0)
+    headers = served_headers(
+        [(spend, "customer-spend-month", 25.5, 86_400.0), (zero, "customer-input_tokens-day", 0, 60)]
+    )
+    assert as_text(headers) == [
+        'ratelimit-policy: "customer-input_tokens-day";q=0;qu="input-tokens";w=86400',
+        'ratelimit: "customer-input_tokens-day";r=0;t=60',
+        "x-ratelimit-limit-tokens: 0",
+        "x-ratelimit-remaining-tokens: 0",
+        "x-ratelimit-reset-tokens: 1m0s",
+    ]
+    assert served_headers([]) == []
