@@ -64,6 +64,11 @@ class ClusterSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """How often running jobs are looked at, to follow them to their end."""
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
+    min_job_age_seconds: float = 300.0
+    """How long the cluster still lists a job after it ended (Slurm's ``MinJobAge``, 300 s by
+    default; for Kubernetes, the shortest ``ttlSecondsAfterFinished`` its jobs may set). A job
+    whose submission the gateway lost (a crash before it recorded the job's id) and which is not
+    listed this soon after was never created."""
 
     def token(self, environ: Mapping[str, str] | None = None) -> str | None:
         if self.token_env is None:
@@ -225,6 +230,8 @@ def _validate(settings: Settings, origin: str) -> Settings:
             raise fail(f"{key}.token_env", f"{cl.token_env!r} is not an environment variable name")
         if cl.poll_seconds <= 0 or cl.connect_timeout <= 0 or cl.read_timeout <= 0:
             raise fail(f"{key}.poll_seconds", "poll_seconds and timeouts must be positive")
+        if cl.min_job_age_seconds <= 0:
+            raise fail(f"{key}.min_job_age_seconds", "must be positive")
     if settings.kyc_reverify_days < 1 or settings.kyc_retention_days < 0:
         raise fail("kyc_reverify_days", "need kyc_reverify_days >= 1 and kyc_retention_days >= 0")
     if not 0.0 < settings.screening_review_threshold <= 1.0:

@@ -205,7 +205,8 @@ class KubeDouble:
                 if r.method == "POST":
                     return self._create(namespace, r.body)
                 if get:
-                    return self._list(namespace, r.headers.get("accept", ""))
+                    selector = query(r).get("labelSelector", [""])[0]
+                    return self._list(namespace, r.headers.get("accept", ""), selector)
             else:
                 name = parts[6]
                 if get:
@@ -294,8 +295,21 @@ class KubeDouble:
         self.jobs[(namespace, name)] = job
         return 201, job
 
-    def _list(self, namespace: str, accept: str) -> tuple[int, dict[str, Any]]:
-        jobs = [job for (ns, _), job in sorted(self.jobs.items()) if ns == namespace]
+    def _list(self, namespace: str, accept: str, selector: str = "") -> tuple[int, dict[str, Any]]:
+        # Equality-based selectors only (`a=b,c==d`), as the gateway sends: anything else is a 400
+        # here rather than a silently unfiltered list.
+        wanted: dict[str, str] = {}
+        for term in filter(None, selector.split(",")):
+            key, sep, value = term.replace("==", "=").partition("=")
+            if not sep or "!" in key or not key:
+                return 400, status_body(400, "BadRequest", f"unsupported label selector {selector!r}")
+            wanted[key.strip()] = value.strip()
+        jobs = [
+            job
+            for (ns, _), job in sorted(self.jobs.items())
+            if ns == namespace
+            and all((job["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())
+        ]
         meta = {"resourceVersion": str(self._version)}
         if "as=Table" in accept:
             return 200, {

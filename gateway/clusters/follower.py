@@ -3,7 +3,9 @@
 Each replica polls each cluster's job list every ``poll_seconds`` for the workloads the database
 says are still queued or running, so jobs are picked up again after a restart. A job that has
 ended is settled in one transaction that also marks it ended: whichever replica gets there first
-settles it, the others find nothing left to do, and nothing is counted twice.
+settles it, the others find nothing left to do, and nothing is counted twice. Submissions a
+gateway lost track of (it died before writing the job's id) are found again first
+(:mod:`.reconcile`).
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import asyncpg
+import msgspec
 import structlog
 
 from ..compute.flop import settled_flop
 from . import repository, slurm
 from .kubernetes import parse_job_status
+from .reconcile import WORKLOAD_LABEL, match_slurm, verdict
 
 if TYPE_CHECKING:
     from .proxy import Cluster
@@ -67,6 +71,7 @@ class Follower:
         """Look at every open job once; the number of jobs settled now."""
         settled = 0
         for cluster in self.clusters:
+            settled += await self.reconcile(cluster)
             if cluster.kind == "slurm":
                 settled += await self._poll_slurm(cluster)
             elif cluster.kind == "kubernetes":
@@ -174,6 +179,86 @@ class Follower:
                 return int(await self._settle(conn, row, native, run, _when(job.start_time), ended))
             if (job.active > 0 or job.start_time is not None) and row.state != "running":
                 await repository.mark_progress(conn, row.id, "running", "Active", _when(job.start_time))
+        return 0
+
+    async def reconcile(self, cluster: Cluster) -> int:
+        """Find the jobs of lost submissions (see :mod:`.reconcile`); the number charged now."""
+        now = self._wall()
+        settings = cluster.settings
+        # By then the replica that wrote the row has its answer from the cluster, or is gone.
+        window = settings.connect_timeout + settings.read_timeout
+        before = dt.datetime.fromtimestamp(now - window - settings.poll_seconds, _UTC)
+        async with self.pool.acquire() as conn:
+            lost = await repository.stale_submitting(conn, cluster.name, before)
+        if not lost:
+            return 0
+        found: dict[object, tuple[int, str | None]] = {}
+        if cluster.kind == "slurm":
+            for version in {row.api_version for row in lost}:
+                status, body = await cluster.call("GET", f"/slurm/{version}/jobs")
+                if status != 200:
+                    _log.warning("cluster_jobs_unreadable", cluster=cluster.name, status=status)
+                    return 0  # nothing can be concluded from a list not seen
+                jobs = slurm.parse_jobs(version, body)
+                async with self.pool.acquire() as conn:
+                    taken = await repository.claimed(conn, cluster.name, [str(j.job_id) for j in jobs])
+                free = [j for j in jobs if str(j.job_id) not in taken]
+                rows = [row for row in lost if row.api_version == version]
+                matches = match_slurm(rows, free, user=settings.user, window_seconds=window)
+                found.update({k: (n, None if j is None else str(j)) for k, (n, j) in matches.items()})
+        else:
+            for row in lost:
+                namespace = row.signals.get("namespace")
+                status, body = await cluster.call(
+                    "GET",
+                    f"/apis/batch/v1/namespaces/{namespace}/jobs",
+                    query=f"labelSelector={WORKLOAD_LABEL}%3D{row.id}".encode(),
+                )
+                if status != 200:
+                    _log.warning("cluster_jobs_unreadable", cluster=cluster.name, status=status)
+                    return 0
+                names = [item["metadata"]["name"] for item in msgspec.json.decode(body).get("items") or ()]
+                found[row.id] = (
+                    (len(names), f"{namespace}/{names[0]}") if len(names) == 1 else (-len(names), None)
+                )
+        charged = 0
+        for row in lost:
+            count, job_id = found.get(row.id, (-1, None))
+            charged += await self._conclude(cluster, row, count, job_id, now)
+        return charged
+
+    async def _conclude(
+        self, cluster: Cluster, row: repository.Submitting, count: int, job_id: str | None, now: float
+    ) -> int:
+        age = now - row.submitted_at.timestamp()
+        decided = verdict(count, age, cluster.settings.min_job_age_seconds)
+        log = _log.bind(cluster=cluster.name, workload=str(row.id), verdict=decided)
+        async with self.pool.acquire() as conn:
+            if decided == "adopt" and job_id is not None:
+                try:
+                    adopted = await repository.mark_submitted(conn, row.id, job_id)
+                except asyncpg.UniqueViolationError:  # another workload has it after all
+                    adopted = False
+                if adopted:
+                    log.warning("cluster_lost_job_found", job_id=job_id)
+            elif decided == "reject":
+                await repository.reject(conn, row.id, "lost submission: the cluster never created the job")
+                log.warning("cluster_lost_job_never_created")
+            elif decided == "charge":
+                run = max(0.0, min(float(row.time_limit_seconds), age))
+                done = await repository.settle(
+                    conn,
+                    row.id,
+                    native="LOST",
+                    run_seconds=run,
+                    gpu_seconds=row.gpus * run,
+                    flop=settled_flop(row.gpus, run, row.peak_flops_per_gpu, row.utilisation),
+                    started_at=None,
+                    ended_at=dt.datetime.fromtimestamp(now, _UTC),
+                )
+                if done:
+                    log.error("cluster_lost_job_charged", run_seconds=run, candidates=count)
+                    return 1
         return 0
 
     @staticmethod

@@ -345,3 +345,12 @@ def _name_of(obj: object) -> str | None:
     metadata = obj.get("metadata") if isinstance(obj, dict) else None
     name = metadata.get("name") if isinstance(metadata, dict) else None
     return name if isinstance(name, str) else None
+
+
+def with_label(body: bytes, key: str, value: str) -> bytes:
+    """The Job ``body`` (a JSON object, as :func:`parse_job` checked) with ``metadata.labels[key]``."""
+    job = msgspec.json.decode(body)
+    metadata = job.get("metadata") or {}
+    metadata["labels"] = {**(metadata.get("labels") or {}), key: value}
+    job["metadata"] = metadata
+    return msgspec.json.encode(job)

@@ -56,7 +56,8 @@ import msgspec
 
 from ..errors import BadRequest, Forbidden, GatewayError, MethodNotAllowed, NotFound, UpstreamUnavailable
 from . import repository
-from .kubernetes import filter_job_list, parse_job
+from .kubernetes import filter_job_list, parse_job, with_label
+from .reconcile import WORKLOAD_LABEL
 from .workload import bad_reply, invalid_job, json_object
 
 if TYPE_CHECKING:
@@ -350,8 +351,9 @@ async def _create(
         )
     asked = _metadata(body).name
 
-    async def forward() -> tuple[int, bytes, str]:
-        status, out = await cluster.call("POST", path, body, query=ctx.query)
+    async def forward(workload_id: uuid.UUID) -> tuple[int, bytes, str]:
+        labelled = with_label(body, WORKLOAD_LABEL, str(workload_id))  # found again if we crash now
+        status, out = await cluster.call("POST", path, labelled, query=ctx.query)
         if status not in (200, 201):
             raise _cluster_failure(status, out, "create the job", {409: "job_exists"}, "job_refused")
         created = _metadata(out)

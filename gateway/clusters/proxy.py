@@ -15,6 +15,7 @@ import datetime as dt
 import math
 import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -235,7 +236,9 @@ class ClusterProxy:
     ) -> tuple[int, bytes]:
         workload = slurm.parse_submit(_version(version), body)
 
-        async def forward() -> tuple[int, bytes, str]:
+        async def forward(workload_id: uuid.UUID) -> tuple[int, bytes, str]:
+            # Nothing of ours can ride along on a Slurm job: a lost submission is found by what
+            # the job says of itself (clusters.reconcile).
             status, out = await cluster.call("POST", path, body)
             job_id = slurm.submit_reply_job_id(out) if status == 200 else None
             if job_id is None:
@@ -250,9 +253,10 @@ class ClusterProxy:
         cluster: Cluster,
         workload: Workload,
         version: str,
-        forward: Callable[[], Awaitable[tuple[int, bytes, str]]],
+        forward: Callable[[uuid.UUID], Awaitable[tuple[int, bytes, str]]],
     ) -> tuple[int, bytes]:
-        """Bound, place, reserve and record a job, then ``forward`` it: ``(status, body, job id)``.
+        """Bound, place, reserve and record a job, then ``forward`` it (given the workload's id, the
+        mark a Kubernetes Job carries): ``(status, body, job id)``.
 
         Shared by every cluster kind. The workload row exists before the cluster sees the job;
         if ``forward`` fails, the row is marked rejected and the reservation released.
@@ -319,13 +323,20 @@ class ClusterProxy:
                 self.meter.release_in_database(held)
             raise
         try:
-            status, out, job_id = await forward()
+            status, out, job_id = await forward(workload_id)
         except BaseException as exc:
             async with self.pool.acquire() as conn:
                 await repository.reject(conn, workload_id, getattr(exc, "message", type(exc).__name__))
             raise
         async with self.pool.acquire() as conn:
-            await repository.mark_submitted(conn, workload_id, job_id)
+            if not await repository.mark_submitted(conn, workload_id, job_id):
+                # Slower than every timeout: the follower has concluded on the row already.
+                _log.error(
+                    "cluster_job_recorded_late",
+                    cluster=cluster.name,
+                    job_id=job_id,
+                    workload=str(workload_id),
+                )
         _log.info(
             "cluster_job_submitted",
             cluster=cluster.name,

@@ -102,12 +102,50 @@ async def insert_submitting(
     return workload_id
 
 
-async def mark_submitted(conn: asyncpg.Connection, workload_id: uuid.UUID, job_id: str) -> None:
-    await conn.execute(
-        "update workloads set job_id = $2, state = 'queued', updated_at = now() where id = $1",
+async def mark_submitted(conn: asyncpg.Connection, workload_id: uuid.UUID, job_id: str) -> bool:
+    """The cluster took the job under ``job_id``: follow it from now on (False: not submitting any more)."""
+    done = await conn.fetchval(
+        "update workloads set job_id = $2, state = 'queued', updated_at = now()"
+        " where id = $1 and state = 'submitting' returning true",
         workload_id,
         job_id,
     )
+    return bool(done)
+
+
+class Submitting(msgspec.Struct, frozen=True):
+    """A job recorded before submission whose cluster job id was never written (see :mod:`.reconcile`)."""
+
+    id: uuid.UUID
+    api_version: str
+    gpus: int
+    time_limit_seconds: int
+    peak_flops_per_gpu: float
+    utilisation: float
+    submitted_at: dt.datetime
+    signals: dict[str, Any]
+
+
+async def stale_submitting(conn: asyncpg.Connection, cluster: str, before: dt.datetime) -> list[Submitting]:
+    rows = await conn.fetch(
+        """
+        select id, api_version, gpus, time_limit_seconds, peak_flops_per_gpu, utilisation, submitted_at,
+               signals::text as signals
+        from workloads where cluster = $1 and state = 'submitting' and submitted_at < $2
+        order by submitted_at
+        """,
+        cluster,
+        before,
+    )
+    return [Submitting(**{**dict(r), "signals": msgspec.json.decode(r["signals"])}) for r in rows]
+
+
+async def claimed(conn: asyncpg.Connection, cluster: str, job_ids: Sequence[str]) -> set[str]:
+    """Which of these cluster job ids a workload of the gateway already has."""
+    rows = await conn.fetch(
+        "select job_id from workloads where cluster = $1 and job_id = any($2::text[])", cluster, list(job_ids)
+    )
+    return {r[0] for r in rows}
 
 
 async def reject(conn: asyncpg.Connection, workload_id: uuid.UUID, reason: str) -> None:
@@ -191,7 +229,7 @@ async def settle(
             update workloads
             set state = 'ended', native_state = $2, run_seconds = $3, gpu_seconds_settled = $4,
                 flop_settled = $5, started_at = coalesce(started_at, $6), ended_at = $7, updated_at = now()
-            where id = $1 and state in ('queued', 'running')
+            where id = $1 and state in ('submitting', 'queued', 'running')
             returning reservations::text, price_per_gpu_hour
             """,
             workload_id,

@@ -626,6 +626,7 @@ class JobRecord(msgspec.Struct, frozen=True):
     exit_code: int | None = None
     array_job_id: int | None = None
     """The id of the array the job is a task of (the id its submission returned); None otherwise."""
+    working_directory: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -659,6 +660,7 @@ class _RawJob(msgspec.Struct, kw_only=True):
     time_limit: int | str | _NoVal | None = None
     exit_code: int | _ExitCode | None = None
     array_job_id: int | _NoVal | None = None
+    current_working_directory: str | None = None
 
 
 class _JobsReply(msgspec.Struct):
@@ -696,6 +698,7 @@ def _record(job: _RawJob) -> JobRecord:
         time_limit_minutes=_limit(job.time_limit),
         exit_code=_exit_code(job.exit_code),
         array_job_id=_nonzero(job.array_job_id),  # 0 means "not an array task", like 0 for a time
+        working_directory=job.current_working_directory or None,
     )
 
 

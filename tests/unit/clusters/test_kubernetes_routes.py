@@ -23,6 +23,7 @@ from gateway.clusters.kubernetes_routes import (
     status_body,
     trim_group_list,
 )
+from gateway.clusters.reconcile import WORKLOAD_LABEL
 from gateway.clusters.workload import Workload
 from gateway.errors import (
     BadRequest,
@@ -42,6 +43,7 @@ from gateway.proxy.context import RequestContext
 
 CUSTOMER = uuid.UUID("0123456789ab4cdeb0123456789abcde")
 NS = "c-0123456789ab"
+WORKLOAD_ID = uuid.UUID("5f0c9e8e-3c1a-4c57-9a39-2f1f0c4b7d11")
 JOBS = f"/apis/batch/v1/namespaces/{NS}/jobs"
 JOB = {
     "apiVersion": "batch/v1",
@@ -178,10 +180,10 @@ class FakeProxy:
         cluster: Any,
         workload: Workload,
         version: str,
-        forward: Callable[[], Awaitable[tuple[int, bytes, str]]],
+        forward: Callable[[uuid.UUID], Awaitable[tuple[int, bytes, str]]],
     ) -> tuple[int, bytes]:
         self.submitted.append((workload, version))
-        status, out, job_id = await forward()
+        status, out, job_id = await forward(WORKLOAD_ID)
         self.job_ids.append(job_id)
         return status, out
 
@@ -304,7 +306,7 @@ async def test_a_job_is_bounded_and_created_with_kubectls_query() -> None:
     created = {"kind": "Job", "metadata": {"name": "train", "namespace": NS}}
     cluster.replies[("POST", JOBS)] = (201, created)
     query = b"fieldManager=kubectl-create&fieldValidation=Strict"
-    body = msgspec.json.encode(JOB)
+    body = msgspec.json.encode({**JOB, "metadata": {"name": "train", "labels": {"team": "vision"}}})
     status, out, route = await handle_kubernetes(proxy, context(query), cluster, "POST", JOBS, body)  # type: ignore[arg-type]
     assert (status, msgspec.json.decode(out)) == (201, created)
     assert route == "/clusters/kube/apis/batch/v1/namespaces/{ns}/jobs"
@@ -315,7 +317,12 @@ async def test_a_job_is_bounded_and_created_with_kubectls_query() -> None:
         NS,
         "batch/v1",
     )
-    assert cluster.calls == [("POST", JOBS, body, query)] and proxy.job_ids == [f"{NS}/train"]
+    [(method, path, sent, sent_query)] = cluster.calls
+    assert (method, path, sent_query) == ("POST", JOBS, query) and proxy.job_ids == [f"{NS}/train"]
+    # As sent, plus the label a lost submission is found by (the job's own labels kept).
+    labelled = msgspec.json.decode(body)
+    labelled["metadata"]["labels"] = {"team": "vision", WORKLOAD_LABEL: str(WORKLOAD_ID)}
+    assert msgspec.json.decode(sent) == labelled
 
 
 async def test_generate_name_takes_the_name_from_the_clusters_reply() -> None:
