@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from gateway.compute import JobCompute, job_compute, settled_flop
-from gateway.policy import make_policy
 from gateway.policy.model import Compute
 
-from ..policy.helpers import SHIPPED
+from ..policy.helpers import SHIPPED, rebuilt
 
 HOUR = 3600
 
@@ -72,27 +71,14 @@ def test_an_unknown_default_accelerator_is_named() -> None:
 
 
 def test_a_policy_without_catalog() -> None:
-    bare = make_policy(
-        groups=SHIPPED.groups,
-        tiers=SHIPPED.tiers,
-        rules=SHIPPED.rules,
-        origin=SHIPPED.origin,
-        thresholds=SHIPPED.thresholds,
-        default_tier=SHIPPED.default_tier,
-    )
+    bare = rebuilt(accelerators=None, compute=None)
     with pytest.raises(ValueError) as exc:
         job_compute(8, HOUR, "h100", bare, default_accelerator="h100")
     assert str(exc.value) == "unknown accelerator 'h100' (known: none: the policy has no accelerator catalog)"
 
 
 def test_the_policy_utilisation_and_default_precision_apply() -> None:
-    policy = make_policy(
-        groups=SHIPPED.groups,
-        tiers=SHIPPED.tiers,
-        rules=SHIPPED.rules,
-        origin=SHIPPED.origin,
-        thresholds=SHIPPED.thresholds,
-        default_tier=SHIPPED.default_tier,
+    policy = rebuilt(
         accelerators={"h100": SHIPPED.accelerators["h100"]},
         compute=Compute(utilisation=0.5, default_precision="fp8"),
     )

@@ -24,6 +24,18 @@ def variant(policy: Policy = SHIPPED, *, rules: dict[str, Rule] | None = None, *
     )
 
 
+def rebuilt(policy: Policy = SHIPPED, **changes: Any) -> Policy:
+    """``policy`` built again in code from its content, with ``changes`` (``None``: the default)."""
+    content = {
+        name: getattr(policy, name)
+        for name in (
+            "groups", "tiers", "rules", "origin", "thresholds", "default_tier",
+            "plans", "accelerators", "compute", "prices",
+        )
+    }  # fmt: skip
+    return make_policy(**{**content, **changes})
+
+
 OPEN_RULE = Rule(actions=ACTIONS, regions=("*",))
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from gateway.policy import PolicyError, load_policy, make_policy, shipped_policy_dir
+from gateway.policy import PolicyError, load_policy, shipped_policy_dir
 from gateway.policy.model import Accelerator, Compute, PeakTflops
 
-from .helpers import SHIPPED
+from .helpers import SHIPPED, rebuilt
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "policies"
@@ -98,30 +98,11 @@ def test_unknown_accelerator_is_none(asked: str) -> None:
 
 
 def test_a_policy_built_in_code_has_no_catalog_and_the_default_compute() -> None:
-    policy = make_policy(
-        groups=SHIPPED.groups,
-        tiers=SHIPPED.tiers,
-        rules=SHIPPED.rules,
-        origin=SHIPPED.origin,
-        thresholds=SHIPPED.thresholds,
-        default_tier=SHIPPED.default_tier,
-        plans=SHIPPED.plans,
-    )
+    policy = rebuilt(accelerators=None, compute=None)
     assert policy.accelerators == {} and policy.compute == Compute()
     assert policy.accelerator("h100") is None
     assert policy.hash != SHIPPED.hash
-    with_catalog = make_policy(
-        groups=SHIPPED.groups,
-        tiers=SHIPPED.tiers,
-        rules=SHIPPED.rules,
-        origin=SHIPPED.origin,
-        thresholds=SHIPPED.thresholds,
-        default_tier=SHIPPED.default_tier,
-        plans=SHIPPED.plans,
-        accelerators=SHIPPED.accelerators,
-        compute=SHIPPED.compute,
-    )
-    assert with_catalog.hash == SHIPPED.hash
+    assert rebuilt().hash == SHIPPED.hash
 
 
 def test_encoding_shows_the_catalog() -> None:

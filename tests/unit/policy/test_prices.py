@@ -8,14 +8,14 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from gateway.policy import PolicyError, load_policy, make_policy, shipped_policy_dir
+from gateway.policy import PolicyError, load_policy, shipped_policy_dir
 from gateway.policy.model import GpuPrice, ModelPrice, Prices, policy_hash
 from gateway.proxy.context import RequestContext
 from gateway.proxy.handler import actual_usage
 from gateway.quota.model import Usage
 from gateway.quota.resolve import estimate_chat
 
-from .helpers import SHIPPED
+from .helpers import SHIPPED, rebuilt
 
 SMALL = """
 [model_prices.small]
@@ -48,18 +48,7 @@ def load_error(*folders: Path) -> str:
 
 def shipped_without_prices(prices: Prices | None = None) -> str:
     """The hash of the shipped content built in code, with ``prices`` instead of the table."""
-    return make_policy(
-        groups=SHIPPED.groups,
-        tiers=SHIPPED.tiers,
-        rules=SHIPPED.rules,
-        origin=SHIPPED.origin,
-        thresholds=SHIPPED.thresholds,
-        default_tier=SHIPPED.default_tier,
-        plans=SHIPPED.plans,
-        accelerators=SHIPPED.accelerators,
-        compute=SHIPPED.compute,
-        prices=prices,
-    ).hash
+    return rebuilt(prices=prices).hash
 
 
 # Loading
