@@ -260,7 +260,7 @@ async def handle_kubernetes(
         if method == "GET":
             _check_namespace(customer, namespace)
             _refuse_watch(ctx.query)
-            status, out = await cluster.call("GET", path, query=ctx.query)
+            status, out = await cluster.call("GET", path, query=ctx.query, accept=json_accept(ctx))
             if status != 200:
                 raise _cluster_failure(
                     status, out, "list jobs", {404: "namespace_not_found"}, "cluster_refused"
@@ -300,7 +300,7 @@ async def handle_kubernetes(
             )
         if method == "GET":
             _refuse_watch(ctx.query)
-            status, out = await cluster.call("GET", path, query=ctx.query)
+            status, out = await cluster.call("GET", path, query=ctx.query, accept=json_accept(ctx))
         else:
             status, out = await cluster.call("DELETE", path, _cascading(ctx.query, body), query=ctx.query)
         if status not in (200, 202):
@@ -363,6 +363,20 @@ async def _create(
         return status, out, f"{namespace}/{name}"
 
     return await proxy.submit_job(ctx, cluster, workload, API_VERSION, forward)
+
+
+def json_accept(ctx: RequestContext) -> str:
+    """The client's ``Accept`` if it asks for JSON forms only, else plain JSON.
+
+    ``kubectl get`` asks for a ``Table`` (``application/json;as=Table;v=v1;g=meta.k8s.io, ...``):
+    its columns (status, completions, duration) are what it prints. A list is filtered before it
+    is passed on, which protobuf or YAML replies could not be: those are asked for as JSON.
+    """
+    value = ctx.header(b"accept")
+    ranges = [r.strip() for r in (value or "").split(",") if r.strip()]
+    if ranges and all(r.split(";", 1)[0].strip().lower() == "application/json" for r in ranges):
+        return ", ".join(ranges)
+    return "application/json"
 
 
 def _query(query: bytes) -> dict[str, list[str]]:

@@ -95,10 +95,12 @@ class Cluster:
             return headers
         return [("Authorization", f"Bearer {self._token}")] if self._token else []
 
-    async def call(self, method: str, path: str, body: bytes = b"", query: bytes = b"") -> tuple[int, bytes]:
+    async def call(
+        self, method: str, path: str, body: bytes = b"", query: bytes = b"", accept: str = "application/json"
+    ) -> tuple[int, bytes]:
         """One call to the cluster's API, as the gateway: ``(status, body)``; 502/504 if unreachable."""
         url = self.settings.base_url.rstrip("/") + path + (f"?{query.decode('latin-1')}" if query else "")
-        headers = [*self.auth_headers(), ("accept", "application/json")]
+        headers = [*self.auth_headers(), ("accept", accept)]
         if body:
             headers.append(("content-type", "application/json"))
         try:

@@ -276,7 +276,10 @@ def test_a_job_created_with_kubectl_is_bounded_followed_and_settled(
 
     listed = kube.run(alice.key, "get", "jobs", namespace=alice.namespace)
     assert listed.returncode == 0, listed.stderr
-    assert name in listed.stdout
+    header, row = listed.stdout.splitlines()[:2]
+    # kubectl's Table, passed through and filtered: the server's columns, not only NAME and AGE.
+    assert header.split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"], listed.stdout
+    assert row.split()[0] == name
     shown = kube.run(alice.key, "get", "job", name, "-o", "json", namespace=alice.namespace)
     assert shown.returncode == 0, shown.stderr
     job = json.loads(shown.stdout)

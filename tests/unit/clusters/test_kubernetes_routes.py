@@ -154,9 +154,13 @@ class FakeCluster:
     def __init__(self, replies: dict[tuple[str, str], tuple[int, Any]] | None = None) -> None:
         self.replies = replies or {}
         self.calls: list[tuple[str, str, bytes, bytes]] = []
+        self.accepts: list[str] = []
 
-    async def call(self, method: str, path: str, body: bytes = b"", query: bytes = b"") -> tuple[int, bytes]:
+    async def call(
+        self, method: str, path: str, body: bytes = b"", query: bytes = b"", accept: str = "application/json"
+    ) -> tuple[int, bytes]:
         self.calls.append((method, path, body, query))
+        self.accepts.append(accept)
         status, reply = self.replies.get((method, path), (200, {"kind": "Thing"}))
         return status, reply if isinstance(reply, bytes) else msgspec.json.encode(reply)
 
@@ -496,3 +500,26 @@ async def test_the_customers_own_namespace_can_be_read_and_no_other() -> None:
     with pytest.raises(Forbidden):
         await serve("GET", "/api/v1/namespaces/kube-system", cluster=cluster)
     assert len(cluster.calls) == 1
+
+
+KUBECTL_GET = (
+    "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,"
+    "application/json"
+)
+
+
+@pytest.mark.parametrize(
+    ("accept", "asked"),
+    [
+        (KUBECTL_GET, KUBECTL_GET.replace(",", ", ")),  # kubectl get's Table: its columns are printed
+        ("application/json", "application/json"),
+        (None, "application/json"),
+        ("application/vnd.kubernetes.protobuf, application/json", "application/json"),  # not filterable
+        ("application/yaml", "application/json"),
+        ("*/*", "application/json"),
+    ],
+)
+def test_json_forms_of_accept_are_passed_on_and_others_asked_as_json(accept: str | None, asked: str) -> None:
+    headers = [] if accept is None else [(b"accept", accept.encode())]
+    ctx = RequestContext({"headers": headers, "client": ("127.0.0.1", 1), "query_string": b""}, None)
+    assert routes.json_accept(ctx) == asked
