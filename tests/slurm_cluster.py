@@ -23,7 +23,9 @@ this process is killed; slurmstepd and job processes do not (stop() kills them b
 Facts this relies on (Debian 12, Slurm 22.05):
 - slurmrestd refuses to run as root; with ``SLURM_JWT=daemon`` it passes each request's token
   (headers ``X-SLURM-USER-NAME`` and ``X-SLURM-USER-TOKEN``) on to slurmctld.
-- The ``openapi/dbv*`` plugins need slurmdbd, so only ``openapi/v0.0.3x`` are loaded.
+- The ``openapi/dbv*`` plugins need slurmdbd: they are loaded only for a cluster started with
+  ``accounting=True`` (slurmdbd on the machine's MariaDB; it reads ``slurmdbd.conf`` beside
+  ``SLURM_CONF``, mode 600, and needs the cluster and an association added before slurmctld).
 - A ``SLURM_JWT`` in a daemon's environment makes slurmctld exit ("AuthType change requires
   restart"): daemons get a clean environment.
 - Slurm clients hang for about 10 s while slurmctld is down: every probe has a timeout.
@@ -59,8 +61,8 @@ import httpx
 NODE = "gpu-node-1"
 PARTITION = "gpu"
 REST_USER = "slurmrest"
-PACKAGES = ("slurmctld", "slurmd", "slurmrestd", "slurm-client", "munge", "slurm-wlm-jwt-plugin")
-BINARIES = ("munged", "slurmctld", "slurmd", "slurmrestd", "scontrol", "setpriv")
+PACKAGES = ("slurmctld", "slurmd", "slurmrestd", "slurmdbd", "slurm-client", "munge", "slurm-wlm-jwt-plugin")
+BINARIES = ("munged", "slurmctld", "slurmd", "slurmrestd", "slurmdbd", "scontrol", "sacctmgr", "setpriv")
 SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PLUGIN_DIRS = ("/usr/lib/*/slurm-wlm", "/usr/lib/slurm-wlm", "/usr/lib/slurm", "/usr/lib64/slurm")
 APT_LOCK = Path("/tmp/slurm-harness-apt.lock")  # our own lock, beside dpkg's (which apt waits on)
@@ -207,13 +209,29 @@ class SlurmCluster:
     node = NODE
     partition = PARTITION
 
-    def __init__(self, root: Path, rest_port: int | None = None, gpus: int = 8, gpu_type: str = "h100"):
+    def __init__(
+        self,
+        root: Path,
+        rest_port: int | None = None,
+        gpus: int = 8,
+        gpu_type: str = "h100",
+        *,
+        accounting: bool = False,
+        min_job_age: int | None = None,
+    ):
+        """``accounting``: also run slurmdbd, on the machine's MariaDB (127.0.0.1:3306, root, no
+        password), in a database of this cluster's own, and serve ``/slurmdb/``. ``min_job_age``:
+        Slurm's ``MinJobAge``, the seconds slurmctld still lists an ended job (300 by default)."""
         if gpus < 1:
             raise ValueError("gpus must be at least 1")
         self.root = Path(root).absolute()
-        self.rest_port = rest_port if rest_port is not None else _free_port_block()
+        self.rest_port = rest_port if rest_port is not None else _free_port_block(4)
         self.ctld_port = self.rest_port + 1
         self.slurmd_port = self.rest_port + 2
+        self.dbd_port = self.rest_port + 3
+        self.accounting = accounting
+        self.min_job_age = min_job_age
+        self.database = f"slurm_acct_{self.rest_port}_{secrets.token_hex(3)}"
         self.gpus = gpus
         self.gpu_type = gpu_type
         self.etc = self.root / "etc"
@@ -487,7 +505,18 @@ class SlurmCluster:
                     "ProctrackType=proctrack/linuxproc",
                     "TaskPlugin=task/none",
                     "JobAcctGatherType=jobacct_gather/none",
-                    "AccountingStorageType=accounting_storage/none",
+                    *(
+                        [
+                            "AccountingStorageType=accounting_storage/slurmdbd",
+                            "AccountingStorageHost=127.0.0.1",
+                            f"AccountingStoragePort={self.dbd_port}",
+                            # With slurmdbd, the munge socket to reach it by (the default is not ours).
+                            f"AccountingStoragePass={self.munge_socket}",
+                        ]
+                        if self.accounting
+                        else ["AccountingStorageType=accounting_storage/none"]
+                    ),
+                    *([f"MinJobAge={self.min_job_age}"] if self.min_job_age is not None else []),
                     "JobCompType=jobcomp/none",
                     "SwitchType=switch/none",
                     "MpiDefault=none",
@@ -509,6 +538,33 @@ class SlurmCluster:
         )
         self.conf.chmod(0o644)
         self._rest_user = rest_user.pw_name
+        if self.accounting:
+            dbd_conf = self.etc / "slurmdbd.conf"
+            dbd_conf.write_text(
+                "\n".join(
+                    [
+                        "# written by tests/slurm_cluster.py",
+                        "AuthType=auth/munge",
+                        f"AuthInfo=socket={self.munge_socket}",
+                        "AuthAltTypes=auth/jwt",
+                        f"AuthAltParameters=jwt_key={jwt_key}",
+                        "DbdHost=localhost",
+                        "DbdAddr=127.0.0.1",
+                        f"DbdPort={self.dbd_port}",
+                        "SlurmUser=root",
+                        "StorageType=accounting_storage/mysql",
+                        "StorageHost=127.0.0.1",
+                        "StoragePort=3306",
+                        "StorageUser=root",
+                        f"StorageLoc={self.database}",
+                        f"LogFile={self.log}/slurmdbd.log",
+                        f"PidFile={self.state}/slurmdbd.pid",
+                        "DebugLevel=info",
+                        "",
+                    ]
+                )
+            )
+            dbd_conf.chmod(0o600)  # slurmdbd refuses a configuration others can read
 
     @staticmethod
     def _make_traversable(path: Path) -> None:
@@ -581,9 +637,26 @@ class SlurmCluster:
         )
         self._wait("munged's socket", self.munge_socket.exists, deadline)
         self.timings["munged"] = time.monotonic() - t
+        if self.accounting:
+            t = time.monotonic()
+            self._spawn("slurmdbd", [_which("slurmdbd") or "slurmdbd", "-D"])
+            self._wait("slurmdbd's port", lambda: _port_open(self.dbd_port), deadline)
+            # The cluster, and root's association, before slurmctld registers and jobs are recorded.
+            cluster = f"harness{self.rest_port}"
+            for args in (
+                ["add", "cluster", cluster],
+                ["add", "account", "harness", f"cluster={cluster}"],
+                ["add", "user", "root", "account=harness", f"cluster={cluster}"],
+            ):
+                rc, out = _run([_which("sacctmgr") or "sacctmgr", "-i", *args], timeout=15, env=self._env())
+                if rc != 0:
+                    raise SlurmClusterError(f"sacctmgr {' '.join(args)} failed ({rc}): {out.strip()}")
+            self.timings["slurmdbd"] = time.monotonic() - t
         t = time.monotonic()
         self._spawn("slurmctld", [_which("slurmctld") or "slurmctld", "-D", "-i"])
         rest_plugins = ",".join(f"openapi/{v}" for v in self.rest_versions)
+        if self.accounting:
+            rest_plugins += "," + ",".join(f"openapi/db{v}" for v in self.rest_versions)
         self._spawn(
             "slurmrestd",
             [
@@ -735,13 +808,24 @@ class SlurmCluster:
         self._started = False
         atexit.unregister(self.stop)
         procs = self._procs
-        slurm = [procs[n] for n in ("slurmrestd", "slurmd", "slurmctld") if n in procs]
+        slurm = [procs[n] for n in ("slurmrestd", "slurmd", "slurmctld", "slurmdbd") if n in procs]
         with contextlib.suppress(Exception):
             self._signal(self.job_pids(), signal.SIGKILL)
         self._signal([p.pid for p in slurm if p.poll() is None], signal.SIGTERM)
         self._reap(slurm, t0 + timeout * 0.6)
         with contextlib.suppress(Exception):  # steps slurmd started while going down
             self._signal(self.job_pids(), signal.SIGKILL)
+        if self.accounting:
+            _run(
+                [
+                    _which("mariadb") or "mariadb",
+                    "-h127.0.0.1",
+                    "-uroot",
+                    "-e",
+                    f"drop database if exists {self.database}",
+                ],
+                timeout=15,
+            )
         if "munged" in procs:  # last: the others talk to it until they are gone
             self._signal([procs["munged"].pid], signal.SIGTERM)
             self._reap([procs["munged"]], t0 + timeout)

@@ -119,6 +119,11 @@ class Follower:
             status, body = await cluster.call("GET", f"/slurm/{version}/job/{row.job_id}")
             found = slurm.parse_jobs(version, body) if status == 200 else []
             record = found[0] if found else None
+        if record is None:  # forgotten by slurmctld: slurmdbd's accounting, where the cluster has it
+            status, body = await cluster.call("GET", slurm.accounting_path(version, row.job_id))
+            found = slurm.parse_accounting(version, body) if status == 200 else []
+            # Only an end it records: slurmctld forgets ended jobs only, so anything else is stale.
+            record = next((r for r in found if r.job_id == int(row.job_id) and r.finished), None)
         return await self._follow(row, record)
 
     async def _follow(self, row: repository.OpenWorkload, record: slurm.JobRecord | None) -> int:

@@ -685,6 +685,65 @@ def parse_jobs(version: str, body: bytes) -> list[JobRecord]:
     return [_record(job) for job in reply.jobs or ()]
 
 
+class _AccountedState(msgspec.Struct):
+    current: str | list[str] | None = None
+
+
+class _AccountedTime(msgspec.Struct):
+    start: int | str | _NoVal | None = None
+    end: int | str | _NoVal | None = None
+
+
+class _AccountedJob(msgspec.Struct, kw_only=True):
+    job_id: int
+    state: _AccountedState | None = None
+    time: _AccountedTime | None = None
+
+
+class _AccountedReply(msgspec.Struct):
+    jobs: list[_AccountedJob] | None = None
+
+
+def accounting_path(version: str, job_id: str) -> str:
+    """Where slurmrestd serves a job's accounting record (slurmdbd): ``/slurmdb/{version}/job/{id}``.
+
+    Up to v0.0.38 the accounting plugins have names of their own (``openapi/dbv0.0.38``), but
+    serve under the same version in the path as the job API's.
+    """
+    _require_supported(version)
+    return f"/slurmdb/{version}/job/{job_id}"
+
+
+def parse_accounting(version: str, body: bytes) -> list[JobRecord]:
+    """The jobs of a ``GET /slurmdb/.../job/{id}`` reply: state, start and end from slurmdbd.
+
+    It still has a job after slurmctld has forgotten it (``MinJobAge``). ``state.current`` is a
+    string up to v0.0.39 and a list (state, then flags) from v0.0.40; times are plain numbers or
+    ``{"set", "infinite", "number"}`` objects. Unreadable: ``invalid_upstream_reply``.
+    """
+    _require_supported(version)
+    try:
+        reply = msgspec.json.decode(body, type=_AccountedReply)
+    except msgspec.ValidationError as exc:
+        raise bad_reply("slurmdbd job", describe(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise bad_reply("slurmdbd job", f"not JSON ({exc})") from None
+    records = []
+    for job in reply.jobs or ():
+        current = job.state.current if job.state is not None else None
+        state = current[0] if isinstance(current, list) and current else current
+        time = job.time or _AccountedTime()
+        records.append(
+            JobRecord(
+                job_id=job.job_id,
+                state=(state.strip().upper() if isinstance(state, str) else "") or "UNKNOWN",
+                start_time=_nonzero(time.start),
+                end_time=_nonzero(time.end),
+            )
+        )
+    return records
+
+
 def _record(job: _RawJob) -> JobRecord:
     state = job.job_state[0] if isinstance(job.job_state, list) and job.job_state else job.job_state
     return JobRecord(
