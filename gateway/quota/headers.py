@@ -145,22 +145,25 @@ def served_headers(states: Iterable[tuple[Limit, str, float, float]]) -> list[tu
     left) among those their integers can express; ``x-ratelimit-*`` the closest of each OpenAI
     family (requests; tokens), as OpenAI does.
     """
-    tightest: dict[str, tuple[float, Limit, str, float, float]] = {}
-    for limit, name, remaining, reset in states:
-        share = remaining / limit.limit if limit.limit > 0 else 0.0
-        ietf = "" if limit.limit <= _SF_INTEGER_MAX else None  # a FLOP cap's q would not fit
-        for family in (ietf, _OPENAI_FAMILY.get(limit.dimension)):
-            if family is not None:
-                best = tightest.get(family)
-                if best is None or share < best[0]:
-                    tightest[family] = (share, limit, name, remaining, reset)
+    ietf = requests = tokens = None
+    ietf_share = requests_share = tokens_share = math.inf
+    for state in states:
+        limit = state[0]
+        share = state[2] / limit.limit if limit.limit > 0 else 0.0
+        if share < ietf_share and limit.limit <= _SF_INTEGER_MAX:  # a FLOP cap's q would not fit
+            ietf, ietf_share = state, share
+        family = _OPENAI_FAMILY.get(limit.dimension)
+        if family == "requests":
+            if share < requests_share:
+                requests, requests_share = state, share
+        elif family == "tokens" and share < tokens_share:
+            tokens, tokens_share = state, share
     headers: list[tuple[bytes, bytes]] = []
-    for family, (_, limit, name, remaining, reset) in tightest.items():
-        headers += (
-            _openai(family, _static(limit, name)[3], remaining, reset)
-            if family
-            else _ietf(limit, remaining, reset, name)
-        )
+    if ietf is not None:
+        headers += _ietf(ietf[0], ietf[2], ietf[3], ietf[1])
+    for family, best in (("requests", requests), ("tokens", tokens)):
+        if best is not None:
+            headers += _openai(family, _static(best[0], best[1])[3], best[2], best[3])
     return headers
 
 

@@ -503,7 +503,10 @@ class QuotaMeter:
                 slot = self._slots.get(a.slot_key)
                 if slot is None or slot.last is None:
                     continue
-                remaining = slot.last.remaining + sum(x.available for x in slot.leases if not x.closed)
+                remaining = slot.last.remaining
+                for held in slot.leases:
+                    if not held.closed:
+                        remaining += held.available
                 reset = slot.end - wall if limit.rolling_days is None else math.inf
                 states.append((limit, a.name, remaining, reset))
         return served_headers(states)

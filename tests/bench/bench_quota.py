@@ -122,11 +122,15 @@ def meter_admissions(args: argparse.Namespace) -> None:
     policy = load_policy(shipped_policy_dir())
     facts = policy_facts(str(uuid.uuid4()), '[{"country": "US", "source": "incorporation"}]', "standard")
     standing = Standing("verified", None, "none", facts, compile_entitlement(facts, policy))
+    # The wall clock stands still: a per-second window that rolled over would need a lease from
+    # the database (there is none), and every later call would be refused, not measured.
+    now = time.time()
     meter = QuotaMeter(
         None,  # type: ignore[arg-type]  # never reached: every window holds a lease
         _Standings(standing),  # type: ignore[arg-type]
         _NoOverrides(),  # type: ignore[arg-type]
         lambda: policy,
+        wall=lambda: now,
     )
     who = Principal(uuid.uuid4(), uuid.uuid4(), "key1")
     applied = meter.limits(who)
@@ -134,7 +138,7 @@ def meter_admissions(args: argparse.Namespace) -> None:
     actual = Usage(requests=1, input_tokens=31, output_tokens=87)
     # Rates generous enough to admit every call of the run; budgets with a lease in memory.
     for a in applied:
-        slot = meter._slot(a, time.time(), standing.tz)
+        slot = meter._slot(a, now, standing.tz)
         slot.leases.append(Lease(uuid.uuid4(), 1e15, time.monotonic() + 3600))
         slot.last = Counter(a.limit.limit, 0.0, 0.0, 1e15)  # as the lease call left it
     n = args.calls // 4
@@ -144,7 +148,8 @@ def meter_admissions(args: argparse.Namespace) -> None:
         for _ in range(n):
             meter._tats.clear()  # keep the plan's 50/s rate from refusing a tight loop
             applied = meter.limits(who)
-            charges, _ = meter._take(applied, estimate, standing.tz)
+            charges, refills = meter._take(applied, estimate, standing.tz)
+            assert charges and not refills  # admitted from memory, or the figure means nothing
             meter._settle(Admission(meter, charges, estimate), actual)
 
     best_rate("admit + settle from leases (per request)", n, args.repeat, run_admit)
@@ -153,9 +158,10 @@ def meter_admissions(args: argparse.Namespace) -> None:
         for _ in range(n):
             meter._tats.clear()
             applied = meter.limits(who)
-            charges, _ = meter._take(applied, estimate, standing.tz)
+            charges, refills = meter._take(applied, estimate, standing.tz)
+            assert charges and not refills
             admission = Admission(meter, charges, estimate)
-            admission.headers()
+            assert admission.headers()
             meter._settle(admission, actual)
 
     best_rate(
