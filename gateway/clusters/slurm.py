@@ -676,13 +676,26 @@ def parse_jobs(version: str, body: bytes) -> list[JobRecord]:
     :class:`~gateway.errors.UpstreamUnavailable` (``invalid_upstream_reply``).
     """
     _require_supported(version)
-    try:
-        reply = msgspec.json.decode(body, type=_JobsReply)
-    except msgspec.ValidationError as exc:
-        raise bad_reply("slurmrestd jobs", describe(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise bad_reply("slurmrestd jobs", f"not JSON ({exc})") from None
+    reply = _decode_reply(body, _JobsReply, "slurmrestd jobs")
     return [_record(job) for job in reply.jobs or ()]
+
+
+_R = TypeVar("_R")
+
+
+def _decode_reply(body: bytes, type_: type[_R], what: str) -> _R:
+    try:
+        return msgspec.json.decode(body, type=type_)
+    except msgspec.ValidationError as exc:
+        raise bad_reply(what, describe(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise bad_reply(what, f"not JSON ({exc})") from None
+
+
+def _state(value: str | list[str] | None) -> str:
+    """One upper-case state from a string or a list (v0.0.40+: the state, then flags); ``UNKNOWN``."""
+    state = value[0] if isinstance(value, list) and value else value
+    return (state.strip().upper() if isinstance(state, str) else "") or "UNKNOWN"
 
 
 class _AccountedState(msgspec.Struct):
@@ -722,21 +735,14 @@ def parse_accounting(version: str, body: bytes) -> list[JobRecord]:
     ``{"set", "infinite", "number"}`` objects. Unreadable: ``invalid_upstream_reply``.
     """
     _require_supported(version)
-    try:
-        reply = msgspec.json.decode(body, type=_AccountedReply)
-    except msgspec.ValidationError as exc:
-        raise bad_reply("slurmdbd job", describe(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise bad_reply("slurmdbd job", f"not JSON ({exc})") from None
+    reply = _decode_reply(body, _AccountedReply, "slurmdbd job")
     records = []
     for job in reply.jobs or ():
-        current = job.state.current if job.state is not None else None
-        state = current[0] if isinstance(current, list) and current else current
         time = job.time or _AccountedTime()
         records.append(
             JobRecord(
                 job_id=job.job_id,
-                state=(state.strip().upper() if isinstance(state, str) else "") or "UNKNOWN",
+                state=_state(job.state.current if job.state is not None else None),
                 start_time=_nonzero(time.start),
                 end_time=_nonzero(time.end),
             )
@@ -745,10 +751,9 @@ def parse_accounting(version: str, body: bytes) -> list[JobRecord]:
 
 
 def _record(job: _RawJob) -> JobRecord:
-    state = job.job_state[0] if isinstance(job.job_state, list) and job.job_state else job.job_state
     return JobRecord(
         job_id=job.job_id,
-        state=(state.strip().upper() if isinstance(state, str) else "") or "UNKNOWN",
+        state=_state(job.job_state),
         user_name=job.user_name,
         name=job.name,
         submit_time=_nonzero(job.submit_time),

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
-import asyncpg
 import httpx
 import pytest
 
@@ -29,13 +28,6 @@ def accounted(slurm: SlurmCluster, tmp_path_factory: pytest.TempPathFactory) -> 
     cluster = SlurmCluster(tmp_path_factory.mktemp("acct"), accounting=True, min_job_age=2).start()
     yield cluster
     cluster.stop()
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    p = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
-    yield p
-    await p.close()
 
 
 async def test_a_forgotten_job_is_settled_from_the_accounting(conn, pool, accounted) -> None:

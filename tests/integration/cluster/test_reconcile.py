@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
@@ -37,13 +37,6 @@ LATER = 10.0
 """Past the submission timeouts, well within the cluster's 300 s of listing an ended job."""
 MUCH_LATER = 400.0
 """Past them too: an ended job may be gone from the cluster's lists."""
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    p = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
-    yield p
-    await p.close()
 
 
 @pytest.fixture
