@@ -179,6 +179,14 @@ def cmd_kyc_rewrap(args: argparse.Namespace) -> None:
         print(f"re-wrapped {count} data key(s) with the current master key")
 
 
+def cmd_kyc_reindex(args: argparse.Namespace) -> None:
+    count = with_kyc(args, lambda kyc, conn: kyc.reindex_payments(conn))
+    if args.json:
+        print_json({"customers": count})
+    else:
+        print(f"indexed the payment fingerprints of {count} customer(s)")
+
+
 # -- owners ---------------------------------------------------------------------------
 
 
@@ -342,6 +350,12 @@ def register(sub: Any, add: AddCommand) -> None:
     customer_cmd("erase", cmd_kyc_erase, "erase personal data once the record-keeping period allows")
     add(ks, "expire", cmd_kyc_expire, "record expired verifications now (the gateway does it every minute)")
     add(ks, "rewrap-keys", cmd_kyc_rewrap, "re-wrap data keys with the newest master key")
+    add(
+        ks,
+        "reindex-payments",
+        cmd_kyc_reindex,
+        "index the payment fingerprints of stored facts (facts written before migration 007)",
+    )
 
     owners = sub.add_parser("owners", help="beneficial owners", description="beneficial owners")
     os_ = owners.add_subparsers(dest="owners_command", required=True, metavar="COMMAND")

@@ -466,6 +466,26 @@ class KycService(KycViews):
                     count += 1
         return count
 
+    async def reindex_payments(self, conn: asyncpg.Connection) -> int:
+        """Index the payment fingerprints of every customer's stored facts; the customers indexed.
+
+        New facts are indexed as they are written; this is for facts written before the index
+        existed (migration 007), and is safe to run again: it writes what the facts say.
+        """
+        count = 0
+        for customer_id in await repo.all_customer_ids(conn):
+            async with conn.transaction():
+                if (await repo.get_customer(conn, customer_id, lock=True)).erased_at is not None:
+                    continue  # erased since it was listed
+                facts = await self.facts(conn, customer_id)
+                if facts is None:
+                    continue
+                await repo.set_payment_fingerprints(
+                    conn, customer_id, [p.fingerprint for p in facts.payment_methods]
+                )
+                count += 1
+        return count
+
     # -- screening ----------------------------------------------------------------------
 
     async def load_list(self, conn: asyncpg.Connection, path: Path, source: str) -> tuple[ListInfo, int]:

@@ -48,6 +48,9 @@ def test_customer_key_call_and_usage_list(gateway) -> None:
     facts = gateway.state_dir.parent / "cli-co-facts.json"
     facts.write_text(json.dumps({"incorporation_country": "NL", "legal_name": "CLI Co B.V."}))
     assert gateway_cli(gateway, "kyc", "facts", "--customer", "cli-co", "--file", str(facts)).returncode == 0
+    reindexed = gateway_cli(gateway, "kyc", "reindex-payments", "--json")
+    assert reindexed.returncode == 0, reindexed.stderr
+    assert json.loads(reindexed.stdout)["customers"] >= 1  # cli-co has facts now
     owner = gateway_cli(
         gateway,
         "owners",
@@ -143,7 +146,8 @@ def test_a_replica_with_another_master_key_refuses_to_start(gateway, gateway_con
     [[], ["serve"], ["db", "migrate"], ["db", "status"], ["customers", "create"], ["customers", "list"],
      ["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["usage", "list"], ["demo"], ["version"],
      ["owners", "add"], ["owners", "link"], ["owners", "list"], ["screening", "load"], ["kyc", "submit"],
-     ["kyc", "approve"], ["kyc", "status"], ["kyc", "confirm-hit"], ["kyc", "erase"]],
+     ["kyc", "approve"], ["kyc", "status"], ["kyc", "confirm-hit"], ["kyc", "erase"],
+     ["kyc", "reindex-payments"]],
 )  # fmt: skip
 def test_every_command_has_help(command) -> None:
     done = subprocess.run(
