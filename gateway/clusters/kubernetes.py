@@ -23,16 +23,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 
-from gateway.errors import BadRequest
-
 from .workload import (
-    INVALID_JSON,
     Workload,
     bad_reply,
+    decode_job,
+    decode_reply,
     describe,
     epoch_seconds,
     invalid_job,
@@ -45,7 +44,6 @@ from .workload import (
 
 __all__ = ["K8sJobState", "filter_job_list", "parse_job", "parse_job_status"]
 
-_T = TypeVar("_T")
 
 GPU_RESOURCES = ("nvidia.com/gpu", "amd.com/gpu")
 """The device-plugin resources counted as GPUs."""
@@ -108,12 +106,12 @@ def parse_job(body: bytes, default_namespace: str | None = None) -> Workload:
     value), ``unbounded_job`` (no ``spec.activeDeadlineSeconds`` > 0), ``unsupported_job``
     (GPU partitions such as MIG slices, dynamic resource claims).
     """
-    head = _decode(body, _Head)
+    head = decode_job(body, _Head)
     if head.api_version != "batch/v1":
         raise invalid_job(f"apiVersion: expected 'batch/v1', got {head.api_version!r}")
     if head.kind != "Job":
         raise invalid_job(f"kind: expected 'Job', got {head.kind!r}")
-    job = _decode(body, _Job)
+    job = decode_job(body, _Job)
     metadata = job.metadata or _Metadata()
     spec = job.spec
     pod = spec.template.spec
@@ -143,15 +141,6 @@ def parse_job(body: bytes, default_namespace: str | None = None) -> Workload:
         name=metadata.name or metadata.generate_name,
         namespace=metadata.namespace or default_namespace,
     )
-
-
-def _decode(body: bytes, type_: type[_T]) -> _T:
-    try:
-        return msgspec.json.decode(body, type=type_)
-    except msgspec.ValidationError as exc:
-        raise invalid_job(describe(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}", code=INVALID_JSON) from None
 
 
 def _pod_gpus(pod: _PodSpec) -> int:
@@ -261,15 +250,13 @@ def parse_job_status(obj: bytes | dict[str, Any]) -> K8sJobState:
 
     An unreadable object raises :class:`~gateway.errors.UpstreamUnavailable` (``invalid_upstream_reply``).
     """
-    try:
-        if isinstance(obj, bytes):
-            job = msgspec.json.decode(obj, type=_JobObject)
-        else:
+    if isinstance(obj, bytes):
+        job = decode_reply(obj, _JobObject, "Kubernetes Job")
+    else:
+        try:
             job = msgspec.convert(obj, _JobObject)
-    except msgspec.ValidationError as exc:
-        raise bad_reply("Kubernetes Job", describe(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise bad_reply("Kubernetes Job", f"not JSON ({exc})") from None
+        except msgspec.ValidationError as exc:
+            raise bad_reply("Kubernetes Job", describe(exc)) from None
     metadata = job.metadata or _Metadata()
     status = job.status or _Status()
     finishing = next(

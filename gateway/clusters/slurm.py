@@ -29,17 +29,17 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Collection
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 import msgspec
 
 from gateway.errors import BadRequest
 
 from .workload import (
-    INVALID_JSON,
     Workload,
     bad_reply,
-    describe,
+    decode_job,
+    decode_reply,
     invalid_job,
     json_object,
     run_seconds,
@@ -80,7 +80,6 @@ FINISHED_STATES = frozenset(
     }
 )
 
-_T = TypeVar("_T")
 _VERSION_IN_PATH = re.compile(r"(?:^|/)slurm(?:db)?/(v\d+\.\d+\.\d+)(?:[/?]|$)")
 _GPU_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 _NEGATIVE = re.compile(r"(?:^|[:=])\s*-\s*[0-9]")
@@ -206,17 +205,8 @@ def parse_submit(version: str, body: bytes) -> Workload:
     """
     _require_supported(version)
     if version == "v0.0.38":
-        return _read_v38(_decode_submit(body, _SubmitV38))
-    return _read_v39(_decode_submit(body, _SubmitV39))
-
-
-def _decode_submit(body: bytes, type_: type[_T]) -> _T:
-    try:
-        return msgspec.json.decode(body, type=type_)
-    except msgspec.ValidationError as exc:
-        raise invalid_job(describe(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}", code=INVALID_JSON) from None
+        return _read_v38(decode_job(body, _SubmitV38))
+    return _read_v39(decode_job(body, _SubmitV39))
 
 
 def _refuse_het_job(jobs: Any) -> None:
@@ -676,20 +666,8 @@ def parse_jobs(version: str, body: bytes) -> list[JobRecord]:
     :class:`~gateway.errors.UpstreamUnavailable` (``invalid_upstream_reply``).
     """
     _require_supported(version)
-    reply = _decode_reply(body, _JobsReply, "slurmrestd jobs")
+    reply = decode_reply(body, _JobsReply, "slurmrestd jobs")
     return [_record(job) for job in reply.jobs or ()]
-
-
-_R = TypeVar("_R")
-
-
-def _decode_reply(body: bytes, type_: type[_R], what: str) -> _R:
-    try:
-        return msgspec.json.decode(body, type=type_)
-    except msgspec.ValidationError as exc:
-        raise bad_reply(what, describe(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise bad_reply(what, f"not JSON ({exc})") from None
 
 
 def _state(value: str | list[str] | None) -> str:
@@ -735,7 +713,7 @@ def parse_accounting(version: str, body: bytes) -> list[JobRecord]:
     ``{"set", "infinite", "number"}`` objects. Unreadable: ``invalid_upstream_reply``.
     """
     _require_supported(version)
-    reply = _decode_reply(body, _AccountedReply, "slurmdbd job")
+    reply = decode_reply(body, _AccountedReply, "slurmdbd job")
     records = []
     for job in reply.jobs or ():
         time = job.time or _AccountedTime()

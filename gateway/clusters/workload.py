@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -97,6 +97,29 @@ def unsupported_job(message: str) -> BadRequest:
 def bad_reply(what: str, detail: str) -> UpstreamUnavailable:
     """A reply from the cluster the gateway cannot read: the cluster's fault, so a 502."""
     return UpstreamUnavailable(f"unreadable {what} reply: {detail}", code=INVALID_UPSTREAM_REPLY)
+
+
+_T = TypeVar("_T")
+
+
+def decode_job(body: bytes, type_: type[_T]) -> _T:
+    """A customer's job body as ``type_``, or 400 ``invalid_json`` / ``invalid_job`` naming the field."""
+    try:
+        return msgspec.json.decode(body, type=type_)
+    except msgspec.ValidationError as exc:
+        raise invalid_job(describe(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}", code=INVALID_JSON) from None
+
+
+def decode_reply(body: bytes, type_: type[_T], what: str) -> _T:
+    """A cluster's reply as ``type_``, or 502 ``invalid_upstream_reply`` (``what`` names the reply)."""
+    try:
+        return msgspec.json.decode(body, type=type_)
+    except msgspec.ValidationError as exc:
+        raise bad_reply(what, describe(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise bad_reply(what, f"not JSON ({exc})") from None
 
 
 _DIGITS = re.compile(r"[0-9]+")
