@@ -18,12 +18,11 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import asyncpg
-import msgspec
 import structlog
 
 from ..compute.flop import settled_flop
 from . import repository, slurm
-from .kubernetes import parse_job_status
+from .kubernetes import job_names, parse_job_status
 from .reconcile import WORKLOAD_LABEL, match_slurm, verdict
 
 if TYPE_CHECKING:
@@ -71,11 +70,21 @@ class Follower:
         """Look at every open job once; the number of jobs settled now."""
         settled = 0
         for cluster in self.clusters:
-            settled += await self.reconcile(cluster)
-            if cluster.kind == "slurm":
-                settled += await self._poll_slurm(cluster)
-            elif cluster.kind == "kubernetes":
-                settled += await self._poll_kubernetes(cluster)
+            try:
+                settled += await self.reconcile(cluster)
+                if cluster.kind == "slurm":
+                    settled += await self._poll_slurm(cluster)
+                elif cluster.kind == "kubernetes":
+                    settled += await self._poll_kubernetes(cluster)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # one cluster down or talking nonsense must not stop the others
+                _log.warning(
+                    "cluster_follow_failed",
+                    cluster=cluster.name,
+                    error=type(exc).__name__,
+                    detail=str(exc)[:200],
+                )
         return settled
 
     async def _poll_slurm(self, cluster: Cluster) -> int:
@@ -222,7 +231,7 @@ class Follower:
                 if status != 200:
                     _log.warning("cluster_jobs_unreadable", cluster=cluster.name, status=status)
                     return 0
-                names = [item["metadata"]["name"] for item in msgspec.json.decode(body).get("items") or ()]
+                names = job_names(body)
                 found[row.id] = (
                     (len(names), f"{namespace}/{names[0]}") if len(names) == 1 else (-len(names), None)
                 )

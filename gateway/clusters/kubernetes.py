@@ -341,3 +341,17 @@ def with_label(body: bytes, key: str, value: str) -> bytes:
     metadata["labels"] = {**(metadata.get("labels") or {}), key: value}
     job["metadata"] = metadata
     return msgspec.json.encode(job)
+
+
+class _Named(msgspec.Struct):
+    metadata: _Metadata
+
+
+class _NamedList(msgspec.Struct):
+    items: list[_Named] | None = None
+
+
+def job_names(body: bytes) -> list[str]:
+    """The names of the Jobs of a ``JobList`` reply (502 ``invalid_upstream_reply`` if unreadable)."""
+    reply = decode_reply(body, _NamedList, "Kubernetes JobList")
+    return [job.metadata.name for job in reply.items or () if job.metadata.name]

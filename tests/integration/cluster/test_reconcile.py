@@ -9,6 +9,7 @@ directly (as its forward would have); the follower's clock is moved past the sub
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -264,3 +265,25 @@ def test_the_double_filters_by_label_like_an_api_server(kube) -> None:
     auth = {"authorization": "Bearer kube-token"}
     assert httpx.get(url, params={"labelSelector": "a=b"}, headers=auth).json()["items"] == []
     assert httpx.get(url, params={"labelSelector": "a!=b"}, headers=auth).status_code == 400
+
+
+async def test_a_cluster_that_cannot_be_reached_does_not_stop_the_others(conn, pool, kube) -> None:
+    _, reachable = kube
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    down = Cluster(
+        ClusterSettings(
+            name=f"down-{uuid.uuid4().hex[:6]}", kind="slurm", base_url=f"http://127.0.0.1:{port}", region="US",
+            **TIMEOUTS,
+        ),
+        {},
+    )  # fmt: skip
+    await lost_row(conn, down, {"name": "x"})  # so that the follower has to ask it
+    namespace = "c-0123456789ab"
+    never, _, _ = await lost_row(
+        conn, reachable, {"namespace": namespace}, kind="kubernetes", api_version="batch/v1"
+    )
+    both = Follower([down, reachable], pool, wall=lambda: time.time() + LATER)
+    assert await both.poll_once() == 0
+    assert (await row(conn, never))["state"] == "rejected"  # the second cluster was looked at
