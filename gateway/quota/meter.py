@@ -191,13 +191,18 @@ class QuotaMeter:
             )
         return plan
 
+    def _priced_plan(self, principal: Principal, usage: Usage) -> _Plan:
+        """The caller's plan; 403 ``unpriced`` if a spend limit applies and ``usage`` has no price."""
+        plan = self._plan(principal)
+        if plan.spends and math.isnan(usage.spend):
+            raise _unpriced()
+        return plan
+
     # -- admission ------------------------------------------------------------------
 
     async def admit(self, principal: Principal, estimate: Usage) -> Admission:
         """Reserve ``estimate`` against every limit, or raise 429 (which limit, when to retry) or 503."""
-        plan = self._plan(principal)
-        if plan.spends and math.isnan(estimate.spend):
-            raise _unpriced()
+        plan = self._priced_plan(principal, estimate)
         applied, tz = plan.applied, plan.standing.tz
         hard: list[Charge] = []
         try:
@@ -230,9 +235,7 @@ class QuotaMeter:
         settled by whichever replica sees it end. ``requests`` are left to :meth:`admit`.
         Raises 429 ``budget_exhausted`` (nothing kept reserved) or 503 ``quota_unavailable``.
         """
-        plan = self._plan(principal)
-        if plan.spends and math.isnan(usage.spend):
-            raise _unpriced()
+        plan = self._priced_plan(principal, usage)
         applied, tz = plan.applied, plan.standing.tz
         done: list[Charge] = []
         try:

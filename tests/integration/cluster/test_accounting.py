@@ -18,7 +18,7 @@ from gateway.clusters import repository
 from gateway.clusters.follower import Follower
 from gateway.clusters.proxy import Cluster
 from gateway.settings import ClusterSettings
-from tests.conftest import verified_customer
+from tests.integration.cluster.test_reconcile import lost_row
 from tests.slurm_cluster import SlurmCluster
 
 
@@ -59,28 +59,7 @@ async def test_a_forgotten_job_is_settled_from_the_accounting(conn, pool, accoun
     submitted = httpx.post(accounted.url("job/submit"), json=body, headers=headers)
     assert submitted.status_code == 200, submitted.text
     job_id = submitted.json()["job_id"]
-    customer = await verified_customer(conn, f"acct-{uuid.uuid4().hex[:8]}")
-    workload = await repository.insert_submitting(
-        conn,
-        cluster=cluster.name,
-        customer_id=customer.id,
-        project_id=None,  # type: ignore[arg-type]
-        key_id="k",
-        kind="slurm",
-        api_version=accounted.api_version,
-        accelerator="h100",
-        gpus=2,
-        time_limit_seconds=600,
-        peak_flops_per_gpu=989e12,
-        utilisation=0.4,
-        gpu_seconds_bound=1200.0,
-        flop_bound=1200 * 989e12,
-        flop_expected=1200 * 989e12 * 0.4,
-        price_per_gpu_hour=None,
-        bio=False,
-        signals={},
-        reservations=[],
-    )
+    workload, _, _ = await lost_row(conn, cluster, {}, api_version=accounted.api_version)
     assert await repository.mark_submitted(conn, workload, str(job_id))
 
     # Until slurmctld has forgotten the job (it answers for it no more), and slurmdbd has its end.
