@@ -28,93 +28,27 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection
 from typing import Any, NamedTuple
 
 import msgspec
 
 from gateway.errors import BadRequest
 
-from .workload import (
+from ..workload import (
     Workload,
-    bad_reply,
     decode_job,
-    decode_reply,
     invalid_job,
-    json_object,
-    run_seconds,
     unbounded_job,
     unsupported_job,
     whole_number,
 )
+from .common import MAX_ARRAY_INDEX, NO_VAL, NoVal, require_supported
 
-__all__ = [
-    "SUPPORTED_VERSIONS",
-    "JobRecord",
-    "filter_jobs",
-    "parse_jobs",
-    "parse_submit",
-    "slurm_errors",
-    "submit_reply_job_id",
-    "version_of",
-]
-
-SUPPORTED_VERSIONS = ("v0.0.38", "v0.0.39", "v0.0.40", "v0.0.41", "v0.0.42", "v0.0.43", "v0.0.44")
-
-NO_VAL = 0xFFFFFFFE
-"""Slurm's "not set" for 32-bit numbers; 0xFFFFFFFF is INFINITE, and newer parsers read anything
-from NO_VAL up as INFINITE."""
-MAX_ARRAY_INDEX = 4_000_000
-"""Slurm's MaxArraySize is at most 4000001, so no array index is above this."""
-FINISHED_STATES = frozenset(
-    {
-        "COMPLETED",
-        "CANCELLED",
-        "FAILED",
-        "TIMEOUT",
-        "NODE_FAIL",
-        "PREEMPTED",
-        "OUT_OF_MEMORY",
-        "BOOT_FAIL",
-        "DEADLINE",
-    }
-)
-
-_VERSION_IN_PATH = re.compile(r"(?:^|/)slurm(?:db)?/(v\d+\.\d+\.\d+)(?:[/?]|$)")
 _GPU_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 _NEGATIVE = re.compile(r"(?:^|[:=])\s*-\s*[0-9]")
 _SUFFIXED = re.compile(r"[0-9]+[kmgtp]", re.IGNORECASE)
 _SHARED_GPU_GRES = frozenset({"mps", "shard"})
 _LIMIT_HINT = "a job needs a finite time limit (its compute cannot be bounded otherwise)"
-
-
-def version_of(path: str) -> str | None:
-    """``"/slurm/v0.0.38/job/submit"`` -> ``"v0.0.38"`` (also ``/slurmdb/...``); None if no version.
-
-    Any ``vX.Y.Z`` is returned, supported or not: the readers refuse the unsupported ones.
-    """
-    match = _VERSION_IN_PATH.search(path)
-    return match[1] if match else None
-
-
-def _require_supported(version: str) -> None:
-    if version not in SUPPORTED_VERSIONS:
-        raise BadRequest(
-            f"Slurm REST API version {version!r} is not supported; "
-            f"supported versions: {', '.join(SUPPORTED_VERSIONS)}",
-            code="unsupported_api_version",
-        )
-
-
-# --- submissions ----------------------------------------------------------------------------------
-
-
-class _NoVal(msgspec.Struct, kw_only=True):
-    """Slurm's ``{"set": true, "infinite": false, "number": 2880}`` (v0.0.39+)."""
-
-    set: bool = False
-    infinite: bool = False
-    number: int | None = None
 
 
 class _JobV38(msgspec.Struct, kw_only=True):
@@ -158,7 +92,7 @@ class _JobV39(msgspec.Struct, kw_only=True):
     minimum_cpus: int | None = None
     tasks: int | None = None
     tasks_per_node: int | None = None
-    time_limit: int | _NoVal | None = None
+    time_limit: int | NoVal | None = None
     array: str | None = None
     dependency: str | None = None
     current_working_directory: str | None = None
@@ -203,7 +137,7 @@ def parse_submit(version: str, body: bytes) -> Workload:
     impossible value), ``unbounded_job`` (no finite time limit, GPUs that cannot be bounded),
     ``unsupported_job`` (heterogeneous jobs, GPU shards, several GPU types in one job).
     """
-    _require_supported(version)
+    require_supported(version)
     if version == "v0.0.38":
         return _read_v38(decode_job(body, _SubmitV38))
     return _read_v39(decode_job(body, _SubmitV39))
@@ -384,11 +318,11 @@ def _workload(
     )
 
 
-def _minutes(field: str, value: int | _NoVal | None) -> int:
+def _minutes(field: str, value: int | NoVal | None) -> int:
     if value is None:
         raise unbounded_job(f"{field}: {_LIMIT_HINT}; give it in minutes")
     path = field
-    if isinstance(value, _NoVal):
+    if isinstance(value, NoVal):
         if value.infinite:
             raise unbounded_job(f"{field}.infinite: an infinite time limit is refused: {_LIMIT_HINT}")
         if not value.set:
@@ -593,242 +527,3 @@ def _ranges(field: str, text: str, what: str) -> list[tuple[int, int, int]]:
             )
         ranges.append((first, first + (last - first) // step * step, step))
     return ranges
-
-
-# --- job replies ----------------------------------------------------------------------------------
-
-
-class JobRecord(msgspec.Struct, frozen=True):
-    """One job of a ``GET .../job/{id}`` or ``GET .../jobs`` reply, whatever the API version."""
-
-    job_id: int
-    state: str
-    """Upper case, one state: ``RUNNING``, ``PENDING``, ``COMPLETED``, ... (``UNKNOWN`` if absent)."""
-    user_name: str | None = None
-    name: str | None = None
-    submit_time: int | None = None
-    """Epoch seconds; None when unset or 0 (also for the start and end times)."""
-    start_time: int | None = None
-    end_time: int | None = None
-    """While the job runs, Slurm gives start + time limit here; the real end once it finished."""
-    time_limit_minutes: int | None = None
-    """None when unset or infinite."""
-    exit_code: int | None = None
-    array_job_id: int | None = None
-    """The id of the array the job is a task of (the id its submission returned); None otherwise."""
-    working_directory: str | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.state in FINISHED_STATES
-
-    def run_seconds(self, now: int) -> int:
-        """0 if never started; end - start once finished; now - start while it runs. Never negative."""
-        return run_seconds(
-            self.start_time, self.end_time, now, finished=self.finished, started=self.state != "PENDING"
-        )
-
-
-class _ExitCode(msgspec.Struct, kw_only=True):
-    """v0.0.39: ``{"set", "infinite", "number"}``; v0.0.40+: ``{"status", "return_code", "signal"}``."""
-
-    set: bool = False
-    infinite: bool = False
-    number: int | None = None
-    return_code: int | _NoVal | None = None
-
-
-class _RawJob(msgspec.Struct, kw_only=True):
-    job_id: int
-    job_state: str | list[str] | None = None
-    user_name: str | None = None
-    name: str | None = None
-    # str: "Infinity" in slurmrestd's "complex" output mode
-    submit_time: int | str | _NoVal | None = None
-    start_time: int | str | _NoVal | None = None
-    end_time: int | str | _NoVal | None = None
-    time_limit: int | str | _NoVal | None = None
-    exit_code: int | _ExitCode | None = None
-    array_job_id: int | _NoVal | None = None
-    current_working_directory: str | None = None
-
-
-class _JobsReply(msgspec.Struct):
-    jobs: list[_RawJob] | None = None
-
-
-def parse_jobs(version: str, body: bytes) -> list[JobRecord]:
-    """The jobs of a ``GET /slurm/{version}/job/{id}`` or ``.../jobs`` reply (``[]`` when it has none).
-
-    One tolerant reader serves every supported version: plain numbers (v0.0.38) and
-    ``{"set", "infinite", "number"}`` objects, ``job_state`` as a string or a list (v0.0.40+: the
-    first item is the state, the rest are flags). An unreadable reply raises
-    :class:`~gateway.errors.UpstreamUnavailable` (``invalid_upstream_reply``).
-    """
-    _require_supported(version)
-    reply = decode_reply(body, _JobsReply, "slurmrestd jobs")
-    return [_record(job) for job in reply.jobs or ()]
-
-
-def _state(value: str | list[str] | None) -> str:
-    """One upper-case state from a string or a list (v0.0.40+: the state, then flags); ``UNKNOWN``."""
-    state = value[0] if isinstance(value, list) and value else value
-    return (state.strip().upper() if isinstance(state, str) else "") or "UNKNOWN"
-
-
-class _AccountedState(msgspec.Struct):
-    current: str | list[str] | None = None
-
-
-class _AccountedTime(msgspec.Struct):
-    start: int | str | _NoVal | None = None
-    end: int | str | _NoVal | None = None
-
-
-class _AccountedJob(msgspec.Struct, kw_only=True):
-    job_id: int
-    state: _AccountedState | None = None
-    time: _AccountedTime | None = None
-
-
-class _AccountedReply(msgspec.Struct):
-    jobs: list[_AccountedJob] | None = None
-
-
-def accounting_path(version: str, job_id: str) -> str:
-    """Where slurmrestd serves a job's accounting record (slurmdbd): ``/slurmdb/{version}/job/{id}``.
-
-    Up to v0.0.38 the accounting plugins have names of their own (``openapi/dbv0.0.38``), but
-    serve under the same version in the path as the job API's.
-    """
-    _require_supported(version)
-    return f"/slurmdb/{version}/job/{job_id}"
-
-
-def parse_accounting(version: str, body: bytes) -> list[JobRecord]:
-    """The jobs of a ``GET /slurmdb/.../job/{id}`` reply: state, start and end from slurmdbd.
-
-    It still has a job after slurmctld has forgotten it (``MinJobAge``). ``state.current`` is a
-    string up to v0.0.39 and a list (state, then flags) from v0.0.40; times are plain numbers or
-    ``{"set", "infinite", "number"}`` objects. Unreadable: ``invalid_upstream_reply``.
-    """
-    _require_supported(version)
-    reply = decode_reply(body, _AccountedReply, "slurmdbd job")
-    records = []
-    for job in reply.jobs or ():
-        time = job.time or _AccountedTime()
-        records.append(
-            JobRecord(
-                job_id=job.job_id,
-                state=_state(job.state.current if job.state is not None else None),
-                start_time=_nonzero(time.start),
-                end_time=_nonzero(time.end),
-            )
-        )
-    return records
-
-
-def _record(job: _RawJob) -> JobRecord:
-    return JobRecord(
-        job_id=job.job_id,
-        state=_state(job.job_state),
-        user_name=job.user_name,
-        name=job.name,
-        submit_time=_nonzero(job.submit_time),
-        start_time=_nonzero(job.start_time),
-        end_time=_nonzero(job.end_time),
-        time_limit_minutes=_limit(job.time_limit),
-        exit_code=_exit_code(job.exit_code),
-        array_job_id=_nonzero(job.array_job_id),  # 0 means "not an array task", like 0 for a time
-        working_directory=job.current_working_directory or None,
-    )
-
-
-def _number(value: int | str | _NoVal | None) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return whole_number(value)
-    if isinstance(value, _NoVal):
-        return value.number if value.set and not value.infinite else None
-    return value
-
-
-def _nonzero(value: int | str | _NoVal | None) -> int | None:
-    number = _number(value)
-    return number if number else None
-
-
-def _limit(value: int | str | _NoVal | None) -> int | None:
-    number = _number(value)
-    return None if number is None or number >= NO_VAL else number
-
-
-def _exit_code(value: int | _ExitCode | None) -> int | None:
-    if value is None or isinstance(value, int):
-        return value
-    if value.return_code is not None:
-        return _number(value.return_code)
-    return value.number if value.set and not value.infinite else None
-
-
-def filter_jobs(body: bytes, allowed: Collection[int]) -> bytes:
-    """The same jobs reply with only the jobs whose ``job_id`` (or ``array_job_id``) is in ``allowed``.
-
-    Every token sees every user's jobs, so the gateway filters. Other top-level keys (``meta``,
-    ``errors``, ``warnings``, ...) are kept as they are. A job without a readable id is dropped. A
-    plain-text body (slurmrestd's "Unable to parse query.") is returned unchanged; a body that looks
-    like JSON but does not parse, or a ``jobs`` that is not a list, raises ``invalid_upstream_reply``
-    rather than pass through unfiltered.
-    """
-    reply = json_object(body, "slurmrestd jobs")
-    if reply is None or "jobs" not in reply:
-        return body
-    jobs = reply["jobs"]
-    if not isinstance(jobs, list):
-        raise bad_reply("slurmrestd jobs", "`jobs` is not a list")
-    reply["jobs"] = [job for job in jobs if _is_allowed(job, allowed)]
-    return msgspec.json.encode(reply)
-
-
-def _is_allowed(job: object, allowed: Collection[int]) -> bool:
-    if not isinstance(job, dict):
-        return False
-    return any(
-        (id_ := _reply_id(job.get(key))) is not None and id_ in allowed for key in ("job_id", "array_job_id")
-    )
-
-
-def _reply_id(value: object) -> int | None:
-    if isinstance(value, dict) and value.get("set") is True and not value.get("infinite"):
-        value = value.get("number")
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    return None
-
-
-def submit_reply_job_id(body: bytes) -> int | None:
-    """The ``job_id`` of a submit reply (top level, or under ``result`` in v0.0.40+); None without one."""
-    try:
-        reply = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        return None
-    if not isinstance(reply, dict):
-        return None
-    result = reply.get("result")
-    for candidate in (reply.get("job_id"), result.get("job_id") if isinstance(result, dict) else None):
-        if (job_id := _reply_id(candidate)) is not None:
-            return job_id
-    return None
-
-
-def slurm_errors(body: bytes) -> list[dict[str, Any]]:
-    """The ``errors`` list of a reply (its objects only); ``[]`` without one or for a non-JSON body."""
-    try:
-        reply = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        return []
-    errors = reply.get("errors") if isinstance(reply, dict) else None
-    if not isinstance(errors, list):
-        return []
-    return [error for error in errors if isinstance(error, dict)]
