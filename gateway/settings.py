@@ -7,8 +7,9 @@ Environment variables win over the file. A bad value stops start-up with a
 from __future__ import annotations
 
 import os
+import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -57,7 +58,25 @@ class ClusterSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     token_env: str | None = None
     """Environment variable holding the cluster's own credential (Slurm JWT, Kubernetes bearer token)."""
     user: str = "root"
-    """Slurm: the user the gateway submits as (``X-SLURM-USER-NAME``)."""
+    """Slurm: the gateway's own user, which follows jobs and reads lists and accounting. Jobs are
+    never submitted as it: each runs as its customer's own cluster identity (``gateway cluster
+    identity set``), with a JWT the gateway mints for that user from ``jwt_key_file``."""
+    jwt_key_file: str | None = None
+    """Slurm: the HS256 key slurmctld verifies JWTs with (``AuthAltParameters=jwt_key=...``), to
+    mint a short-lived token per cluster user. Required for a Slurm cluster."""
+    node_gpus: int | None = None
+    """Slurm: GPUs per node. A job that takes whole nodes (``exclusive``, all of a node's memory)
+    is charged this many per node; unset, such jobs are refused."""
+    partitions: list[str] = []
+    """Slurm: the partitions customers may name; the first is the default. Empty: the cluster's
+    default partition, and a job may not name one."""
+    account: str | None = None
+    """Slurm: the account of jobs whose customer's identity names none (the body never chooses)."""
+    qos: str | None = None
+    """Slurm: the QOS of jobs whose customer's identity names none (the body never chooses)."""
+    home_root: str = "/home"
+    """Slurm: where customers' areas are: an identity's home defaults to ``<home_root>/<user>``;
+    working directories and output files must lie inside it."""
     default_accelerator: str = "h100"
     """The accelerator (a name in ``policies/accelerators.toml``) of jobs that do not name one."""
     poll_seconds: float = 5.0
@@ -69,11 +88,46 @@ class ClusterSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     default; for Kubernetes, the shortest ``ttlSecondsAfterFinished`` its jobs may set). A job
     whose submission the gateway lost (a crash before it recorded the job's id) and which is not
     listed this soon after was never created."""
+    pod_security: Literal["baseline", "restricted"] = "baseline"
+    """Kubernetes: the Pod Security Standard every Job's pod template must meet before the gateway
+    forwards it (403 ``pod_security_violation`` otherwise); ``restricted`` adds non-root, no
+    privilege escalation, seccomp, ``drop: [ALL]`` and the restricted volume types to the baseline."""
 
     def token(self, environ: Mapping[str, str] | None = None) -> str | None:
         if self.token_env is None:
             return None
         return (os.environ if environ is None else environ).get(self.token_env)
+
+
+_SLURM_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+
+
+def _check_slurm(cl: ClusterSettings, key: str, fail: Callable[[str, str], SettingsError]) -> None:
+    if cl.jwt_key_file is None:
+        raise fail(
+            f"{key}.jwt_key_file",
+            "a Slurm cluster needs the key slurmctld verifies JWTs with (its AuthAltParameters "
+            "jwt_key file), so that each customer's jobs run as the customer's own user",
+        )
+    if cl.token_env is not None:
+        raise fail(
+            f"{key}.token_env",
+            "a Slurm cluster's tokens are minted per user from jwt_key_file; remove token_env",
+        )
+    if cl.node_gpus is not None and cl.node_gpus < 1:
+        raise fail(f"{key}.node_gpus", f"must be at least 1 (got {cl.node_gpus})")
+    for field, value in (
+        ("user", cl.user),
+        ("account", cl.account),
+        ("qos", cl.qos),
+        *((f"partitions[{j}]", part) for j, part in enumerate(cl.partitions)),
+    ):
+        if value is not None and not _SLURM_NAME.fullmatch(value):
+            raise fail(f"{key}.{field}", f"{value!r} is not a Slurm name (letters, digits, '_', '.', '-')")
+    if len(set(cl.partitions)) != len(cl.partitions):
+        raise fail(f"{key}.partitions", "a partition is named twice")
+    if not cl.home_root.startswith("/") or cl.home_root != posixpath.normpath(cl.home_root):
+        raise fail(f"{key}.home_root", f"{cl.home_root!r} must be a normalised absolute path")
 
 
 class KycProviderSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -232,6 +286,8 @@ def _validate(settings: Settings, origin: str) -> Settings:
             raise fail(f"{key}.poll_seconds", "poll_seconds and timeouts must be positive")
         if cl.min_job_age_seconds <= 0:
             raise fail(f"{key}.min_job_age_seconds", "must be positive")
+        if cl.kind == "slurm":
+            _check_slurm(cl, key, fail)
     if settings.kyc_reverify_days < 1 or settings.kyc_retention_days < 0:
         raise fail("kyc_reverify_days", "need kyc_reverify_days >= 1 and kyc_retention_days >= 0")
     if not 0.0 < settings.screening_review_threshold <= 1.0:

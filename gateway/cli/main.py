@@ -22,6 +22,7 @@ from ..kyc.crypto import KeyringError
 from ..logs import configure_logging
 from ..policy.loader import PolicyError
 from ..settings import SettingsError, load_settings
+from . import clusters as cluster_commands
 from . import compute as compute_commands
 from . import kyc as kyc_commands
 from . import policy as policy_commands
@@ -217,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     policy_commands.register(sub, add)
     quota_commands.register(sub, add)
     compute_commands.register(sub, add)
+    cluster_commands.register(sub, add)
 
     ke = sub.add_parser("keys", help="API keys", description="API keys")
     kes = ke.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")

@@ -29,8 +29,10 @@ no secrets, no cluster-scoped writes):
 * ``POST /apis/batch/v1/namespaces/{ns}/jobs``: the Job is read into a workload (its GPUs x
   ``parallelism`` x ``activeDeadlineSeconds`` bound its compute; see :mod:`.kubernetes`), placed,
   reserved and recorded, and only then created (:meth:`ClusterProxy.submit_job`); job id
-  ``"{ns}/{name}"``. Server-side dry runs (``dryRun``) are refused: the cluster would answer 201
-  without creating anything;
+  ``"{ns}/{name}"``. Its pod template must meet the cluster's Pod Security Standard
+  (``pod_security``, see :mod:`.pod_security`) or it is refused with 403 ``pod_security_violation``.
+  Server-side dry runs (``dryRun``) are refused: the cluster would answer 201 without creating
+  anything;
 * ``GET /apis/batch/v1/namespaces/{ns}/jobs``: the cluster's list, less the Jobs this customer
   did not submit through the gateway; watches are refused;
 * ``GET`` and ``DELETE /apis/batch/v1/namespaces/{ns}/jobs/{name}`` of the customer's own Jobs
@@ -343,7 +345,7 @@ async def _create(
             " use kubectl --dry-run=client",
             code="dry_run_unsupported",
         )
-    workload = parse_job(body, namespace)
+    workload = parse_job(body, namespace, cluster.settings.pod_security)  # 403 pod_security_violation
     if workload.namespace != namespace:
         raise invalid_job(
             f"metadata.namespace: {workload.namespace!r} does not match the namespace of the request"

@@ -40,8 +40,11 @@ from ..policy.decide import RequestFacts
 from ..proxy.context import RequestContext
 from ..proxy.stages import ClientDisconnected, read_body
 from ..quota.model import Usage
-from . import repository, slurm
+from ..settings import SettingsError
+from . import identities, repository, slurm
 from .repository import Reservation
+from .slurm import confine
+from .slurm.tokens import SlurmTokens
 from .workload import Workload
 
 if TYPE_CHECKING:
@@ -79,6 +82,14 @@ class Cluster:
         self.kind = settings.kind
         self.region = settings.region
         self._token = settings.token(environ)
+        self._tokens: SlurmTokens | None = None
+        if settings.kind == "slurm" and settings.jwt_key_file is not None:
+            try:
+                self._tokens = SlurmTokens.from_file(settings.jwt_key_file)
+            except ValueError as exc:
+                raise SettingsError(
+                    f"invalid setting clusters[{settings.name}].jwt_key_file: {exc}"
+                ) from None
         self.client: Client = (
             ClientBuilder()
             .connect_timeout(dt.timedelta(seconds=settings.connect_timeout))
@@ -87,20 +98,32 @@ class Cluster:
             .build()
         )
 
-    def auth_headers(self) -> list[tuple[str, str]]:
+    def auth_headers(self, user: str | None = None) -> list[tuple[str, str]]:
+        """The cluster's credential: for Slurm, a token minted for ``user`` (a customer's cluster
+        identity), or for the gateway's own user when None."""
         if self.kind == "slurm":
-            headers = [("X-SLURM-USER-NAME", self.settings.user)]
-            if self._token:
-                headers.append(("X-SLURM-USER-TOKEN", self._token))
+            name = user or self.settings.user
+            headers = [("X-SLURM-USER-NAME", name)]
+            token = self._tokens.token(name) if self._tokens is not None else self._token
+            if token:
+                headers.append(("X-SLURM-USER-TOKEN", token))
             return headers
         return [("Authorization", f"Bearer {self._token}")] if self._token else []
 
     async def call(
-        self, method: str, path: str, body: bytes = b"", query: bytes = b"", accept: str = "application/json"
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        query: bytes = b"",
+        accept: str = "application/json",
+        *,
+        user: str | None = None,
     ) -> tuple[int, bytes]:
-        """One call to the cluster's API, as the gateway: ``(status, body)``; 502/504 if unreachable."""
+        """One call to the cluster's API, as ``user`` (default: the gateway's own): ``(status, body)``;
+        502/504 if unreachable."""
         url = self.settings.base_url.rstrip("/") + path + (f"?{query.decode('latin-1')}" if query else "")
-        headers = [*self.auth_headers(), ("accept", accept)]
+        headers = [*self.auth_headers(user), ("accept", accept)]
         if body:
             headers.append(("content-type", "application/json"))
         try:
@@ -223,11 +246,12 @@ class ClusterProxy:
             _version(m.group(1))
             job_id = m.group(2)
             async with self.pool.acquire() as conn:
-                owned = await repository.owns(conn, cluster.name, customer, job_id)
+                owned, user = await repository.job_user(conn, cluster.name, customer, job_id)
             if not owned:
                 # Another customer's job and a job that does not exist look the same.
                 raise NotFound(f"no job {job_id} of yours on {cluster.name!r}", code="job_not_found")
-            status, out = await cluster.call(method, path, query=ctx.query)
+            # As the job's own user: Slurm lets only the owner (or an operator) cancel it.
+            status, out = await cluster.call(method, path, query=ctx.query, user=user)
             if status != 200:
                 raise _cluster_error(status, out, "cancel the job" if method == "DELETE" else "read the job")
             return status, out, f"{base}/{{v}}/job/{{id}}"
@@ -236,18 +260,47 @@ class ClusterProxy:
     async def _submit(
         self, ctx: RequestContext, cluster: Cluster, version: str, path: str, body: bytes
     ) -> tuple[int, bytes]:
-        workload = slurm.parse_submit(_version(version), body)
+        assert ctx.principal is not None
+        customer = ctx.principal.customer_id
+        settings = cluster.settings
+        workload = slurm.parse_submit(_version(version), body, node_gpus=settings.node_gpus)
+        async with self.pool.acquire() as conn:
+            identity = await identities.get(conn, cluster.name, customer)
+            if identity is None:
+                raise Forbidden(
+                    f"you have no identity on the cluster {cluster.name!r} yet: the provider maps "
+                    "each customer to a cluster user of its own before its jobs can run",
+                    code="cluster_identity_missing",
+                )
+            wanted = confine.dependency_job_ids("job.dependency", workload.dependency)
+            if wanted:
+                mine = await repository.owned_among(conn, cluster.name, customer, wanted)
+                if foreign := [job for job in wanted if job not in mine]:
+                    raise Forbidden(
+                        f"job.dependency: job {foreign[0]} is not one of yours on {cluster.name!r}",
+                        code="dependency_not_allowed",
+                    )
+        confined = confine.confine_submission(
+            version,
+            body,
+            user=identity.user,
+            home=identity.home,
+            account=identity.account or settings.account,
+            qos=identity.qos or settings.qos,
+            partitions=settings.partitions,
+        )
+        workload = msgspec.structs.replace(workload, working_directory=confined.working_directory)
 
         async def forward(workload_id: uuid.UUID) -> tuple[int, bytes, str]:
             # Nothing of ours can ride along on a Slurm job: a lost submission is found by what
             # the job says of itself (clusters.reconcile).
-            status, out = await cluster.call("POST", path, body)
+            status, out = await cluster.call("POST", path, confined.body, user=identity.user)
             job_id = slurm.submit_reply_job_id(out) if status == 200 else None
             if job_id is None:
                 raise _cluster_error(status, out, "submit")
             return status, out, str(job_id)
 
-        return await self.submit_job(ctx, cluster, workload, version, forward)
+        return await self.submit_job(ctx, cluster, workload, version, forward, cluster_user=identity.user)
 
     async def submit_job(
         self,
@@ -256,6 +309,8 @@ class ClusterProxy:
         workload: Workload,
         version: str,
         forward: Callable[[uuid.UUID], Awaitable[tuple[int, bytes, str]]],
+        *,
+        cluster_user: str | None = None,
     ) -> tuple[int, bytes]:
         """Bound, place, reserve and record a job, then ``forward`` it (given the workload's id, the
         mark a Kubernetes Job carries): ``(status, body, job id)``.
@@ -319,6 +374,7 @@ class ClusterProxy:
                     bio=bio,
                     signals=signals,
                     reservations=reservations,
+                    cluster_user=cluster_user,
                 )
         except BaseException:
             if self.meter is not None:

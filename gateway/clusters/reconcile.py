@@ -8,9 +8,10 @@ can still be in flight (the cluster's timeouts have passed), the follower looks 
 - **Kubernetes**: the gateway labels every Job it creates with its workload id
   (:data:`WORKLOAD_LABEL`), so the Job is found by that label, or is not there.
 - **Slurm** jobs carry nothing of the gateway's, so the job is recognised by what the row says
-  of it: submitted as the gateway's user, within the submission's time, with the row's name,
-  working directory and time limit, and not already another workload's. Only a one-to-one match
-  is taken: a job two lost rows could be, or a row two jobs could be, is never guessed at.
+  of it: submitted as the row's cluster user (the customer's identity), within the submission's
+  time, with the row's name, working directory and time limit, and not already another
+  workload's. Only a one-to-one match is taken: a job two lost rows could be, or a row two jobs
+  could be, is never guessed at.
 
 The verdicts (:func:`verdict`): a job found is **adopted** (followed and settled like any
 other). No job found while the cluster would still list it, even had it ended (younger than
@@ -76,7 +77,7 @@ def match_slurm(
 def _could_be(row: Submitting, job: JobRecord, user: str, window_seconds: float) -> bool:
     if job.array_job_id not in (None, job.job_id):
         return False  # a task of an array: the submission returned the array's own id
-    if job.user_name is not None and job.user_name != user:
+    if job.user_name is not None and job.user_name != (row.cluster_user or user):
         return False
     if job.submit_time is None:
         return False

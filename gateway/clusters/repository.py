@@ -68,6 +68,7 @@ async def insert_submitting(
     bio: bool,
     signals: dict[str, Any],
     reservations: Sequence[Reservation],
+    cluster_user: str | None = None,
 ) -> uuid.UUID:
     workload_id = uuid.uuid4()
     await conn.execute(
@@ -75,9 +76,9 @@ async def insert_submitting(
         insert into workloads
             (id, cluster, customer_id, project_id, key_id, kind, api_version, state, accelerator, gpus,
              time_limit_seconds, peak_flops_per_gpu, utilisation, gpu_seconds_bound, flop_bound,
-             flop_expected, bio, signals, reservations, price_per_gpu_hour)
+             flop_expected, bio, signals, reservations, price_per_gpu_hour, cluster_user)
         values ($1, $2, $3, $4, $5, $6, $7, 'submitting', $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                $17::jsonb, $18::jsonb, $19)
+                $17::jsonb, $18::jsonb, $19, $20)
         """,
         workload_id,
         cluster,
@@ -98,6 +99,7 @@ async def insert_submitting(
         _encode(signals).decode(),
         _encode(list(reservations)).decode(),
         price_per_gpu_hour,
+        cluster_user,
     )
     return workload_id
 
@@ -124,13 +126,15 @@ class Submitting(msgspec.Struct, frozen=True):
     utilisation: float
     submitted_at: dt.datetime
     signals: dict[str, Any]
+    cluster_user: str | None = None
+    """The cluster user it was submitted as; None: the cluster's own user (before identities)."""
 
 
 async def stale_submitting(conn: asyncpg.Connection, cluster: str, before: dt.datetime) -> list[Submitting]:
     rows = await conn.fetch(
         """
         select id, api_version, gpus, time_limit_seconds, peak_flops_per_gpu, utilisation, submitted_at,
-               signals::text as signals
+               signals::text as signals, cluster_user
         from workloads where cluster = $1 and state = 'submitting' and submitted_at < $2
         order by submitted_at
         """,
@@ -170,6 +174,32 @@ async def owned_job_ids(conn: asyncpg.Connection, cluster: str, customer_id: uui
         customer_id,
     )
     return [r[0] for r in rows]
+
+
+async def owned_among(
+    conn: asyncpg.Connection, cluster: str, customer_id: uuid.UUID, job_ids: Sequence[str]
+) -> set[str]:
+    """Which of ``job_ids`` on this cluster are this customer's."""
+    rows = await conn.fetch(
+        "select job_id from workloads where cluster = $1 and customer_id = $2 and job_id = any($3::text[])",
+        cluster,
+        customer_id,
+        list(job_ids),
+    )
+    return {r[0] for r in rows}
+
+
+async def job_user(
+    conn: asyncpg.Connection, cluster: str, customer_id: uuid.UUID, job_id: str
+) -> tuple[bool, str | None]:
+    """``(owned, cluster user)``: whether the job is this customer's, and the user it runs as."""
+    row = await conn.fetchrow(
+        "select cluster_user from workloads where cluster = $1 and job_id = $2 and customer_id = $3",
+        cluster,
+        job_id,
+        customer_id,
+    )
+    return (row is not None, row["cluster_user"] if row is not None else None)
 
 
 async def owns(conn: asyncpg.Connection, cluster: str, customer_id: uuid.UUID, job_id: str) -> bool:

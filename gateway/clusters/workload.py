@@ -67,6 +67,7 @@ INVALID_UPSTREAM_REPLY = "invalid_upstream_reply"
 
 _AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$")
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$")
 
 
 def describe(exc: msgspec.ValidationError) -> str:
@@ -77,6 +78,9 @@ def describe(exc: msgspec.ValidationError) -> str:
     if missing := _MISSING.match(message):
         path = f"{path}.{missing['field']}" if path else missing["field"]
         message = "is required"
+    elif unknown := _UNKNOWN.match(message):
+        path = f"{path}.{unknown['field']}" if path else unknown["field"]
+        message = "is not a field the gateway accepts (it refuses what it cannot bound or confine)"
     elif message:
         message = message[0].lower() + message[1:]
     return f"{path or 'body'}: {message}"

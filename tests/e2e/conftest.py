@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 import uvicorn
 
+from gateway.clusters import identities
 from gateway.demo.upstream import DemoUpstream
 from gateway.identity.repository import CreatedKey, create_key
 from tests.conftest import TEST_KYC_KEYS, _run, verified_customer
 from tests.oidc_issuer import TestIssuer
+from tests.slurm_cluster import SlurmCluster
 
 UPSTREAM_KEY = "sk-upstream-test-credential-0123456789"
 
@@ -221,3 +227,73 @@ def new_key(
 @pytest.fixture(scope="session")
 def api_key(database_url: str, gateway: GatewayProcess) -> CreatedKey:
     return new_key(database_url, gateway, "e2e-customer")
+
+
+# --- the `lab` Slurm cluster behind a gateway (tests/e2e/test_clusters.py and beside it) ---
+
+
+def lab_config(slurm: Any, homes: Path) -> str:
+    """The `lab` cluster: jobs run as each customer's own user, with tokens minted from the key."""
+    return f"""
+[[clusters]]
+name = "lab"
+kind = "slurm"
+base_url = "{slurm.base_url}"
+region = "US"
+jwt_key_file = "{slurm.etc}/jwt_hs256.key"
+user = "root"
+node_gpus = {slurm.gpus}
+partitions = ["gpu"]
+account = "lab-default"
+home_root = "{homes}"
+default_accelerator = "h100"
+poll_seconds = 0.3
+"""
+
+
+@pytest.fixture(scope="module")
+def lab(
+    slurm: Any, gateway_config_file: Path, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """A gateway fronting the real cluster as `lab`; a test may replace it (a restart)."""
+    folder = tmp_path_factory.mktemp("lab")
+    # Outside pytest's base directory: another pytest session on the machine sets that back to
+    # mode 700, and a job of a user other than root could no longer reach its home.
+    homes = Path(tempfile.mkdtemp(prefix="gw-homes-", dir="/var/tmp"))
+    homes.chmod(0o755)
+    config = folder / "gateway.toml"
+    config.write_text(gateway_config_file.read_text() + lab_config(slurm, homes))
+    state = folder / "state"
+    gw = GatewayProcess(config, database_url, state).start()
+    holder: dict[str, Any] = {"gw": gw, "homes": homes, "users": []}
+    yield holder
+    holder["gw"].stop()
+    for user in holder["users"]:
+        remove_user(user)
+    shutil.rmtree(homes, ignore_errors=True)
+
+
+def cluster_user(lab: Any, database_url: str, customer_id: uuid.UUID, account: str | None = None) -> Path:
+    """A Unix user of the customer's own, its home (mode 700) and its identity on `lab`."""
+    name = f"gwt{customer_id.hex[:10]}"
+    entry = SlurmCluster.ensure_user(name)
+    lab["users"].append(name)
+    home = lab["homes"] / name
+    home.mkdir(mode=0o700)
+    os.chown(home, entry.pw_uid, entry.pw_gid)
+
+    async def put() -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await identities.put(
+                conn, identities.checked("lab", customer_id, name, account=account, home=str(home))
+            )
+        finally:
+            await conn.close()
+
+    _run(put())
+    return home
+
+
+def remove_user(name: str) -> None:
+    subprocess.run(["userdel", "-f", name], capture_output=True, check=False, timeout=30)

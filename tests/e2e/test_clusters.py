@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import signal
 import string
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,42 +23,15 @@ import pytest
 from gateway.identity.repository import create_key
 from gateway.quota.overrides import set_override
 from tests.conftest import _run, verified_customer
-from tests.e2e.conftest import GatewayProcess
+from tests.e2e.conftest import GatewayProcess, cluster_user
 from tests.e2e.test_quota import counter
 
 V = "v0.0.38"
 
 
-@pytest.fixture(scope="module")
-def lab(
-    slurm: Any, gateway_config_file: Path, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Any]:
-    """A gateway fronting the real cluster as `lab`; a test may replace it (a restart)."""
-    folder = tmp_path_factory.mktemp("lab")
-    config = folder / "gateway.toml"
-    config.write_text(
-        gateway_config_file.read_text()
-        + f"""
-[[clusters]]
-name = "lab"
-kind = "slurm"
-base_url = "{slurm.base_url}"
-region = "US"
-token_env = "LAB_SLURM_JWT"
-user = "root"
-default_accelerator = "h100"
-poll_seconds = 0.3
-"""
-    )
-    os.environ["LAB_SLURM_JWT"] = slurm.token("root")
-    state = folder / "state"
-    gw = GatewayProcess(config, database_url, state).start()
-    holder = {"gw": gw}
-    yield holder
-    holder["gw"].stop()
+def customer(database_url: str, lab: Any = None) -> tuple[uuid.UUID, str]:
+    """A verified customer with a key; with ``lab``, also its own user on the cluster."""
 
-
-def customer(database_url: str) -> tuple[uuid.UUID, str]:
     async def make() -> tuple[uuid.UUID, str]:
         conn = await asyncpg.connect(database_url)
         try:
@@ -69,20 +40,25 @@ def customer(database_url: str) -> tuple[uuid.UUID, str]:
         finally:
             await conn.close()
 
-    return _run(make())
+    made = _run(make())
+    if lab is not None:
+        cluster_user(lab, database_url, made[0])
+        # The key and the customer's standing reach the gateway by two notifications: wait for both.
+        deadline = time.monotonic() + 10
+        while (listed := call(lab, made[1], "GET", "/jobs")).status_code in (401, 403):
+            assert time.monotonic() < deadline, listed.text
+            time.sleep(0.02)
+    return made
 
 
 def job_body(
     slurm: Any, script: str = "sleep 1", gres: str = "gpu:h100:2", minutes: int | None = 1
 ) -> dict[str, Any]:
-    workdir = Path(slurm.jobs_dir) / uuid.uuid4().hex[:8]
-    workdir.mkdir(parents=True)
-    os.chmod(workdir, 0o777)
+    """A job for `lab`; it runs in the customer's home (the gateway sets the working directory)."""
     job: dict[str, Any] = {
         "name": "train-part",
         "partition": "gpu",
         "gres": gres,
-        "current_working_directory": str(workdir),
         "environment": {"PATH": "/usr/bin:/bin"},
     }
     if minutes is not None:
@@ -135,7 +111,7 @@ def slurm_job_count(slurm: Any) -> int:
 
 
 def test_a_job_runs_on_the_cluster_and_its_gpu_seconds_are_settled(lab, slurm, database_url) -> None:
-    cid, key = customer(database_url)
+    cid, key = customer(database_url, lab)
     submitted = call(lab, key, "POST", "/job/submit", job_body(slurm, "sleep 2"))
     assert submitted.status_code == 200, submitted.text
     job_id = submitted.json()["job_id"]
@@ -168,8 +144,8 @@ def test_a_job_runs_on_the_cluster_and_its_gpu_seconds_are_settled(lab, slurm, d
 
 
 def test_customers_see_and_cancel_only_their_own_jobs(lab, slurm, database_url) -> None:
-    _, alice = customer(database_url)
-    _, bob = customer(database_url)
+    _, alice = customer(database_url, lab)
+    _, bob = customer(database_url, lab)
     submitted = call(lab, alice, "POST", "/job/submit", job_body(slurm, "sleep 60"))
     assert submitted.status_code == 200, submitted.text
     job_id = submitted.json()["job_id"]
@@ -194,7 +170,7 @@ def test_customers_see_and_cancel_only_their_own_jobs(lab, slurm, database_url) 
     ],
 )
 def test_a_malformed_job_is_refused_and_nothing_is_submitted(lab, slurm, database_url, change, code) -> None:
-    _, key = customer(database_url)
+    _, key = customer(database_url, lab)
     body = job_body(slurm)
     change(body)
     before = slurm_job_count(slurm)
@@ -227,7 +203,7 @@ NEWER = {
 def test_malformed_jobs_of_every_newer_api_version_are_refused_before_the_cluster(
     lab, slurm, database_url, version: str, case: str
 ) -> None:
-    cid, key = customer(database_url)
+    cid, key = customer(database_url, lab)
     body, code = NEWER[case]
     before = slurm_job_count(slurm)
     refused = httpx.post(
@@ -256,7 +232,7 @@ def workload_count(database_url: str, customer_id: uuid.UUID) -> int:
 
 
 def test_invalid_json_is_a_400(lab, database_url) -> None:
-    _, key = customer(database_url)
+    _, key = customer(database_url, lab)
     refused = httpx.post(
         lab["gw"].url + f"/clusters/lab/slurm/{V}/job/submit",
         headers={"authorization": f"Bearer {key}", "content-type": "application/json"},
@@ -267,7 +243,7 @@ def test_invalid_json_is_a_400(lab, database_url) -> None:
 
 
 def test_jobs_running_across_a_gateway_restart_are_settled_once(lab, slurm, database_url) -> None:
-    _, key = customer(database_url)
+    _, key = customer(database_url, lab)
     submitted = call(lab, key, "POST", "/job/submit", job_body(slurm, "sleep 3"))
     assert submitted.status_code == 200, submitted.text
     job_id = submitted.json()["job_id"]
@@ -295,7 +271,7 @@ def test_a_job_reaching_a_hold_level_waits_for_enhanced_due_diligence(
     config.write_text(f'policy_dir = "{policy}"\n' + old.config.read_text())
     held = GatewayProcess(config, database_url, tmp_path / "state").start()
     try:
-        cid, key = customer(database_url)
+        cid, key = customer(database_url, lab)
         url = held.url + f"/clusters/lab/slurm/{V}/job/submit"
         auth = {"authorization": f"Bearer {key}"}
         first = httpx.post(url, json=job_body(slurm, "sleep 30"), headers=auth, timeout=30)
@@ -325,7 +301,7 @@ def test_a_job_reaching_a_hold_level_waits_for_enhanced_due_diligence(
         )
 
         # Two jobs at once, each below the level, together at it: exactly one gets through.
-        _, racer = customer(database_url)
+        _, racer = customer(database_url, lab)
         racing = {"authorization": f"Bearer {racer}"}
 
         async def both() -> list[httpx.Response]:
@@ -346,7 +322,7 @@ def test_a_job_reserves_its_spend_bound_and_settles_what_it_ran_at_the_admitted_
     policy = tmp_path / "policy"
     policy.mkdir()
     (policy / "prices.toml").write_text("[gpu_prices.h100]\nper_gpu_hour = 3600  # $1 a GPU-second\n")
-    cid, key = customer(database_url)
+    cid, key = customer(database_url, lab)
 
     async def spend_limit() -> None:
         conn = await asyncpg.connect(database_url)
@@ -419,6 +395,8 @@ def test_a_run_split_over_50_jobs_and_3_linked_customers_is_flagged_as_one(
         return made
 
     customers = _run(linked())
+    for cid, _ in customers:
+        cluster_user(lab, database_url, cid)
     policy = tmp_path / "policy"
     policy.mkdir()
     (policy / "thresholds.toml").write_text(

@@ -17,7 +17,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,10 +65,12 @@ class Kube:
     home: Path
     extra: list[str]
 
-    def run(self, key: str, *args: str, namespace: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, key: str, *args: str, namespace: str | None = None, cluster: str = "kube"
+    ) -> subprocess.CompletedProcess[str]:
         """``kubectl`` with no kubeconfig of the machine's: server, token and CA on the command line."""
         cmd = [self.kubectl, "--kubeconfig", str(self.home / "empty-kubeconfig")]
-        cmd += ["--server", f"{self.front.url}/clusters/kube", "--token", key]
+        cmd += ["--server", f"{self.front.url}/clusters/{cluster}", "--token", key]
         cmd += ["--certificate-authority", str(self.front.ca_file), *self.extra]
         if namespace is not None:
             cmd += ["-n", namespace]
@@ -109,6 +111,18 @@ base_url = "http://127.0.0.1:{server.port}"
 region = "US"
 token_env = "KUBE_TOKEN"
 default_accelerator = "h100"
+poll_seconds = 0.3
+
+# The same API server as a second cluster: whose jobs default to A100s and must meet the
+# restricted Pod Security Standard.
+[[clusters]]
+name = "kube-lab"
+kind = "kubernetes"
+base_url = "http://127.0.0.1:{server.port}"
+region = "US"
+token_env = "KUBE_TOKEN"
+default_accelerator = "a100"
+pod_security = "restricted"
 poll_seconds = 0.3
 """
         )
@@ -157,8 +171,13 @@ def job_yaml(
     parallelism: int = 2,
     deadline: int | None = 600,
     generate: bool = False,
+    pod: Sequence[str] = (),
+    container: Sequence[str] = (),
 ) -> Path:
-    """A Job as a person writes it, in YAML (``generate``: ``metadata.generateName`` instead of a name)."""
+    """A Job as a person writes it, in YAML (``generate``: ``metadata.generateName`` instead of a name).
+
+    ``pod`` and ``container`` are more YAML lines of the pod spec and of its container, unindented.
+    """
     lines = ["apiVersion: batch/v1", "kind: Job", "metadata:"]
     lines.append(f"  generateName: {name}-" if generate else f"  name: {name}")
     lines += ["spec:", f"  parallelism: {parallelism}", f"  completions: {parallelism}"]
@@ -168,10 +187,12 @@ def job_yaml(
         "  template:",
         "    spec:",
         "      restartPolicy: Never",
+        *(f"      {line}" for line in pod),
         "      containers:",
         "      - name: trainer",
         "        image: registry.example.com/train:1.4",
         '        command: ["torchrun", "train.py"]',
+        *(f"        {line}" for line in container),
         "        resources:",
         "          limits:",
         f'            nvidia.com/gpu: "{gpus}"',
@@ -193,8 +214,8 @@ def query(database_url: str, sql: str, *args: Any) -> list[dict[str, Any]]:
     return _run(read())
 
 
-def workload(database_url: str, job_id: str) -> dict[str, Any]:
-    rows = query(database_url, "select * from workloads where cluster = 'kube' and job_id = $1", job_id)
+def workload(database_url: str, job_id: str, cluster: str = "kube") -> dict[str, Any]:
+    rows = query(database_url, "select * from workloads where cluster = $1 and job_id = $2", cluster, job_id)
     return rows[0] if rows else {}
 
 
@@ -219,9 +240,11 @@ def counters(database_url: str, customer_id: uuid.UUID) -> dict[str, dict[str, A
 
 
 def create(
-    kube: Kube, who: Customer, manifest: Path, namespace: str | None = None
+    kube: Kube, who: Customer, manifest: Path, namespace: str | None = None, cluster: str = "kube"
 ) -> subprocess.CompletedProcess[str]:
-    return kube.run(who.key, "create", "-f", str(manifest), namespace=namespace or who.namespace)
+    return kube.run(
+        who.key, "create", "-f", str(manifest), namespace=namespace or who.namespace, cluster=cluster
+    )
 
 
 def posts(kube: Kube) -> int:
@@ -498,3 +521,99 @@ def test_what_is_not_a_job_is_not_served(kube: Kube, database_url: str) -> None:
     bad_key = kube.run("gk_" + "0" * 40, "get", "jobs", namespace=alice.namespace)
     assert bad_key.returncode != 0 and "You must be logged in to the server" in bad_key.stderr
     assert "invalid_api_key" in bad_key.stderr
+
+
+def test_a_privileged_job_is_refused_with_the_field_named_before_the_cluster_sees_it(
+    kube: Kube, database_url: str, tmp_path
+) -> None:
+    alice = customer(database_url)
+    before = posts(kube)
+    manifest = job_yaml(
+        tmp_path,
+        _name("root"),
+        pod=["hostPID: true"],
+        container=["securityContext:", "  privileged: true"],
+    )
+    refused = create(kube, alice, manifest)
+    assert refused.returncode != 0
+    assert "Error from server (Forbidden)" in refused.stderr, refused.stderr
+    assert (
+        "spec.template.spec.hostPID: sharing the host's process namespace is not allowed"
+        ' (Pod Security Standard "baseline"); spec.template.spec.containers[0].securityContext.privileged:'
+        ' privileged containers are not allowed (Pod Security Standard "baseline")'
+        " (pod_security_violation; request id "
+    ) in refused.stderr, refused.stderr
+    assert posts(kube) == before  # the API server never saw it
+    assert query(database_url, "select 1 from workloads where customer_id = $1", alice.id) == []
+    assert counters(database_url, alice.id).get("gpu_seconds", {}).get("reserved", 0) == 0
+
+
+RESTRICTED_CONTAINER = [
+    "securityContext:",
+    "  allowPrivilegeEscalation: false",
+    "  runAsNonRoot: true",
+    "  runAsUser: 1000",
+    "  seccompProfile: {type: RuntimeDefault}",
+    '  capabilities: {drop: ["ALL"]}',
+]
+
+
+def test_an_h100_asked_through_node_affinity_is_charged_as_an_h100(
+    kube: Kube, database_url: str, tmp_path
+) -> None:
+    alice = customer(database_url)
+    name = _name("affine")
+    affinity = [
+        "affinity:",
+        "  nodeAffinity:",
+        "    requiredDuringSchedulingIgnoredDuringExecution:",
+        "      nodeSelectorTerms:",
+        "      - matchExpressions:",
+        "        - {key: nvidia.com/gpu.product, operator: In, values: [NVIDIA-H100-80GB-HBM3]}",
+        "    preferredDuringSchedulingIgnoredDuringExecution:",  # a preference cannot lower the charge
+        "    - weight: 100",
+        "      preference:",
+        "        matchExpressions:",
+        "        - {key: nvidia.com/gpu.product, operator: In, values: [NVIDIA-A100-SXM4-80GB]}",
+    ]
+    manifest = job_yaml(
+        tmp_path, name, gpus=2, parallelism=1, deadline=100, pod=affinity, container=RESTRICTED_CONTAINER
+    )
+    made = create(kube, alice, manifest, cluster="kube-lab")  # a cluster whose default is the A100
+    assert made.returncode == 0, made.stderr
+    row = workload(database_url, f"{alice.namespace}/{name}", cluster="kube-lab")
+    assert (row["accelerator"], row["gpus"], row["gpu_seconds_bound"]) == ("h100", 2, 200)
+    assert row["flop_bound"] == pytest.approx(2 * 100 * 989e12)
+    sent = kube.double.job(alice.namespace, name)
+    assert sent is not None and "affinity" in sent["spec"]["template"]["spec"]
+
+    # Two models, one per term: refused, not charged as the default or the cheaper one.
+    before = posts(kube)
+    either = [
+        *affinity[:6],
+        "      - matchExpressions:",
+        "        - {key: nvidia.com/gpu.product, operator: In, values: [NVIDIA-A100-SXM4-80GB]}",
+    ]
+    refused = create(
+        kube,
+        alice,
+        job_yaml(tmp_path, _name("either"), pod=either, container=RESTRICTED_CONTAINER),
+        cluster="kube-lab",
+    )
+    assert refused.returncode != 0 and "Error from server (BadRequest)" in refused.stderr, refused.stderr
+    assert "more than one GPU model (a100, h100)" in refused.stderr and "unsupported_job" in refused.stderr
+    assert posts(kube) == before
+
+
+def test_a_restricted_cluster_refuses_a_job_the_baseline_allows(
+    kube: Kube, database_url: str, tmp_path
+) -> None:
+    alice = customer(database_url)
+    before = posts(kube)
+    refused = create(kube, alice, job_yaml(tmp_path, _name("loose")), cluster="kube-lab")
+    assert refused.returncode != 0 and "Error from server (Forbidden)" in refused.stderr, refused.stderr
+    assert (
+        "spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation: must be false"
+        ' (it is not set) (Pod Security Standard "restricted")'
+    ) in refused.stderr
+    assert posts(kube) == before

@@ -51,56 +51,105 @@ _SHARED_GPU_GRES = frozenset({"mps", "shard"})
 _LIMIT_HINT = "a job needs a finite time limit (its compute cannot be bounded otherwise)"
 
 
-class _JobV38(msgspec.Struct, kw_only=True):
+class _Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A field the gateway does not know is refused, not forwarded: it could widen what the job
+    holds or who it runs as (``user_id``, ``clusters``, ``core_specification``, ...)."""
+
+
+class _JobCommon(_Strict):
+    """Fields every supported version names alike; the gateway reads the first group, passes the
+    rest on (they shape how the job runs inside what it holds, not how much it holds)."""
+
     name: str | None = None
     partition: str | None = None
-    gres: str | None = None
-    gpus: int | str | None = None
-    gpus_per_node: int | str | None = None
-    gpus_per_task: int | str | None = None
-    gpus_per_socket: int | str | None = None
-    nodes: int | str | list[int] | None = None
-    tasks: int | None = None
-    tasks_per_node: int | None = None
-    time_limit: int | None = None
     array: str | None = None
     dependency: str | None = None
     current_working_directory: str | None = None
+    standard_output: str | None = None
+    standard_error: str | None = None
+    standard_input: str | None = None
     comment: str | None = None
+    tasks: int | None = None
+    tasks_per_node: int | None = None
+    gpus_per_node: int | str | None = None
+    # Whole-node asks: charged as every GPU of the node.
+    exclusive: bool | str | list[str] | None = None
+    # Set by the provider (clusters.slurm.confine), typed here so that the refusal can say so.
+    account: str | None = None
+    qos: str | None = None
+    reservation: str | None = None
+    wckey: str | None = None
+    # Passed on as they are.
+    argv: list[str] | None = None
+    cpus_per_task: int | None = None
+    constraints: str | None = None
+    contiguous: bool | None = None
+    cpu_binding: str | None = None
+    distribution: str | None = None
+    hold: bool | None = None
+    kill_on_invalid_dependency: bool | None = None
+    requeue: bool | None = None
+    threads_per_core: int | None = None
+    tasks_per_core: int | None = None
+    tasks_per_socket: int | None = None
+    sockets_per_node: int | None = None
+    cores_per_socket: int | None = None
+    minimum_cpus_per_node: int | None = None
+    delay_boot: int | None = None
+
+
+class _JobV38(_JobCommon):
+    nodes: int | str | list[int] | None = None
+    gres: str | None = None
+    gpus: int | str | None = None
+    gpus_per_task: int | str | None = None
+    gpus_per_socket: int | str | None = None
+    cpus_per_gpu: int | None = None
+    memory_per_gpu: int | None = None
+    time_limit: int | None = None
+    time_minimum: int | None = None
+    begin_time: int | None = None
+    memory_per_cpu: int | None = None
+    memory_per_node: int | None = None
+    gres_flags: str | None = None
+    gpu_binding: str | None = None
+    open_mode: str | None = None
+    signal: str | None = None
     environment: dict[str, str] | None = None
 
 
-class _SubmitV38(msgspec.Struct, kw_only=True):
+class _SubmitV38(_Strict):
     script: str | None = None
     job: _JobV38 | None = None
     jobs: Any = None
 
 
-class _JobV39(msgspec.Struct, kw_only=True):
+class _JobV39(_JobCommon):
     script: str | None = None
-    name: str | None = None
-    partition: str | None = None
+    nodes: int | str | None = None
     tres_per_node: str | None = None
     tres_per_job: str | None = None
     tres_per_task: str | None = None
     tres_per_socket: str | None = None
-    gpus_per_node: int | str | None = None
-    nodes: int | str | None = None
+    cpus_per_tres: str | None = None
+    memory_per_tres: str | None = None
     minimum_nodes: int | None = None
     maximum_nodes: int | None = None
     required_nodes: list[str] | None = None
+    excluded_nodes: list[str] | str | None = None
     minimum_cpus: int | None = None
-    tasks: int | None = None
-    tasks_per_node: int | None = None
+    shared: list[str] | str | None = None
+    oversubscribe: bool | None = None
     time_limit: int | NoVal | None = None
-    array: str | None = None
-    dependency: str | None = None
-    current_working_directory: str | None = None
-    comment: str | None = None
+    time_minimum: int | NoVal | None = None
+    begin_time: int | NoVal | None = None
+    memory_per_cpu: int | NoVal | None = None
+    memory_per_node: int | NoVal | None = None
+    open_mode: str | list[str] | None = None
     environment: list[str] | None = None
 
 
-class _SubmitV39(msgspec.Struct, kw_only=True):
+class _SubmitV39(_Strict):
     script: str | None = None
     job: _JobV39 | None = None
     jobs: Any = None
@@ -128,19 +177,24 @@ class _Shape(NamedTuple):
     tasks_per_node: int | None
     spreads: list[str]
     """Fields that may spread the job over nodes it did not count (v0.0.39+: node lists, CPUs)."""
+    whole_nodes: str | None
+    """The field that makes the job hold its nodes whole (``exclusive``, all of a node's memory)."""
 
 
-def parse_submit(version: str, body: bytes) -> Workload:
+def parse_submit(version: str, body: bytes, *, node_gpus: int | None = None) -> Workload:
     """The workload of a ``POST /slurm/{version}/job/submit`` body, or a :class:`BadRequest` naming the field.
 
     Codes: ``unsupported_api_version``, ``invalid_json``, ``invalid_job`` (wrong type, missing or
     impossible value), ``unbounded_job`` (no finite time limit, GPUs that cannot be bounded),
     ``unsupported_job`` (heterogeneous jobs, GPU shards, several GPU types in one job).
+
+    Unknown fields are refused (``invalid_job``), as are ``#SBATCH`` lines in the script. A job
+    that holds whole nodes is charged ``node_gpus`` GPUs per node (refused when it is None).
     """
     require_supported(version)
     if version == "v0.0.38":
-        return _read_v38(decode_job(body, _SubmitV38))
-    return _read_v39(decode_job(body, _SubmitV39))
+        return _read_v38(decode_job(body, _SubmitV38), node_gpus)
+    return _read_v39(decode_job(body, _SubmitV39), node_gpus)
 
 
 def _refuse_het_job(jobs: Any) -> None:
@@ -150,9 +204,10 @@ def _refuse_het_job(jobs: Any) -> None:
         )
 
 
-def _read_v38(submit: _SubmitV38) -> Workload:
+def _read_v38(submit: _SubmitV38, node_gpus: int | None) -> Workload:
     _refuse_het_job(submit.jobs)
     _require_script(submit.script, "script")
+    _refuse_directives("script", submit.script)
     job = submit.job
     if job is None:
         raise invalid_job("job: is required (an object with the job's properties)")
@@ -173,9 +228,11 @@ def _read_v38(submit: _SubmitV38) -> Workload:
         tasks=_count("job.tasks", job.tasks, minimum=1),
         tasks_per_node=_count("job.tasks_per_node", job.tasks_per_node, minimum=1),
         spreads=[],
+        whole_nodes=_whole_nodes(job.exclusive, None, job.memory_per_node),
     )
     return _workload(
         shape,
+        node_gpus=node_gpus,
         minutes=_minutes("job.time_limit", job.time_limit),
         array=job.array,
         name=job.name,
@@ -186,7 +243,7 @@ def _read_v38(submit: _SubmitV38) -> Workload:
     )
 
 
-def _read_v39(submit: _SubmitV39) -> Workload:
+def _read_v39(submit: _SubmitV39, node_gpus: int | None) -> Workload:
     _refuse_het_job(submit.jobs)
     job = submit.job
     if job is None:
@@ -197,6 +254,8 @@ def _read_v39(submit: _SubmitV39) -> Workload:
         _require_script(None, "script", "give `script` or `job.script`")
     if not any(text.strip() for _, text in scripts):
         _require_script(None, scripts[0][0])
+    for field, text in scripts:
+        _refuse_directives(field, text)
     for i, variable in enumerate(job.environment or ()):
         if "=" not in variable:
             raise invalid_job(f"job.environment[{i}]: expected NAME=value, got {variable!r}")
@@ -229,9 +288,11 @@ def _read_v39(submit: _SubmitV39) -> Workload:
         tasks=_count("job.tasks", job.tasks, minimum=1),
         tasks_per_node=_count("job.tasks_per_node", job.tasks_per_node, minimum=1),
         spreads=spreads,
+        whole_nodes=_whole_nodes(job.exclusive, job.shared, job.memory_per_node),
     )
     return _workload(
         shape,
+        node_gpus=node_gpus,
         minutes=_minutes("job.time_limit", job.time_limit),
         array=job.array,
         name=job.name,
@@ -247,9 +308,56 @@ def _require_script(script: str | None, field: str, hint: str = "a non-empty str
         raise invalid_job(f"{field}: a batch job needs a script ({hint}, e.g. '#!/bin/bash ...')")
 
 
+_DIRECTIVE = re.compile(r"#\s*(?:SBATCH|PBS)\b", re.IGNORECASE)
+
+
+def _refuse_directives(field: str, script: str | None) -> None:
+    """Refuse ``#SBATCH`` (and ``#PBS``) lines: the gateway bounds and confines a job by its fields,
+    and a directive could ask for more (``--gres``, ``--exclusive``, ``--account``, ``--output``)
+    wherever a Slurm release reads them. sbatch reads them up to the first command line."""
+    for number, line in enumerate((script or "").splitlines(), start=1):
+        text = line.strip()
+        if number == 1 and text.startswith("#!"):
+            continue
+        if text and not text.startswith("#"):
+            return
+        if _DIRECTIVE.match(text):
+            raise invalid_job(
+                f"{field}: line {number}: {text[:60]!r}: #SBATCH directives are refused; "
+                "give the job's options as fields of `job`"
+            )
+
+
+_NOT_EXCLUSIVE = frozenset({"false", "no", "0", ""})
+
+
+def _whole_nodes(
+    exclusive: bool | str | list[str] | None, shared: list[str] | str | None, memory: int | NoVal | None
+) -> str | None:
+    """The field that makes the job hold whole nodes, or None.
+
+    ``exclusive`` (v0.0.38 ``"user"``/``"mcs"``/``"true"``, later a list of them), ``shared: none``
+    (what ``--exclusive`` sets from v0.0.39) and ``memory_per_node: 0`` (all of a node's memory:
+    no other job fits beside it).
+    """
+    values = exclusive if isinstance(exclusive, list) else [exclusive]
+    if any(v is True or (isinstance(v, str) and v.strip().lower() not in _NOT_EXCLUSIVE) for v in values):
+        return "job.exclusive"
+    modes = shared if isinstance(shared, list) else [shared]
+    if any(isinstance(m, str) and m.strip().lower() in ("none", "exclusive") for m in modes):
+        return "job.shared"
+    mem = memory.number if isinstance(memory, NoVal) and memory.set and not memory.infinite else memory
+    if isinstance(memory, NoVal) and memory.infinite:
+        return "job.memory_per_node"
+    if mem == 0 and not isinstance(mem, bool):
+        return "job.memory_per_node"
+    return None
+
+
 def _workload(
     shape: _Shape,
     *,
+    node_gpus: int | None,
     minutes: int,
     array: str | None,
     name: str | None,
@@ -265,6 +373,14 @@ def _workload(
                 "sockets a node has); ask for GPUs per node or per job instead"
             )
     per_node = sum(ask.gpus for ask in shape.per_node)
+    if shape.whole_nodes is not None:
+        if node_gpus is None:
+            raise unbounded_job(
+                f"{shape.whole_nodes}: a job that takes whole nodes holds every GPU of them, and "
+                "this cluster's GPUs per node are not configured (node_gpus); ask for the GPUs you "
+                "need instead"
+            )
+        per_node = max(per_node, node_gpus)
     if shape.max_nodes is not None:
         nodes = max(shape.max_nodes, shape.min_nodes, 1)
     elif per_node:

@@ -169,9 +169,11 @@ def test_parallelism_is_the_node_count(spec: dict[str, Any], nodes: int) -> None
         ({"nvidia.com/gpu.product": "NVIDIA-B200"}, "b200"),
         ({"nvidia.com/gpu.product": "NVIDIA-GB200"}, "gb200"),
         ({"nvidia.com/gpu.product": "nvidia-gb200-nvl72"}, "gb200"),
-        ({"nvidia.com/gpu.product": "NVIDIA-GH200-480GB"}, None),  # not an H200
-        ({"nvidia.com/gpu.product": "Tesla-V100-SXM2-16GB"}, None),
-        ({"nvidia.com/gpu.product": "NVIDIA-L40S"}, None),
+        # Not an H200, and not a model of the short list: the catalog must know it (else the job is
+        # refused with unknown_accelerator), never the cluster's default.
+        ({"nvidia.com/gpu.product": "NVIDIA-GH200-480GB"}, "nvidia-gh200-480gb"),
+        ({"nvidia.com/gpu.product": "Tesla-V100-SXM2-16GB"}, "tesla-v100-sxm2-16gb"),
+        ({"nvidia.com/gpu.product": "NVIDIA-L40S"}, "nvidia-l40s"),
         ({"amd.com/gpu.product-name": "AMD_Instinct_MI300X_OAM"}, "mi300x"),
         ({"amd.com/gpu.product-name": "AMD-Instinct-MI325X"}, "mi325x"),
         ({"kubernetes.io/arch": "amd64"}, None),
@@ -181,6 +183,178 @@ def test_parallelism_is_the_node_count(spec: dict[str, Any], nodes: int) -> None
 )
 def test_the_gpu_type_comes_from_the_node_selector(selector: Any, gpu_type: str | None) -> None:
     assert parse_job(job_body(pod={"nodeSelector": selector})).gpu_type == gpu_type
+
+
+H100 = "NVIDIA-H100-80GB-HBM3"
+A100 = "NVIDIA-A100-SXM4-80GB"
+B200 = "NVIDIA-B200"
+REQUIRED = "spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+
+
+def expression(
+    values: list[str] | None, operator: str = "In", key: str = "nvidia.com/gpu.product"
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"key": key, "operator": operator}
+    if values is not None:
+        out["values"] = values
+    return out
+
+
+def affinity(*terms: list[dict[str, Any]], preferred: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A pod spec's node affinity: required terms (each a list of match expressions), ORed."""
+    node: dict[str, Any] = {}
+    if terms:
+        node["requiredDuringSchedulingIgnoredDuringExecution"] = {
+            "nodeSelectorTerms": [{"matchExpressions": term} for term in terms]
+        }
+    if preferred is not None:
+        node["preferredDuringSchedulingIgnoredDuringExecution"] = [
+            {"weight": 100, "preference": {"matchExpressions": preferred}}
+        ]
+    return {"nodeAffinity": node}
+
+
+def with_affinity(value: dict[str, Any], selector: Any = DROP) -> bytes:
+    return job_body(pod={"affinity": value, "nodeSelector": selector})
+
+
+AFFINITY_GPU_TYPES: list[tuple[dict[str, Any], Any, str | None]] = [
+    (affinity([expression([H100])]), DROP, "h100"),
+    (affinity([expression(["NVIDIA-H100-80GB-HBM3", "NVIDIA-H100-NVL"])]), DROP, "h100"),  # one model
+    (affinity([expression([H100])], [expression(["NVIDIA-H100-NVL"])]), DROP, "h100"),
+    (affinity([expression(["AMD_Instinct_MI300X_OAM"], key="amd.com/gpu.product-name")]), DROP, "mi300x"),
+    (affinity([expression([B200]), expression(["amd64"], key="kubernetes.io/arch")]), DROP, "b200"),
+    # Terms that name no GPU model: the cluster's default, as without any affinity.
+    (affinity([expression(["amd64"], key="kubernetes.io/arch")]), DROP, None),
+    (affinity([expression(["x"], operator="NotIn", key="example.com/pool")]), DROP, None),
+    (affinity(), DROP, None),
+    ({}, DROP, None),
+    ({"podAntiAffinity": {}}, DROP, None),
+    # nodeSelector and affinity both apply: the same model is fine.
+    (affinity([expression([H100])]), {"nvidia.com/gpu.product": H100}, "h100"),
+    (affinity([expression(["amd64"], key="kubernetes.io/arch")]), {"nvidia.com/gpu.product": B200}, "b200"),
+    # A preference does not constrain: it can neither lower the charge nor replace a requirement.
+    (affinity(preferred=[expression([A100])]), DROP, None),
+    (affinity([expression([H100])], preferred=[expression([A100])]), DROP, "h100"),
+    # A model the short list does not know goes to the catalog by its label value, never the default.
+    (affinity([expression(["NVIDIA-L40S"])]), DROP, "nvidia-l40s"),
+]
+
+
+def test_the_gpu_type_comes_from_required_node_affinity_too() -> None:
+    # One table, one test: the cases that name no model (the default) guard the ones that do.
+    got = [parse_job(with_affinity(value, selector)).gpu_type for value, selector, _ in AFFINITY_GPU_TYPES]
+    assert got == [gpu_type for _, _, gpu_type in AFFINITY_GPU_TYPES]
+
+
+@pytest.mark.parametrize(
+    ("value", "selector", "message"),
+    [
+        # Terms are ORed: the job may land on either model, and the gateway charges one.
+        (
+            affinity([expression([A100])], [expression([H100])]),
+            DROP,
+            f"{REQUIRED}.nodeSelectorTerms: the job may run on more than one GPU model (a100, h100) and is "
+            "charged for one; name a single model",
+        ),
+        (affinity([expression([A100, H100])]), DROP, f"{REQUIRED}.nodeSelectorTerms: the job may run on"),
+        (
+            affinity(
+                [expression([H100]), expression(["AMD-Instinct-MI325X"], key="amd.com/gpu.product-name")]
+            ),
+            DROP,
+            f"{REQUIRED}.nodeSelectorTerms: the job may run on more than one GPU model (h100, mi325x)",
+        ),
+        # A term without a GPU model lets the job run on any GPU, beside the other term's model.
+        (
+            affinity([expression([A100])], [expression(["amd64"], key="kubernetes.io/arch")]),
+            DROP,
+            f"{REQUIRED}.nodeSelectorTerms[1]: this term names no GPU model while nodeSelectorTerms[0] names "
+            "a100: the job could run on any GPU; name the model in every term",
+        ),
+        (
+            affinity([expression([A100])], []),
+            DROP,
+            f"{REQUIRED}.nodeSelectorTerms[1]: this term names no GPU",
+        ),
+        # nodeSelector and affinity disagree.
+        (
+            affinity([expression([H100])]),
+            {"nvidia.com/gpu.product": A100},
+            "spec.template.spec: the job may run on more than one GPU model (a100, h100)",
+        ),
+        # Operators that do not name the models: the job could land on any of them.
+        (
+            affinity([expression([A100], operator="NotIn")]),
+            DROP,
+            f"{REQUIRED}.nodeSelectorTerms[0].matchExpressions[0].operator: 'NotIn' on nvidia.com/gpu.product "
+            "does not say which GPU model the job runs on; use 'In' with the model's "
+            "nvidia.com/gpu.product value",
+        ),
+        (
+            affinity([expression(None, operator="Exists")]),
+            DROP,
+            f"{REQUIRED}.nodeSelectorTerms[0].matchExpressions[0].operator: 'Exists'",
+        ),
+        (
+            affinity([expression(None, operator="DoesNotExist")]),
+            DROP,
+            f"{REQUIRED}.nodeSelectorTerms[0].matchExpressions[0].operator: 'DoesNotExist' on nvidia.com/gpu.product",
+        ),
+        (
+            affinity([expression(["1"], operator="Gt", key="amd.com/gpu.product-name")]),
+            DROP,
+            f"{REQUIRED}.nodeSelectorTerms[0].matchExpressions[0].operator: 'Gt' on amd.com/gpu.product-name",
+        ),
+        (
+            affinity([expression([H100]), expression([A100], operator="NotIn")]),
+            DROP,
+            f"{REQUIRED}.nodeSelectorTerms[0].matchExpressions[1].operator: 'NotIn' on nvidia.com",
+        ),
+    ],
+)
+def test_affinity_that_could_hide_a_pricier_gpu_is_refused(
+    value: dict[str, Any], selector: Any, message: str
+) -> None:
+    refused = refusal(with_affinity(value, selector))
+    assert (refused.code, refused.status) == ("unsupported_job", 400), refused.message
+    assert refused.message.startswith(message), refused.message
+
+
+@pytest.mark.parametrize(
+    ("pod", "code", "message"),
+    [
+        (
+            {"affinity": affinity([expression([])])},
+            "invalid_job",
+            f"{REQUIRED}.nodeSelectorTerms[0].matchExpressions[0].values: operator In needs at least one value",
+        ),
+        (
+            {"affinity": affinity([expression([" "])])},
+            "unknown_accelerator",
+            f"{REQUIRED}.nodeSelectorTerms[0].matchExpressions[0].values[0]: ' ' names no GPU model",
+        ),
+        (
+            {"nodeSelector": {"nvidia.com/gpu.product": ""}},
+            "unknown_accelerator",
+            "spec.template.spec.nodeSelector['nvidia.com/gpu.product']: '' names no GPU model",
+        ),
+        (
+            {"affinity": affinity([{"key": "nvidia.com/gpu.product", "operator": "In", "values": H100}])},
+            "invalid_job",
+            f"{REQUIRED}.nodeSelectorTerms[0].matchExpressions[0].values: expected `array | null`",
+        ),
+        (
+            {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {}}}},
+            "invalid_job",
+            f"{REQUIRED}.nodeSelectorTerms: is required",
+        ),
+    ],
+)
+def test_unreadable_affinity(pod: dict[str, Any], code: str, message: str) -> None:
+    refused = refusal(job_body(pod=pod))
+    assert refused.code == code, refused.message
+    assert refused.message.startswith(message), refused.message
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import pytest
@@ -40,6 +40,7 @@ from gateway.errors import (
 )
 from gateway.identity.principal import Principal
 from gateway.proxy.context import RequestContext
+from gateway.settings import ClusterSettings
 
 CUSTOMER = uuid.UUID("0123456789ab4cdeb0123456789abcde")
 NS = "c-0123456789ab"
@@ -151,7 +152,18 @@ class FakeCluster:
     name = "kube"
     kind = "kubernetes"
 
-    def __init__(self, replies: dict[tuple[str, str], tuple[int, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        replies: dict[tuple[str, str], tuple[int, Any]] | None = None,
+        pod_security: Literal["baseline", "restricted"] = "baseline",
+    ) -> None:
+        self.settings = ClusterSettings(
+            name="kube",
+            kind="kubernetes",
+            base_url="https://kube:6443",
+            region="US",
+            pod_security=pod_security,
+        )
         self.replies = replies or {}
         self.calls: list[tuple[str, str, bytes, bytes]] = []
         self.accepts: list[str] = []
@@ -357,6 +369,33 @@ async def test_an_unbounded_job_never_reaches_the_cluster() -> None:
     with pytest.raises(BadRequest) as err:
         await serve("POST", JOBS, job, cluster=cluster)
     assert err.value.code == "unbounded_job" and cluster.calls == []
+
+
+async def test_a_privileged_job_never_reaches_the_cluster_and_kubectl_is_told_why() -> None:
+    cluster = FakeCluster()
+    job = msgspec.json.decode(msgspec.json.encode(JOB))
+    job["spec"]["template"]["spec"]["containers"][0]["securityContext"] = {"privileged": True}
+    with pytest.raises(Forbidden) as err:
+        await serve("POST", JOBS, job, cluster=cluster)
+    assert err.value.code == "pod_security_violation" and cluster.calls == []
+    field = "spec.template.spec.containers[0].securityContext.privileged"
+    status = msgspec.json.decode(status_body(err.value, "req-7"))
+    assert (status["code"], status["reason"]) == (403, "Forbidden")
+    assert status["message"] == (
+        f'{field}: privileged containers are not allowed (Pod Security Standard "baseline")'
+        " (pod_security_violation; request id req-7)"
+    )
+    assert status["details"]["causes"][0]["reason"] == "pod_security_violation"
+
+
+async def test_a_restricted_cluster_refuses_what_the_baseline_allows() -> None:
+    strict = FakeCluster(pod_security="restricted")
+    with pytest.raises(Forbidden) as err:
+        await serve("POST", JOBS, JOB, cluster=strict)
+    assert err.value.code == "pod_security_violation" and strict.calls == []
+    assert "allowPrivilegeEscalation: must be false" in err.value.message
+    assert 'Pod Security Standard "restricted"' in err.value.message
+    await serve("POST", JOBS, JOB, cluster=FakeCluster())  # the same job on a baseline cluster
 
 
 async def test_a_server_side_dry_run_is_refused() -> None:

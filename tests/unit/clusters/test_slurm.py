@@ -189,9 +189,23 @@ def test_the_job_fields_are_carried() -> None:
     assert workload.namespace is None
 
 
-def test_unknown_fields_are_left_to_slurmrestd() -> None:
-    workload = parse_submit("v0.0.38", body(V38, {"qos": "high", "mail_type": "END"}, {"extra": 1}))
-    assert workload.gpus == 4
+@pytest.mark.parametrize(
+    ("version", "job", "top", "path"),
+    [
+        ("v0.0.38", {"mail_type": "END"}, None, "job.mail_type"),
+        ("v0.0.38", {"core_specification": 4}, None, "job.core_specification"),
+        ("v0.0.38", None, {"extra": 1}, "extra"),
+        ("v0.0.40", {"user_id": "0"}, None, "job.user_id"),
+        ("v0.0.40", {"clusters": "other"}, None, "job.clusters"),
+        ("v0.0.44", {"flags": ["SPREAD_JOB"]}, None, "job.flags"),
+    ],
+)
+def test_unknown_fields_are_refused_not_forwarded(version: str, job: Any, top: Any, path: str) -> None:
+    refused = refusal(parse_submit, version, body(V38 if version == "v0.0.38" else V40, job, top))
+    assert refused.code == "invalid_job"
+    assert refused.message == (
+        f"{path}: is not a field the gateway accepts (it refuses what it cannot bound or confine)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -515,10 +529,11 @@ def test_newer_refusals_name_the_field(
     assert refused.message.startswith(message), refused.message
 
 
-def test_newer_versions_do_not_read_the_v0_0_38_names() -> None:
-    # `gres` and `gpus` are not job_desc_msg fields any more: slurmrestd ignores them, and so does the bound.
-    workload = parse_submit("v0.0.41", body(V40, {"tres_per_node": DROP, "gres": "gpu:8", "gpus": "8"}))
-    assert workload.gpus == 0
+def test_newer_versions_refuse_the_v0_0_38_names() -> None:
+    # `gres` and `gpus` are not job_desc_msg fields any more: a release that reads them after all
+    # must not get GPUs the bound never counted, so they are refused like any unknown field.
+    refused = refusal(parse_submit, "v0.0.41", body(V40, {"tres_per_node": DROP, "gres": "gpu:8"}))
+    assert refused.message.startswith("job.gres: is not a field the gateway accepts")
 
 
 @pytest.mark.parametrize("version", ["v0.0.37", "v0.0.45", "v1", "", "latest"])
