@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 import tempfile
 import time
@@ -32,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import asyncpg
 import httpx
 from _support import HOST, interrupt_on_signals, machine_lines, tree_cpu_seconds
-from bench_proxy import BULK_PLAN, Database, create_key, gateway_env, start_gateway
+from bench_proxy import BULK_PLAN, Database, create_key, gateway_cli, gateway_env, start_gateway
 
 from gateway.compute.records import accounting_pass
 from gateway.policy.loader import load_policy, shipped_policy_dir
@@ -148,14 +149,17 @@ def main() -> int:
         slurm = SlurmCluster(workdir / "slurm").start()
         stack.callback(slurm.stop)
         print(f"slurm {slurm.slurm_version}, REST {slurm.api_version}")
-        jobs_dir = Path(slurm.jobs_dir) / "bench"
+        # The gateway submits as the customer's own user (its cluster identity), in its home.
+        user = SlurmCluster.ensure_user("gwbench")
+        jobs_dir = Path(slurm.jobs_dir) / "gwbench"
         jobs_dir.mkdir()
-        jobs_dir.chmod(0o777)
+        jobs_dir.chmod(0o700)
+        os.chown(jobs_dir, user.pw_uid, user.pw_gid)
         db = Database()
         db.open()
         stack.callback(db.close)
         env = gateway_env(db.url, workdir / "state")
-        env["LAB_SLURM_JWT"] = slurm.token("root")
+        root_token = slurm.token("root")
         config = workdir / "gateway.toml"
         policy = workdir / "policy"
         policy.mkdir()
@@ -163,14 +167,18 @@ def main() -> int:
         config.write_text(
             f'policy_dir = "{policy}"\n'
             f'[[clusters]]\nname = "lab"\nkind = "slurm"\nbase_url = "{slurm.base_url}"\nregion = "US"\n'
-            'token_env = "LAB_SLURM_JWT"\nuser = "root"\npoll_seconds = 1.0\n'
+            f'jwt_key_file = "{slurm.etc}/jwt_hs256.key"\nuser = "root"\npartitions = ["gpu"]\n'
+            f'home_root = "{slurm.jobs_dir}"\npoll_seconds = 1.0\n'
         )
-        key = create_key(env, f"bench-{uuid.uuid4().hex[:6]}")
+        name = f"bench-{uuid.uuid4().hex[:6]}"
+        key = create_key(env, name)
+        gateway_cli(env, "cluster", "identity", "set", "--config", str(config), "--cluster", "lab",
+                    "--customer", name, "--user", "gwbench")  # fmt: skip
         body = job(jobs_dir)
         direct = asyncio.run(
             submit_all(
                 f"{slurm.base_url}/slurm/{slurm.api_version}/job/submit",
-                {"X-SLURM-USER-NAME": "root", "X-SLURM-USER-TOKEN": env["LAB_SLURM_JWT"]},
+                {"X-SLURM-USER-NAME": "root", "X-SLURM-USER-TOKEN": root_token},
                 body,
                 args.jobs,
                 args.concurrency,

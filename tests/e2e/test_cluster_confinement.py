@@ -8,6 +8,7 @@ bound or confine before anything reaches slurmctld.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from pathlib import Path
@@ -191,3 +192,53 @@ def test_a_job_is_cancelled_as_its_own_user(lab: Any, slurm: Any, database_url: 
     assert cancelled.status_code == 200, cancelled.text
     ended = until_ended(database_url, job_id)
     assert ended["native_state"] == "CANCELLED" and ended["cluster_user"] == home.name
+
+
+def test_an_operator_maps_lists_and_unmaps_identities_with_the_cli(
+    lab: Any, slurm: Any, database_url: str
+) -> None:
+    import json
+
+    from tests.e2e.test_cli import gateway_cli
+
+    gw = lab["gw"]
+    config = str(gw.config)
+    cid, key = customer(database_url)
+    taken, _, home = home_of(lab, database_url)  # another customer's user, and its home's folder
+    user = f"gwt{cid.hex[:10]}"
+    from tests.slurm_cluster import SlurmCluster
+
+    entry = SlurmCluster.ensure_user(user)
+    lab["users"].append(user)
+    mine = home.parent / user
+    mine.mkdir(mode=0o700)
+    os.chown(mine, entry.pw_uid, entry.pw_gid)
+
+    clash = gateway_cli(gw, "cluster", "identity", "set", "--config", config, "--cluster", "lab",
+                        "--customer", str(cid), "--user", home.name)  # fmt: skip
+    assert (
+        clash.returncode == 1
+        and f"the user {home.name!r} on 'lab' belongs to another customer" in clash.stderr
+    )
+    unknown = gateway_cli(gw, "cluster", "identity", "set", "--config", config, "--cluster", "nope",
+                          "--customer", str(cid), "--user", user)  # fmt: skip
+    assert (
+        unknown.returncode == 1 and "no cluster 'nope' in the configuration (clusters: lab)" in unknown.stderr
+    )
+    made = gateway_cli(gw, "cluster", "identity", "set", "--config", config, "--cluster", "lab",
+                       "--customer", str(cid), "--user", user, "--account", "team-7", "--json")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout) == {
+        "cluster": "lab", "customer_id": str(cid), "user": user, "account": "team-7", "qos": None,
+        "home": str(mine),
+    }  # fmt: skip
+    listed = gateway_cli(gw, "cluster", "identity", "list", "--config", config, "--cluster", "lab", "--json")
+    users = {row["user"]: row["customer_id"] for row in json.loads(listed.stdout)}
+    assert users[user] == str(cid) and users[home.name] == str(taken)
+    submitted = call(lab, key, "POST", "/job/submit", job_body(slurm, "true"))
+    assert submitted.status_code == 200, submitted.text
+    assert slurm_job(slurm, submitted.json()["job_id"])["account"] == "team-7"
+    removed = gateway_cli(gw, "cluster", "identity", "remove", "--config", config, "--cluster", "lab",
+                          "--customer", str(cid))  # fmt: skip
+    assert removed.returncode == 0, removed.stderr
+    refused(call(lab, key, "POST", "/job/submit", job_body(slurm, "true")), 403, "cluster_identity_missing")

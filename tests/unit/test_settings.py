@@ -68,6 +68,16 @@ secret_env = "IDV_SECRET"
 """
 
 
+SLURM = """
+[[clusters]]
+name = "lab"
+kind = "slurm"
+base_url = "http://127.0.0.1:6820"
+region = "US"
+jwt_key_file = "/etc/slurm/jwt_hs256.key"
+"""
+
+
 @pytest.mark.parametrize(
     ("text", "environ", "message"),
     [
@@ -110,14 +120,61 @@ secret_env = "IDV_SECRET"
         ("", {"GATEWAY_TRUSTED_PROXIES": "127.0.0.1/32,10.0.0.0/33"}, "'10.0.0.0/33' is not an IP network"),
         ("policy_dir = '/nonexistent/policies'\n", {}, "invalid setting policy_dir"),
         ("policy_mode = 'lenient'\n", {}, "at `$.policy_mode`"),
+        (
+            SLURM.replace('jwt_key_file = "/etc/slurm/jwt_hs256.key"', ""),
+            {},
+            "invalid setting clusters[0].jwt_key_file ({file}): a Slurm cluster needs the key "
+            "slurmctld verifies JWTs with (its AuthAltParameters jwt_key file), so that each "
+            "customer's jobs run as the customer's own user",
+        ),
+        (
+            SLURM + 'token_env = "LAB_JWT"\n',
+            {},
+            "invalid setting clusters[0].token_env ({file}): a Slurm cluster's tokens are minted "
+            "per user from jwt_key_file; remove token_env",
+        ),
+        (
+            SLURM + "node_gpus = 0\n",
+            {},
+            "invalid setting clusters[0].node_gpus ({file}): must be at least 1",
+        ),
+        (
+            SLURM + 'partitions = ["gpu", "gpu"]\n',
+            {},
+            "clusters[0].partitions ({file}): a partition is named twice",
+        ),
+        (
+            SLURM + 'partitions = ["gpu x"]\n',
+            {},
+            "clusters[0].partitions[0] ({file}): 'gpu x' is not a Slurm name",
+        ),
+        (SLURM + 'account = "a;b"\n', {}, "clusters[0].account ({file}): 'a;b' is not a Slurm name"),
+        (
+            SLURM + 'home_root = "home"\n',
+            {},
+            "clusters[0].home_root ({file}): 'home' must be a normalised",
+        ),
+        (SLURM + 'home_root = "/home/"\n', {}, "'/home/' must be a normalised absolute path"),
     ],
 )
 def test_bad_configuration_names_the_key(
     tmp_path: Path, text: str, environ: dict[str, str], message: str
 ) -> None:
+    path = write(tmp_path, text)
     with pytest.raises(SettingsError) as info:
-        load_settings(write(tmp_path, text), environ=environ)
-    assert message in str(info.value)
+        load_settings(path, environ=environ)
+    assert message.replace("{file}", str(path)) in str(info.value)
+
+
+def test_a_slurm_cluster_with_its_key_and_policy_fields_loads(tmp_path: Path) -> None:
+    text = SLURM + 'node_gpus = 8\npartitions = ["gpu", "big"]\naccount = "lab"\nhome_root = "/scratch"\n'
+    (cluster,) = load_settings(write(tmp_path, text), environ={}).clusters
+    assert (cluster.node_gpus, cluster.partitions, cluster.account, cluster.home_root) == (
+        8,
+        ["gpu", "big"],
+        "lab",
+        "/scratch",
+    )
 
 
 def test_missing_config_file(tmp_path: Path) -> None:
