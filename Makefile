@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# `make run PORT=9090 HOST=0.0.0.0`: where the demo gateway listens.
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
 
 .PHONY: run test lint bench clean
 
@@ -14,7 +17,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 run: $(STAMP)
-	$(BIN)/gateway demo
+	$(BIN)/gateway demo --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check gateway tests

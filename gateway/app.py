@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from .errors import ServiceUnavailable, error_body
+from .errors import GatewayError, ServiceUnavailable, error_body
 from .logs import configure_logging
 from .ops.control import create_control_app
 from .runtime import Runtime
@@ -20,17 +20,19 @@ class GatewayApp:
         self.control = create_control_app(runtime)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and (too_large := _headers_too_large(scope["headers"])) is not None:
+            return await self._refuse(scope, send, too_large)
         if scope["type"] == "http" and scope["path"].startswith("/v1/"):
             proxy = self.runtime.proxy
             if proxy is not None:
                 return await proxy(scope, receive, send)
-            return await _not_ready(send)
+            return await self._refuse(scope, send, _not_ready())
         if scope["type"] == "http" and scope["path"].startswith("/clusters/"):
             clusters = self.runtime.cluster_proxy
             if clusters is not None:
                 return await clusters(scope, receive, send)
             if self.runtime.proxy is None:
-                return await _not_ready(send)
+                return await self._refuse(scope, send, _not_ready())
         if scope["type"] != "http":
             return await self.control(scope, receive, send)  # type: ignore[arg-type]  # lifespan
         request_id = str(uuid.uuid4())
@@ -44,14 +46,48 @@ class GatewayApp:
 
         await self.control(scope, receive, send_with_id)  # type: ignore[arg-type]
 
+    async def _refuse(self, scope: dict[str, Any], send: Any, err: GatewayError) -> None:
+        """Answer before any app: a data-plane call refused so has no usage event, only a count."""
+        if scope["path"].startswith(("/v1/", "/clusters/")):
+            self.runtime.metrics.refused_unattributed(err.code)
+        await _refuse(send, err)
 
-async def _not_ready(send: Any) -> None:
+
+MAX_HEADERS = 100
+MAX_HEADER_BYTES = 64 * 1024
+"""The request's header names and values together. uvicorn (httptools) sets no limit of its own and
+granian's (over 100 headers or about 0.5 MB: an empty 431) is far above what a client sends; below
+these, every server's request gets the gateway's 431, in its error shape, before anything reads it."""
+
+
+def _headers_too_large(headers: list[tuple[bytes, bytes]]) -> GatewayError | None:
+    if len(headers) > MAX_HEADERS:
+        return _RequestHeadersTooLarge(f"the request has more than {MAX_HEADERS} headers")
+    size = 0
+    for name, value in headers:  # ~0.6 µs for an SDK's 15 headers
+        size += len(name) + len(value)
+    if size > MAX_HEADER_BYTES:
+        return _RequestHeadersTooLarge(f"the request's headers exceed {MAX_HEADER_BYTES} bytes")
+    return None
+
+
+class _RequestHeadersTooLarge(GatewayError):
+    status = 431
+    type = "invalid_request_error"
+    code = "request_headers_too_large"
+
+
+def _not_ready() -> GatewayError:
+    return ServiceUnavailable("the gateway is starting or stopping", code="not_ready")
+
+
+async def _refuse(send: Any, err: GatewayError) -> None:
     request_id = str(uuid.uuid4())
-    body = error_body(ServiceUnavailable("the gateway is starting or stopping", code="not_ready"), request_id)
+    body = error_body(err, request_id)
     await send(
         {
             "type": "http.response.start",
-            "status": 503,
+            "status": err.status,
             "headers": [(b"content-type", b"application/json"), (b"x-request-id", request_id.encode())],
         }
     )

@@ -114,19 +114,21 @@ class Conflict(GatewayError):
     code = "conflict"
 
 
-class _ErrorDetail(msgspec.Struct):
+class ErrorDetail(msgspec.Struct):
     type: str
     code: str
     message: str
     request_id: str
 
 
-class _ErrorBody(msgspec.Struct):
-    error: _ErrorDetail
+class ErrorBody(msgspec.Struct):
+    """Every error response's body (also the OpenAPI document's ``ErrorBody`` schema)."""
+
+    error: ErrorDetail
 
 
 _encode = msgspec.json.Encoder().encode
 
 
 def error_body(err: GatewayError, request_id: str) -> bytes:
-    return _encode(_ErrorBody(_ErrorDetail(err.type, err.code, err.message, request_id)))
+    return _encode(ErrorBody(ErrorDetail(err.type, err.code, err.message, request_id)))

@@ -176,6 +176,7 @@ class Runtime:
                 meter=self.meter,
                 ledger=self.ledger,
                 max_body_bytes=s.max_body_bytes,
+                refused_unattributed=self.metrics.refused_unattributed,
             )
             self.follower = Follower(self._clusters, self.pool)
             self.follower.start()

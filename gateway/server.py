@@ -12,12 +12,15 @@ import os
 
 from .db import connect_pool, migrate, resolve_database_url
 from .kyc.service import KycService
+from .logs import configure_logging, logging_config
 from .policy.store import PolicyStore
 from .runtime import policy_dirs
 from .settings import Settings
 
 
 def serve(settings: Settings, config_file: str | None) -> None:
+    # Everything this process logs (asyncpg while migrating, the server's own lines) is JSON too.
+    configure_logging(settings.log_level)
     url = resolve_database_url(settings)
     # The policy must load before any worker starts; its files become the last good copy.
     PolicyStore(policy_dirs(settings), settings.state_path / "policy-last-good", strict=True)
@@ -32,6 +35,8 @@ def serve(settings: Settings, config_file: str | None) -> None:
     if settings.server == "uvicorn":
         import uvicorn
 
+        from . import uvicorn_http
+
         uvicorn.run(
             "gateway.app:create_app",
             factory=True,
@@ -41,6 +46,9 @@ def serve(settings: Settings, config_file: str | None) -> None:
             lifespan="on",
             access_log=False,
             log_level="warning",
+            log_config=logging_config(settings.log_level),
+            # Its own 400s for requests it cannot parse, in the gateway's error shape.
+            http=uvicorn_http.PROTOCOL,
             timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
         )
         return
@@ -56,6 +64,7 @@ def serve(settings: Settings, config_file: str | None) -> None:
         workers=settings.workers,
         log_access=False,
         log_level="warning",  # type: ignore[arg-type]
+        log_dictconfig=logging_config(settings.log_level),  # its lines as JSON on stderr, not text on stdout
         workers_kill_timeout=int(settings.shutdown_timeout_seconds),
     ).serve()
 

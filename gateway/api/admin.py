@@ -12,12 +12,13 @@ import hmac
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import msgspec
 from litestar import Response, delete, get, post, put
 from litestar.handlers import BaseRouteHandler
+from litestar.params import Parameter
 
 from ..cli.quota import QuotaView, quota_view
 from ..errors import (
@@ -28,11 +29,13 @@ from ..errors import (
     Unauthorized,
     UnprocessableEntity,
 )
+from ..identity.repository import Customer
 from ..kyc.models import DecisionIn, KycStatus, OwnerIn, QueueItem, Review
 from ..kyc.service import Action
 from ..policy.model import Policy
 from ..quota.overrides import Override, delete_override, set_override, set_time_zone, time_zone
 from .common import AnyRequest, decode_body, kyc_of, runtime_of
+from .openapi import Body, admin_api
 
 _ACTIONS: dict[str, Action] = {
     "approve": "approve",
@@ -43,6 +46,13 @@ _ACTIONS: dict[str, Action] = {
     "reopen": "reopen",
 }
 MAX_LIST_BYTES = 1 << 30
+# A bigserial id: a path id outside its range is refused (400) before PostgreSQL would raise (500).
+RowId = Annotated[int, Parameter(ge=1, le=2**63 - 1)]
+_LIST_BODY = Body(
+    media_type="application/octet-stream",
+    schema={"type": "string", "format": "binary"},
+    description="The list file as published (CSL JSON or CSV, OFAC SDN XML, OpenSanctions JSON lines).",
+)
 
 
 class CustomerIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -85,45 +95,58 @@ def _guard(connection: Any, _handler: BaseRouteHandler) -> None:
     admin_actor(connection)
 
 
-@get("/admin/v1/kyc/queue", guards=[_guard])
+@get("/admin/v1/kyc/queue", guards=[_guard], **admin_api())
 async def queue(request: AnyRequest) -> list[QueueItem]:
     runtime, kyc = kyc_of(request)
     async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
         return await kyc.queue(conn)
 
 
-@post("/admin/v1/customers", guards=[_guard], status_code=201)
-async def create_customer(request: AnyRequest) -> dict[str, Any]:
+@post("/admin/v1/customers", guards=[_guard], status_code=201, **admin_api(409, body=CustomerIn))
+async def create_customer(request: AnyRequest) -> Customer:
     body = await decode_body(request, CustomerIn)
     runtime, kyc = kyc_of(request)
     async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
-        customer = await kyc.create_customer(conn, body.name, body.kind, body.country)
-    return msgspec.structs.asdict(customer)
+        return await kyc.create_customer(conn, body.name, body.kind, body.country)
 
 
-@get("/admin/v1/customers/{customer_id:uuid}/kyc", guards=[_guard])
+@get("/admin/v1/customers/{customer_id:uuid}/kyc", guards=[_guard], **admin_api(404))
 async def review(request: AnyRequest, customer_id: uuid.UUID) -> Review:
     runtime, kyc = kyc_of(request)
     async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
         return await kyc.review(conn, customer_id)
 
 
-@get("/admin/v1/customers/{customer_id:uuid}/kyc/status", guards=[_guard])
+@get("/admin/v1/customers/{customer_id:uuid}/kyc/status", guards=[_guard], **admin_api(404))
 async def status(request: AnyRequest, customer_id: uuid.UUID) -> KycStatus:
     runtime, kyc = kyc_of(request)
     async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
         return await kyc.status(conn, customer_id)
 
 
-@post("/admin/v1/customers/{customer_id:uuid}/kyc/submit", guards=[_guard], status_code=200)
+@post(
+    "/admin/v1/customers/{customer_id:uuid}/kyc/submit",
+    guards=[_guard],
+    status_code=200,
+    **admin_api(404, 409),
+)
 async def submit(request: AnyRequest, customer_id: uuid.UUID) -> KycStatus:
     runtime, kyc = kyc_of(request)
     async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
         return await kyc.submit(conn, customer_id, admin_actor(request))
 
 
-@post("/admin/v1/customers/{customer_id:uuid}/kyc/{action:str}", guards=[_guard], status_code=200)
-async def decide(request: AnyRequest, customer_id: uuid.UUID, action: str) -> KycStatus:
+@post(
+    "/admin/v1/customers/{customer_id:uuid}/kyc/{action:str}",
+    guards=[_guard],
+    status_code=200,
+    **admin_api(404, 409, body=DecisionIn),
+)
+async def decide(
+    request: AnyRequest,
+    customer_id: uuid.UUID,
+    action: Annotated[str, Parameter(schema_extra={"enum": sorted(_ACTIONS)})],
+) -> KycStatus:
     if action not in _ACTIONS:
         raise BadRequest(f"unknown action {action!r}; one of {sorted(_ACTIONS)}", code="unknown_action")
     body = await decode_body(request, DecisionIn)
@@ -132,7 +155,12 @@ async def decide(request: AnyRequest, customer_id: uuid.UUID, action: str) -> Ky
         return await kyc.decide(conn, customer_id, _ACTIONS[action], admin_actor(request), body.reason)
 
 
-@post("/admin/v1/customers/{customer_id:uuid}/owners", guards=[_guard], status_code=201)
+@post(
+    "/admin/v1/customers/{customer_id:uuid}/owners",
+    guards=[_guard],
+    status_code=201,
+    **admin_api(404, 409, body=OwnerIn),
+)
 async def add_owner(request: AnyRequest, customer_id: uuid.UUID) -> dict[str, uuid.UUID]:
     body = await decode_body(request, OwnerIn)
     runtime, kyc = kyc_of(request)
@@ -140,7 +168,7 @@ async def add_owner(request: AnyRequest, customer_id: uuid.UUID) -> dict[str, uu
         return {"id": await kyc.add_owner(conn, customer_id, body)}
 
 
-@post("/admin/v1/customers/{customer_id:uuid}/erase", guards=[_guard], status_code=200)
+@post("/admin/v1/customers/{customer_id:uuid}/erase", guards=[_guard], status_code=200, **admin_api(404, 409))
 async def erase(request: AnyRequest, customer_id: uuid.UUID) -> dict[str, Any]:
     runtime, kyc = kyc_of(request)
     async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
@@ -148,8 +176,17 @@ async def erase(request: AnyRequest, customer_id: uuid.UUID) -> dict[str, Any]:
     return {"id": customer_id, "erased": True}
 
 
-@post("/admin/v1/screening/hits/{hit_id:int}/{verdict:str}", guards=[_guard], status_code=200)
-async def decide_hit(request: AnyRequest, hit_id: int, verdict: str) -> KycStatus:
+@post(
+    "/admin/v1/screening/hits/{hit_id:int}/{verdict:str}",
+    guards=[_guard],
+    status_code=200,
+    **admin_api(404, 409, body=DecisionIn),
+)
+async def decide_hit(
+    request: AnyRequest,
+    hit_id: RowId,
+    verdict: Annotated[str, Parameter(schema_extra={"enum": ["confirm", "dismiss"]})],
+) -> KycStatus:
     if verdict not in ("confirm", "dismiss"):
         raise BadRequest(
             "a hit is confirmed or dismissed: use .../confirm or .../dismiss", code="unknown_action"
@@ -160,15 +197,24 @@ async def decide_hit(request: AnyRequest, hit_id: int, verdict: str) -> KycStatu
         return await kyc.decide_hit(conn, hit_id, verdict == "confirm", admin_actor(request), body.reason)
 
 
-@post("/admin/v1/screening/lists", guards=[_guard], status_code=201)
-async def load_list(request: AnyRequest, source: str) -> Response[dict[str, Any]]:
+@post(
+    "/admin/v1/screening/lists",
+    guards=[_guard],
+    status_code=201,
+    request_max_body_size=MAX_LIST_BYTES,
+    **admin_api(body=_LIST_BODY),
+)
+async def load_list(
+    request: AnyRequest,
+    source: Annotated[str, Parameter(schema_extra={"enum": ["csl", "sdn", "opensanctions"]})],
+    name: Annotated[str | None, Parameter(description="the file's name, as recorded with the list")] = None,
+) -> Response[dict[str, Any]]:
     """Upload a list file as the raw body (``?source=csl|sdn|opensanctions``); everyone is rescreened."""
     if source not in ("csl", "sdn", "opensanctions"):
         raise BadRequest("source must be csl, sdn or opensanctions", code="invalid_source")
     runtime, kyc = kyc_of(request)
     with tempfile.TemporaryDirectory(prefix="gateway-list-") as tmp:
-        # Only a file name: the client must not choose where it is written.
-        path = Path(tmp) / (Path(request.query_params.get("name") or "").name or f"{source}-upload")
+        path = Path(tmp) / _upload_name(name, source)
         size = 0
         with path.open("wb") as f:
             async for chunk in request.stream():
@@ -181,7 +227,20 @@ async def load_list(request: AnyRequest, source: str) -> Response[dict[str, Any]
     return Response({"list": msgspec.to_builtins(info), "rescreened": rescreened}, status_code=201)
 
 
-@get("/admin/v1/policy", guards=[_guard])
+def _upload_name(name: str | None, source: str) -> str:
+    """The name the list is recorded under: the client's base name, if it can be a file's name.
+
+    Only a base name, so that the client cannot choose where the file is written; and not
+    ``..`` (the temporary folder's parent), a NUL or a name the file system refuses, which
+    would fail the upload with an internal error.
+    """
+    base = Path(name or "").name
+    if base in ("", ".", "..") or not base.isprintable() or len(base.encode()) > 200:
+        return f"{source}-upload"
+    return base
+
+
+@get("/admin/v1/policy", guards=[_guard], **admin_api())
 async def policy_info(request: AnyRequest) -> dict[str, Any]:
     store = runtime_of(request).policies
     if store is None:
@@ -189,7 +248,7 @@ async def policy_info(request: AnyRequest) -> dict[str, Any]:
     return {"policy_hash": store.policy.hash, "dirs": [str(d) for d in store.dirs], "error": store.error}
 
 
-@post("/admin/v1/policy/reload", guards=[_guard], status_code=200)
+@post("/admin/v1/policy/reload", guards=[_guard], status_code=200, **admin_api(422))
 async def reload_policy(request: AnyRequest) -> dict[str, Any]:
     """Load the policy folders again: swapped atomically on every replica, or kept, saying why."""
     runtime = runtime_of(request)
@@ -220,7 +279,7 @@ def _policy(request: AnyRequest) -> Policy:
     return store.policy
 
 
-@get("/admin/v1/customers/{customer_id:uuid}/quota", guards=[_guard])
+@get("/admin/v1/customers/{customer_id:uuid}/quota", guards=[_guard], **admin_api(404))
 async def quota(request: AnyRequest, customer_id: uuid.UUID) -> QuotaView:
     """As ``gateway quota show --json``, under the policy this replica enforces."""
     policy = _policy(request)
@@ -228,7 +287,11 @@ async def quota(request: AnyRequest, customer_id: uuid.UUID) -> QuotaView:
         return await quota_view(conn, customer_id, policy)
 
 
-@put("/admin/v1/customers/{customer_id:uuid}/quota/overrides", guards=[_guard])
+@put(
+    "/admin/v1/customers/{customer_id:uuid}/quota/overrides",
+    guards=[_guard],
+    **admin_api(404, body=OverrideIn),
+)
 async def put_override(request: AnyRequest, customer_id: uuid.UUID) -> Override:
     body = await decode_body(request, OverrideIn)
     actor = admin_actor(request)
@@ -252,15 +315,16 @@ async def put_override(request: AnyRequest, customer_id: uuid.UUID) -> Override:
     "/admin/v1/customers/{customer_id:uuid}/quota/overrides/{override_id:int}",
     guards=[_guard],
     status_code=200,
+    **admin_api(404),
 )
-async def remove_override(request: AnyRequest, customer_id: uuid.UUID, override_id: int) -> dict[str, bool]:
+async def remove_override(request: AnyRequest, customer_id: uuid.UUID, override_id: RowId) -> dict[str, bool]:
     async with _pool(request).acquire() as conn:
         if not await delete_override(conn, customer_id, override_id):
             raise NotFoundInStore(f"this customer has no override {override_id}", code="override_not_found")
     return {"deleted": True}
 
 
-@put("/admin/v1/customers/{customer_id:uuid}/time-zone", guards=[_guard])
+@put("/admin/v1/customers/{customer_id:uuid}/time-zone", guards=[_guard], **admin_api(404, body=TimeZoneIn))
 async def put_time_zone(request: AnyRequest, customer_id: uuid.UUID) -> dict[str, Any]:
     """The zone whose midnight starts the customer's daily and monthly budgets."""
     body = await decode_body(request, TimeZoneIn)

@@ -20,6 +20,7 @@ from ..kyc.facts import Facts, FactsIn
 from ..kyc.models import ApplicationIn, ApplicationView, OwnerIn
 from ..kyc.service import KycService
 from .common import AnyRequest, bearer, client_ip, decode_body, kyc_of, runtime_of
+from .openapi import onboarding_api
 
 _BASE = "/kyc/v1/applications"
 
@@ -65,7 +66,7 @@ async def _scope(request: AnyRequest) -> tuple[_Scope, KycService]:
     return scope, scope.kyc
 
 
-@post(_BASE, status_code=201)
+@post(_BASE, status_code=201, **onboarding_api(409, body=ApplicationIn))
 async def create_application(request: AnyRequest) -> Response[ApplicationView]:
     scope, kyc = await _scope(request)
     body = await decode_body(request, ApplicationIn)
@@ -83,7 +84,7 @@ async def create_application(request: AnyRequest) -> Response[ApplicationView]:
     return Response(view, status_code=201, headers={"location": f"{_BASE}/{customer.id}"})
 
 
-@get(_BASE)
+@get(_BASE, **onboarding_api())
 async def my_applications(request: AnyRequest) -> list[ApplicationView]:
     scope, kyc = await _scope(request)
     async with scope.runtime.pool.acquire() as conn:  # type: ignore[union-attr]
@@ -91,7 +92,7 @@ async def my_applications(request: AnyRequest) -> list[ApplicationView]:
         return [] if mine is None else [await kyc.application(conn, mine)]
 
 
-@get(_BASE + "/{application_id:uuid}")
+@get(_BASE + "/{application_id:uuid}", **onboarding_api(404))
 async def get_application(request: AnyRequest, application_id: uuid.UUID) -> ApplicationView:
     scope, kyc = await _scope(request)
     async with scope.runtime.pool.acquire() as conn:  # type: ignore[union-attr]
@@ -99,7 +100,7 @@ async def get_application(request: AnyRequest, application_id: uuid.UUID) -> App
         return await kyc.application(conn, application_id)
 
 
-@patch(_BASE + "/{application_id:uuid}/facts")
+@patch(_BASE + "/{application_id:uuid}/facts", **onboarding_api(404, 409, body=FactsIn))
 async def update_facts(request: AnyRequest, application_id: uuid.UUID) -> Facts:
     scope, kyc = await _scope(request)
     body = await decode_body(request, FactsIn)
@@ -108,7 +109,7 @@ async def update_facts(request: AnyRequest, application_id: uuid.UUID) -> Facts:
         return await kyc.update_facts(conn, application_id, body)
 
 
-@post(_BASE + "/{application_id:uuid}/owners", status_code=201)
+@post(_BASE + "/{application_id:uuid}/owners", status_code=201, **onboarding_api(404, 409, body=OwnerIn))
 async def add_owner(request: AnyRequest, application_id: uuid.UUID) -> dict[str, uuid.UUID]:
     scope, kyc = await _scope(request)
     body = await decode_body(request, OwnerIn)
@@ -117,7 +118,7 @@ async def add_owner(request: AnyRequest, application_id: uuid.UUID) -> dict[str,
         return {"id": await kyc.add_owner(conn, application_id, body)}
 
 
-@delete(_BASE + "/{application_id:uuid}/owners/{owner_id:uuid}", status_code=204)
+@delete(_BASE + "/{application_id:uuid}/owners/{owner_id:uuid}", status_code=204, **onboarding_api(404, 409))
 async def remove_owner(request: AnyRequest, application_id: uuid.UUID, owner_id: uuid.UUID) -> None:
     scope, kyc = await _scope(request)
     async with scope.runtime.pool.acquire() as conn:  # type: ignore[union-attr]
@@ -125,7 +126,7 @@ async def remove_owner(request: AnyRequest, application_id: uuid.UUID, owner_id:
         await kyc.remove_owner(conn, application_id, owner_id)
 
 
-@post(_BASE + "/{application_id:uuid}/submit", status_code=200)
+@post(_BASE + "/{application_id:uuid}/submit", status_code=200, **onboarding_api(404, 409))
 async def submit(request: AnyRequest, application_id: uuid.UUID) -> dict[str, Any]:
     scope, kyc = await _scope(request)
     async with scope.runtime.pool.acquire() as conn:  # type: ignore[union-attr]
@@ -135,7 +136,7 @@ async def submit(request: AnyRequest, application_id: uuid.UUID) -> dict[str, An
     return {"id": application_id, "status": status.status}
 
 
-@get(_BASE + "/{application_id:uuid}/status")
+@get(_BASE + "/{application_id:uuid}/status", **onboarding_api(404))
 async def application_status(request: AnyRequest, application_id: uuid.UUID) -> dict[str, Any]:
     scope, kyc = await _scope(request)
     async with scope.runtime.pool.acquire() as conn:  # type: ignore[union-attr]

@@ -15,11 +15,16 @@ from litestar import post
 from ..errors import NotFoundInStore, PayloadTooLarge, ServiceUnavailable
 from ..kyc.webhooks import parse_event, verify_signature
 from .common import AnyRequest, kyc_of
+from .openapi import Body, webhook_api
 
 MAX_WEBHOOK_BYTES = 1 << 20
+_EVENT = Body(
+    schema={"type": "object"},
+    description="The provider's event as it sends it (its scheme's own format), signed in a header.",
+)
 
 
-@post("/kyc/v1/webhooks/{provider:str}", status_code=200)
+@post("/kyc/v1/webhooks/{provider:str}", status_code=200, **webhook_api(body=_EVENT))
 async def receive(request: AnyRequest, provider: str) -> dict[str, Any]:
     runtime, kyc = kyc_of(request)
     config = next((p for p in runtime.settings.kyc_providers if p.name == provider), None)

@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import os
 import secrets
+import shlex
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import asyncpg
 
@@ -81,16 +83,31 @@ async def _demo_key(url: str, settings: Settings) -> str:
         await conn.close()
 
 
+def _commands() -> tuple[str, str]:
+    """How to run this installation's ``gateway`` and ``python`` from any shell, venv active or not.
+
+    The printed instructions are copied into another terminal, where the venv is rarely
+    activated: bare ``gateway`` or ``python`` would be another program or none. So they name
+    this interpreter by its absolute path, and the ``gateway`` script installed beside it.
+    """
+    python = Path(sys.executable).absolute()
+    script = python.parent / "gateway"
+    gateway = shlex.quote(str(script)) if script.is_file() else f"{shlex.quote(str(python))} -m gateway"
+    return gateway, shlex.quote(str(python))
+
+
 def run_demo(args: argparse.Namespace) -> None:
     from ..server import serve
 
-    settings = load_settings(args.config, port=args.port)
+    settings = load_settings(args.config, host=args.host, port=args.port)
     state = settings.state_path
     state.mkdir(parents=True, exist_ok=True)
     upstream_port = args.upstream_port or _free_port()
     upstream_key = secrets.token_hex(16)  # the upstream's own credential, never shown to callers
     config = state / "demo.toml"
     config.write_text(_CONFIG.format(port=upstream_port))
+    # The gateway reads the key from this variable (api_key_env above), and so does the upstream:
+    # passed on its command line, it would be visible to every user of the machine (ps).
     os.environ["DEMO_UPSTREAM_KEY"] = upstream_key
 
     url = resolve_database_url(settings)
@@ -102,15 +119,23 @@ def run_demo(args: argparse.Namespace) -> None:
             "gateway.demo.upstream",
             "--port",
             str(upstream_port),
-            "--api-key",
-            upstream_key,
+            "--api-key-env",
+            "DEMO_UPSTREAM_KEY",
         ]
     )
     try:
         _wait_port(upstream_port, upstream)
         base = f"http://{settings.host}:{settings.port}"
         where = "GATEWAY_DATABASE_URL" if settings.database_url else f"embedded, under {state}"
-        python = sys.executable
+        gateway, python = _commands()
+        # The same database from any directory: the embedded one lives in this state folder.
+        usage = f"{gateway} usage list --limit 5"
+        if args.config:
+            usage = (
+                f"{gateway} usage list --config {shlex.quote(str(Path(args.config).absolute()))} --limit 5"
+            )
+        if not settings.database_url:
+            usage = f"GATEWAY_STATE_DIR={shlex.quote(str(state))} {usage}"
         print(
             f"""
 The gateway is starting on {base} (database: {where}).
@@ -130,13 +155,13 @@ or with the openai SDK:
 
 Anthropic-compatible: model "demo-claude" at {base}/v1/messages. Every call lands in the ledger:
 
-  gateway usage list --limit 5
+  {usage}
 
 Stop with Ctrl-C.
 """,
             flush=True,
         )
-        serve(load_settings(str(config), port=args.port, database_url=url), str(config))
+        serve(load_settings(str(config), host=args.host, port=args.port, database_url=url), str(config))
     finally:
         upstream.terminate()
         upstream.wait(timeout=10)

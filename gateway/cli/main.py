@@ -239,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--customer", help="only this customer's (id or name)")
 
     p = add(sub, "demo", cmd_demo, "run the gateway with a demo upstream, customer and key", json=False)
-    p.add_argument("--port", type=int, default=8080, help="gateway port (default 8080)")
+    p.add_argument("--host", help="address the gateway listens on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="gateway port (default 8080)")
     p.add_argument("--upstream-port", type=int, default=0, help="demo upstream port (default: any free)")
     return parser
 

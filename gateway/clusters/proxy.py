@@ -172,6 +172,7 @@ class ClusterProxy:
         meter: QuotaMeter | None,
         ledger: LedgerWriter,
         max_body_bytes: int,
+        refused_unattributed: Callable[[str], None] | None = None,
     ) -> None:
         self.clusters = {c.name: c for c in clusters}
         self.stages = tuple(stages)
@@ -181,6 +182,7 @@ class ClusterProxy:
         self.meter = meter
         self.ledger = ledger
         self.max_body_bytes = max_body_bytes
+        self._unattributed = refused_unattributed
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         ctx = RequestContext(scope, receive)
@@ -477,6 +479,9 @@ class ClusterProxy:
     def _record(self, ctx: RequestContext, route: str, cluster: Cluster | None) -> None:
         principal = ctx.principal
         if principal is None:
+            # No key, or none that is one, or no such cluster: nobody to record it under.
+            if ctx.error_code is not None and self._unattributed is not None:
+                self._unattributed(ctx.error_code)
             return
         with contextlib.suppress(Exception):
             self.ledger.record(

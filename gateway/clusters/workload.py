@@ -16,6 +16,8 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 
+from gateway.bodies import INVALID_JSON as INVALID_JSON  # re-exported: the readers name the codes here
+from gateway.bodies import decode_json, invalid_json
 from gateway.errors import BadRequest, UpstreamUnavailable
 
 
@@ -59,7 +61,6 @@ class Workload(msgspec.Struct, frozen=True, kw_only=True):
 
 # --- shared by the readers ------------------------------------------------------------------------
 
-INVALID_JSON = "invalid_json"
 INVALID_JOB = "invalid_job"
 UNBOUNDED_JOB = "unbounded_job"
 UNSUPPORTED_JOB = "unsupported_job"
@@ -106,14 +107,17 @@ def bad_reply(what: str, detail: str) -> UpstreamUnavailable:
 _T = TypeVar("_T")
 
 
+def _invalid_job(exc: msgspec.ValidationError) -> BadRequest:
+    return invalid_job(describe(exc))
+
+
+_NOT_JSON = invalid_json("the body")
+
+
 def decode_job(body: bytes, type_: type[_T]) -> _T:
-    """A customer's job body as ``type_``, or 400 ``invalid_json`` / ``invalid_job`` naming the field."""
-    try:
-        return msgspec.json.decode(body, type=type_)
-    except msgspec.ValidationError as exc:
-        raise invalid_job(describe(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}", code=INVALID_JSON) from None
+    """A customer's job body as ``type_``, or 400 ``invalid_job`` naming the field, or 400
+    ``invalid_json`` for a body that is not UTF-8 JSON (it is forwarded as is: all of it is checked)."""
+    return decode_json(body, msgspec.json.Decoder(type_).decode, _invalid_job, _NOT_JSON)
 
 
 def decode_reply(body: bytes, type_: type[_T], what: str) -> _T:
@@ -122,7 +126,7 @@ def decode_reply(body: bytes, type_: type[_T], what: str) -> _T:
         return msgspec.json.decode(body, type=type_)
     except msgspec.ValidationError as exc:
         raise bad_reply(what, describe(exc)) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError, ValueError) as exc:  # deep nesting, bad UTF-8: not a 500
         raise bad_reply(what, f"not JSON ({exc})") from None
 
 
@@ -158,7 +162,7 @@ def json_object(body: bytes, what: str) -> dict[str, Any] | None:
     """
     try:
         value = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError, ValueError) as exc:  # deep nesting, bad UTF-8 too
         if body.lstrip()[:1] in (b"{", b"["):
             raise bad_reply(what, f"not JSON ({exc})") from None
         return None

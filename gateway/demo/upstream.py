@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import os
 import time
 import uuid
 from typing import Any
@@ -392,10 +393,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="gateway-demo-upstream", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)
-    parser.add_argument("--api-key", default=None, help="require this key from callers")
+    # The key is named, not given: a command line is readable by every user of the machine (ps).
+    parser.add_argument(
+        "--api-key-env", metavar="NAME", default=None, help="require the key in this environment variable"
+    )
     parser.add_argument("--server", choices=["granian", "uvicorn"], default="uvicorn")
     args = parser.parse_args(argv)
-    app = DemoUpstream(api_key=args.api_key)
+    api_key = None
+    if args.api_key_env is not None:
+        api_key = os.environ.get(args.api_key_env)
+        if not api_key:
+            parser.error(f"--api-key-env: ${args.api_key_env} is not set")
+    app = DemoUpstream(api_key=api_key)
     if args.server == "granian":
         from granian.constants import Interfaces
         from granian.server.embed import Server

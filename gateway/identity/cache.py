@@ -20,6 +20,29 @@ from .repository import KeyRow, load_key_rows
 CHANNEL = "gateway_api_keys"
 
 
+class RevokedKey(Unauthorized):
+    """401 ``revoked_api_key``. The key is genuine, so the refusal has a customer to be
+    recorded under (``principal``): the ledger shows who still uses a revoked key."""
+
+    code = "revoked_api_key"
+
+    def __init__(self, principal: Principal) -> None:
+        super().__init__("the API key has been revoked")
+        self.principal: Principal | None = principal
+
+
+class IdentityUnavailable(ServiceUnavailable):
+    """503 ``identity_unavailable``: the change feed is too stale to trust a key (it may have been
+    revoked since). ``principal`` is the key's owner as last known when the key matches one the
+    cache holds: the refusal is recorded under it, though the call is not served."""
+
+    code = "identity_unavailable"
+
+    def __init__(self, principal: Principal | None) -> None:
+        super().__init__("API keys cannot be checked right now; retry shortly")
+        self.principal = principal
+
+
 class _Entry:
     __slots__ = ("hash", "principal", "revoked")
 
@@ -43,15 +66,14 @@ class KeyCache(NotifyCache[str, _Entry]):
         parsed = parse_key(presented)
         if parsed is None:
             raise Unauthorized("the API key is malformed", code="invalid_api_key")
-        if not self.fresh:
-            raise ServiceUnavailable(
-                "API keys cannot be checked right now; retry shortly", code="identity_unavailable"
-            )
         entry = self._entries.get(parsed.id)
-        if entry is None or not hmac.compare_digest(entry.hash, parsed.hash):
+        genuine = entry is not None and hmac.compare_digest(entry.hash, parsed.hash)
+        if not self.fresh:
+            raise IdentityUnavailable(entry.principal if entry is not None and genuine else None)
+        if entry is None or not genuine:
             raise Unauthorized("the API key is not valid", code="invalid_api_key")
         if entry.revoked:
-            raise Unauthorized("the API key has been revoked", code="revoked_api_key")
+            raise RevokedKey(entry.principal)
         return entry.principal
 
     def _key(self, payload: str) -> str:

@@ -27,6 +27,7 @@ from typing import Annotated, Final, Literal, TypeVar
 
 import msgspec
 
+from ..bodies import decode_json
 from ..errors import GatewayError
 
 Scheme = Literal["persona", "sumsub", "generic"]
@@ -334,12 +335,13 @@ def parse_event(
 
 
 def _decode(decoder: msgspec.json.Decoder[_T], body: bytes, label: str) -> _T:
-    try:
-        return decoder.decode(body)
-    except msgspec.ValidationError as exc:  # its text names the field and its path
-        raise InvalidWebhook(f"invalid {label} webhook body: {exc}") from None
-    except msgspec.DecodeError as exc:
-        raise InvalidWebhook(f"{label} webhook body is not valid JSON: {exc}") from None
+    def invalid(exc: msgspec.ValidationError) -> InvalidWebhook:  # its text names the field and its path
+        return InvalidWebhook(f"invalid {label} webhook body: {exc}")
+
+    def malformed(why: str) -> InvalidWebhook:  # not UTF-8, not JSON, nested too deeply
+        return InvalidWebhook(f"{label} webhook body is {why}")
+
+    return decode_json(body, decoder.decode, invalid, malformed)
 
 
 def _timestamp(value: str, where: str) -> float:

@@ -37,6 +37,16 @@ _INSERT_IGNORING_DUPLICATES = (
 )
 
 
+SPOOL_FILE_MODE = 0o600
+SPOOL_DIR_MODE = 0o700
+
+
+def _spool_folder(path: Path) -> None:
+    """The spool folder, created owner-only if it is missing (an existing one is left as it is)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=SPOOL_DIR_MODE, exist_ok=True)  # the umask can only take bits away from 0700
+
+
 def _record(e: UsageEvent) -> tuple[object, ...]:
     return (
         e.request_id, e.occurred_at, e.customer_id, e.project_id, e.key_id, e.upstream, e.route,
@@ -84,7 +94,7 @@ class LedgerWriter:
     # -- lifecycle -------------------------------------------------------------
 
     async def start(self) -> None:
-        self._spool_dir.mkdir(parents=True, exist_ok=True)
+        _spool_folder(self._spool_dir)
         await self.replay_spool()
         self._task = asyncio.create_task(self._run(), name="ledger-writer")
 
@@ -150,8 +160,12 @@ class LedgerWriter:
     # -- spool -------------------------------------------------------------
 
     def _spool(self, events: list[UsageEvent]) -> None:
+        _spool_folder(self._spool_dir)
         path = self._spool_dir / f"usage-{time.time_ns()}-{os.getpid()}.jsonl"
-        with path.open("ab") as fh:
+        # Who called what, from where: readable by the gateway's user only, whatever the umask.
+        # The name is new each time: O_EXCL refuses a file (or a link) planted under it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, SPOOL_FILE_MODE)
+        with os.fdopen(fd, "ab") as fh:
             for event in events:
                 fh.write(_encode_line(event) + b"\n")
             fh.flush()

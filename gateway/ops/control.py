@@ -11,15 +11,24 @@ from typing import Any
 import structlog
 from litestar import Litestar, Request, Response, get
 from litestar.datastructures import State
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, InternalServerException
 
 from ..api import admin_routes, onboarding_routes, webhook_routes
+from ..api.common import MAX_BODY
+from ..api.openapi import ReadinessBody, openapi_config, ops_api
+from ..bodies import IncompleteBody
 from ..db.migrate import is_current
 from ..errors import GatewayError, error_body
 from ..runtime import Runtime
 
 _log = structlog.get_logger("gateway")
-_TYPES = {404: "not_found_error", 405: "invalid_request_error", 400: "invalid_request_error"}
+_TYPES = {
+    400: "invalid_request_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+}
+_CODES = {404: "route_not_found", 405: "method_not_allowed", 413: "request_too_large", 500: "internal_error"}
 
 
 def _request_id(request: Request[Any, Any, Any]) -> str:
@@ -27,12 +36,12 @@ def _request_id(request: Request[Any, Any, Any]) -> str:
 
 
 def create_control_app(runtime: Runtime) -> Litestar:
-    @get("/healthz", sync_to_thread=False)
+    @get("/healthz", sync_to_thread=False, **ops_api())
     def healthz() -> dict[str, str]:
         """Alive: the process answers."""
         return {"status": "ok"}
 
-    @get("/readyz")
+    @get("/readyz", **ops_api(), responses={503: ReadinessBody})
     async def readyz() -> Response[dict[str, Any]]:
         """Ready: database reachable, migrations current, key cache fresh."""
         checks: dict[str, str] = {}
@@ -59,15 +68,21 @@ def create_control_app(runtime: Runtime) -> Litestar:
             body["policy"] = {"hash": runtime.policies.policy.hash, "error": runtime.policies.error}
         return Response(body, status_code=200 if ready else 503)
 
-    @get("/metrics", media_type="text/plain; version=0.0.4; charset=utf-8", sync_to_thread=False)
+    @get("/metrics", media_type="text/plain; version=0.0.4; charset=utf-8", sync_to_thread=False, **ops_api())
     def metrics() -> bytes:
         return runtime.metrics.render()
 
     def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+        if isinstance(exc, InternalServerException) and "disconnected" in str(exc.detail):
+            # Litestar's "client disconnected prematurely" while reading the body: the body ended
+            # early (granian reports a broken chunked encoding that way, the client still there).
+            return on_gateway_error(request, IncompleteBody())
+        message = str(exc.detail)
+        if exc.status_code == 413:  # Litestar's own body limit (request_max_body_size)
+            limit = request.route_handler.resolve_request_max_body_size()
+            message = f"the request body exceeds the limit of {limit} bytes"
         err = GatewayError(
-            str(exc.detail),
-            code={404: "route_not_found", 405: "method_not_allowed"}.get(exc.status_code, "invalid_request"),
-            status=exc.status_code,
+            message, code=_CODES.get(exc.status_code, "invalid_request"), status=exc.status_code
         )
         err.type = _TYPES.get(exc.status_code, "api_error")
         return Response(
@@ -101,5 +116,11 @@ def create_control_app(runtime: Runtime) -> Litestar:
             GatewayError: on_gateway_error,
             Exception: on_error,
         },
-        openapi_config=None,
+        openapi_config=openapi_config(),
+        # Bodies are small JSON (a list upload raises its own limit): refuse a larger one before
+        # reading it, rather than Litestar's default of 10 MB.
+        request_max_body_size=MAX_BODY,
+        # Litestar's default would put its own text handler on the root logger, over the JSON
+        # one of gateway.logs: every stdlib logger's lines would be text again.
+        logging_config=None,
     )

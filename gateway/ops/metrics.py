@@ -35,6 +35,11 @@ class Metrics:
             "Usage events spooled to disk since start.",
             registry=self.registry,
         )
+        self.unattributed = Counter(
+            "gateway_unattributed_refusals",
+            "Data-plane calls refused before any customer was known, so with no usage event, by code.",
+            ["code"], registry=self.registry,
+        )  # fmt: skip
         self._children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, route: str, status: int, seconds: float) -> None:
@@ -44,6 +49,10 @@ class Metrics:
             self._children[(route, status)] = pair
         pair[0].inc()
         pair[1].observe(seconds)
+
+    def refused_unattributed(self, code: str) -> None:
+        """A refusal the ledger cannot record (no principal): counted here instead."""
+        self.unattributed.labels(code).inc()
 
     def bind_ledger(
         self, depth: Callable[[], float], written: Callable[[], float], spooled: Callable[[], float]

@@ -265,6 +265,9 @@ class ProxyApp:
                     policy_hash=ctx.policy_hash,
                 )
             )
+        elif ctx.error_code is not None:
+            # No key, a key that is not one, a path that is no route: no customer to record it under.
+            self.metrics.refused_unattributed(ctx.error_code)
         if self.access_log:
             _log.info(
                 "request",

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
+from ..bodies import IncompleteBody
 from ..errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from ..identity import KeyCache
+from ..identity.cache import IdentityUnavailable, RevokedKey
 from ..kyc.standing import StandingCache
 from ..policy.decide import Action
 from ..quota.meter import QuotaMeter
@@ -34,7 +36,7 @@ class Stage(Protocol):
 
 
 class ClientDisconnected(Exception):
-    """The client went away before the request was read."""
+    """The client went away before it could be answered (a body cut short is :class:`IncompleteBody`)."""
 
 
 class Identify:
@@ -52,7 +54,12 @@ class Identify:
                 presented = token.strip()
         if not presented:
             presented = ctx.header(b"x-api-key")
-        ctx.principal = self.keys.authenticate(presented)
+        try:
+            ctx.principal = self.keys.authenticate(presented)
+        except (RevokedKey, IdentityUnavailable) as refused:
+            # A genuine key refused: the ledger records the refusal under the key's customer.
+            ctx.principal = refused.principal
+            raise
 
 
 class ResolveOrigin:
@@ -157,10 +164,15 @@ def _too_large(max_bytes: int) -> PayloadTooLarge:
 
 
 async def read_body(ctx: RequestContext, max_bytes: int) -> bytes:
-    """The whole request body, refused (413) as soon as it passes ``max_bytes``; sets ``bytes_in``."""
+    """The whole request body, refused (413) as soon as it passes ``max_bytes``; sets ``bytes_in``.
+
+    A body that ends early is a 400 ``incomplete_body`` (:class:`IncompleteBody`), not a silent
+    disconnect: under granian a broken chunked encoding arrives as ``http.disconnect`` while the
+    client is still there to read the answer.
+    """
     message = await ctx.receive()
     if message["type"] == "http.disconnect":
-        raise ClientDisconnected
+        raise IncompleteBody
     body: bytes = message.get("body", b"")
     if not message.get("more_body"):
         if len(body) > max_bytes:
@@ -172,7 +184,7 @@ async def read_body(ctx: RequestContext, max_bytes: int) -> bytes:
     while True:
         message = await ctx.receive()
         if message["type"] == "http.disconnect":
-            raise ClientDisconnected
+            raise IncompleteBody
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > max_bytes:

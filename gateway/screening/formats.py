@@ -10,6 +10,7 @@ hundred megabytes is not held twice in memory. A malformed file raises
 
 from __future__ import annotations
 
+import csv
 import mmap
 from pathlib import Path
 
@@ -44,6 +45,10 @@ def parse_list(path: Path, source: Source) -> list[ListEntry]:
                 return list(_ftm.parse_lines(path, iter(file)))
     except OSError as exc:
         raise ListFormatError(f"{path.name}: cannot read the file ({exc.strerror or exc})") from None
+    except csv.Error as exc:
+        # The CSV reader's own complaints (a bare carriage return inside a field, a field over
+        # its size limit) are the file's fault like any other: not an internal error.
+        raise ListFormatError(f"{path.name}: not a readable CSV file ({exc})") from None
     raise ValueError(f"unknown list source {source!r}")
 
 

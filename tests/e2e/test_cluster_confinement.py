@@ -242,3 +242,15 @@ def test_an_operator_maps_lists_and_unmaps_identities_with_the_cli(
                           "--customer", str(cid))  # fmt: skip
     assert removed.returncode == 0, removed.stderr
     refused(call(lab, key, "POST", "/job/submit", job_body(slurm, "true")), 403, "cluster_identity_missing")
+
+
+def test_a_cluster_call_without_a_key_is_counted_though_no_one_can_be_charged(lab: Any) -> None:
+    gw = lab["gw"]
+    for headers, code in (({}, "missing_api_key"), ({"authorization": "Bearer gk_nope"}, "invalid_api_key")):
+        reply = httpx.get(gw.url + f"/clusters/lab/slurm/{V}/jobs", headers=headers, timeout=10)
+        assert refused(reply, 401, code)
+    nowhere = httpx.get(gw.url + "/clusters/nope/x", headers={"authorization": "Bearer gk_nope"}, timeout=10)
+    refused(nowhere, 404, "cluster_not_found")
+    metrics = httpx.get(gw.url + "/metrics", timeout=10).text
+    for code in ("missing_api_key", "invalid_api_key", "cluster_not_found"):
+        assert f'gateway_unattributed_refusals_total{{code="{code}"}}' in metrics, code

@@ -205,7 +205,7 @@ def test_admin_api_quota_view_overrides_and_time_zone(gateway) -> None:
     unknown = refused(admin(gateway, "PUT", f"{base}/quota/overrides", json={
         "dimension": "requests", "limit": 1, "period": "day", "customer": "someone-else"}), 400, "invalid_body")  # fmt: skip
     assert "customer" in unknown["message"]
-    refused(admin(gateway, "PUT", f"{base}/quota/overrides", content=b"{not json"), 400, "invalid_body")
+    refused(admin(gateway, "PUT", f"{base}/quota/overrides", content=b"{not json"), 400, "invalid_json")
     refused(admin(gateway, "PUT", f"/admin/v1/customers/{uuid.uuid4()}/quota/overrides",
                   json={"dimension": "requests", "limit": 1, "period": "day"}), 404, "customer_not_found")  # fmt: skip
 

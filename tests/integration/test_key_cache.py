@@ -5,6 +5,7 @@ import pytest
 
 from gateway.errors import ServiceUnavailable, Unauthorized
 from gateway.identity import KeyCache
+from gateway.identity.cache import IdentityUnavailable
 from gateway.identity.repository import create_customer, create_key, revoke_key
 from tests.conftest import eventually
 
@@ -97,6 +98,13 @@ async def test_stale_cache_fails_closed(database_url: str) -> None:
         with pytest.raises(ServiceUnavailable) as info:
             cache.authenticate(created.key)
         assert info.value.code == "identity_unavailable"
+        # The key matches the one last known: the refusal can be recorded under its customer.
+        assert isinstance(info.value, IdentityUnavailable)
+        assert info.value.principal == cache._entries[created.id].principal
+        forged = created.key[: -len("0123")] + ("0000" if not created.key.endswith("0000") else "1111")
+        with pytest.raises(IdentityUnavailable) as info:
+            cache.authenticate(forged)
+        assert info.value.principal is None  # anyone can name a key id: only a match is attributed
     finally:
         await cache.stop()
         await pool.close()

@@ -1,6 +1,8 @@
 """Usage events: batched into PostgreSQL, spooled to disk when it is down, replayed after."""
 
 import datetime as dt
+import os
+import stat
 import uuid
 from pathlib import Path
 
@@ -70,3 +72,22 @@ async def test_database_down_spools_then_replays_without_duplicates(
     await pool.close()
     assert await count(conn, customer) == 25
     assert list(tmp_path.glob("usage-*.jsonl")) == []
+
+
+async def test_the_spool_is_readable_by_the_gateways_user_only(tmp_path: Path) -> None:
+    # Spooled events name customers, keys and client addresses: 0600 in a 0700 folder, even
+    # under a umask that takes nothing away.
+    dead = await asyncpg.create_pool("postgresql://postgres@127.0.0.1:1/none", min_size=0, max_size=1)
+    spool = tmp_path / "state" / "spool"
+    previous = os.umask(0)
+    try:
+        writer = LedgerWriter(dead, spool, batch_size=10, flush_interval=0.01)
+        await writer.start()  # creates the folder
+        writer.record(event(uuid.uuid4()))
+        await writer.stop()  # cannot write: spooled
+    finally:
+        os.umask(previous)
+        await dead.close()
+    (spooled,) = spool.glob("usage-*.jsonl")
+    assert stat.S_IMODE(spooled.stat().st_mode) == 0o600
+    assert stat.S_IMODE(spool.stat().st_mode) == 0o700

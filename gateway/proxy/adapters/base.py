@@ -6,6 +6,7 @@ from typing import Annotated, Protocol
 
 import msgspec
 
+from ...bodies import decode_json
 from ...errors import BadRequest
 
 
@@ -40,13 +41,13 @@ class RequestHead(msgspec.Struct):
 _decode_head = msgspec.json.Decoder(RequestHead).decode
 
 
+def _not_a_request(exc: msgspec.ValidationError) -> BadRequest:
+    return BadRequest(f"the request body is not a valid request: {exc}", code="invalid_request")
+
+
 def decode_head(body: bytes) -> RequestHead:
-    try:
-        return _decode_head(body)
-    except msgspec.ValidationError as exc:  # a subclass of DecodeError: catch it first
-        raise BadRequest(f"the request body is not a valid request: {exc}", code="invalid_request") from None
-    except msgspec.DecodeError:
-        raise BadRequest("the request body is not valid JSON", code="invalid_json") from None
+    """The head of a body about to be forwarded: the whole body must be UTF-8 JSON, not just the head."""
+    return decode_json(body, _decode_head, _not_a_request)
 
 
 class Adapter(Protocol):

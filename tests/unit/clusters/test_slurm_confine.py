@@ -293,3 +293,27 @@ def test_a_key_file_others_can_read_is_refused(tmp_path: Any) -> None:
         SlurmTokens.from_file(str(key))
     key.chmod(0o600)
     assert SlurmTokens.from_file(str(key)).token("x")
+
+
+def test_newer_shapes_are_confined_alike() -> None:
+    raw = msgspec.json.encode(
+        {
+            "job": {
+                "script": "#!/bin/bash\ntrue\n",
+                "tres_per_node": "gres/gpu:h100:2",
+                "time_limit": {"set": True, "infinite": False, "number": 5},
+                "environment": ["PATH=/bin"],
+                "current_working_directory": "exp",
+                "standard_output": "logs/%j.out",
+            }
+        }
+    )
+    assert parse_submit("v0.0.42", raw).gpus == 2
+    confined = confine_submission(
+        "v0.0.42", raw, user="gw-acme", home=HOME, account="acme", qos="normal", partitions=("gpu",)
+    )
+    job = msgspec.json.decode(confined.body)["job"]
+    assert job["current_working_directory"] == f"{HOME}/exp"
+    assert job["standard_output"] == f"{HOME}/exp/logs/%j.out"
+    assert (job["account"], job["qos"], job["partition"]) == ("acme", "normal", "gpu")
+    assert job["script"] == "#!/bin/bash\ntrue\n" and job["environment"] == ["PATH=/bin"]

@@ -1,0 +1,165 @@
+"""What the HTTP server layer refuses, seen from a raw socket: headers too large, bad framing.
+
+granian (hyper) and uvicorn (httptools) answer some requests before the app sees them. Where the
+app can answer, the answer has the gateway's error shape; where it cannot (granian's own 400 and
+431), the README's Errors section says so, and these tests pin down what the client gets.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import h11
+import pytest
+
+from tests.e2e.conftest import ADMIN_TOKEN, GatewayProcess, new_key
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def error(self) -> dict[str, str]:
+        """The gateway's error shape, with the request id of the ``x-request-id`` header."""
+        assert self.headers["content-type"] == "application/json", self
+        error = json.loads(self.body)["error"]
+        assert set(error) == {"type", "code", "message", "request_id"}
+        assert error["message"] and error["request_id"] == self.headers["x-request-id"]
+        return error
+
+
+def exchange(port: int, *parts: bytes) -> Answer:
+    """Send ``parts`` as they are, one after another, and read one response."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        try:
+            for part in parts:
+                sock.sendall(part)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed before taking everything: read what it said
+        client = h11.Connection(h11.CLIENT)
+        client.send(h11.Request(method="GET", target="/", headers=[("host", "x")]))  # h11 bookkeeping
+        status, headers, body = 0, {}, b""
+        while True:
+            event = client.next_event()
+            if event is h11.NEED_DATA:
+                try:
+                    data = sock.recv(65536)
+                except ConnectionResetError:
+                    data = b""
+                client.receive_data(data)
+                continue
+            if isinstance(event, h11.Response):
+                status = event.status_code
+                headers = {k.decode(): v.decode() for k, v in event.headers}
+            elif isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
+                return Answer(status, headers, body)
+
+
+def head(path: str, key: str, *lines: str) -> bytes:
+    return "".join(
+        [f"POST {path} HTTP/1.1\r\n", "host: gateway\r\n", f"authorization: Bearer {key}\r\n"]
+        + [line + "\r\n" for line in lines]
+        + ["\r\n"]
+    ).encode()
+
+
+CHAT = b'{"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]}'
+
+
+@pytest.fixture(scope="module")
+def uvicorn_gateway(gateway_config_file, database_url, tmp_path_factory) -> Iterator[GatewayProcess]:
+    state = tmp_path_factory.mktemp("gw-uvicorn") / "state"
+    proc = GatewayProcess(gateway_config_file, database_url, state, server="uvicorn").start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(params=["granian", "uvicorn"])
+def served(request, gateway, uvicorn_gateway, database_url) -> tuple[GatewayProcess, str]:
+    """Each server in turn, with a key it accepts."""
+    gw = gateway if request.param == "granian" else uvicorn_gateway
+    return gw, new_key(database_url, gw, "framing-co").key
+
+
+def test_headers_over_the_gateways_limit_are_431_in_the_error_shape(served) -> None:
+    gw, key = served
+    big = exchange(
+        gw.port, head("/v1/chat/completions", key, "x-big: " + "a" * 100_000, "content-length: 2"), b"{}"
+    )
+    assert big.status == 431
+    assert big.error()["code"] == "request_headers_too_large"
+    control = exchange(gw.port, head("/admin/v1/kyc/queue", key, "x-big: " + "a" * 100_000))
+    assert (control.status, control.error()["code"]) == (431, "request_headers_too_large")
+    if gw.server == "uvicorn":  # granian refuses over 100 headers itself (below)
+        many = exchange(gw.port, head("/v1/models", key, *(f"x-h{i}: v" for i in range(100))))
+        assert (many.status, many.error()["code"]) == (431, "request_headers_too_large")
+    # Just under the limit, the request is served.
+    fits = exchange(
+        gw.port,
+        head("/v1/chat/completions", key, "x-big: " + "a" * 60_000, f"content-length: {len(CHAT)}"),
+        CHAT,
+    )
+    assert fits.status == 200, fits
+
+
+def test_granian_answers_huge_headers_itself_with_an_empty_431(gateway, api_key) -> None:
+    # Past granian's own limits (over 100 headers, about 0.5 MB), hyper answers before the app.
+    many = [f"x-h{i}: v" for i in range(101)] + ["content-length: 0"]
+    for request in (
+        head("/v1/models", api_key.key, *many),
+        head("/v1/models", api_key.key, "x-big: " + "a" * 1_000_000),
+    ):
+        answer = exchange(gateway.port, request)
+        assert (answer.status, answer.body, answer.headers.get("connection")) == (431, b"", "close")
+
+
+def test_a_body_cut_short_is_400_incomplete_body(served, database_url) -> None:
+    gw, key = served
+    # A chunked body whose second chunk size is not hex: broken mid-stream, the client still there.
+    broken = exchange(
+        gw.port, head("/v1/chat/completions", key, "transfer-encoding: chunked"), b'4\r\n{"mo\r\n', b"zz\r\n"
+    )
+    assert broken.status == 400
+    if gw.server == "granian":  # the app sees the body end early and answers
+        assert broken.error()["code"] == "incomplete_body"
+    else:  # uvicorn's parser fails first: its own 400, which the gateway's protocol writes in shape
+        assert broken.error()["code"] == "invalid_request"
+    # The control plane (Litestar) too.
+    control = exchange(
+        gw.port, head("/admin/v1/customers", ADMIN_TOKEN, "transfer-encoding: chunked"), b"2\r\n{}\r\nzz\r\n"
+    )
+    expected = "incomplete_body" if gw.server == "granian" else "invalid_request"
+    assert (control.status, control.error()["code"]) == (400, expected)
+    # Fewer bytes than content-length, then the client stops sending (half-close).
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=30) as sock:
+        sock.sendall(head("/v1/chat/completions", key, "content-length: 100") + b'{"model"')
+        sock.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    if gw.server == "granian":
+        assert data.startswith(b"HTTP/1.1 400 ") and b'"code":"incomplete_body"' in data, data
+    else:
+        assert data == b"", data  # uvicorn closes without a word: the client left, it says
+
+
+def test_invalid_framing_in_the_head(served) -> None:
+    gw, key = served
+    for framing in (
+        "content-length: abc",
+        "content-length: 2\r\ncontent-length: 3",
+        "transfer-encoding: gzip",
+    ):
+        answer = exchange(gw.port, head("/v1/chat/completions", key, framing), b"{}")
+        assert answer.status == 400
+        if gw.server == "granian":  # hyper refuses before the app is called: nothing to shape
+            assert (answer.body, answer.headers.get("connection")) == (b"", "close")
+        else:
+            assert answer.error()["code"] == "invalid_request"
