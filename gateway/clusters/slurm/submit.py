@@ -346,12 +346,9 @@ def _whole_nodes(
     modes = shared if isinstance(shared, list) else [shared]
     if any(isinstance(m, str) and m.strip().lower() in ("none", "exclusive") for m in modes):
         return "job.shared"
-    mem = memory.number if isinstance(memory, NoVal) and memory.set and not memory.infinite else memory
-    if isinstance(memory, NoVal) and memory.infinite:
-        return "job.memory_per_node"
-    if mem == 0 and not isinstance(mem, bool):
-        return "job.memory_per_node"
-    return None
+    if isinstance(memory, NoVal):
+        return "job.memory_per_node" if memory.infinite or (memory.set and memory.number == 0) else None
+    return "job.memory_per_node" if memory == 0 else None
 
 
 def _workload(
