@@ -35,8 +35,9 @@ from .quota.overrides import OverrideCache
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from .clusters.cluster import Cluster
     from .clusters.follower import Follower
-    from .clusters.proxy import Cluster, ClusterProxy
+    from .clusters.proxy import ClusterProxy
     from .proxy.stages import Stage
 
 _log = structlog.get_logger("gateway")
@@ -161,24 +162,26 @@ class Runtime:
             self.pipeline(), self.registry, self.ledger, self.metrics, access_log=s.access_log
         )
         if s.clusters:
+            from .clusters.admission import JobAdmission
             from .clusters.follower import Follower
-            from .clusters.proxy import Cluster, ClusterProxy
+            from .clusters.proxy import ClusterProxy
+            from .clusters.registry import open_cluster
 
-            self._clusters = [Cluster(c, self.environ) for c in s.clusters]
+            self._clusters = [open_cluster(c, self.environ) for c in s.clusters]
             # Who, and verified: the same stages as the model APIs; the rest is the job's own.
             front = self.pipeline()[:3]
+            jobs = JobAdmission(
+                pool=self.pool, standings=self.standings, policy=lambda: policies.policy, meter=self.meter
+            )
             self.cluster_proxy = ClusterProxy(
                 self._clusters,
                 front,
-                pool=self.pool,
-                standings=self.standings,
-                policy=lambda: policies.policy,
-                meter=self.meter,
-                ledger=self.ledger,
+                jobs,
+                self.ledger,
                 max_body_bytes=s.max_body_bytes,
                 refused_unattributed=self.metrics.refused_unattributed,
             )
-            self.follower = Follower(self._clusters, self.pool)
+            self.follower = Follower(self._clusters, self.pool, self.ledger)
             self.follower.start()
         # Everything allocated so far lives as long as the process: keep it out of the
         # collector's generations so each collection scans only per-request garbage.

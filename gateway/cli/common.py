@@ -21,6 +21,14 @@ AddCommand = Callable[..., argparse.ArgumentParser]
 _encode = msgspec.json.Encoder().encode
 
 
+def positive(value: str) -> int:
+    """An argument that must be a whole number of at least 1."""
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
+
+
 class CliError(Exception):
     """A one-line reason to exit non-zero."""
 

@@ -27,7 +27,8 @@ from . import compute as compute_commands
 from . import kyc as kyc_commands
 from . import policy as policy_commands
 from . import quota as quota_commands
-from .common import CliError, print_json, print_table, with_db
+from . import usage as usage_commands
+from .common import CliError, positive, print_json, print_table, with_db
 
 # -- commands -----------------------------------------------------------------
 
@@ -135,31 +136,6 @@ def cmd_keys_revoke(args: argparse.Namespace) -> None:
         print(f"revoked key {key.id} ({key.customer}/{key.project}) at {key.revoked_at}")
 
 
-def cmd_usage_list(args: argparse.Namespace) -> None:
-    from ..identity.repository import find_customer
-    from ..ledger.repository import list_usage
-
-    async def work(conn: asyncpg.Connection) -> Any:
-        customer_id = (await find_customer(conn, args.customer)).id if args.customer else None
-        return await list_usage(conn, limit=args.limit, customer_id=customer_id)
-
-    events = with_db(args, work)
-    if args.json:
-        print_json(events)
-    else:
-        columns = [
-            "occurred_at",
-            "route",
-            "model",
-            "status",
-            "prompt_tokens",
-            "completion_tokens",
-            "duration_ms",
-            "key_id",
-        ]
-        print_table([msgspec.structs.asdict(e) for e in events], columns)
-
-
 def cmd_demo(args: argparse.Namespace) -> None:
     from .demo import run_demo
 
@@ -167,13 +143,6 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 # -- parser -----------------------------------------------------------------
-
-
-def _positive(value: str) -> int:
-    n = int(value)
-    if n < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return n
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -199,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(sub, "serve", cmd_serve, "run the gateway", json=False)
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port to listen on (default 8080)")
-    p.add_argument("--workers", type=_positive, help="worker processes (default 1)")
+    p.add_argument("--workers", type=positive, help="worker processes (default 1)")
     p.add_argument("--server", choices=["granian", "uvicorn"], help="ASGI server (default granian)")
 
     db = sub.add_parser("db", help="database schema", description="database schema")
@@ -232,11 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("key_id", help="the key's id (the part after gk_)")
     p.add_argument("--customer", help="only if the key belongs to this customer (id or name)")
 
-    us = sub.add_parser("usage", help="usage ledger", description="usage ledger")
-    uss = us.add_subparsers(dest="usage_command", required=True, metavar="COMMAND")
-    p = add(uss, "list", cmd_usage_list, "list usage events, newest first")
-    p.add_argument("--limit", type=_positive, default=50, help="how many (default 50)")
-    p.add_argument("--customer", help="only this customer's (id or name)")
+    usage_commands.register(sub, add)
 
     p = add(sub, "demo", cmd_demo, "run the gateway with a demo upstream, customer and key", json=False)
     p.add_argument("--host", help="address the gateway listens on (default 127.0.0.1)")

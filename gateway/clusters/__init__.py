@@ -1,38 +1,11 @@
-"""Cluster job APIs (Slurm REST, Kubernetes batch/v1 Jobs): what a job asks for, read from its body.
+"""GPU cluster job APIs (Slurm REST, Kubernetes batch/v1 Jobs) behind the gateway's identity, KYC,
+policy and quotas.
 
-Pure functions, no I/O: a submission becomes a typed :class:`Workload` (an upper bound on the GPUs
-and GPU-seconds it may use), job replies become typed records, and list replies are filtered down
-to the jobs a caller may see.
+- :mod:`.adapter`: the seam, :class:`~.adapter.ClusterAdapter`, one per kind of cluster API
+  (:mod:`.slurm`, :mod:`.kubernetes`; chosen in :mod:`.registry`); adapters never import each other.
+- :mod:`.proxy`: ``/clusters/<name>/...``, handed to the cluster's adapter; :mod:`.admission`:
+  a job bounded, placed, reserved and recorded before the cluster sees it.
+- :mod:`.follower`: every job followed to its end and settled (:mod:`.settlement`: the quota
+  reservations and the ledger's compute event); :mod:`.reconcile`: submissions whose answer was lost.
+- :mod:`.workload`: what a job asks for; :mod:`.repository` and :mod:`.identities`: its records.
 """
-
-from . import kubernetes, slurm
-from .kubernetes import K8sJobState, filter_job_list, parse_job, parse_job_status
-from .slurm import (
-    SUPPORTED_VERSIONS,
-    JobRecord,
-    filter_jobs,
-    parse_jobs,
-    parse_submit,
-    slurm_errors,
-    submit_reply_job_id,
-    version_of,
-)
-from .workload import Workload
-
-__all__ = [
-    "SUPPORTED_VERSIONS",
-    "JobRecord",
-    "K8sJobState",
-    "Workload",
-    "filter_job_list",
-    "filter_jobs",
-    "kubernetes",
-    "parse_job",
-    "parse_job_status",
-    "parse_jobs",
-    "parse_submit",
-    "slurm",
-    "slurm_errors",
-    "submit_reply_job_id",
-    "version_of",
-]

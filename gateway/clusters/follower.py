@@ -1,11 +1,12 @@
 """Follow every cluster job submitted through the gateway to its end, and settle what it computed.
 
-Each replica polls each cluster's job list every ``poll_seconds`` for the workloads the database
-says are still queued or running, so jobs are picked up again after a restart. A job that has
-ended is settled in one transaction that also marks it ended: whichever replica gets there first
-settles it, the others find nothing left to do, and nothing is counted twice. Submissions a
-gateway lost track of (it died before writing the job's id) are found again first
-(:mod:`.reconcile`).
+Each replica polls each cluster every ``poll_seconds`` for the workloads the database says are
+still queued or running, so jobs are picked up again after a restart. The cluster's adapter says
+what became of each (:meth:`~gateway.clusters.adapter.ClusterAdapter.observe`); a job that has
+ended is settled (:mod:`.settlement`) in one transaction that also marks it ended: whichever
+replica gets there first settles it, the others find nothing left to do, and nothing is counted
+twice. Submissions a gateway lost track of (it died before writing the job's id) are found again
+first (:mod:`.reconcile`).
 """
 
 from __future__ import annotations
@@ -20,16 +21,22 @@ from typing import TYPE_CHECKING
 import asyncpg
 import structlog
 
-from ..compute.flop import settled_flop
-from . import repository, slurm
-from .kubernetes import job_names, parse_job_status
-from .reconcile import WORKLOAD_LABEL, match_slurm, verdict
+from . import repository
+from .adapter import Observation
+from .reconcile import verdict
+from .settlement import Bounded, record_missing, release, settle_job
 
 if TYPE_CHECKING:
-    from .proxy import Cluster
+    from ..ledger import LedgerWriter
+    from .cluster import Cluster
 
 _log = structlog.get_logger("gateway.clusters")
 _UTC = dt.UTC
+_BACKFILL_EVERY_SECONDS = 300.0
+"""How often the ledger is checked for compute events lost with a process (:func:`record_missing`)."""
+_BACKFILL_HORIZON = dt.timedelta(days=2)
+_BACKFILL_GRACE_SECONDS = 60.0
+"""A job's event is only missing once the writer has had this long to write it."""
 
 
 def _when(epoch: int | None) -> dt.datetime | None:
@@ -38,12 +45,19 @@ def _when(epoch: int | None) -> dt.datetime | None:
 
 class Follower:
     def __init__(
-        self, clusters: Sequence[Cluster], pool: asyncpg.Pool, *, wall: Callable[[], float] = time.time
+        self,
+        clusters: Sequence[Cluster],
+        pool: asyncpg.Pool,
+        ledger: LedgerWriter,
+        *,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.clusters = list(clusters)
         self.pool = pool
+        self.ledger = ledger
         self._wall = wall
         self._task: asyncio.Task[None] | None = None
+        self._backfilled_at = -float("inf")
 
     def start(self) -> None:
         if self.clusters:
@@ -60,6 +74,10 @@ class Follower:
         while True:
             try:
                 await self.poll_once()
+                now = self._wall()
+                if now - self._backfilled_at >= _BACKFILL_EVERY_SECONDS:
+                    await self.backfill()
+                    self._backfilled_at = now
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -72,10 +90,7 @@ class Follower:
         for cluster in self.clusters:
             try:
                 settled += await self.reconcile(cluster)
-                if cluster.kind == "slurm":
-                    settled += await self._poll_slurm(cluster)
-                elif cluster.kind == "kubernetes":
-                    settled += await self._poll_kubernetes(cluster)
+                settled += await self.follow(cluster)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # one cluster down or talking nonsense must not stop the others
@@ -87,81 +102,16 @@ class Follower:
                 )
         return settled
 
-    async def _poll_slurm(self, cluster: Cluster) -> int:
+    async def follow(self, cluster: Cluster) -> int:
+        """Ask the cluster about its open jobs and record what it says; the number settled now."""
         async with self.pool.acquire() as conn:
             rows = await repository.open_workloads(conn, cluster.name)
         if not rows:
             return 0
         settled = 0
-        by_version: dict[str, list[repository.OpenWorkload]] = {}
-        for row in rows:
-            by_version.setdefault(row.api_version, []).append(row)
-        for version, group in by_version.items():
-            status, body = await cluster.call("GET", f"/slurm/{version}/jobs")
-            if status != 200:
-                _log.warning("cluster_jobs_unreadable", cluster=cluster.name, status=status)
-                continue
-            records = {r.job_id: r for r in slurm.parse_jobs(version, body)}
-            for row in group:
-                try:
-                    settled += await self._follow_one(cluster, version, row, records)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # one job that cannot be followed must not stop the others
-                    _log.warning(
-                        "cluster_job_follow_failed",
-                        cluster=cluster.name,
-                        job_id=row.job_id,
-                        error=str(exc)[:200],
-                    )
-        return settled
-
-    async def _follow_one(
-        self,
-        cluster: Cluster,
-        version: str,
-        row: repository.OpenWorkload,
-        records: dict[int, slurm.JobRecord],
-    ) -> int:
-        record = records.get(int(row.job_id))
-        if record is None:  # no longer listed (MinJobAge): ask for it alone
-            status, body = await cluster.call("GET", f"/slurm/{version}/job/{row.job_id}")
-            found = slurm.parse_jobs(version, body) if status == 200 else []
-            record = found[0] if found else None
-        if record is None:  # forgotten by slurmctld: slurmdbd's accounting, where the cluster has it
-            status, body = await cluster.call("GET", slurm.accounting_path(version, row.job_id))
-            found = slurm.parse_accounting(version, body) if status == 200 else []
-            # Only an end it records: slurmctld forgets ended jobs only, so anything else is stale.
-            record = next((r for r in found if r.job_id == int(row.job_id) and r.finished), None)
-        return await self._follow(row, record)
-
-    async def _follow(self, row: repository.OpenWorkload, record: slurm.JobRecord | None) -> int:
-        now = self._wall()
-        async with self.pool.acquire() as conn:
-            if record is None:
-                # The cluster has forgotten the job. It cannot have run longer than it existed, nor
-                # past its time limit: charge that, the most it can have computed.
-                since = (row.started_at or row.submitted_at).timestamp()
-                run = max(0.0, min(float(row.time_limit_seconds), now - since))
-                return int(await self._settle(conn, row, "UNKNOWN", run, row.started_at, now))
-            if record.finished:
-                run = float(min(record.run_seconds(int(now)), row.time_limit_seconds))
-                ended = record.end_time if record.end_time is not None else int(now)
-                return int(await self._settle(conn, row, record.state, run, _when(record.start_time), ended))
-            # A pending job has a start_time too (the expected start): only the state says it runs.
-            state = "running" if record.state in ("RUNNING", "COMPLETING", "SUSPENDED") else "queued"
-            if state != row.state:
-                await repository.mark_progress(conn, row.id, state, record.state, _when(record.start_time))
-        return 0
-
-    async def _poll_kubernetes(self, cluster: Cluster) -> int:
-        """One GET per open Job (``row.job_id`` is ``"namespace/name"``)."""
-        async with self.pool.acquire() as conn:
-            rows = await repository.open_workloads(conn, cluster.name)
-        settled = 0
-        for row in rows:
+        for row, seen in await cluster.adapter.observe(cluster, rows, int(self._wall())):
             try:
-                settled += await self._follow_kubernetes(cluster, row)
+                settled += await self._apply(row, seen)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # one job that cannot be followed must not stop the others
@@ -170,29 +120,22 @@ class Follower:
                 )
         return settled
 
-    async def _follow_kubernetes(self, cluster: Cluster, row: repository.OpenWorkload) -> int:
-        namespace, _, name = row.job_id.partition("/")
-        status, body = await cluster.call("GET", f"/apis/batch/v1/namespaces/{namespace}/jobs/{name}")
+    async def _apply(self, row: repository.OpenWorkload, seen: Observation) -> int:
         now = self._wall()
-        if status == 404:
-            # The Job was deleted (by its owner, or by its ttlSecondsAfterFinished) before it was
-            # seen to end: charge the most it can have computed, from its start (or submission) until
-            # now, at most its time limit.
+        if seen.state == "gone":
+            # The cluster has forgotten the job, or it was deleted before it was seen to end. It
+            # cannot have run longer than it existed, nor past its time limit: charge that, the most
+            # it can have computed.
             since = (row.started_at or row.submitted_at).timestamp()
             run = max(0.0, min(float(row.time_limit_seconds), now - since))
+            return await self._settle(row, seen.native, run, row.started_at, now)
+        if seen.state == "ended":
+            run = min(seen.run_seconds or 0.0, float(row.time_limit_seconds))
+            ended = seen.ended_at if seen.ended_at is not None else int(now)
+            return await self._settle(row, seen.native, run, _when(seen.started_at), ended)
+        if seen.state != row.state:
             async with self.pool.acquire() as conn:
-                return int(await self._settle(conn, row, "DELETED", run, row.started_at, now))
-        if status != 200:
-            raise RuntimeError(f"the cluster answered HTTP {status} for job {row.job_id}")
-        job = parse_job_status(body)
-        async with self.pool.acquire() as conn:
-            if job.finished:
-                run = float(min(job.run_seconds(int(now)), row.time_limit_seconds))
-                ended = job.end_time if job.end_time is not None else int(now)
-                native = "Complete" if job.completion_time is not None else "Failed"
-                return int(await self._settle(conn, row, native, run, _when(job.start_time), ended))
-            if (job.active > 0 or job.start_time is not None) and row.state != "running":
-                await repository.mark_progress(conn, row.id, "running", "Active", _when(job.start_time))
+                await repository.mark_progress(conn, row.id, seen.state, seen.native, _when(seen.started_at))
         return 0
 
     async def reconcile(self, cluster: Cluster) -> int:
@@ -206,35 +149,14 @@ class Follower:
             lost = await repository.stale_submitting(conn, cluster.name, before)
         if not lost:
             return 0
-        found: dict[object, tuple[int, str | None]] = {}
-        if cluster.kind == "slurm":
-            for version in {row.api_version for row in lost}:
-                status, body = await cluster.call("GET", f"/slurm/{version}/jobs")
-                if status != 200:
-                    _log.warning("cluster_jobs_unreadable", cluster=cluster.name, status=status)
-                    return 0  # nothing can be concluded from a list not seen
-                jobs = slurm.parse_jobs(version, body)
-                async with self.pool.acquire() as conn:
-                    taken = await repository.claimed(conn, cluster.name, [str(j.job_id) for j in jobs])
-                free = [j for j in jobs if str(j.job_id) not in taken]
-                rows = [row for row in lost if row.api_version == version]
-                matches = match_slurm(rows, free, user=settings.user, window_seconds=window)
-                found.update({k: (n, None if j is None else str(j)) for k, (n, j) in matches.items()})
-        else:
-            for row in lost:
-                namespace = row.signals.get("namespace")
-                status, body = await cluster.call(
-                    "GET",
-                    f"/apis/batch/v1/namespaces/{namespace}/jobs",
-                    query=f"labelSelector={WORKLOAD_LABEL}%3D{row.id}".encode(),
-                )
-                if status != 200:
-                    _log.warning("cluster_jobs_unreadable", cluster=cluster.name, status=status)
-                    return 0
-                names = job_names(body)
-                found[row.id] = (
-                    (len(names), f"{namespace}/{names[0]}") if len(names) == 1 else (-len(names), None)
-                )
+
+        async def claimed(job_ids: Sequence[str]) -> set[str]:
+            async with self.pool.acquire() as conn:
+                return await repository.claimed(conn, cluster.name, job_ids)
+
+        found = await cluster.adapter.find_lost(cluster, lost, window_seconds=window, claimed=claimed)
+        if found is None:
+            return 0  # nothing can be concluded from a list not seen
         charged = 0
         for row in lost:
             count, job_id = found.get(row.id, (-1, None))
@@ -247,63 +169,62 @@ class Follower:
         age = now - row.submitted_at.timestamp()
         decided = verdict(count, age, cluster.settings.min_job_age_seconds)
         log = _log.bind(cluster=cluster.name, workload=str(row.id), verdict=decided)
-        async with self.pool.acquire() as conn:
-            if decided == "adopt" and job_id is not None:
+        if decided == "adopt" and job_id is not None:
+            async with self.pool.acquire() as conn:
                 try:
                     adopted = await repository.mark_submitted(conn, row.id, job_id)
                 except asyncpg.UniqueViolationError:  # another workload has it after all
                     adopted = False
-                if adopted:
-                    log.warning("cluster_lost_job_found", job_id=job_id)
-            elif decided == "reject":
-                await repository.reject(conn, row.id, "lost submission: the cluster never created the job")
-                log.warning("cluster_lost_job_never_created")
-            elif decided == "charge":
-                run = max(0.0, min(float(row.time_limit_seconds), age))
-                done = await repository.settle(
-                    conn,
-                    row.id,
-                    native="LOST",
-                    run_seconds=run,
-                    gpu_seconds=row.gpus * run,
-                    flop=settled_flop(row.gpus, run, row.peak_flops_per_gpu, row.utilisation),
-                    started_at=None,
-                    ended_at=dt.datetime.fromtimestamp(now, _UTC),
-                )
-                if done:
-                    log.error("cluster_lost_job_charged", run_seconds=run, candidates=count)
-                    return 1
+            if adopted:
+                log.warning("cluster_lost_job_found", job_id=job_id)
+        elif decided == "reject":
+            async with self.pool.acquire() as conn:
+                await release(conn, row.id, "lost submission: the cluster never created the job")
+            log.warning("cluster_lost_job_never_created")
+        elif decided == "charge":
+            run = max(0.0, min(float(row.time_limit_seconds), age))
+            if await self._settle(row, "LOST", run, None, now, quiet=True):
+                log.error("cluster_lost_job_charged", run_seconds=run, candidates=count)
+                return 1
         return 0
 
-    @staticmethod
     async def _settle(
-        conn: asyncpg.Connection,
-        row: repository.OpenWorkload,
+        self,
+        job: Bounded,
         native: str,
         run_seconds: float,
         started_at: dt.datetime | None,
         ended: float,
-    ) -> bool:
-        gpu_seconds = row.gpus * run_seconds
-        flop = settled_flop(row.gpus, run_seconds, row.peak_flops_per_gpu, row.utilisation)
-        done = await repository.settle(
-            conn,
-            row.id,
-            native=native,
-            run_seconds=run_seconds,
-            gpu_seconds=gpu_seconds,
-            flop=flop,
-            started_at=started_at,
-            ended_at=dt.datetime.fromtimestamp(ended, _UTC),
-        )
-        if done:
+        *,
+        quiet: bool = False,
+    ) -> int:
+        async with self.pool.acquire() as conn:
+            done = await settle_job(
+                conn,
+                self.ledger,
+                job,
+                native=native,
+                run_seconds=run_seconds,
+                started_at=started_at,
+                ended_at=ended,
+            )
+        if done is None:
+            return 0
+        if not quiet:
             _log.info(
                 "cluster_job_settled",
-                cluster=row.cluster,
-                job_id=row.job_id,
+                cluster=done.cluster,
+                job_id=done.job_id,
                 state=native,
                 run_seconds=run_seconds,
-                gpu_seconds=gpu_seconds,
-                flop=flop,
+                gpu_seconds=done.gpu_seconds_settled,
+                flop=done.flop_settled,
             )
-        return done
+        return 1
+
+    async def backfill(self) -> int:
+        """Write again the compute events lost with a process (see :mod:`.settlement`)."""
+        now = self._wall()
+        before = dt.datetime.fromtimestamp(now - _BACKFILL_GRACE_SECONDS, _UTC)
+        async with self.pool.acquire() as conn:
+            return await record_missing(conn, self.ledger, before - _BACKFILL_HORIZON, before)

@@ -1,8 +1,9 @@
 """Workload records: every cluster job submitted through the gateway, from submission to settlement.
 
 The row exists before the cluster sees the job (``submitting``), so that no job runs without
-its record; it ends in ``ended`` exactly once, in the transaction that settles the job's quota
-reservations (:func:`settle`), so a job is counted once whatever restarts or replicas do.
+its record; it ends in ``ended`` exactly once (:func:`end`), in the transaction that settles the
+job's quota reservations (:mod:`.settlement`), so a job is counted once whatever restarts or
+replicas do.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from ..quota import store
-from ..quota.model import Usage
 from ..quota.store import CounterKey
 
 
@@ -152,18 +151,16 @@ async def claimed(conn: asyncpg.Connection, cluster: str, job_ids: Sequence[str]
     return {r[0] for r in rows}
 
 
-async def reject(conn: asyncpg.Connection, workload_id: uuid.UUID, reason: str) -> None:
-    """The cluster refused the job (or could not be reached): release its whole reservation."""
-    async with conn.transaction():
-        raw = await conn.fetchval(
-            "update workloads set state = 'rejected', native_state = $2, updated_at = now()"
-            " where id = $1 and state = 'submitting' returning reservations::text",
-            workload_id,
-            reason[:200],
-        )
-        if raw is not None:
-            for r in _reservations(raw):
-                await store.settle(conn, r.key, r.amount, 0.0)
+async def reject(conn: asyncpg.Connection, workload_id: uuid.UUID, reason: str) -> list[Reservation] | None:
+    """The cluster refused the job (or could not be reached): its reservations, to release in the
+    same transaction (None: it was not being submitted any more)."""
+    raw = await conn.fetchval(
+        "update workloads set state = 'rejected', native_state = $2, updated_at = now()"
+        " where id = $1 and state = 'submitting' returning reservations::text",
+        workload_id,
+        reason[:200],
+    )
+    return None if raw is None else _reservations(raw)
 
 
 async def owned_job_ids(conn: asyncpg.Connection, cluster: str, customer_id: uuid.UUID) -> list[str]:
@@ -241,7 +238,44 @@ async def mark_progress(
     )
 
 
-async def settle(
+class Ended(msgspec.Struct, frozen=True, kw_only=True):
+    """A job as it was settled: what the ledger's compute event and the quota settlement need."""
+
+    id: uuid.UUID
+    cluster: str
+    kind: str
+    job_id: str | None
+    customer_id: uuid.UUID
+    project_id: uuid.UUID | None
+    key_id: str | None
+    accelerator: str
+    gpus: int
+    submitted_at: dt.datetime
+    started_at: dt.datetime | None
+    ended_at: dt.datetime
+    run_seconds: float
+    gpu_seconds_settled: float
+    flop_bound: float
+    flop_expected: float
+    flop_settled: float
+    price_per_gpu_hour: float | None
+    bio: bool
+    native_state: str | None
+    reservations: list[Reservation]
+
+
+_ENDED = """
+    id, cluster, kind, job_id, customer_id, project_id, key_id, accelerator, gpus, submitted_at,
+    started_at, ended_at, coalesce(run_seconds, 0) as run_seconds, gpu_seconds_settled, flop_bound,
+    flop_expected, flop_settled, price_per_gpu_hour, bio, native_state, reservations::text as reservations
+"""
+
+
+def _ended(row: asyncpg.Record) -> Ended:
+    return Ended(**{**dict(row), "reservations": _reservations(row["reservations"])})
+
+
+async def end(
     conn: asyncpg.Connection,
     workload_id: uuid.UUID,
     *,
@@ -251,31 +285,43 @@ async def settle(
     flop: float,
     started_at: dt.datetime | None,
     ended_at: dt.datetime,
-) -> bool:
-    """Record the job's end and settle its reservations to what it computed, once (True: done now)."""
-    async with conn.transaction():
-        row = await conn.fetchrow(
-            """
-            update workloads
-            set state = 'ended', native_state = $2, run_seconds = $3, gpu_seconds_settled = $4,
-                flop_settled = $5, started_at = coalesce(started_at, $6), ended_at = $7, updated_at = now()
-            where id = $1 and state in ('submitting', 'queued', 'running')
-            returning reservations::text, price_per_gpu_hour
-            """,
-            workload_id,
-            native,
-            run_seconds,
-            gpu_seconds,
-            flop,
-            started_at,
-            ended_at,
-        )
-        if row is None:
-            return False  # another replica settled it first
-        raw, price = row
-        # At the price the job was admitted with; none: no spend limit applied to it.
-        spend = 0.0 if price is None else gpu_seconds * price / 3600.0
-        used = Usage(gpu_seconds=gpu_seconds, flop=flop, spend=spend)
-        for r in _reservations(raw):
-            await store.settle(conn, r.key, r.amount, used.get(r.key.dimension))  # type: ignore[arg-type]
-    return True
+) -> Ended | None:
+    """Record the job's end, once: the job as ended, or None if another replica got there first.
+    Call in the transaction that settles its reservations."""
+    row = await conn.fetchrow(
+        f"""
+        update workloads
+        set state = 'ended', native_state = $2, run_seconds = $3, gpu_seconds_settled = $4,
+            flop_settled = $5, started_at = coalesce(started_at, $6), ended_at = $7, updated_at = now()
+        where id = $1 and state in ('submitting', 'queued', 'running')
+        returning {_ENDED}
+        """,  # noqa: S608 - _ENDED is a constant
+        workload_id,
+        native,
+        run_seconds,
+        gpu_seconds,
+        flop,
+        started_at,
+        ended_at,
+    )
+    return None if row is None else _ended(row)
+
+
+async def ended_without_event(
+    conn: asyncpg.Connection, since: dt.datetime, before: dt.datetime
+) -> list[Ended]:
+    """Jobs that ended in ``[since, before)`` with no compute event in the ledger: their event was
+    lost with the process that settled them (it is written in batches, after the settlement)."""
+    rows = await conn.fetch(
+        f"""
+        select {_ENDED} from workloads w
+        where state = 'ended' and ended_at >= $1 and ended_at < $2
+          and not exists (
+              select 1 from compute_events e where e.workload_id = w.id and e.occurred_at = w.ended_at
+          )
+        order by ended_at
+        """,  # noqa: S608 - _ENDED is a constant
+        since,
+        before,
+    )
+    return [_ended(r) for r in rows]

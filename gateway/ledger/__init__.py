@@ -1,6 +1,7 @@
-"""The usage ledger: one event per proxied call, written in batches, never dropped."""
+"""The ledger: one event per proxied call and one per settled cluster job, written in batches,
+never dropped, and read back (:mod:`.repository`) by everything that reports on usage."""
 
-from .events import UsageEvent
+from .events import ComputeEvent, UsageEvent
 from .writer import LedgerWriter
 
-__all__ = ["LedgerWriter", "UsageEvent"]
+__all__ = ["ComputeEvent", "LedgerWriter", "UsageEvent"]

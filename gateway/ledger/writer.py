@@ -1,10 +1,10 @@
-"""Batch writer for usage events.
+"""Batch writer for the ledger: usage events and compute events.
 
-Requests append to an in-memory buffer (no I/O on the hot path); a background
-task COPYs batches into ``usage_events``. While the database is down events stay
-buffered; past ``max_buffer`` and at shutdown, whatever cannot be written is
-appended to a spool file under the state folder and replayed at the next start.
-An accepted event is therefore written once the database is back, or on disk.
+Requests append to an in-memory buffer (no I/O on the hot path); a background task COPYs
+batches into ``usage_events``, and settled cluster jobs into ``compute_events``, the same way.
+While the database is down events stay buffered; past ``max_buffer`` and at shutdown, whatever
+cannot be written is appended to a spool file under the state folder and replayed at the next
+start. An accepted event is therefore written once the database is back, or on disk.
 """
 
 from __future__ import annotations
@@ -13,32 +13,32 @@ import asyncio
 import contextlib
 import os
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import msgspec
 import structlog
 
-from .events import COLUMNS, UsageEvent
+from .events import COMPUTE_COLUMNS, USAGE_COLUMNS, ComputeEvent, UsageEvent
 
 _log = structlog.get_logger(__name__)
 _encode_line = msgspec.json.Encoder().encode
-_decode_line = msgspec.json.Decoder(UsageEvent).decode
-
-# Postgres types of COLUMNS, in order: unnest() of one array per column inserts a batch in one statement.
-_PG_TYPES = (
-    "uuid", "timestamptz", "uuid", "uuid", "text", "text", "text", "text", "boolean", "integer",
-    "text", "integer", "integer", "boolean", "double precision", "bigint", "bigint", "inet", "text", "text",
-)  # fmt: skip
-_INSERT_IGNORING_DUPLICATES = (
-    "insert into usage_events ({}) select * from unnest({}) on conflict do nothing".format(  # noqa: S608
-        ", ".join(COLUMNS), ", ".join(f"${i}::{t}[]" for i, t in enumerate(_PG_TYPES, start=1))
-    )
-)
-
 
 SPOOL_FILE_MODE = 0o600
 SPOOL_DIR_MODE = 0o700
+
+# PostgreSQL types of each table's columns, in order (for the tolerant insert's unnest()).
+_USAGE_TYPES = (
+    "uuid", "timestamptz", "uuid", "uuid", "text", "text", "text", "text", "boolean", "integer",
+    "text", "integer", "integer", "boolean", "double precision", "bigint", "bigint", "inet", "text", "text",
+)  # fmt: skip
+_COMPUTE_TYPES = (
+    "uuid", "timestamptz", "uuid", "uuid", "text", "text", "text", "text", "text", "integer",
+    "timestamptz", "timestamptz", "double precision", "double precision", "double precision",
+    "double precision", "double precision", "double precision", "boolean", "text",
+)  # fmt: skip
 
 
 def _spool_folder(path: Path) -> None:
@@ -47,7 +47,7 @@ def _spool_folder(path: Path) -> None:
     path.mkdir(mode=SPOOL_DIR_MODE, exist_ok=True)  # the umask can only take bits away from 0700
 
 
-def _record(e: UsageEvent) -> tuple[object, ...]:
+def _usage_row(e: UsageEvent) -> tuple[object, ...]:
     return (
         e.request_id, e.occurred_at, e.customer_id, e.project_id, e.key_id, e.upstream, e.route,
         e.model, e.stream, e.status, e.error_code, e.prompt_tokens, e.completion_tokens,
@@ -55,6 +55,55 @@ def _record(e: UsageEvent) -> tuple[object, ...]:
         e.client_ip,  # asyncpg's inet codec parses the string itself: parsing here twice costs 3 µs/event
         e.origin_country, e.policy_hash,
     )  # fmt: skip
+
+
+class _Table:
+    """One ledger table: its events waiting to be written, how each becomes a row, its spool files."""
+
+    __slots__ = ("buffer", "columns", "decode", "insert", "name", "row", "spool_prefix")
+
+    def __init__(
+        self,
+        name: str,
+        event: type[UsageEvent | ComputeEvent],
+        columns: Sequence[str],
+        pg_types: Sequence[str],
+        row: Callable[[Any], tuple[object, ...]],
+        spool_prefix: str,
+    ) -> None:
+        assert len(columns) == len(pg_types)
+        self.name = name
+        self.columns = tuple(columns)
+        self.row = row
+        self.decode: Callable[[bytes], Any] = msgspec.json.Decoder(event).decode
+        self.spool_prefix = spool_prefix
+        self.buffer: list[Any] = []
+        # unnest() of one array per column inserts a batch in one statement, skipping duplicates.
+        self.insert = "insert into {} ({}) select * from unnest({}) on conflict do nothing".format(  # noqa: S608
+            name, ", ".join(columns), ", ".join(f"${i}::{t}[]" for i, t in enumerate(pg_types, start=1))
+        )
+
+
+def _usage_table() -> _Table:
+    return _Table(
+        "usage_events",
+        UsageEvent,
+        USAGE_COLUMNS,
+        _USAGE_TYPES,
+        _usage_row,
+        "usage",
+    )
+
+
+def _compute_table() -> _Table:
+    return _Table(
+        "compute_events",
+        ComputeEvent,
+        COMPUTE_COLUMNS,
+        _COMPUTE_TYPES,
+        msgspec.structs.astuple,
+        "compute",
+    )
 
 
 class LedgerWriter:
@@ -72,7 +121,10 @@ class LedgerWriter:
         self._batch_size = batch_size
         self._interval = flush_interval
         self._max_buffer = max_buffer
-        self._buffer: list[UsageEvent] = []
+        self._usage = _usage_table()
+        self._compute = _compute_table()
+        self._tables = (self._usage, self._compute)
+        self._buffer = self._usage.buffer  # the hot path's list: only ever changed in place
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -87,9 +139,13 @@ class LedgerWriter:
         if len(self._buffer) >= self._batch_size:
             self._wake.set()
 
+    def record_compute(self, event: ComputeEvent) -> None:
+        """A settled cluster job: written with the next batch, like a usage event."""
+        self._compute.buffer.append(event)
+
     @property
     def depth(self) -> int:
-        return len(self._buffer)
+        return len(self._usage.buffer) + len(self._compute.buffer)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -105,10 +161,10 @@ class LedgerWriter:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        while self._buffer:
-            if not await self._flush_once():
-                self._spool(self._buffer)
-                self._buffer = []
+        for table in self._tables:
+            while table.buffer:
+                if not await self._flush_once(table):
+                    self._spool_all(table)
 
     async def _run(self) -> None:
         backoff = self._interval
@@ -117,51 +173,56 @@ class LedgerWriter:
                 await asyncio.wait_for(self._wake.wait(), timeout=backoff)
             self._wake.clear()
             ok = True
-            while self._buffer and ok and not self._closing:
-                ok = await self._flush_once()
+            for table in self._tables:
+                while table.buffer and ok and not self._closing:
+                    ok = await self._flush_once(table)
             if ok:
                 backoff = self._interval
             else:
                 backoff = min(backoff * 2, 5.0)
-                if len(self._buffer) > self._max_buffer:
-                    self._spool(self._buffer)
-                    self._buffer = []
+                for table in self._tables:
+                    if len(table.buffer) > self._max_buffer:
+                        self._spool_all(table)
 
-    async def _flush_once(self) -> bool:
-        batch = self._buffer[: self._batch_size]
+    async def _flush_once(self, table: _Table) -> bool:
+        batch = table.buffer[: self._batch_size]
         try:
             async with self._pool.acquire(timeout=5) as conn:
                 await conn.copy_records_to_table(
-                    "usage_events", records=[_record(e) for e in batch], columns=COLUMNS, timeout=30
+                    table.name, records=[table.row(e) for e in batch], columns=table.columns, timeout=30
                 )
         except (asyncpg.UniqueViolationError, asyncpg.DataError):
             # A batch COPY is all or nothing; fall back to a tolerant insert so one bad
             # or duplicate row cannot block every other event behind it.
             try:
-                await self._insert_tolerant(batch)
+                await self._insert_tolerant(table, batch)
             except Exception:
-                return self._failed(batch)
+                return self._failed(table, batch)
         except Exception:
-            return self._failed(batch)
-        del self._buffer[: len(batch)]
+            return self._failed(table, batch)
+        del table.buffer[: len(batch)]
         self.written += len(batch)
         return True
 
-    def _failed(self, batch: list[UsageEvent]) -> bool:
+    def _failed(self, table: _Table, batch: list[Any]) -> bool:
         self.failures += 1
-        _log.warning("ledger_flush_failed", events=len(batch), buffered=len(self._buffer))
+        _log.warning("ledger_flush_failed", table=table.name, events=len(batch), buffered=len(table.buffer))
         return False
 
-    async def _insert_tolerant(self, batch: list[UsageEvent]) -> None:
-        columns = list(zip(*(_record(e) for e in batch), strict=True))
+    async def _insert_tolerant(self, table: _Table, batch: Sequence[Any]) -> None:
+        columns = list(zip(*(table.row(e) for e in batch), strict=True))
         async with self._pool.acquire(timeout=5) as conn:
-            await conn.execute(_INSERT_IGNORING_DUPLICATES, *columns, timeout=30)
+            await conn.execute(table.insert, *columns, timeout=30)
 
     # -- spool -------------------------------------------------------------
 
-    def _spool(self, events: list[UsageEvent]) -> None:
+    def _spool_all(self, table: _Table) -> None:
+        self._spool(table, table.buffer)
+        table.buffer.clear()
+
+    def _spool(self, table: _Table, events: list[Any]) -> None:
         _spool_folder(self._spool_dir)
-        path = self._spool_dir / f"usage-{time.time_ns()}-{os.getpid()}.jsonl"
+        path = self._spool_dir / f"{table.spool_prefix}-{time.time_ns()}-{os.getpid()}.jsonl"
         # Who called what, from where: readable by the gateway's user only, whatever the umask.
         # The name is new each time: O_EXCL refuses a file (or a link) planted under it.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, SPOOL_FILE_MODE)
@@ -171,17 +232,23 @@ class LedgerWriter:
             fh.flush()
             os.fsync(fh.fileno())
         self.spooled += len(events)
-        _log.error("ledger_spooled", events=len(events), file=path.name)
+        _log.error("ledger_spooled", table=table.name, events=len(events), file=path.name)
 
     async def replay_spool(self) -> int:
         """Insert spooled events (duplicates ignored) and delete each file once it is in."""
         replayed = 0
-        for path in sorted(self._spool_dir.glob("usage-*.jsonl")):
-            events = [_decode_line(line) for line in path.read_bytes().splitlines() if line.strip()]
-            for i in range(0, len(events), self._batch_size):
-                await self._insert_tolerant(events[i : i + self._batch_size])
-            path.unlink()
-            replayed += len(events)
+        for table in self._tables:
+            replayed += await self._replay(table)
         if replayed:
             _log.info("ledger_spool_replayed", events=replayed)
+        return replayed
+
+    async def _replay(self, table: _Table) -> int:
+        replayed = 0
+        for path in sorted(self._spool_dir.glob(f"{table.spool_prefix}-*.jsonl")):
+            events = [table.decode(line) for line in path.read_bytes().splitlines() if line.strip()]
+            for i in range(0, len(events), self._batch_size):
+                await self._insert_tolerant(table, events[i : i + self._batch_size])
+            path.unlink()
+            replayed += len(events)
         return replayed

@@ -686,3 +686,10 @@ class QuotaMeter:
                 )
                 return
             await asyncio.sleep(0.2)
+
+
+async def settle_reserved(conn: asyncpg.Connection, items: list[tuple[CounterKey, float, float]]) -> None:
+    """Settle reservations ``(counter, reserved, actual)`` in the caller's transaction, in the lock
+    order every replica uses (sorted), so that two writers never wait for each other in a cycle."""
+    for key, reserved, actual in sorted(items, key=lambda s: (sort_key(s[0]), s[1], s[2])):
+        await store.settle(conn, key, reserved, actual)

@@ -144,7 +144,8 @@ def test_a_replica_with_another_master_key_refuses_to_start(gateway, gateway_con
 @pytest.mark.parametrize(
     "command",
     [[], ["serve"], ["db", "migrate"], ["db", "status"], ["customers", "create"], ["customers", "list"],
-     ["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["usage", "list"], ["demo"], ["version"],
+     ["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["usage", "list"], ["usage", "compute"],
+     ["usage", "summary"], ["demo"], ["version"],
      ["owners", "add"], ["owners", "link"], ["owners", "list"], ["screening", "load"], ["kyc", "submit"],
      ["kyc", "approve"], ["kyc", "status"], ["kyc", "confirm-hit"], ["kyc", "erase"],
      ["kyc", "reindex-payments"]],
@@ -158,3 +159,11 @@ def test_every_command_has_help(command) -> None:
 
 def test_version_json(gateway) -> None:
     assert json.loads(gateway_cli(gateway, "version", "--json").stdout)["version"]
+
+
+def test_a_usage_summary_needs_a_period_that_ends_after_it_starts(gateway) -> None:
+    done = gateway_cli(gateway, "usage", "summary", "--since", "2026-02-01", "--until", "2026-01-01")
+    assert done.returncode != 0
+    assert "--since (2026-02-01T00:00:00+00:00) must be before --until" in done.stderr
+    bad = gateway_cli(gateway, "usage", "summary", "--since", "yesterday", "--until", "2026-01-01")
+    assert bad.returncode != 0 and "'yesterday' is not an ISO 8601 date or time" in bad.stderr

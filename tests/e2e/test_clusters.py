@@ -24,6 +24,7 @@ from gateway.identity.repository import create_key
 from gateway.quota.overrides import set_override
 from tests.conftest import _run, verified_customer
 from tests.e2e.conftest import GatewayProcess, cluster_user
+from tests.e2e.test_cli import gateway_cli
 from tests.e2e.test_quota import counter
 
 V = "v0.0.38"
@@ -141,6 +142,53 @@ def test_a_job_runs_on_the_cluster_and_its_gpu_seconds_are_settled(lab, slurm, d
     by = {r["dimension"]: r for r in _run(counters())}
     # The bound was reserved at submission and replaced by what the job computed.
     assert by["gpu_seconds"]["used"] == ended["gpu_seconds_settled"] and by["gpu_seconds"]["reserved"] == 0
+
+    # The ledger has the job beside the calls that submitted and read it (gateway usage compute/summary).
+    def compute_events() -> list[dict[str, Any]]:
+        done = gateway_cli(lab["gw"], "usage", "compute", "--json", "--customer", str(cid))
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    deadline = time.monotonic() + 10
+    while not (events := compute_events()):
+        assert time.monotonic() < deadline, "the settled job never reached the ledger"
+        time.sleep(0.1)
+    (event,) = events
+    assert (event["job_id"], event["cluster"], event["kind"], event["accelerator"]) == (
+        str(job_id),
+        "lab",
+        "slurm",
+        "h100",
+    )
+    assert (event["gpus"], event["run_seconds"], event["gpu_seconds"]) == (
+        2,
+        ended["run_seconds"],
+        ended["gpu_seconds_settled"],
+    )
+    assert event["flop_settled"] == pytest.approx(ended["flop_settled"])
+    assert event["flop_bound"] == pytest.approx(2 * 60 * 989e12)
+    summary = gateway_cli(
+        lab["gw"],
+        "usage",
+        "summary",
+        "--json",
+        "--customer",
+        str(cid),
+        "--since",
+        "2000-01-01",
+        "--until",
+        "2100-01-01",
+    )
+    (mine,) = json.loads(summary.stdout)
+    calls = json.loads(gateway_cli(lab["gw"], "usage", "list", "--json", "--customer", str(cid)).stdout)
+    assert {"/clusters/lab/slurm/{v}/job/submit", "/clusters/lab/slurm/{v}/job/{id}"} <= {
+        c["route"] for c in calls
+    }
+    assert (mine["jobs"], mine["gpu_seconds"], mine["requests"]) == (
+        1,
+        ended["gpu_seconds_settled"],
+        len(calls),
+    )
 
 
 def test_customers_see_and_cancel_only_their_own_jobs(lab, slurm, database_url) -> None:

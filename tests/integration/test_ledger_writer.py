@@ -1,4 +1,4 @@
-"""Usage events: batched into PostgreSQL, spooled to disk when it is down, replayed after."""
+"""Usage and compute events: batched into PostgreSQL, spooled to disk when it is down, replayed after."""
 
 import datetime as dt
 import os
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import asyncpg
 
-from gateway.ledger import LedgerWriter, UsageEvent
-from gateway.ledger.repository import list_usage
+from gateway.ledger import ComputeEvent, LedgerWriter, UsageEvent
+from gateway.ledger.repository import list_compute, list_usage
 
 
 def event(customer: uuid.UUID, i: int = 0) -> UsageEvent:
@@ -18,6 +18,17 @@ def event(customer: uuid.UUID, i: int = 0) -> UsageEvent:
         project_id=uuid.uuid4(), key_id="0123456789abcdef", upstream="up", route="/v1/chat/completions",
         model="m", stream=False, status=200, error_code=None, prompt_tokens=i, completion_tokens=2 * i,
         usage_complete=True, duration_ms=1.5, bytes_in=10, bytes_out=20, client_ip="127.0.0.1",
+    )  # fmt: skip
+
+
+def job(customer: uuid.UUID, gpus: int = 8) -> ComputeEvent:
+    now = dt.datetime.now(dt.UTC)
+    return ComputeEvent(
+        workload_id=uuid.uuid4(), occurred_at=now, customer_id=customer, project_id=None, key_id=None,
+        cluster="lab", kind="slurm", job_id="42", accelerator="h100", gpus=gpus,
+        submitted_at=now - dt.timedelta(hours=1), started_at=None, run_seconds=3600.0,
+        gpu_seconds=gpus * 3600.0, flop_bound=gpus * 7200 * 989e12, flop_expected=gpus * 3600 * 989e12 * 0.8,
+        flop_settled=gpus * 3600 * 989e12 * 0.4, spend=None, bio=False, native_state="COMPLETED",
     )  # fmt: skip
 
 
@@ -91,3 +102,39 @@ async def test_the_spool_is_readable_by_the_gateways_user_only(tmp_path: Path) -
     (spooled,) = spool.glob("usage-*.jsonl")
     assert stat.S_IMODE(spooled.stat().st_mode) == 0o600
     assert stat.S_IMODE(spool.stat().st_mode) == 0o700
+
+
+async def test_compute_events_are_spooled_and_replayed_beside_usage_events(
+    database_url: str, conn, tmp_path: Path
+) -> None:
+    dead = await asyncpg.create_pool("postgresql://postgres@127.0.0.1:1/none", min_size=0, max_size=1)
+    writer = LedgerWriter(dead, tmp_path, batch_size=10, flush_interval=0.01)
+    customer = uuid.uuid4()
+    jobs = [job(customer, gpus) for gpus in (1, 2, 3)]
+    for j in jobs:
+        writer.record_compute(j)
+    writer.record(event(customer))
+    assert writer.depth == 4
+    await writer.stop()  # cannot write: each table's events go to a spool file of its own
+    assert writer.spooled == 4
+    (spooled,) = tmp_path.glob("compute-*.jsonl")
+    assert stat.S_IMODE(spooled.stat().st_mode) == 0o600
+    assert len(list(tmp_path.glob("usage-*.jsonl"))) == 1
+    await dead.close()
+
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    first = LedgerWriter(pool, tmp_path / "other", batch_size=10)  # one reached the database already
+    await first.start()
+    first.record_compute(jobs[0])
+    await first.stop()
+    replayer = LedgerWriter(pool, tmp_path, batch_size=10)
+    await replayer.start()
+    await replayer.stop()
+    await pool.close()
+    written = await list_compute(conn, customer_id=customer)
+    assert sorted(e.gpus for e in written) == [1, 2, 3]  # each once
+    assert {e.workload_id: e for e in written} == {
+        j.workload_id: j for j in jobs
+    }  # as recorded, field by field
+    assert await count(conn, customer) == 1
+    assert list(tmp_path.glob("*.jsonl")) == []

@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from gateway.bodies import decode_json, invalid_json, utf8_problem
-from gateway.clusters import parse_job
+from gateway.clusters.kubernetes import parse_job
 from gateway.clusters.slurm import parse_submit
 from gateway.errors import BadRequest, GatewayError
 from gateway.kyc.webhooks import InvalidWebhook, parse_event

@@ -1,7 +1,10 @@
-"""Slurm REST (slurmrestd): submissions read into a :class:`~gateway.clusters.workload.Workload`
-(:mod:`.submit`), confined to the customer's own cluster identity (:mod:`.confine`), and job
-replies read and filtered (:mod:`.replies`). Pure functions, no I/O."""
+"""Slurm REST (slurmrestd): the adapter (:mod:`.adapter`), its routes (:mod:`.routes`) and the
+follower's readers (:mod:`.follow`, :mod:`.lost`); submissions read into a
+:class:`~gateway.clusters.workload.Workload` (:mod:`.submit`), confined to the customer's own cluster
+identity (:mod:`.confine`), and job replies read and filtered (:mod:`.replies`). The readers are pure
+functions, no I/O."""
 
+from .adapter import SlurmAdapter
 from .common import FINISHED_STATES, NO_VAL, SUPPORTED_VERSIONS, version_of
 from .replies import (
     JobRecord,
@@ -19,6 +22,7 @@ __all__ = [
     "NO_VAL",
     "SUPPORTED_VERSIONS",
     "JobRecord",
+    "SlurmAdapter",
     "accounting_path",
     "filter_jobs",
     "parse_accounting",

@@ -16,9 +16,9 @@ import pytest
 
 from gateway.clusters import repository
 from gateway.clusters.follower import Follower
-from gateway.clusters.proxy import Cluster
+from gateway.clusters.registry import open_cluster
 from gateway.settings import ClusterSettings
-from tests.integration.cluster.test_reconcile import lost_row
+from tests.integration.cluster.test_reconcile import compute_event, lost_row
 from tests.slurm_cluster import SlurmCluster
 
 
@@ -30,8 +30,8 @@ def accounted(slurm: SlurmCluster, tmp_path_factory: pytest.TempPathFactory) -> 
     cluster.stop()
 
 
-async def test_a_forgotten_job_is_settled_from_the_accounting(conn, pool, accounted) -> None:
-    cluster = Cluster(
+async def test_a_forgotten_job_is_settled_from_the_accounting(conn, pool, ledger, accounted) -> None:
+    cluster = open_cluster(
         ClusterSettings(
             name=f"acct-{uuid.uuid4().hex[:6]}",
             kind="slurm",
@@ -77,10 +77,12 @@ async def test_a_forgotten_job_is_settled_from_the_accounting(conn, pool, accoun
     ran = jobs[0]["time"]["end"] - jobs[0]["time"]["start"]
 
     # A follower looking much later: without the accounting it would charge the job's whole limit.
-    follower = Follower([cluster], pool, wall=lambda: time.time() + 3600)
+    follower = Follower([cluster], pool, ledger, wall=lambda: time.time() + 3600)
     assert await follower.poll_once() == 1
     row = await conn.fetchrow("select * from workloads where id = $1", workload)
     assert (row["state"], row["native_state"]) == ("ended", "COMPLETED")
     assert row["run_seconds"] == ran and 2 <= ran <= 10
     assert row["gpu_seconds_settled"] == 2 * ran
     assert row["started_at"].timestamp() == jobs[0]["time"]["start"]
+    event = await compute_event(conn, workload)
+    assert (event["run_seconds"], event["gpu_seconds"], event["job_id"]) == (ran, 2 * ran, str(job_id))

@@ -20,10 +20,12 @@ import httpx
 import pytest
 
 from gateway.clusters import repository
+from gateway.clusters.cluster import Cluster
 from gateway.clusters.follower import Follower
-from gateway.clusters.proxy import Cluster
-from gateway.clusters.reconcile import WORKLOAD_LABEL
+from gateway.clusters.kubernetes import WORKLOAD_LABEL
+from gateway.clusters.registry import open_cluster
 from gateway.clusters.repository import Reservation
+from gateway.ledger import LedgerWriter
 from gateway.quota import store
 from gateway.quota.store import CounterKey
 from gateway.settings import ClusterSettings
@@ -42,7 +44,7 @@ MUCH_LATER = 400.0
 
 @pytest.fixture
 def lab(slurm: SlurmCluster) -> Iterator[Cluster]:
-    cluster = Cluster(
+    cluster = open_cluster(
         ClusterSettings(
             name=f"lab-{uuid.uuid4().hex[:6]}",
             kind="slurm",
@@ -57,8 +59,20 @@ def lab(slurm: SlurmCluster) -> Iterator[Cluster]:
     yield cluster
 
 
-def follower(cluster: Cluster, pool: asyncpg.Pool, ahead: float) -> Follower:
-    return Follower([cluster], pool, wall=lambda: time.time() + ahead)
+def follower(cluster: Cluster, pool: asyncpg.Pool, ahead: float, ledger: LedgerWriter) -> Follower:
+    return Follower([cluster], pool, ledger, wall=lambda: time.time() + ahead)
+
+
+async def compute_event(conn: asyncpg.Connection, workload: uuid.UUID) -> dict[str, Any]:
+    """The job's one row in the ledger, once the batched writer has written it."""
+
+    async def written() -> bool:
+        return await conn.fetchval("select count(*) from compute_events where workload_id = $1", workload) > 0
+
+    await eventually(written, timeout=10.0, interval=0.02)
+    rows = await conn.fetch("select * from compute_events where workload_id = $1", workload)
+    assert len(rows) == 1
+    return dict(rows[0])
 
 
 async def lost_row(
@@ -134,16 +148,16 @@ async def reserved_and_used(conn: asyncpg.Connection, key: CounterKey) -> tuple[
     return counter.reserved, counter.used
 
 
-async def test_a_lost_slurm_job_is_found_and_followed_to_its_end(conn, pool, lab, slurm) -> None:
+async def test_a_lost_slurm_job_is_found_and_followed_to_its_end(conn, pool, ledger, lab, slurm) -> None:
     name = f"lost-{uuid.uuid4().hex[:6]}"
     job_id, cwd = submit(slurm, name)
     workload, _, key = await lost_row(conn, lab, {"name": name, "working_directory": cwd}, reserve=120)
     # A decoy: the same name from another directory. Not the lost job.
     decoy, _ = submit(slurm, name, "sleep 0")
-    assert await follower(lab, pool, 0.0).reconcile(lab) == 0
+    assert await follower(lab, pool, 0.0, ledger).reconcile(lab) == 0
     assert (await row(conn, workload))["state"] == "submitting"  # it may still be in flight
 
-    later = follower(lab, pool, LATER)
+    later = follower(lab, pool, LATER, ledger)
     assert await later.reconcile(lab) == 0
     found = await row(conn, workload)
     assert (found["state"], found["job_id"]) == ("queued", str(job_id))
@@ -157,52 +171,72 @@ async def test_a_lost_slurm_job_is_found_and_followed_to_its_end(conn, pool, lab
     ended = await row(conn, workload)
     assert ended["native_state"] == "COMPLETED" and 1 <= ended["run_seconds"] <= 60
     assert await reserved_and_used(conn, key) == (0.0, ended["gpu_seconds_settled"])
+    event = await compute_event(conn, workload)  # and the ledger has what it computed
+    assert (event["cluster"], event["job_id"], event["kind"], event["native_state"]) == (
+        lab.name,
+        str(job_id),
+        "slurm",
+        "COMPLETED",
+    )
+    assert (event["gpus"], event["accelerator"], event["occurred_at"]) == (2, "h100", ended["ended_at"])
+    assert (event["run_seconds"], event["gpu_seconds"]) == (
+        ended["run_seconds"],
+        ended["gpu_seconds_settled"],
+    )
+    assert (event["flop_bound"], event["flop_expected"], event["flop_settled"]) == (
+        ended["flop_bound"],
+        ended["flop_expected"],
+        ended["flop_settled"],
+    )
+    assert event["flop_settled"] == pytest.approx(ended["run_seconds"] * 2 * 989e12 * 0.4)
 
 
-async def test_a_lost_submission_the_cluster_never_saw_is_released(conn, pool, lab, slurm) -> None:
+async def test_a_lost_submission_the_cluster_never_saw_is_released(conn, pool, ledger, lab, slurm) -> None:
     workload, _, key = await lost_row(
         conn, lab, {"name": "never", "working_directory": "/nowhere"}, reserve=120
     )
     assert await reserved_and_used(conn, key) == (120.0, 0.0)
-    assert await follower(lab, pool, LATER).reconcile(lab) == 0
+    assert await follower(lab, pool, LATER, ledger).reconcile(lab) == 0
     rejected = await row(conn, workload)
     assert rejected["state"] == "rejected" and rejected["job_id"] is None
     assert await reserved_and_used(conn, key) == (0.0, 0.0)
 
 
 async def test_a_lost_submission_too_old_to_tell_is_charged_the_most_it_can_have_run(
-    conn, pool, lab, slurm
+    conn, pool, ledger, lab, slurm
 ) -> None:
     workload, _, key = await lost_row(
         conn, lab, {"name": "gone", "working_directory": "/nowhere"}, reserve=120
     )
-    assert await follower(lab, pool, MUCH_LATER).reconcile(lab) == 1
+    assert await follower(lab, pool, MUCH_LATER, ledger).reconcile(lab) == 1
     charged = await row(conn, workload)
     assert (charged["state"], charged["native_state"]) == ("ended", "LOST")
     assert charged["run_seconds"] == 60 and charged["gpu_seconds_settled"] == 120  # its whole limit
     assert charged["flop_settled"] == pytest.approx(120 * 989e12 * 0.4)
     assert await reserved_and_used(conn, key) == (0.0, 120.0)
+    event = await compute_event(conn, workload)
+    assert (event["native_state"], event["job_id"], event["gpu_seconds"]) == ("LOST", None, 120.0)
 
 
-async def test_a_job_two_lost_submissions_could_be_is_never_guessed(conn, pool, lab, slurm) -> None:
+async def test_a_job_two_lost_submissions_could_be_is_never_guessed(conn, pool, ledger, lab, slurm) -> None:
     name = f"twin-{uuid.uuid4().hex[:6]}"
     job_id, cwd = submit(slurm, name, "sleep 0")
     first, _, _ = await lost_row(conn, lab, {"name": name, "working_directory": cwd})
     second, _, _ = await lost_row(conn, lab, {"name": name, "working_directory": cwd})
-    assert await follower(lab, pool, LATER).reconcile(lab) == 0
+    assert await follower(lab, pool, LATER, ledger).reconcile(lab) == 0
     for workload in (first, second):
         assert (await row(conn, workload))["state"] == "submitting"  # waits; maybe an operator knows
-    assert await follower(lab, pool, MUCH_LATER).reconcile(lab) == 2  # then both are charged
+    assert await follower(lab, pool, MUCH_LATER, ledger).reconcile(lab) == 2  # then both are charged
     assert await repository.claimed(conn, lab.name, [str(job_id)]) == set()  # and the job stays nobody's
 
 
-async def test_a_job_another_workload_has_is_not_taken_again(conn, pool, lab, slurm) -> None:
+async def test_a_job_another_workload_has_is_not_taken_again(conn, pool, ledger, lab, slurm) -> None:
     name = f"taken-{uuid.uuid4().hex[:6]}"
     job_id, cwd = submit(slurm, name, "sleep 0")
     owner, _, _ = await lost_row(conn, lab, {"name": name, "working_directory": cwd})
     assert await repository.mark_submitted(conn, owner, str(job_id))
     lost, _, _ = await lost_row(conn, lab, {"name": name, "working_directory": cwd})
-    assert await follower(lab, pool, LATER).reconcile(lab) == 0
+    assert await follower(lab, pool, LATER, ledger).reconcile(lab) == 0
     assert (await row(conn, lost))["state"] == "rejected"
     assert not await repository.mark_submitted(conn, lost, str(job_id))  # and a late answer changes nothing
 
@@ -213,7 +247,7 @@ def kube() -> Iterator[tuple[KubeDouble, Cluster]]:
     with ThreadedServer(double) as server:
         yield (
             double,
-            Cluster(
+            open_cluster(
                 ClusterSettings(
                     name=f"kube-{uuid.uuid4().hex[:6]}",
                     kind="kubernetes",
@@ -227,7 +261,7 @@ def kube() -> Iterator[tuple[KubeDouble, Cluster]]:
         )
 
 
-async def test_a_lost_kubernetes_job_is_found_by_its_label(conn, pool, kube) -> None:
+async def test_a_lost_kubernetes_job_is_found_by_its_label(conn, pool, ledger, kube) -> None:
     _, cluster = kube
     namespace = "c-0123456789ab"
     found, _, _ = await lost_row(
@@ -252,7 +286,7 @@ async def test_a_lost_kubernetes_job_is_found_by_its_label(conn, pool, kube) -> 
             headers={"authorization": "Bearer kube-token"},
         )
         assert created.status_code == 201, created.text
-    assert await follower(cluster, pool, LATER).reconcile(cluster) == 0
+    assert await follower(cluster, pool, LATER, ledger).reconcile(cluster) == 0
     adopted = await row(conn, found)
     assert (adopted["state"], adopted["job_id"]) == ("queued", f"{namespace}/labelled")
     assert (await row(conn, never))["state"] == "rejected"
@@ -267,12 +301,12 @@ def test_the_double_filters_by_label_like_an_api_server(kube) -> None:
     assert httpx.get(url, params={"labelSelector": "a!=b"}, headers=auth).status_code == 400
 
 
-async def test_a_cluster_that_cannot_be_reached_does_not_stop_the_others(conn, pool, kube) -> None:
+async def test_a_cluster_that_cannot_be_reached_does_not_stop_the_others(conn, pool, ledger, kube) -> None:
     _, reachable = kube
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    down = Cluster(
+    down = open_cluster(
         ClusterSettings(
             name=f"down-{uuid.uuid4().hex[:6]}", kind="slurm", base_url=f"http://127.0.0.1:{port}", region="US",
             **TIMEOUTS,
@@ -284,6 +318,6 @@ async def test_a_cluster_that_cannot_be_reached_does_not_stop_the_others(conn, p
     never, _, _ = await lost_row(
         conn, reachable, {"namespace": namespace}, kind="kubernetes", api_version="batch/v1"
     )
-    both = Follower([down, reachable], pool, wall=lambda: time.time() + LATER)
+    both = Follower([down, reachable], pool, ledger, wall=lambda: time.time() + LATER)
     assert await both.poll_once() == 0
     assert (await row(conn, never))["state"] == "rejected"  # the second cluster was looked at

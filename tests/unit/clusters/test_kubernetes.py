@@ -8,7 +8,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from gateway.clusters import K8sJobState, Workload, filter_job_list, parse_job, parse_job_status
+from gateway.clusters.kubernetes import K8sJobState, filter_job_list, parse_job, parse_job_status
+from gateway.clusters.workload import Workload
 from gateway.errors import BadRequest, UpstreamUnavailable
 
 DROP = object()

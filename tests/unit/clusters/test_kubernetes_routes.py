@@ -14,16 +14,11 @@ from typing import Any, Literal
 import msgspec
 import pytest
 
-from gateway.clusters import kubernetes_routes as routes
-from gateway.clusters.kubernetes_routes import (
-    ClusterRefusal,
-    customer_namespace,
-    handle_kubernetes,
-    namespace_allowed,
-    status_body,
-    trim_group_list,
-)
-from gateway.clusters.reconcile import WORKLOAD_LABEL
+from gateway.clusters.adapter import ClusterCall
+from gateway.clusters.kubernetes import WORKLOAD_LABEL, routes
+from gateway.clusters.kubernetes.namespaces import customer_namespace, namespace_allowed
+from gateway.clusters.kubernetes.routes import trim_group_list
+from gateway.clusters.kubernetes.status import ClusterRefusal, status_body
 from gateway.clusters.workload import Workload
 from gateway.errors import (
     BadRequest,
@@ -177,20 +172,20 @@ class FakeCluster:
         return status, reply if isinstance(reply, bytes) else msgspec.json.encode(reply)
 
 
-class FakeProxy:
+class FakeJobs:
     def __init__(self) -> None:
         self.submitted: list[tuple[Workload, str]] = []
         self.job_ids: list[str] = []
 
     @property
-    def pool(self) -> FakeProxy:
+    def pool(self) -> FakeJobs:
         return self
 
     @contextlib.asynccontextmanager
     async def acquire(self) -> AsyncIterator[None]:
         yield None
 
-    async def submit_job(
+    async def submit(
         self,
         ctx: RequestContext,
         cluster: Any,
@@ -220,6 +215,13 @@ def owned(monkeypatch: pytest.MonkeyPatch) -> set[str]:
     return jobs
 
 
+async def handle_kubernetes(
+    jobs: FakeJobs, ctx: RequestContext, cluster: FakeCluster, method: str, path: str, body: bytes
+) -> tuple[int, bytes, str]:
+    """The adapter's routes, given the stand-ins for the cluster and the job admission."""
+    return await routes.serve(ClusterCall(ctx, cluster, jobs, method, path, body))  # type: ignore[arg-type]
+
+
 def context(query: bytes = b"") -> RequestContext:
     ctx = RequestContext({"headers": [], "client": ("127.0.0.1", 1), "query_string": query}, None)
     ctx.principal = Principal(CUSTOMER, uuid.uuid4(), "0" * 16)
@@ -231,12 +233,7 @@ async def serve(
 ) -> tuple[int, Any, str]:
     raw = body if isinstance(body, bytes) else msgspec.json.encode(body)
     status, out, route = await handle_kubernetes(
-        FakeProxy(),  # type: ignore[arg-type]
-        context(query),
-        cluster or FakeCluster(),  # type: ignore[arg-type]
-        method,
-        path,
-        raw,
+        FakeJobs(), context(query), cluster or FakeCluster(), method, path, raw
     )
     return status, msgspec.json.decode(out), route
 
@@ -249,12 +246,7 @@ async def serve(
 async def test_discovery_is_forwarded_with_its_query(path: str) -> None:
     cluster = FakeCluster({("GET", path): (200, {"kind": "Discovered"})})
     status, out, route = await handle_kubernetes(
-        FakeProxy(),  # type: ignore[arg-type]
-        context(b"timeout=32s"),
-        cluster,  # type: ignore[arg-type]
-        "GET",
-        path,
-        b"",
+        FakeJobs(), context(b"timeout=32s"), cluster, "GET", path, b""
     )
     assert (status, msgspec.json.decode(out)) == (200, {"kind": "Discovered"})
     assert cluster.calls == [("GET", path, b"", b"timeout=32s")] and route.startswith("/clusters/kube/")
@@ -318,12 +310,12 @@ async def test_another_namespace_is_forbidden_and_names_the_customers(
 
 
 async def test_a_job_is_bounded_and_created_with_kubectls_query() -> None:
-    proxy, cluster = FakeProxy(), FakeCluster()
+    proxy, cluster = FakeJobs(), FakeCluster()
     created = {"kind": "Job", "metadata": {"name": "train", "namespace": NS}}
     cluster.replies[("POST", JOBS)] = (201, created)
     query = b"fieldManager=kubectl-create&fieldValidation=Strict"
     body = msgspec.json.encode({**JOB, "metadata": {"name": "train", "labels": {"team": "vision"}}})
-    status, out, route = await handle_kubernetes(proxy, context(query), cluster, "POST", JOBS, body)  # type: ignore[arg-type]
+    status, out, route = await handle_kubernetes(proxy, context(query), cluster, "POST", JOBS, body)
     assert (status, msgspec.json.decode(out)) == (201, created)
     assert route == "/clusters/kube/apis/batch/v1/namespaces/{ns}/jobs"
     [(workload, version)] = proxy.submitted
@@ -342,13 +334,13 @@ async def test_a_job_is_bounded_and_created_with_kubectls_query() -> None:
 
 
 async def test_generate_name_takes_the_name_from_the_clusters_reply() -> None:
-    proxy, cluster = FakeProxy(), FakeCluster()
+    proxy, cluster = FakeJobs(), FakeCluster()
     cluster.replies[("POST", JOBS)] = (
         201,
         {"kind": "Job", "metadata": {"name": "sweep-x7k2p", "namespace": NS}},
     )
     job = {**JOB, "metadata": {"generateName": "sweep-"}}
-    await handle_kubernetes(proxy, context(), cluster, "POST", JOBS, msgspec.json.encode(job))  # type: ignore[arg-type]
+    await handle_kubernetes(proxy, context(), cluster, "POST", JOBS, msgspec.json.encode(job))
     assert proxy.job_ids == [f"{NS}/sweep-x7k2p"]
 
 

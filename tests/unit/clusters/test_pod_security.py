@@ -14,8 +14,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from gateway.clusters import parse_job
-from gateway.clusters.pod_security import (
+from gateway.clusters.kubernetes import parse_job
+from gateway.clusters.kubernetes.pod_security import (
     BASELINE_CAPABILITIES,
     RESTRICTED_VOLUME_TYPES,
     SAFE_SYSCTLS,

@@ -7,9 +7,10 @@ import uuid
 
 import pytest
 
-from gateway.clusters.reconcile import match_slurm, verdict
+from gateway.clusters.reconcile import verdict
 from gateway.clusters.repository import Submitting
 from gateway.clusters.slurm import JobRecord
+from gateway.clusters.slurm.lost import match_slurm
 
 AT = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
 T = int(AT.timestamp())

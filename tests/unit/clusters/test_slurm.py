@@ -8,10 +8,9 @@ from typing import Any
 import msgspec
 import pytest
 
-from gateway.clusters import (
+from gateway.clusters.slurm import (
     SUPPORTED_VERSIONS,
     JobRecord,
-    Workload,
     filter_jobs,
     parse_jobs,
     parse_submit,
@@ -19,6 +18,7 @@ from gateway.clusters import (
     submit_reply_job_id,
     version_of,
 )
+from gateway.clusters.workload import Workload
 from gateway.errors import BadRequest, UpstreamUnavailable
 
 DROP = object()

@@ -31,8 +31,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from ..errors import Forbidden
-from .workload import decode_job
+from ...errors import Forbidden
+from ..workload import decode_job
 
 __all__ = [
     "BASELINE_CAPABILITIES",

@@ -27,8 +27,8 @@ no secrets, no cluster-scoped writes):
 * ``GET /api/v1/namespaces/{ns}`` of the customer's own namespaces (kubectl reads it after a
   NotFound, to tell a missing Job from a missing namespace);
 * ``POST /apis/batch/v1/namespaces/{ns}/jobs``: the Job is read into a workload (its GPUs x
-  ``parallelism`` x ``activeDeadlineSeconds`` bound its compute; see :mod:`.kubernetes`), placed,
-  reserved and recorded, and only then created (:meth:`ClusterProxy.submit_job`); job id
+  ``parallelism`` x ``activeDeadlineSeconds`` bound its compute; see :mod:`.jobs`), placed,
+  reserved and recorded, and only then created (:class:`~gateway.clusters.admission.JobAdmission`); job id
   ``"{ns}/{name}"``. Its pod template must meet the cluster's Pod Security Standard
   (``pod_security``, see :mod:`.pod_security`) or it is refused with 403 ``pod_security_violation``.
   Server-side dry runs (``dryRun``) are refused: the cluster would answer 201 without creating
@@ -42,7 +42,7 @@ no secrets, no cluster-scoped writes):
 * ``PATCH`` and ``PUT`` of a Job are 405 ``method_not_allowed``: suspending and resuming a Job
   restarts its deadline, and a larger parallelism runs more pods, both beyond the reserved bound.
 
-Errors reach kubectl as Kubernetes ``Status`` objects (:func:`status_body`), with the gateway's
+Errors reach kubectl as Kubernetes ``Status`` objects (:func:`.status.status_body`), with the gateway's
 code in ``details.causes[0].reason`` and, since kubectl prints the message only, in the message
 too, with the request id.
 """
@@ -56,30 +56,21 @@ from urllib.parse import parse_qs
 
 import msgspec
 
-from ..errors import BadRequest, Forbidden, GatewayError, MethodNotAllowed, NotFound, UpstreamUnavailable
-from . import repository
-from .kubernetes import filter_job_list, parse_job, with_label
-from .reconcile import WORKLOAD_LABEL
-from .workload import bad_reply, invalid_job, json_object
+from ...errors import BadRequest, MethodNotAllowed, NotFound
+from .. import repository
+from ..adapter import ClusterCall
+from ..workload import bad_reply, invalid_job, json_object
+from .jobs import parse_job
+from .namespaces import check_namespace
+from .replies import WORKLOAD_LABEL, filter_job_list, with_label
+from .status import cluster_failure
 
 if TYPE_CHECKING:
-    from ..proxy.context import RequestContext
-    from .proxy import Cluster, ClusterProxy
-
-__all__ = [
-    "ClusterRefusal",
-    "customer_namespace",
-    "handle_kubernetes",
-    "namespace_allowed",
-    "status_body",
-    "trim_group_list",
-]
+    from ...proxy.context import RequestContext
 
 API_VERSION = "batch/v1"
 _NAME = r"[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?"
 """A Job's name: a DNS subdomain (no ``/``, ``?``, ``#`` or ``%`` can reach the cluster's URL)."""
-_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?")
-"""A namespace's name: a DNS label of at most 63 characters."""
 _JOBS = re.compile(r"^/apis/batch/v1/namespaces/(?P<ns>[^/]+)/jobs$")
 _JOB = re.compile(r"^/apis/batch/v1/namespaces/(?P<ns>[^/]+)/jobs/(?P<name>[^/]+)$")
 _NAMESPACE = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)$")
@@ -90,146 +81,13 @@ _DISCOVERY = frozenset(
     ("/version", "/api", "/api/v1", "/apis", "/apis/batch", "/apis/batch/v1", "/openapi/v2", "/openapi/v3")
 )
 _SERVED_GROUPS = frozenset(("batch",))
-
-
-# --- namespaces -----------------------------------------------------------------------------------
-
-
-def customer_namespace(customer_id: uuid.UUID) -> str:
-    """``c-`` and the first 12 hex digits of the customer's id: its namespace (and prefix)."""
-    return f"c-{customer_id.hex[:12]}"
-
-
-def namespace_allowed(customer_id: uuid.UUID, namespace: str) -> bool:
-    """The customer's namespace, or it followed by ``-<suffix>``; a valid namespace name either way."""
-    if len(namespace) > 63 or not _LABEL.fullmatch(namespace):
-        return False
-    own = customer_namespace(customer_id)
-    return namespace == own or namespace.startswith(own + "-")
-
-
-def _check_namespace(customer_id: uuid.UUID, namespace: str) -> None:
-    if not namespace_allowed(customer_id, namespace):
-        own = customer_namespace(customer_id)
-        raise Forbidden(
-            f"namespace {namespace!r} is not yours: use {own!r} or a namespace that starts with '{own}-'"
-            f" (kubectl -n {own})",
-            code="namespace_forbidden",
-        )
-
-
-# --- errors as Kubernetes Status objects ----------------------------------------------------------
-
-
-class ClusterRefusal(GatewayError):
-    """The cluster refused a request about the customer's own Job: its status, reason and words."""
-
-    type = "invalid_request_error"
-
-    def __init__(self, message: str, *, status: int, code: str, reason: str | None) -> None:
-        super().__init__(message, code=code, status=status)
-        self.reason = reason
-
-
-_REASONS = {
-    400: "BadRequest",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "NotFound",
-    405: "MethodNotAllowed",
-    409: "Conflict",
-    410: "Expired",
-    413: "RequestEntityTooLarge",
-    415: "UnsupportedMediaType",
-    422: "Invalid",
-    429: "TooManyRequests",
-    500: "InternalError",
-    502: "ServiceUnavailable",
-    503: "ServiceUnavailable",
-    504: "Timeout",
-}
-
-
-class _Cause(msgspec.Struct):
-    reason: str
-    message: str
-
-
-class _Details(msgspec.Struct):
-    causes: list[_Cause]
-
-
-class _Status(msgspec.Struct, rename="camel"):
-    kind: str
-    api_version: str
-    metadata: dict[str, Any]
-    status: str
-    message: str
-    reason: str
-    code: int
-    details: _Details
-
-
 _encode = msgspec.json.Encoder().encode
 
 
-def status_reason(err: GatewayError) -> str:
-    """The Kubernetes ``reason`` kubectl prints (``Error from server (NotFound): ...``)."""
-    reason = getattr(err, "reason", None)
-    if isinstance(reason, str) and reason:
-        return reason
-    return _REASONS.get(err.status) or ("BadRequest" if err.status < 500 else "InternalError")
-
-
-def status_body(err: GatewayError, request_id: str) -> bytes:
-    """A gateway error as the ``Status`` object an API server answers with, for kubectl."""
-    return _encode(
-        _Status(
-            kind="Status",
-            api_version="v1",
-            metadata={},
-            status="Failure",
-            message=f"{err.message} ({err.code}; request id {request_id})",
-            reason=status_reason(err),
-            code=err.status,
-            details=_Details([_Cause(err.code, err.message)]),
-        )
-    )
-
-
-class _StatusReply(msgspec.Struct):
-    message: str | None = None
-    reason: str | None = None
-
-
-def _cluster_failure(
-    status: int, body: bytes, what: str, codes: dict[int, str], default: str
-) -> GatewayError:
-    """The cluster said no. Its client errors about the customer's Job pass on with their status and
-    reason (a 409 AlreadyExists stays one); refusing the gateway's own credential, or failing, is a 502.
-    """
-    try:
-        reply = msgspec.json.decode(body, type=_StatusReply)
-        message, reason = reply.message, reply.reason
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        message, reason = None, None
-    detail = message or body[:200].decode("utf-8", "replace").strip() or f"HTTP {status}"
-    if status in (401, 403, 407) or not 400 <= status < 500:
-        return UpstreamUnavailable(
-            f"the cluster could not {what} (HTTP {status}): {detail}", code="cluster_error"
-        )
-    return ClusterRefusal(detail, status=status, code=codes.get(status, default), reason=reason)
-
-
-# --- routes ---------------------------------------------------------------------------------------
-
-
-async def handle_kubernetes(
-    proxy: ClusterProxy, ctx: RequestContext, cluster: Cluster, method: str, path: str, body: bytes
-) -> tuple[int, bytes, str]:
+async def serve(call: ClusterCall) -> tuple[int, bytes, str]:
     """Serve one kubectl request: ``(status, body, route)``, or raise a :class:`GatewayError`."""
-    assert ctx.principal is not None
-    customer = ctx.principal.customer_id
+    ctx, cluster, method, path, body = call.ctx, call.cluster, call.method, call.path, call.body
+    customer = call.customer
     base = f"/clusters/{cluster.name}"
     jobs_route = f"{base}/apis/batch/v1/namespaces/{{ns}}/jobs"
 
@@ -237,7 +95,7 @@ async def handle_kubernetes(
         route = base + path if path in _DISCOVERY else f"{base}/openapi/v3/{{group_version}}"
         status, out = await cluster.call("GET", path, query=ctx.query)
         if status in (401, 403, 407) or status >= 500:
-            raise _cluster_failure(status, out, f"answer {path}", {}, "cluster_error")
+            raise cluster_failure(status, out, f"answer {path}", {}, "cluster_error")
         if path == "/apis" and status == 200:
             out = trim_group_list(out)
         return status, out, route
@@ -245,10 +103,10 @@ async def handle_kubernetes(
     if m := _NAMESPACE.match(path):
         if method != "GET":
             raise _no_route(method, path)
-        _check_namespace(customer, m["ns"])
+        check_namespace(customer, m["ns"])
         status, out = await cluster.call("GET", path)
         if status != 200:
-            raise _cluster_failure(
+            raise cluster_failure(
                 status, out, "read the namespace", {404: "namespace_not_found"}, "cluster_refused"
             )
         return status, out, f"{base}/api/v1/namespaces/{{ns}}"
@@ -256,18 +114,18 @@ async def handle_kubernetes(
     if m := _JOBS.match(path):
         namespace = m["ns"]
         if method == "POST":
-            _check_namespace(customer, namespace)
-            status, out = await _create(proxy, ctx, cluster, namespace, path, body)
+            check_namespace(customer, namespace)
+            status, out = await _create(call, namespace)
             return status, out, jobs_route
         if method == "GET":
-            _check_namespace(customer, namespace)
+            check_namespace(customer, namespace)
             _refuse_watch(ctx.query)
             status, out = await cluster.call("GET", path, query=ctx.query, accept=json_accept(ctx))
             if status != 200:
-                raise _cluster_failure(
+                raise cluster_failure(
                     status, out, "list jobs", {404: "namespace_not_found"}, "cluster_refused"
                 )
-            async with proxy.pool.acquire() as conn:
+            async with call.jobs.pool.acquire() as conn:
                 owned_ids = await repository.owned_job_ids(conn, cluster.name, customer)
             prefix = f"{namespace}/"
             mine = {job_id.removeprefix(prefix) for job_id in owned_ids if job_id.startswith(prefix)}
@@ -288,11 +146,11 @@ async def handle_kubernetes(
             )
         if method not in ("GET", "DELETE"):
             raise _no_route(method, path)
-        _check_namespace(customer, namespace)
+        check_namespace(customer, namespace)
         job_id = f"{namespace}/{name}"
         owned = False
         if _JOB_NAME.fullmatch(name):
-            async with proxy.pool.acquire() as conn:
+            async with call.jobs.pool.acquire() as conn:
                 owned = await repository.owns(conn, cluster.name, customer, job_id)
         if not owned:
             # Another customer's job and a job that does not exist look the same.
@@ -307,7 +165,7 @@ async def handle_kubernetes(
             status, out = await cluster.call("DELETE", path, _cascading(ctx.query, body), query=ctx.query)
         if status not in (200, 202):
             what = "delete the job" if method == "DELETE" else "read the job"
-            raise _cluster_failure(status, out, what, {404: "job_not_found"}, "cluster_refused")
+            raise cluster_failure(status, out, what, {404: "job_not_found"}, "cluster_refused")
         return status, out, f"{jobs_route}/{{name}}"
 
     raise _no_route(method, path)
@@ -336,9 +194,8 @@ def _metadata(body: bytes) -> _Metadata:
         return _Metadata()
 
 
-async def _create(
-    proxy: ClusterProxy, ctx: RequestContext, cluster: Cluster, namespace: str, path: str, body: bytes
-) -> tuple[int, bytes]:
+async def _create(call: ClusterCall, namespace: str) -> tuple[int, bytes]:
+    ctx, cluster, path, body = call.ctx, call.cluster, call.path, call.body
     if "dryRun" in _query(ctx.query):
         raise BadRequest(
             "server-side dry runs are not served (the cluster would accept a job it does not create);"
@@ -357,14 +214,14 @@ async def _create(
         labelled = with_label(body, WORKLOAD_LABEL, str(workload_id))  # found again if we crash now
         status, out = await cluster.call("POST", path, labelled, query=ctx.query)
         if status not in (200, 201):
-            raise _cluster_failure(status, out, "create the job", {409: "job_exists"}, "job_refused")
+            raise cluster_failure(status, out, "create the job", {409: "job_exists"}, "job_refused")
         created = _metadata(out)
         name = created.name or asked  # generateName: the cluster chose it
         if not name or not _JOB_NAME.fullmatch(name) or created.namespace not in (None, namespace):
             raise bad_reply("Kubernetes Job", "the created job has no name in the namespace of the request")
         return status, out, f"{namespace}/{name}"
 
-    return await proxy.submit_job(ctx, cluster, workload, API_VERSION, forward)
+    return await call.jobs.submit(ctx, cluster, workload, API_VERSION, forward)
 
 
 def json_accept(ctx: RequestContext) -> str:

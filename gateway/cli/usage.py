@@ -1,0 +1,109 @@
+"""``gateway usage list|compute|summary``: the ledger, read back.
+
+``list`` prints model-API and cluster-API calls, ``compute`` the cluster jobs settled (what each
+computed), ``summary`` each customer's calls, tokens and compute over a period: what reports and
+detection read, from the same tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from ..identity.repository import find_customer
+from ..ledger.repository import list_compute, list_usage, usage_summary
+from .common import AddCommand, CliError, positive, print_json, print_table, with_db
+
+
+async def _customer_id(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
+    return (await find_customer(conn, args.customer)).id if args.customer else None
+
+
+_CALL_COLUMNS = [
+    "occurred_at", "route", "model", "status", "prompt_tokens", "completion_tokens", "duration_ms", "key_id",
+]  # fmt: skip
+
+
+def cmd_usage_list(args: argparse.Namespace) -> None:
+    async def work(conn: asyncpg.Connection) -> Any:
+        return await list_usage(conn, limit=args.limit, customer_id=await _customer_id(conn, args))
+
+    events = with_db(args, work)
+    if args.json:
+        print_json(events)
+        return
+    print_table([msgspec.structs.asdict(e) for e in events], _CALL_COLUMNS)
+
+
+def cmd_usage_compute(args: argparse.Namespace) -> None:
+    async def work(conn: asyncpg.Connection) -> Any:
+        return await list_compute(conn, limit=args.limit, customer_id=await _customer_id(conn, args))
+
+    events = with_db(args, work)
+    if args.json:
+        print_json(events)
+        return
+    columns = [
+        "occurred_at",
+        "cluster",
+        "job_id",
+        "accelerator",
+        "gpus",
+        "run_seconds",
+        "gpu_seconds",
+        "flop_settled",
+    ]
+    print_table([msgspec.structs.asdict(e) for e in events], columns)
+
+
+def _instant(value: str) -> dt.datetime:
+    """An ISO 8601 date or time; without a zone, UTC."""
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 date or time") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
+def cmd_usage_summary(args: argparse.Namespace) -> None:
+    if args.since >= args.until:
+        raise CliError(
+            f"--since ({args.since.isoformat()}) must be before --until ({args.until.isoformat()})"
+        )
+
+    async def work(conn: asyncpg.Connection) -> Any:
+        return await usage_summary(
+            conn, since=args.since, until=args.until, customer_id=await _customer_id(conn, args)
+        )
+
+    rows = with_db(args, work)
+    if args.json:
+        print_json(rows)
+        return
+    columns = ["customer_id", "requests", "prompt_tokens", "completion_tokens", "jobs", "gpu_seconds", "flop"]
+    print_table([msgspec.structs.asdict(r) for r in rows], columns)
+
+
+def register(sub: Any, add: AddCommand) -> None:
+    us = sub.add_parser("usage", help="usage ledger", description="usage ledger")
+    uss = us.add_subparsers(dest="usage_command", required=True, metavar="COMMAND")
+    p = add(uss, "list", cmd_usage_list, "list usage events, newest first")
+    p.add_argument("--limit", type=positive, default=50, help="how many (default 50)")
+    p.add_argument("--customer", help="only this customer's (id or name)")
+    p = add(
+        uss, "compute", cmd_usage_compute, "list settled cluster jobs and what each computed, latest first"
+    )
+    p.add_argument("--limit", type=positive, default=50, help="how many (default 50)")
+    p.add_argument("--customer", help="only this customer's (id or name)")
+    p = add(
+        uss, "summary", cmd_usage_summary, "each customer's calls, tokens and cluster compute in a period"
+    )
+    p.add_argument(
+        "--since", type=_instant, required=True, help="start, ISO 8601 (inclusive; UTC if no zone)"
+    )
+    p.add_argument("--until", type=_instant, required=True, help="end, ISO 8601 (exclusive; UTC if no zone)")
+    p.add_argument("--customer", help="only this customer's (id or name)")
