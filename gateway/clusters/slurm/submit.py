@@ -32,22 +32,16 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from gateway.errors import BadRequest
-
 from ..workload import (
     Workload,
     decode_job,
     invalid_job,
     unbounded_job,
     unsupported_job,
-    whole_number,
 )
-from .common import MAX_ARRAY_INDEX, NO_VAL, NoVal, require_supported
+from .asks import Ask, array_tasks, gpu_count_field, gres_field, node_bound
+from .common import NO_VAL, NoVal, require_supported
 
-_GPU_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
-_NEGATIVE = re.compile(r"(?:^|[:=])\s*-\s*[0-9]")
-_SUFFIXED = re.compile(r"[0-9]+[kmgtp]", re.IGNORECASE)
-_SHARED_GPU_GRES = frozenset({"mps", "shard"})
 _LIMIT_HINT = "a job needs a finite time limit (its compute cannot be bounded otherwise)"
 
 
@@ -155,21 +149,13 @@ class _SubmitV39(_Strict):
     jobs: Any = None
 
 
-class _Ask(NamedTuple):
-    """One request for GPUs: where it was read, the type it names, how many."""
-
-    field: str
-    gpu_type: str | None
-    gpus: int
-
-
 class _Shape(NamedTuple):
     """What the versions have in common once read: GPU requests by scope, node and task counts."""
 
-    per_node: list[_Ask]
-    per_job: list[_Ask]
-    per_task: list[_Ask]
-    per_socket: list[_Ask]
+    per_node: list[Ask]
+    per_job: list[Ask]
+    per_task: list[Ask]
+    per_socket: list[Ask]
     max_nodes: int | None
     """The upper end of the node counts the job gives, None when it gives none."""
     min_nodes: int
@@ -217,13 +203,13 @@ def _read_v38(submit: _SubmitV38, node_gpus: int | None) -> Workload:
         )
     shape = _Shape(
         per_node=[
-            *_gres_field("job.gres", job.gres),
-            *_gpu_count_field("job.gpus_per_node", job.gpus_per_node),
+            *gres_field("job.gres", job.gres),
+            *gpu_count_field("job.gpus_per_node", job.gpus_per_node),
         ],
-        per_job=_gpu_count_field("job.gpus", job.gpus),
-        per_task=_gpu_count_field("job.gpus_per_task", job.gpus_per_task),
-        per_socket=_gpu_count_field("job.gpus_per_socket", job.gpus_per_socket),
-        max_nodes=_node_bound("job.nodes", job.nodes),
+        per_job=gpu_count_field("job.gpus", job.gpus),
+        per_task=gpu_count_field("job.gpus_per_task", job.gpus_per_task),
+        per_socket=gpu_count_field("job.gpus_per_socket", job.gpus_per_socket),
+        max_nodes=node_bound("job.nodes", job.nodes),
         min_nodes=0,
         tasks=_count("job.tasks", job.tasks, minimum=1),
         tasks_per_node=_count("job.tasks_per_node", job.tasks_per_node, minimum=1),
@@ -262,7 +248,7 @@ def _read_v39(submit: _SubmitV39, node_gpus: int | None) -> Workload:
     maximum = [
         bound
         for bound in (
-            _node_bound("job.nodes", job.nodes),
+            node_bound("job.nodes", job.nodes),
             _count("job.maximum_nodes", job.maximum_nodes, minimum=1),
         )
         if bound is not None
@@ -277,12 +263,12 @@ def _read_v39(submit: _SubmitV39, node_gpus: int | None) -> Workload:
     ]
     shape = _Shape(
         per_node=[
-            *_gres_field("job.tres_per_node", job.tres_per_node),
-            *_gpu_count_field("job.gpus_per_node", job.gpus_per_node),
+            *gres_field("job.tres_per_node", job.tres_per_node),
+            *gpu_count_field("job.gpus_per_node", job.gpus_per_node),
         ],
-        per_job=_gres_field("job.tres_per_job", job.tres_per_job),
-        per_task=_gres_field("job.tres_per_task", job.tres_per_task),
-        per_socket=_gres_field("job.tres_per_socket", job.tres_per_socket),
+        per_job=gres_field("job.tres_per_job", job.tres_per_job),
+        per_task=gres_field("job.tres_per_task", job.tres_per_task),
+        per_socket=gres_field("job.tres_per_socket", job.tres_per_socket),
         max_nodes=max(maximum) if maximum else None,
         min_nodes=_count("job.minimum_nodes", job.minimum_nodes, minimum=0) or 0,
         tasks=_count("job.tasks", job.tasks, minimum=1),
@@ -419,7 +405,7 @@ def _workload(
         kind="slurm",
         gpus_per_node=max(per_node, math.ceil(per_job / nodes)),
         nodes=nodes,
-        array_tasks=_array_tasks("job.array", array),
+        array_tasks=array_tasks("job.array", array),
         gpu_type=asks[0].gpu_type if asks else None,
         time_limit_seconds=minutes * 60,
         tasks=shape.tasks,
@@ -467,176 +453,3 @@ def _count(field: str, value: int | None, *, minimum: int) -> int | None:
     if value < minimum:
         raise invalid_job(f"{field}: must be at least {minimum} (got {value})")
     return value
-
-
-# --- GPU requests: GRES and TRES strings ----------------------------------------------------------
-
-
-def _gres_field(field: str, text: str | None) -> list[_Ask]:
-    """GRES or TRES strings: ``"gpu:h100:4,license:x"`` (v0.0.38 ``gres``), ``"cpu=4,gres/gpu:h100=8"``.
-
-    Entries naming another resource (``cpu=4``, ``mem=8G``, ``license/x=1``) are not the gateway's
-    to bound and are skipped; GPU shares (``shard``, ``mps``) are refused.
-    """
-    if text is None or not text.strip():
-        return []
-    asks = []
-    for raw in text.split(","):
-        entry = raw.strip()
-        if not entry:
-            raise invalid_job(f"{field}: empty entry in {text!r}")
-        rest = entry[5:] if entry[:5].lower() in ("gres/", "gres:") else entry
-        name, _, _ = rest.partition(":")
-        name, _, _ = name.partition("=")
-        name = name.strip().lower()
-        if name in _SHARED_GPU_GRES:
-            raise unsupported_job(
-                f"{field}: {entry!r} asks for a share of GPUs ({name}), which the gateway cannot count "
-                "in whole GPUs; ask for whole GPUs (gpu:N)"
-            )
-        if name == "gpu":
-            asks.append(_gpu_spec(field, entry, rest.lstrip()[3:], named=True))
-    return asks
-
-
-def _gpu_count_field(field: str, value: int | str | None) -> list[_Ask]:
-    """``gpus``, ``gpus_per_node``, ``gpus_per_task``, ``gpus_per_socket``: ``"2"``, ``"h100:2"``, 2."""
-    if value is None:
-        return []
-    if isinstance(value, int):
-        if value < 0:
-            raise invalid_job(f"{field}: must not be negative (got {value})")
-        return [_Ask(field, None, value)]
-    if not value.strip():
-        return []
-    asks = []
-    for raw in value.split(","):
-        entry = raw.strip()
-        if not entry:
-            raise invalid_job(f"{field}: empty entry in {value!r}")
-        asks.append(_gpu_spec(field, entry, entry, named=False))
-    return asks
-
-
-def _gpu_spec(field: str, entry: str, spec: str, *, named: bool) -> _Ask:
-    """Read what follows a GRES name (``named``: ``""``, ``"=N"``, ``":type"``, ``":N"``,
-    ``":type:N"``, ``":type=N"``) or a GPU count field's ``[type:]N``."""
-    spec = spec.strip()
-    if _NEGATIVE.search(spec):
-        raise invalid_job(f"{field}: {entry!r}: a GPU count must not be negative")
-    if named:
-        if not spec:
-            return _Ask(field, None, 1)
-        if spec[0] == "=":
-            return _Ask(field, None, _gpu_count(field, entry, spec[1:]))
-        if spec[0] != ":":
-            raise _unreadable(field, entry)
-        spec = spec[1:]
-    if "=" in spec:
-        type_text, _, count_text = spec.partition("=")
-        return _Ask(field, _gpu_type(field, entry, type_text), _gpu_count(field, entry, count_text))
-    parts = spec.split(":")
-    if len(parts) == 1:
-        count = whole_number(parts[0].strip())
-        if count is not None:
-            return _Ask(field, None, count)
-        if not named or _SUFFIXED.fullmatch(parts[0].strip()):
-            # A count field needs its count ("h100" alone is not one); Slurm reads "1k" as 1024 GPUs.
-            raise _unreadable(field, entry)
-        return _Ask(field, _gpu_type(field, entry, parts[0]), 1)
-    if len(parts) == 2:
-        return _Ask(field, _gpu_type(field, entry, parts[0]), _gpu_count(field, entry, parts[1]))
-    raise _unreadable(field, entry)
-
-
-def _gpu_type(field: str, entry: str, text: str) -> str:
-    text = text.strip()
-    if not _GPU_TYPE.fullmatch(text):
-        raise _unreadable(field, entry)
-    return text.lower()
-
-
-def _gpu_count(field: str, entry: str, text: str) -> int:
-    count = whole_number(text.strip())
-    if count is None:
-        raise invalid_job(
-            f"{field}: {entry!r} has no valid GPU count (a whole number of GPUs, not negative, no suffix)"
-        )
-    return count
-
-
-def _unreadable(field: str, entry: str) -> BadRequest:
-    return invalid_job(
-        f"{field}: cannot read {entry!r} as a GPU request "
-        "(expected gpu[:type][:count], gres/gpu[:type]=count or [type:]count)"
-    )
-
-
-# --- node counts and arrays -----------------------------------------------------------------------
-
-
-def _node_bound(field: str, value: int | str | list[int] | None) -> int | None:
-    """The largest node count the job accepts: ``4``, ``"2-4"``, ``[2, 4]``, ``"1,5,9"``, ``"1-15:4"``."""
-    if value is None:
-        return None
-    if isinstance(value, int):
-        counts = [value]
-    elif isinstance(value, list):
-        if not 1 <= len(value) <= 2:
-            raise invalid_job(f"{field}: expected [count] or [minimum, maximum], got {value!r}")
-        counts = value
-    else:
-        if not value.strip():
-            return None
-        counts = [stop for _, stop, _ in _ranges(field, value, "a node count")]
-    for count in counts:
-        if count < 0:
-            raise invalid_job(f"{field}: must not be negative (got {count})")
-    bound = max(counts)
-    if bound < 1:
-        raise invalid_job(f"{field}: a job needs at least one node (got {value!r})")
-    return bound
-
-
-def _array_tasks(field: str, spec: str | None) -> int:
-    """How many tasks an array spec such as ``"0-49%5"``, ``"1,3,5"`` or ``"0-15:4"`` makes (1: no array)."""
-    if spec is None:
-        return 1
-    indexes, throttle_sep, throttle = spec.partition("%")
-    if throttle_sep and whole_number(throttle.strip()) is None:
-        raise invalid_job(f"{field}: the limit after '%' in {spec!r} must be a whole number")
-    if not indexes.strip():
-        raise invalid_job(f"{field}: no array indexes in {spec!r} (e.g. '0-49', '1,3,5', '0-15:4')")
-    ranges = _ranges(field, indexes, "an array index")
-    top = max(stop for _, stop, _ in ranges)
-    if top > MAX_ARRAY_INDEX:
-        raise invalid_job(
-            f"{field}: index {top} is above Slurm's largest possible array index ({MAX_ARRAY_INDEX})"
-        )
-    # Overlapping plain ranges count once, as in Slurm's bitmap; a stepped range that overlaps
-    # another is counted twice (conservative), which no real array spec does.
-    tasks, covered = 0, -1
-    for start, stop in sorted((start, stop) for start, stop, step in ranges if step == 1):
-        if stop > covered:
-            tasks += stop - max(start, covered + 1) + 1
-            covered = stop
-    return tasks + sum(len(range(start, stop + 1, step)) for start, stop, step in set(ranges) if step > 1)
-
-
-def _ranges(field: str, text: str, what: str) -> list[tuple[int, int, int]]:
-    """``"1,3-5,0-15:4"`` -> ``[(1, 1, 1), (3, 5, 1), (0, 12, 4)]``: each stop is the last value taken."""
-    ranges = []
-    for raw in text.split(","):
-        item = raw.strip()
-        bounds, _, step_text = item.partition(":")
-        first_text, dash, last_text = bounds.partition("-")
-        first = whole_number(first_text.strip())
-        last = whole_number(last_text.strip()) if dash else first
-        step = whole_number(step_text.strip()) if ":" in item else 1
-        if first is None or last is None or step is None or step < 1 or last < first:
-            raise invalid_job(
-                f"{field}: cannot read {item!r} in {text!r} as {what} or range "
-                "(N, N-M with N <= M, or N-M:step; whole numbers, not negative)"
-            )
-        ranges.append((first, first + (last - first) // step * step, step))
-    return ranges
