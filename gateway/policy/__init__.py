@@ -8,6 +8,7 @@ answers each request with a :class:`Decision`; :func:`decide` does both in one c
 
 from __future__ import annotations
 
+from .build import make_policy
 from .decide import (
     Code,
     CustomerFacts,
@@ -20,7 +21,7 @@ from .decide import (
     explain,
 )
 from .loader import PolicyError, load_policy, shipped_policy_dir
-from .model import ACTIONS, Action, Caps, KycLevel, Policy, make_policy
+from .model import ACTIONS, Action, Caps, KycLevel, Policy
 
 __all__ = [
     "ACTIONS",

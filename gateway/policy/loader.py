@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from ._locate import Locator, PathPart
+from .build import make_policy
 from .model import (
     ACTIONS,
     ANY_REGION,
@@ -43,7 +44,6 @@ from .model import (
     ThresholdsFile,
     Tier,
     country_codes,
-    make_policy,
     region_codes,
 )
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from ..repository import Submitting
 from .replies import JobRecord
+
+if TYPE_CHECKING:
+    from ..repository import Submitting
 
 _CLOCK_SKEW_SECONDS = 5.0
 """Slurm's submit time and the gateway's clock may disagree this much."""

@@ -9,7 +9,8 @@ import msgspec
 import pytest
 
 from gateway.policy import PolicyError, load_policy, shipped_policy_dir
-from gateway.policy.model import GpuPrice, ModelPrice, Prices, policy_hash
+from gateway.policy.build import policy_hash
+from gateway.policy.model import GpuPrice, ModelPrice, Prices
 from gateway.proxy.context import RequestContext
 from gateway.proxy.handler import actual_usage
 from gateway.quota.model import Usage
