@@ -32,6 +32,7 @@ from ..errors import (
 from ..ledger import LedgerWriter, UsageEvent
 from ..ops.metrics import Metrics
 from ..quota.model import Usage
+from .adapters import TokenUsage, UsageReader, dialect
 from .context import RequestContext
 from .headers import inbound_response_headers, outbound_request_headers
 from .models import model_list
@@ -39,7 +40,6 @@ from .routes import match
 from .sse import EventSplitter, event_data
 from .stages import ClientDisconnected, Stage
 from .upstreams import Upstream, UpstreamRegistry
-from .usage import UsageMeter
 
 _log = structlog.get_logger("gateway.proxy")
 _JSON = b"application/json"
@@ -78,8 +78,8 @@ class ProxyApp:
             if ctx.upstream is not None:
                 await self._forward(ctx, ctx.upstream, send)
             else:
-                anthropic = b"anthropic-version" in ctx.headers
-                await self._respond(ctx, send, 200, model_list(self.registry, model_id, anthropic))
+                body = model_list(self.registry, model_id, dialect(ctx.headers))
+                await self._respond(ctx, send, 200, body)
         except GatewayError as err:
             ctx.error_code = err.code
             if ctx.upstream is not None and err.status >= 502:
@@ -127,7 +127,7 @@ class ProxyApp:
             .headers(headers)
             .body_bytes(body)
         )
-        meter = UsageMeter()
+        reader = upstream.adapter.usage_reader()
         try:
             if not ctx.stream:
                 response = await builder.build().send()
@@ -135,8 +135,8 @@ class ProxyApp:
                 data = bytes(await response.bytes())
                 out, upstream_id, content_type = inbound_response_headers(response.headers.items())
                 if 200 <= response.status < 300 and content_type.startswith("application/json"):
-                    meter.feed_json(data)
-                self._take_usage(ctx, meter)
+                    reader.feed_json(data)
+                self._take_usage(ctx, reader.usage())
                 await self._respond(ctx, send, response.status, data, out, upstream_id)
                 return
             watcher = asyncio.ensure_future(_watch_disconnect(ctx, asyncio.current_task()))
@@ -152,9 +152,9 @@ class ProxyApp:
                         return
                     await self._start(ctx, send, response.status, out, upstream_id)
                     try:
-                        await self._pump_events(ctx, response.body_reader, send, meter)
+                        await self._pump_events(ctx, response.body_reader, send, reader)
                     finally:
-                        self._take_usage(ctx, meter)
+                        self._take_usage(ctx, reader.usage())
             finally:
                 watcher.cancel()
         except (ConnectTimeoutError, RequestTimeoutError):
@@ -167,33 +167,34 @@ class ProxyApp:
                 code="upstream_error",
             ) from None
 
-    async def _pump_events(self, ctx: RequestContext, reader: Any, send: Any, meter: UsageMeter) -> None:
+    async def _pump_events(self, ctx: RequestContext, body: Any, send: Any, reader: UsageReader) -> None:
         """Pass the stream on chunk by chunk, reading usage from events as they complete."""
         splitter = EventSplitter()
         hide_usage_chunk = not ctx.wants_usage_chunk
-        while (chunk := await reader.read_chunk()) is not None:
+        feed = reader.feed_event
+        while (chunk := await body.read_chunk()) is not None:
             data = bytes(chunk)
             events = splitter.feed(data)
             if hide_usage_chunk:
-                data = b"".join(e for e in events if not meter.feed_event(event_data(e)))
+                data = b"".join(e for e in events if not feed(event_data(e)))
             else:
                 for event in events:
-                    meter.feed_event(event_data(event))
+                    feed(event_data(event))
             if data:
                 ctx.bytes_out += len(data)
                 await send({"type": "http.response.body", "body": data, "more_body": True})
         rest = splitter.rest()
         if hide_usage_chunk and rest:
-            meter.feed_event(event_data(rest))
+            feed(event_data(rest))
             ctx.bytes_out += len(rest)
             await send({"type": "http.response.body", "body": rest, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     @staticmethod
-    def _take_usage(ctx: RequestContext, meter: UsageMeter) -> None:
-        ctx.prompt_tokens = meter.prompt_tokens
-        ctx.completion_tokens = meter.completion_tokens
-        ctx.usage_complete = meter.complete
+    def _take_usage(ctx: RequestContext, usage: TokenUsage) -> None:
+        ctx.prompt_tokens = usage.input_tokens
+        ctx.completion_tokens = usage.output_tokens
+        ctx.usage_complete = usage.complete
 
     # -- responding -------------------------------------------------------------
 

@@ -6,6 +6,8 @@ the caller; hop-by-hop headers (RFC 9110 §7.6.1) stop here.
 
 from __future__ import annotations
 
+from .adapters import ADAPTERS
+
 HOP_BY_HOP = frozenset(
     {
         b"connection", b"keep-alive", b"proxy-connection", b"proxy-authenticate",
@@ -13,21 +15,33 @@ HOP_BY_HOP = frozenset(
     }
 )  # fmt: skip
 
+# Each provider's own names come from its adapter. Every provider's are dropped whatever the
+# upstream's kind (an account header is never ours to pass on), so the sets below are the union
+# of all adapters' lists, computed once here.
+_PROVIDERS = [adapter.provider_headers for adapter in ADAPTERS.values()]
+
 # Request headers the upstream must not see: ours to consume, the caller's
 # credentials and accounts, or facts about the caller the upstream need not know.
-_DROP_REQUEST = HOP_BY_HOP | {
-    b"host", b"content-length", b"authorization", b"x-api-key", b"cookie", b"accept-encoding",
-    b"forwarded", b"x-forwarded-for", b"x-forwarded-host", b"x-forwarded-proto", b"x-real-ip",
-    b"openai-organization", b"openai-project", b"x-request-id",
-}  # fmt: skip
+_DROP_REQUEST = HOP_BY_HOP.union(
+    {
+        b"host", b"content-length", b"authorization", b"x-api-key", b"cookie", b"accept-encoding",
+        b"forwarded", b"x-forwarded-for", b"x-forwarded-host", b"x-forwarded-proto", b"x-real-ip",
+        b"x-request-id",
+    },
+    *(p.caller_account for p in _PROVIDERS),
+)  # fmt: skip
+
+# The upstream's id for the request, passed on as x-upstream-request-id.
+_UPSTREAM_ID = frozenset({"x-request-id"}).union(*(p.request_id for p in _PROVIDERS))
 
 # Response headers the caller must not see: the upstream's session and account,
 # its own rate limits (not the caller's), and what the ASGI server sets itself.
-_DROP_RESPONSE_EXACT = {h.decode() for h in HOP_BY_HOP} | {
-    "content-length", "set-cookie", "openai-organization", "openai-project",
-    "anthropic-organization-id", "server", "date", "x-request-id", "request-id",
-}  # fmt: skip
-_DROP_RESPONSE_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
+_DROP_RESPONSE_EXACT = frozenset({h.decode() for h in HOP_BY_HOP}).union(
+    {"content-length", "set-cookie", "server", "date"},
+    _UPSTREAM_ID,
+    *(p.upstream_account for p in _PROVIDERS),
+)
+_DROP_RESPONSE_PREFIXES = ("x-ratelimit-", *(prefix for p in _PROVIDERS for prefix in p.rate_limit_prefixes))
 
 
 def _connection_listed(value: bytes | None) -> frozenset[bytes]:
@@ -55,7 +69,7 @@ def inbound_response_headers(items: object) -> tuple[list[tuple[bytes, bytes]], 
     for name, value in items:  # type: ignore[attr-defined]
         if name == "content-type":
             content_type = value
-        elif name in ("x-request-id", "request-id"):
+        elif name in _UPSTREAM_ID:
             upstream_id = value
         if name in _DROP_RESPONSE_EXACT or name.startswith(_DROP_RESPONSE_PREFIXES):
             continue

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Annotated, NamedTuple, Protocol
 
 import msgspec
 
 from ...bodies import decode_json
 from ...errors import BadRequest
+from .usage import UsageReader
 
 
 class StreamOptions(msgspec.Struct):
@@ -50,8 +52,28 @@ def decode_head(body: bytes) -> RequestHead:
     return decode_json(body, _decode_head, _not_a_request)
 
 
+class ProviderHeaders(NamedTuple):
+    """A provider's own header names that must not cross the gateway (see ``proxy/headers.py``).
+
+    The generic rules (hop-by-hop, credentials, cookies, ``x-request-id``, ``x-ratelimit-*``)
+    live in ``proxy/headers.py``; these are the names only one provider uses.
+    """
+
+    caller_account: frozenset[bytes] = frozenset()
+    """Request headers naming the caller's own account with the provider: upstream, the account
+    is the gateway's."""
+    upstream_account: frozenset[str] = frozenset()
+    """Response headers naming the upstream's account or session."""
+    rate_limit_prefixes: tuple[str, ...] = ()
+    """Response header prefixes of the upstream's own rate limits (not the caller's)."""
+    request_id: frozenset[str] = frozenset()
+    """Response headers carrying the upstream's id for the request: passed on as
+    ``x-upstream-request-id``, never under their own name."""
+
+
 class Adapter(Protocol):
     kind: str
+    provider_headers: ProviderHeaders
 
     def url(self, base_url: str, path: str, query: bytes) -> str:
         """The upstream URL for a gateway path (``/v1/...``)."""
@@ -61,6 +83,18 @@ class Adapter(Protocol):
 
     def prepare(self, body: bytes, head: RequestHead, usage_chunk_option: bool) -> tuple[bytes, bool]:
         """The body to send, and whether the client wants the usage-only stream chunk."""
+
+    def usage_reader(self) -> UsageReader:
+        """A fresh reader of this format's usage, for one request."""
+
+    def speaks(self, headers: Mapping[bytes, bytes]) -> bool:
+        """Whether a request's headers are in this API's dialect (its SDK sent them)."""
+
+    def models_body(self, models: Sequence[tuple[str, str]]) -> bytes:
+        """The ``/v1/models`` body: ``(model id, upstream name)`` pairs, in order."""
+
+    def model_body(self, model: str, upstream: str) -> bytes:
+        """The ``/v1/models/{model}`` body for one model and the upstream that serves it."""
 
 
 def join_query(url: str, query: bytes) -> str:
