@@ -29,6 +29,10 @@ class _Usage(msgspec.Struct):
     """Responses API."""
     output_tokens: int | None = None
     """Responses API."""
+    cache_creation_input_tokens: int | None = None
+    """Anthropic's cached prompt, counted apart from the rest: what OpenAI-compatible routers in front
+    of Claude pass on. All of it was processed."""
+    cache_read_input_tokens: int | None = None
 
 
 class _Holder(msgspec.Struct):
@@ -48,7 +52,9 @@ class OpenAIUsageReader(UsageReader):
     def _take(self, usage: _Usage) -> None:
         prompt = usage.prompt_tokens if usage.prompt_tokens is not None else usage.input_tokens
         if prompt is not None:
-            self.input_tokens = prompt
+            self.input_tokens = (
+                prompt + (usage.cache_creation_input_tokens or 0) + (usage.cache_read_input_tokens or 0)
+            )
         completion = usage.completion_tokens if usage.completion_tokens is not None else usage.output_tokens
         if completion is not None:
             self.output_tokens = completion

@@ -97,3 +97,10 @@ def test_openai_is_the_default_dialect() -> None:
     assert not openai.speaks({b"user-agent": b"OpenAI/Python 1.0"})
     assert dialect({b"user-agent": b"OpenAI/Python 1.0"}) is ADAPTERS["openai"]
     assert dialect({}) is ADAPTERS["openai"]
+
+
+def test_claude_behind_an_openai_compatible_router_counts_its_cached_prompt() -> None:
+    m = openai.usage_reader()
+    usage = {"prompt_tokens": 10, "completion_tokens": 2, "cache_read_input_tokens": 90}
+    m.feed_json(enc({"choices": [], "usage": {**usage, "cache_creation_input_tokens": 5}}))
+    assert m.usage() == TokenUsage(105, 2, True)
