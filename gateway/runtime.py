@@ -133,7 +133,6 @@ class Runtime:
             await self.overrides.start()
             self.meter = QuotaMeter(
                 self.pool,
-                self.standings,
                 self.overrides,
                 lambda: policies.policy,
                 replica=f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",

@@ -340,10 +340,13 @@ class ClusterProxy:
         gpu_price = policy.prices.gpus.get(compute.accelerator)
         per_gpu_hour = None if gpu_price is None else gpu_price.per_gpu_hour
         if self.meter is not None:
-            (await self.meter.admit(principal, Usage(requests=1))).settle(Usage(requests=1))
+            standing = self.standings.standing(principal.customer_id)
+            (await self.meter.admit(principal, standing, Usage(requests=1))).settle(Usage(requests=1))
             spend = math.nan if per_gpu_hour is None else compute.gpu_seconds_bound * per_gpu_hour / 3600.0
             held = await self.meter.reserve_in_database(
-                principal, Usage(gpu_seconds=compute.gpu_seconds_bound, flop=compute.flop_bound, spend=spend)
+                principal,
+                standing,
+                Usage(gpu_seconds=compute.gpu_seconds_bound, flop=compute.flop_bound, spend=spend),
             )
         else:
             held = []
