@@ -134,7 +134,6 @@ class Runtime:
             await self.overrides.start()
             self.meter = QuotaMeter(
                 self.pool,
-                self.standings,
                 self.overrides,
                 lambda: policies.policy,
                 replica=f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
@@ -170,9 +169,7 @@ class Runtime:
             self._clusters = [open_cluster(c, self.environ) for c in s.clusters]
             # Who, and verified: the same stages as the model APIs; the rest is the job's own.
             front = self.pipeline()[:3]
-            jobs = JobAdmission(
-                pool=self.pool, standings=self.standings, policy=lambda: policies.policy, meter=self.meter
-            )
+            jobs = JobAdmission(pool=self.pool, policy=lambda: policies.policy, meter=self.meter)
             self.cluster_proxy = ClusterProxy(
                 self._clusters,
                 front,

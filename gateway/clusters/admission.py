@@ -1,6 +1,7 @@
 """Job admission: bound, place, reserve and record a cluster job before the cluster sees it.
 
-Shared by every kind of cluster: an adapter reads the job into a
+Shared by every kind of cluster, and fed what the front stages found (who calls, and the customer's
+standing as KYC checked it): an adapter reads the job into a
 :class:`~gateway.clusters.workload.Workload` and calls :meth:`JobAdmission.submit` with a
 ``forward`` that hands the job to the cluster. The workload row exists before the cluster sees
 the job; if ``forward`` fails, the row is marked rejected and the reservation released.
@@ -30,7 +31,6 @@ from .settlement import release
 from .workload import Workload
 
 if TYPE_CHECKING:
-    from ..kyc.standing import StandingCache
     from ..policy.model import Policy
     from ..proxy.context import RequestContext
     from ..quota.meter import QuotaMeter
@@ -57,12 +57,10 @@ class JobAdmission:
         self,
         *,
         pool: asyncpg.Pool,
-        standings: StandingCache,
         policy: Callable[[], Policy],
         meter: QuotaMeter | None,
     ) -> None:
         self.pool = pool
-        self.standings = standings
         self.policy = policy
         self.meter = meter
 
@@ -95,10 +93,13 @@ class JobAdmission:
         gpu_price = policy.prices.gpus.get(compute.accelerator)
         per_gpu_hour = None if gpu_price is None else gpu_price.per_gpu_hour
         if self.meter is not None:
-            (await self.meter.admit(principal, Usage(requests=1))).settle(Usage(requests=1))
+            standing = ctx.standing  # checked by the front stages (KnowCustomer)
+            (await self.meter.admit(principal, standing, Usage(requests=1))).settle(Usage(requests=1))
             spend = math.nan if per_gpu_hour is None else compute.gpu_seconds_bound * per_gpu_hour / 3600.0
             held = await self.meter.reserve_in_database(
-                principal, Usage(gpu_seconds=compute.gpu_seconds_bound, flop=compute.flop_bound, spend=spend)
+                principal,
+                standing,
+                Usage(gpu_seconds=compute.gpu_seconds_bound, flop=compute.flop_bound, spend=spend),
             )
         else:
             held = []
@@ -176,7 +177,7 @@ class JobAdmission:
             return
         since = dt.datetime.now(_UTC) - dt.timedelta(days=policy.compute.window_days)
         _, total, bio_total = await group_compute(conn, ctx.principal.customer_id, since, lock=True)
-        standing = self.standings.standing(ctx.principal.customer_id)
+        standing = ctx.standing
         refusal = gate(
             acting,
             group_flop=total,
@@ -196,8 +197,7 @@ class JobAdmission:
 
     def place(self, ctx: RequestContext, cluster: Cluster, gpus: int) -> None:
         """May this customer run a job of this many GPUs in the cluster's country, from here?"""
-        assert ctx.principal is not None
-        standing = self.standings.standing(ctx.principal.customer_id)
+        standing = ctx.standing  # as the front stages checked it (KnowCustomer)
         if standing is None or standing.entitlement is None:
             raise Forbidden("the customer's identity verification is not complete", code="kyc_pending")
         decision = standing.entitlement.decide(

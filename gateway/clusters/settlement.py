@@ -18,8 +18,8 @@ import structlog
 
 from ..compute.flop import settled_flop
 from ..ledger import ComputeEvent
-from ..quota.meter import settle_reserved
 from ..quota.model import Dimension, Usage
+from ..quota.writer import settle_reserved
 from . import repository
 from .repository import Ended
 

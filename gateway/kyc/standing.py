@@ -116,8 +116,8 @@ class StandingCache(NotifyCache[uuid.UUID, Standing]):
             for cid, s in self._entries.items()
         }
 
-    def check(self, customer_id: uuid.UUID) -> None:
-        """Raise the reason this customer may not use compute now; return if it may."""
+    def check(self, customer_id: uuid.UUID) -> Standing:
+        """Raise the reason this customer may not use compute now; if it may, the standing checked."""
         if not self.fresh:
             raise ServiceUnavailable(
                 "customer verification cannot be checked right now; retry shortly", code="kyc_unavailable"
@@ -131,6 +131,7 @@ class StandingCache(NotifyCache[uuid.UUID, Standing]):
             raise Forbidden(
                 "the customer's identity verification has expired and must be renewed", code="kyc_expired"
             )
+        return standing
 
     def standing(self, customer_id: uuid.UUID) -> Standing | None:
         return self._entries.get(customer_id)

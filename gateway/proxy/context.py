@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..identity import Principal
+    from ..kyc.standing import Standing
     from ..policy.model import ModelPrice
-    from ..quota.meter import Admission
+    from ..quota.admission import Admission
     from .adapters import RequestHead
     from .routes import Route
     from .upstreams import Upstream
@@ -43,6 +44,7 @@ class RequestContext:
         "request_uuid",
         "response_started",
         "route",
+        "standing",
         "started",
         "status",
         "stream",
@@ -67,6 +69,8 @@ class RequestContext:
         self.policy_hash: str | None = None
         self.route: Route | None = None
         self.principal: Principal | None = None
+        self.standing: Standing | None = None
+        """The customer's standing as ``KnowCustomer`` checked it (quota holds the caller to it)."""
         self.body = b""
         self.head: RequestHead | None = None
         self.model: str | None = None

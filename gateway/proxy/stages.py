@@ -75,14 +75,17 @@ class ResolveOrigin:
 
 
 class KnowCustomer:
-    """The caller's customer must be verified and clear of sanctions, from memory."""
+    """The caller's customer must be verified and clear of sanctions, from memory.
+
+    The standing it was checked against stays on the context: later stages (quota) use that one.
+    """
 
     def __init__(self, standings: StandingCache) -> None:
         self.standings = standings
 
     async def __call__(self, ctx: RequestContext) -> None:
         assert ctx.principal is not None
-        self.standings.check(ctx.principal.customer_id)
+        ctx.standing = self.standings.check(ctx.principal.customer_id)
 
 
 class Place:
@@ -132,7 +135,7 @@ class Meter:
             default_max_tokens=self.default_max_tokens,
             price=price,
         )
-        ctx.admission = await self.meter.admit(ctx.principal, estimate)
+        ctx.admission = await self.meter.admit(ctx.principal, ctx.standing, estimate)
 
 
 class ReadBody:

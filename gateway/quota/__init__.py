@@ -6,7 +6,18 @@
 - :mod:`.resolve`: the tightest limit of several rule sets; policy caps as limits; chat estimates.
 - :mod:`.headers`: ``RateLimit-Policy`` / ``RateLimit``, ``x-ratelimit-*`` and ``Retry-After``.
 
-The storage side (PostgreSQL, leases) and the proxy stage build on these and keep the I/O.
+The engine that serves every request builds on these and keeps the I/O (imported from its
+modules, not from here):
+
+- :mod:`.meter`: :class:`~.meter.QuotaMeter`, the one facade: admit, settle, reserve in the
+  database, the background tasks. Its docstring explains how leases bound a budget.
+- :mod:`.plans`: which limits a caller is held to, from the standing it was checked against.
+- :mod:`.admission`: an estimate taken from GCRA state and leases in memory, and settled back.
+- :mod:`.leasing`: the database on the request path: lease refills and hard reservations.
+- :mod:`.writer`: settlements and lease returns, written in the background; ``settle_reserved``.
+- :mod:`.refusals`: what a caller is told: 429 / 503 with when to retry, or where it stands.
+- :mod:`.leases`: the plain in-memory state (limits applied, leases, windows, charges).
+- :mod:`.store`: the counters in PostgreSQL; :mod:`.overrides`: operators' overrides, cached.
 """
 
 from .gcra import GcraState, gcra, reset_after

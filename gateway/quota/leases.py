@@ -1,6 +1,6 @@
 """What a replica holds in memory for its quotas: the limits a caller has, leases and windows.
 
-Plain state, no I/O: :mod:`.meter` decides with it and talks to the database.
+Plain state, no I/O: :mod:`.admission` decides with it, :mod:`.leasing` fills it from the database.
 """
 
 from __future__ import annotations
@@ -45,6 +45,11 @@ class Lease:
         """What settled requests actually used."""
         self.deadline = deadline
         self.closed = False
+
+    def close(self) -> tuple[uuid.UUID, float]:
+        """Stop serving from this lease; what it returns counts unsettled estimates as used."""
+        self.closed = True
+        return self.id, self.consumed + self.inflight
 
 
 class Slot:

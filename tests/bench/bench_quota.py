@@ -34,8 +34,9 @@ from gateway.kyc.standing import Standing
 from gateway.policy.decide import compile_entitlement
 from gateway.policy.loader import load_policy, shipped_policy_dir
 from gateway.quota import Limit, Usage, effective_limits, gcra, window
+from gateway.quota.admission import Admission
 from gateway.quota.leases import Lease
-from gateway.quota.meter import Admission, QuotaMeter
+from gateway.quota.meter import QuotaMeter
 from gateway.quota.store import Counter
 
 
@@ -104,14 +105,6 @@ def main() -> int:
     return 0
 
 
-class _Standings:
-    def __init__(self, standing: Standing) -> None:
-        self.value = standing
-
-    def standing(self, _customer: uuid.UUID) -> Standing:
-        return self.value
-
-
 class _NoOverrides:
     def get(self, _customer: uuid.UUID) -> tuple[()]:
         return ()
@@ -127,18 +120,18 @@ def meter_admissions(args: argparse.Namespace) -> None:
     now = time.time()
     meter = QuotaMeter(
         None,  # type: ignore[arg-type]  # never reached: every window holds a lease
-        _Standings(standing),  # type: ignore[arg-type]
         _NoOverrides(),  # type: ignore[arg-type]
         lambda: policy,
         wall=lambda: now,
     )
     who = Principal(uuid.uuid4(), uuid.uuid4(), "key1")
-    applied = meter.limits(who)
+    local = meter.local
+    applied = meter.limits(who, standing)
     estimate = Usage(requests=1, input_tokens=40, output_tokens=256)
     actual = Usage(requests=1, input_tokens=31, output_tokens=87)
     # Rates generous enough to admit every call of the run; budgets with a lease in memory.
     for a in applied:
-        slot = meter._slot(a, now, standing.tz)
+        slot = local.slot(a, now, standing.tz)
         slot.leases.append(Lease(uuid.uuid4(), 1e15, time.monotonic() + 3600))
         slot.last = Counter(a.limit.limit, 0.0, 0.0, 1e15)  # as the lease call left it
     n = args.calls // 4
@@ -146,23 +139,23 @@ def meter_admissions(args: argparse.Namespace) -> None:
 
     def run_admit() -> None:
         for _ in range(n):
-            meter._tats.clear()  # keep the plan's 50/s rate from refusing a tight loop
-            applied = meter.limits(who)
-            charges, refills = meter._take(applied, estimate, standing.tz)
+            local.tats.clear()  # keep the plan's 50/s rate from refusing a tight loop
+            applied = meter.limits(who, standing)
+            charges, refills = local.take(applied, estimate, standing.tz)
             assert charges and not refills  # admitted from memory, or the figure means nothing
-            meter._settle(Admission(meter, charges, estimate), actual)
+            local.settle(Admission(local, charges, estimate), actual)
 
     best_rate("admit + settle from leases (per request)", n, args.repeat, run_admit)
 
     def run_admit_with_headers() -> None:
         for _ in range(n):
-            meter._tats.clear()
-            applied = meter.limits(who)
-            charges, refills = meter._take(applied, estimate, standing.tz)
+            local.tats.clear()
+            applied = meter.limits(who, standing)
+            charges, refills = local.take(applied, estimate, standing.tz)
             assert charges and not refills
-            admission = Admission(meter, charges, estimate)
+            admission = Admission(local, charges, estimate)
             assert admission.headers()
-            meter._settle(admission, actual)
+            local.settle(admission, actual)
 
     best_rate(
         "the same, with the success response's rate-limit headers", n, args.repeat, run_admit_with_headers

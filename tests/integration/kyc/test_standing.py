@@ -45,6 +45,7 @@ async def test_every_decision_reaches_every_replica_within_a_second(replicas, co
     await kyc.submit(conn, cid, "test")
     await kyc.decide(conn, cid, "approve", "test", "ok")
     await eventually(lambda: all_say("ok"), timeout=1.0)
+    assert all(c.check(cid) is c.standing(cid) is not None for c in replicas)  # what quota is held to
     await kyc.decide(conn, cid, "suspend", "test", "investigation")
     await eventually(lambda: all_say("kyc_suspended"), timeout=1.0)
     await conn.execute("update customers set sanctions = 'confirmed' where id = $1", cid)

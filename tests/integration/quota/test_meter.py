@@ -11,6 +11,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import pytest
@@ -18,7 +19,7 @@ import pytest
 from gateway.errors import Forbidden, ServiceUnavailable, TooManyRequests
 from gateway.identity import Principal
 from gateway.identity.repository import create_key
-from gateway.kyc.standing import StandingCache
+from gateway.kyc.standing import Standing, StandingCache
 from gateway.policy.loader import load_policy, shipped_policy_dir
 from gateway.policy.model import ModelPrice
 from gateway.quota.meter import QuotaMeter
@@ -50,6 +51,17 @@ class Clock:
         self.mono += 3600.0
 
 
+class Meter(QuotaMeter):
+    """A replica's meter, with the standing its KnowCustomer stage would hand it for each caller."""
+
+    def __init__(self, standings: StandingCache, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.standings = standings
+
+    def standing(self, who: Principal) -> Standing | None:
+        return self.standings.standing(who.customer_id)
+
+
 class Replica:
     def __init__(
         self, database_url: str, meter_url: str | None = None, clock: Clock | None = None, **kw: float
@@ -59,7 +71,7 @@ class Replica:
         self.clock = clock
         self.kw = kw
 
-    async def __aenter__(self) -> QuotaMeter:
+    async def __aenter__(self) -> Meter:
         self.pool = await asyncpg.create_pool(self.database_url, min_size=1, max_size=4)
         self.meter_pool = (
             self.pool
@@ -75,9 +87,9 @@ class Replica:
         if self.clock is not None:
             clock = self.clock
             clocks = {"wall": lambda: clock.wall, "mono": lambda: clock.mono}
-        self.meter = QuotaMeter(
-            self.meter_pool,
+        self.meter = Meter(
             self.standings,
+            self.meter_pool,
             self.overrides,
             lambda: POLICY,
             **clocks,
@@ -110,23 +122,23 @@ async def limit(
     )  # type: ignore[arg-type]
 
 
-async def known(meter: QuotaMeter, who: Principal, source: str) -> None:
+async def known(meter: Meter, who: Principal, source: str) -> None:
     """Wait until the replica's caches have this customer and the override named by ``source``."""
 
     async def ready() -> bool:
         try:
-            return any(a.limit.source.startswith(source) for a in meter.limits(who))
+            return any(a.limit.source.startswith(source) for a in meter.limits(who, meter.standing(who)))
         except ServiceUnavailable:
             return False
 
     await eventually(ready, timeout=2.0)
 
 
-async def admitted(meter: QuotaMeter, who: Principal, n: int, usage: Usage = ONE) -> int:
+async def admitted(meter: Meter, who: Principal, n: int, usage: Usage = ONE) -> int:
     count = 0
     for _ in range(n):
         try:
-            (await meter.admit(who, usage)).settle(usage)
+            (await meter.admit(who, meter.standing(who), usage)).settle(usage)
             count += 1
         except TooManyRequests:
             pass
@@ -145,7 +157,7 @@ async def test_a_budget_admits_its_limit_then_refuses_with_the_headers_clients_r
         await known(meter, caller, "override:")
         assert await admitted(meter, caller, 5) == 5
         with pytest.raises(TooManyRequests) as refused:
-            await meter.admit(caller, ONE)
+            await meter.admit(caller, meter.standing(caller), ONE)
     assert refused.value.code == "budget_exhausted" and refused.value.status == 429
     assert "requests <= 5 per day" in refused.value.message
     h = refusal(refused)
@@ -172,7 +184,7 @@ async def test_a_smooth_rate_says_how_long_to_wait_and_admits_after_it(conn, cal
         assert await admitted(meter, caller, 2) == 2
         clock.advance(0.1)  # a new second: a fixed window would admit 2 more at once, GCRA spreads them
         with pytest.raises(TooManyRequests) as refused:
-            await meter.admit(caller, ONE)
+            await meter.admit(caller, meter.standing(caller), ONE)
         h = refusal(refused)
         assert refused.value.code == "rate_limited"
         assert h["retry-after-ms"] == "400" and h["retry-after"] == "1"
@@ -190,7 +202,7 @@ async def test_an_admitted_request_says_where_the_caller_stands(conn, caller, da
     clock = Clock()  # 12:00:00 UTC
     async with Replica(database_url, clock=clock) as meter:
         await known(meter, caller, "override:")
-        first = await meter.admit(caller, Usage(requests=1, output_tokens=100))
+        first = await meter.admit(caller, meter.standing(caller), Usage(requests=1, output_tokens=100))
         h = {k.decode(): v.decode() for k, v in first.headers()}
         # Requests: 9 of 10 left today, 3 of 4 this second: the rate is closer to exhaustion.
         assert (h["x-ratelimit-limit-requests"], h["x-ratelimit-remaining-requests"]) == ("4", "3")
@@ -201,7 +213,7 @@ async def test_an_admitted_request_says_where_the_caller_stands(conn, caller, da
         assert h["ratelimit"] == '"key-requests-second";r=3;t=1'
         first.settle(Usage(requests=1, output_tokens=20))
         clock.advance(0.5)  # the rate has recovered: now the budgets are the tightest
-        second = await meter.admit(caller, Usage(requests=1, output_tokens=700))
+        second = await meter.admit(caller, meter.standing(caller), Usage(requests=1, output_tokens=700))
         h = {k.decode(): v.decode() for k, v in second.headers()}
         assert h["x-ratelimit-remaining-requests"] == "3"  # 4 x (1 - 0.25 s ahead): the rate again
         assert h["x-ratelimit-remaining-tokens"] == "280"  # 1000 - 20 used - 700 in flight
@@ -213,16 +225,16 @@ async def test_what_a_request_did_not_use_is_given_back(conn, caller, database_u
     await limit(conn, caller, "output_tokens", 1000, "day")
     async with Replica(database_url) as meter:
         await known(meter, caller, "override:")
-        first = await meter.admit(caller, Usage(requests=1, output_tokens=1000))
+        first = await meter.admit(caller, meter.standing(caller), Usage(requests=1, output_tokens=1000))
         with pytest.raises(TooManyRequests):
-            await meter.admit(caller, Usage(requests=1, output_tokens=1))
+            await meter.admit(caller, meter.standing(caller), Usage(requests=1, output_tokens=1))
         first.settle(Usage())  # the upstream failed: nothing used, all refunded
-        second = await meter.admit(caller, Usage(requests=1, output_tokens=1000))
+        second = await meter.admit(caller, meter.standing(caller), Usage(requests=1, output_tokens=1000))
         second.settle(Usage(requests=1, output_tokens=300))  # a shorter answer than max_tokens
-        third = await meter.admit(caller, Usage(requests=1, output_tokens=700))
+        third = await meter.admit(caller, meter.standing(caller), Usage(requests=1, output_tokens=700))
         third.settle(Usage(requests=1, output_tokens=700))
         with pytest.raises(TooManyRequests):
-            await meter.admit(caller, Usage(requests=1, output_tokens=1))
+            await meter.admit(caller, meter.standing(caller), Usage(requests=1, output_tokens=1))
 
 
 async def test_a_request_larger_than_the_whole_limit_is_told_not_to_retry(conn, caller, database_url) -> None:
@@ -230,7 +242,7 @@ async def test_a_request_larger_than_the_whole_limit_is_told_not_to_retry(conn, 
     async with Replica(database_url) as meter:
         await known(meter, caller, "override:")
         with pytest.raises(TooManyRequests) as refused:
-            await meter.admit(caller, Usage(requests=1, output_tokens=4096))
+            await meter.admit(caller, meter.standing(caller), Usage(requests=1, output_tokens=4096))
     h = refusal(refused)
     assert h["x-should-retry"] == "false" and "retry-after" not in h
 
@@ -239,7 +251,7 @@ async def test_a_hard_budget_is_reserved_in_the_database_per_request(conn, calle
     await limit(conn, caller, "requests", 3, "month", hard=True)
     async with Replica(database_url) as meter:
         await known(meter, caller, "override:")
-        held = [await meter.admit(caller, ONE) for _ in range(3)]
+        held = [await meter.admit(caller, meter.standing(caller), ONE) for _ in range(3)]
         rows = await conn.fetch(
             "select reserved, leased from quota_counters where scope_id = $1 and dimension = 'requests'"
             " and \"window\" = 'month'",
@@ -247,12 +259,12 @@ async def test_a_hard_budget_is_reserved_in_the_database_per_request(conn, calle
         )
         assert [(r["reserved"], r["leased"]) for r in rows] == [(3.0, 0.0)]  # no lease: in the database
         with pytest.raises(TooManyRequests) as refused:
-            await meter.admit(caller, ONE)
+            await meter.admit(caller, meter.standing(caller), ONE)
         assert refused.value.code == "budget_exhausted"
         held[0].settle(ONE)
         held[1].settle(Usage())  # refunded: room for one more
         await meter.flush()
-        (await meter.admit(caller, ONE)).settle(ONE)
+        (await meter.admit(caller, meter.standing(caller), ONE)).settle(ONE)
         held[2].settle(ONE)
     used = await conn.fetchval(
         "select used from quota_counters where scope_id = $1 and \"window\" = 'month' and dimension = 'requests'",
@@ -270,17 +282,17 @@ async def test_spend_is_counted_in_money_and_what_has_no_price_is_refused(conn, 
     async with Replica(database_url) as meter:
         await known(meter, caller, "override:")
         with pytest.raises(Forbidden) as unpriced:
-            await meter.admit(caller, estimate_chat(4000, 2000, price=None))
+            await meter.admit(caller, meter.standing(caller), estimate_chat(4000, 2000, price=None))
         assert (unpriced.value.status, unpriced.value.code) == (403, "unpriced")
-        first = await meter.admit(caller, estimate)
-        second = await meter.admit(caller, estimate)
+        first = await meter.admit(caller, meter.standing(caller), estimate)
+        second = await meter.admit(caller, meter.standing(caller), estimate)
         with pytest.raises(TooManyRequests) as refused:
-            await meter.admit(caller, estimate)
+            await meter.admit(caller, meter.standing(caller), estimate)
         assert refused.value.code == "budget_exhausted" and "spend <= 0.01 per day" in refused.value.message
         first.settle(Usage(requests=1, input_tokens=1000, output_tokens=500, spend=price.cost(1000, 500)))
         second.settle(Usage(requests=1, input_tokens=1000, output_tokens=500, spend=price.cost(1000, 500)))
         # $0.004 spent: the $0.005 estimate of a third request fits again.
-        (await meter.admit(caller, estimate)).settle(Usage(requests=1, spend=0.001))
+        (await meter.admit(caller, meter.standing(caller), estimate)).settle(Usage(requests=1, spend=0.001))
     c = await counter(conn, CounterKey("customer", str(caller.customer_id), "spend", "day",
                                        *_day(dt.datetime.now(dt.UTC))))  # fmt: skip
     assert c is not None and c.used == pytest.approx(0.005, rel=1e-9) and c.leased == 0.0
@@ -290,7 +302,26 @@ async def test_without_a_spend_limit_an_unpriced_request_is_served(conn, caller,
     await limit(conn, caller, "requests", 5, "day")
     async with Replica(database_url) as meter:
         await known(meter, caller, "override:")
-        (await meter.admit(caller, estimate_chat(40, 10, price=None))).settle(ONE)
+        (await meter.admit(caller, meter.standing(caller), estimate_chat(40, 10, price=None))).settle(ONE)
+
+
+async def test_without_a_standing_or_its_entitlement_quota_fails_closed(conn, caller, database_url) -> None:
+    await limit(conn, caller, "requests", 5, "day")
+    async with Replica(database_url) as meter:
+        await known(meter, caller, "override:")
+        standing = meter.standing(caller)
+        assert standing is not None
+        unentitled = Standing(
+            standing.status, standing.expires_at, standing.sanctions, standing.facts, None, standing.tz
+        )
+        for missing in (None, unentitled):
+            with pytest.raises(ServiceUnavailable) as down:
+                await meter.admit(caller, missing, ONE)
+            assert (down.value.status, down.value.code) == (503, "quota_unavailable")
+            with pytest.raises(ServiceUnavailable) as down:
+                await meter.reserve_in_database(caller, missing, Usage(gpu_seconds=60.0))
+            assert (down.value.status, down.value.code) == (503, "quota_unavailable")
+        (await meter.admit(caller, standing, ONE)).settle(ONE)
 
 
 async def test_two_replicas_together_admit_exactly_the_budget(conn, caller, database_url) -> None:
@@ -299,7 +330,7 @@ async def test_two_replicas_together_admit_exactly_the_budget(conn, caller, data
         await known(a, caller, "override:")
         await known(b, caller, "override:")
 
-        async def hammer(meter: QuotaMeter) -> int:
+        async def hammer(meter: Meter) -> int:
             return await admitted(meter, caller, 60)
 
         counts = await asyncio.gather(hammer(a), hammer(b), hammer(a), hammer(b))
@@ -345,8 +376,8 @@ async def test_windows_follow_the_customers_midnight_across_a_clock_change(
     ]
 
 
-async def _zone_is(meter: QuotaMeter, who: Principal, zone: str) -> bool:
-    standing = meter._standings.standing(who.customer_id)
+async def _zone_is(meter: Meter, who: Principal, zone: str) -> bool:
+    standing = meter.standing(who)
     return standing is not None and str(standing.tz) == zone
 
 
@@ -388,7 +419,7 @@ async def test_leases_come_back_on_shutdown_and_a_dead_replicas_expire(conn, cal
     )
     for task in meter._tasks:
         task.cancel()
-    meter._slots.clear()  # as if the process were gone: nothing will return its lease
+    meter.local.slots.clear()  # as if the process were gone: nothing will return its lease
     await dead.standings.stop()
     await dead.overrides.stop()
     await dead.pool.close()
@@ -396,7 +427,7 @@ async def test_leases_come_back_on_shutdown_and_a_dead_replicas_expire(conn, cal
     async with Replica(database_url) as survivor:
 
         async def reclaimed() -> bool:
-            await survivor._housekeep()
+            await survivor.leasing.housekeep()
             return (
                 await conn.fetchval("select count(*) from quota_leases where replica = $1", meter.replica)
                 == 0
@@ -426,7 +457,7 @@ async def test_with_the_database_gone_it_serves_from_leases_then_fails_closed(
         with pytest.raises(ServiceUnavailable) as down:
             while True:
                 clock.advance(0.05)  # 20 a second: within the plan's 50 a second per key
-                (await meter.admit(caller, ONE)).settle(ONE)
+                (await meter.admit(caller, meter.standing(caller), ONE)).settle(ONE)
                 served += 1
         assert down.value.code == "quota_unavailable" and down.value.status == 503
         assert served == 99  # the rest of the lease, from memory

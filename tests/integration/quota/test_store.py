@@ -174,3 +174,29 @@ async def test_old_rate_windows_are_pruned_and_budgets_kept(conn) -> None:
 async def test_zero_and_fractional_costs(conn, cost: float) -> None:
     k = key("flop")
     assert await reserve(conn, k, 1.0, cost) is not None
+
+
+async def test_settling_in_callers_transactions_takes_row_locks_in_one_order(database_url: str) -> None:
+    from gateway.quota.writer import settle_reserved
+
+    a, b = key(), key()
+    pool = await asyncpg.create_pool(database_url, min_size=2, max_size=2)
+    rounds = 20
+    async with pool.acquire() as conn:
+        for k in (a, b):
+            assert await reserve(conn, k, 1e6, 2.0 * rounds) is not None
+
+    async def settle_in_transaction(items: list[tuple[CounterKey, float, float]]) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await settle_reserved(conn, items)
+
+    # Two callers settling the same rows given in opposite orders: sorted, neither waits in a cycle.
+    for _ in range(rounds):
+        await asyncio.gather(
+            settle_in_transaction([(a, 1.0, 0.5), (b, 1.0, 0.25)]),
+            settle_in_transaction([(b, 1.0, 0.25), (a, 1.0, 0.5)]),
+        )
+    async with pool.acquire() as conn:
+        counted = [await counter(conn, k) for k in (a, b)]
+    await pool.close()
+    assert [(c.used, c.reserved) for c in counted if c is not None] == [(20.0, 0.0), (10.0, 0.0)]
