@@ -30,7 +30,7 @@ from ..errors import (
     error_body,
 )
 from ..ledger import LedgerWriter, UsageEvent
-from ..ops.metrics import Metrics
+from ..metrics import Metrics
 from ..quota.model import Usage
 from .context import RequestContext
 from .headers import inbound_response_headers, outbound_request_headers
