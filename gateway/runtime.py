@@ -55,7 +55,9 @@ def not_ready() -> ServiceUnavailable:
 
 
 class Services:
-    """The parts of a started gateway, each built once, in the order :meth:`_start` reads."""
+    """The parts of a started gateway. Each is assigned once, in the order :meth:`_start` reads,
+    and only :meth:`start` hands the object out, complete: so each part is typed as what it is,
+    not ``X | None``, and no caller checks it."""
 
     database_url: str
     pool: asyncpg.Pool

@@ -3,9 +3,7 @@ the webhook receiver and the CLI alike.
 
 Each operation runs in one transaction on the connection it is given and locks the
 customer's row first, so concurrent decisions on one customer serialise and nothing
-is half-written. Personal data is sealed before it reaches the database. The service
-holds the sealed records (``records.py``: keys, opening facts and owners) and the read-only
-views over them (``views.py``), and answers their reads too, so that a caller needs only it.
+is half-written. Personal data is sealed before it reaches the database.
 """
 
 from __future__ import annotations
@@ -63,6 +61,10 @@ _TARGET: dict[Action, Status] = {
 
 
 class KycService:
+    """Holds the sealed records (``records.py``: keys, opening facts and owners) and the read-only
+    views over them (``views.py``), with the same settings, keys and clock; answers their reads
+    too, so that a caller (the APIs, the CLI) needs only the service."""
+
     def __init__(
         self,
         settings: Settings,
