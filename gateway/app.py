@@ -5,15 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from .errors import GatewayError, ServiceUnavailable, error_body
+from .errors import GatewayError, error_body
 from .logs import configure_logging
 from .ops.control import create_control_app
-from .runtime import Runtime
+from .runtime import Runtime, not_ready
 from .settings import Settings, load_settings
 
 
 class GatewayApp:
-    """Dispatches by path. The proxy is built when the lifespan starts the runtime."""
+    """Dispatches by path. The proxies are built when the lifespan starts the runtime's services."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -23,16 +23,16 @@ class GatewayApp:
         if scope["type"] == "http" and (too_large := _headers_too_large(scope["headers"])) is not None:
             return await self._refuse(scope, send, too_large)
         if scope["type"] == "http" and scope["path"].startswith("/v1/"):
-            proxy = self.runtime.proxy
-            if proxy is not None:
-                return await proxy(scope, receive, send)
-            return await self._refuse(scope, send, _not_ready())
+            services = self.runtime.services
+            if services is not None:
+                return await services.proxy(scope, receive, send)
+            return await self._refuse(scope, send, not_ready())
         if scope["type"] == "http" and scope["path"].startswith("/clusters/"):
-            clusters = self.runtime.cluster_proxy
-            if clusters is not None:
-                return await clusters(scope, receive, send)
-            if self.runtime.proxy is None:
-                return await self._refuse(scope, send, _not_ready())
+            services = self.runtime.services
+            if services is None:
+                return await self._refuse(scope, send, not_ready())
+            if services.cluster_proxy is not None:
+                return await services.cluster_proxy(scope, receive, send)
         if scope["type"] != "http":
             return await self.control(scope, receive, send)  # type: ignore[arg-type]  # lifespan
         request_id = str(uuid.uuid4())
@@ -75,10 +75,6 @@ class _RequestHeadersTooLarge(GatewayError):
     status = 431
     type = "invalid_request_error"
     code = "request_headers_too_large"
-
-
-def _not_ready() -> GatewayError:
-    return ServiceUnavailable("the gateway is starting or stopping", code="not_ready")
 
 
 async def _refuse(send: Any, err: GatewayError) -> None:

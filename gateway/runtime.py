@@ -1,18 +1,22 @@
 """Everything a running gateway holds: built at start-up, torn down at shutdown.
 
+:class:`Services` are the parts a started gateway runs on. Only :meth:`Services.start` makes
+them, and hands them over complete, so no part is ``None`` but those the configuration leaves
+out. :class:`Runtime` is what the app holds from its first request to its last: the settings,
+the metrics, and the services while they run (``None`` while the gateway starts or stops, when
+every request is answered 503 ``not_ready``).
+
 No module-level state: two runtimes (two apps in one test process) never share anything.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import os
 import socket
 import uuid
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -20,13 +24,16 @@ import structlog
 
 from .auth import OIDCValidator
 from .db import connect_pool, migrate, resolve_database_url
+from .errors import ServiceUnavailable
 from .identity import KeyCache
+from .kyc.expiry import ExpirySweeper
 from .kyc.service import KycService
 from .kyc.standing import StandingCache
 from .ledger import LedgerWriter
-from .ops.metrics import Metrics
-from .policy.loader import shipped_policy_dir
-from .policy.store import PolicyStore, ReloadResult
+from .metrics import Metrics
+from .policy.reloads import CHANNEL as POLICY_CHANNEL
+from .policy.reloads import PolicyReloads
+from .policy.store import PolicyStore, policy_dirs
 from .proxy import ProxyApp, UpstreamRegistry
 from .proxy.origin import OriginResolver
 from .proxy.stages import Identify, KnowCustomer, Meter, Place, ReadBody, ResolveOrigin, RouteToUpstream
@@ -41,43 +48,52 @@ if TYPE_CHECKING:
     from .proxy.stages import Stage
 
 _log = structlog.get_logger("gateway")
-POLICY_CHANNEL = "gateway_policy"
 
 
-def policy_dirs(settings: Settings) -> list[Path]:
-    """The shipped policy, then the deployment's folder that overrides or extends it."""
-    dirs = [shipped_policy_dir()]
-    if settings.policy_dir is not None:
-        dirs.append(Path(settings.policy_dir).expanduser())
-    return dirs
+def not_ready() -> ServiceUnavailable:
+    """The answer to any request while the gateway is starting or stopping."""
+    return ServiceUnavailable("the gateway is starting or stopping", code="not_ready")
 
 
-class Runtime:
-    def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
+class Services:
+    """The parts of a started gateway. Each is assigned once, in the order :meth:`_start` reads,
+    and only :meth:`start` hands the object out, complete: so each part is typed as what it is,
+    not ``X | None``, and no caller checks it."""
+
+    database_url: str
+    pool: asyncpg.Pool
+    keys: KeyCache
+    policies: PolicyStore
+    policy_reloads: PolicyReloads
+    standings: StandingCache
+    kyc: KycService
+    expiry: ExpirySweeper
+    ledger: LedgerWriter
+    registry: UpstreamRegistry
+    proxy: ProxyApp
+    # Left out by configuration: quotas (quota_mode off), the onboarding API's token validation
+    # (no oidc_issuer), the cluster proxy and its follower (no clusters).
+    overrides: OverrideCache | None = None
+    meter: QuotaMeter | None = None
+    oidc: OIDCValidator | None = None
+    cluster_proxy: ClusterProxy | None = None
+    follower: Follower | None = None
+
+    def __init__(self, settings: Settings, environ: Mapping[str, str], metrics: Metrics) -> None:
+        """Not started: use :meth:`start`, which returns the services only once all are running."""
         self.settings = settings
-        self.environ = os.environ if environ is None else environ
-        self.metrics = Metrics()
-        self.database_url: str | None = None
-        self.pool: asyncpg.Pool | None = None
-        self.keys: KeyCache | None = None
-        self.standings: StandingCache | None = None
-        self.kyc: KycService | None = None
-        self.oidc: OIDCValidator | None = None
-        self.policies: PolicyStore | None = None
-        self.overrides: OverrideCache | None = None
-        self.meter: QuotaMeter | None = None
-        self._sweeper: asyncio.Task[None] | None = None
-        self._background: set[asyncio.Task[None]] = set()
-        self.ledger: LedgerWriter | None = None
-        self.registry: UpstreamRegistry | None = None
-        self.proxy: ProxyApp | None = None
-        self.cluster_proxy: ClusterProxy | None = None
-        self.follower: Follower | None = None
+        self.environ = environ
+        self.metrics = metrics
         self._clusters: list[Cluster] = []
+
+    @classmethod
+    async def start(cls, settings: Settings, environ: Mapping[str, str], metrics: Metrics) -> Services:
+        services = cls(settings, environ, metrics)
+        await services._start()
+        return services
 
     def pipeline(self) -> list[Stage]:
         """The request pipeline, in order. Each later capability is one more stage here."""
-        assert self.keys is not None and self.standings is not None and self.registry is not None
         mode = self.settings.policy_mode
         stages: list[Stage] = [
             ResolveOrigin(OriginResolver(self.settings.trusted_proxies)),  # from where
@@ -90,13 +106,12 @@ class Runtime:
             stages.append(Place(self.standings, shadow=mode == "shadow"))  # may they use it from here?
         if self.meter is not None:
             policies = self.policies
-            assert policies is not None
             stages.append(  # within quota?
                 Meter(self.meter, self.settings.quota_default_max_tokens, lambda: policies.policy.prices)
             )
         return stages
 
-    async def start(self) -> None:
+    async def _start(self) -> None:
         s = self.settings
         self.database_url = resolve_database_url(s)
         self.pool = await connect_pool(self.database_url, s)
@@ -113,6 +128,7 @@ class Runtime:
         )
         await self.keys.start()
         self.policies = policies = PolicyStore(policy_dirs(s), s.state_path / "policy-last-good")
+        self.policy_reloads = PolicyReloads(policies, self.pool)
         self.standings = StandingCache(
             lambda: asyncpg.connect(url),
             self.pool,
@@ -122,7 +138,7 @@ class Runtime:
         )
         policies.subscribe(self.standings.recompile)
         # A reload on any replica or worker is announced here, so that all of them reload.
-        self.standings.also_listen(POLICY_CHANNEL, self._on_policy_notice)
+        self.standings.also_listen(POLICY_CHANNEL, self.policy_reloads.heard)
         await self.standings.start()
         if s.quota_mode != "off":
             self.overrides = OverrideCache(
@@ -145,7 +161,8 @@ class Runtime:
         self.kyc = await KycService.open(self.pool, s)
         if s.oidc_issuer is not None:
             self.oidc = OIDCValidator(s.oidc_issuer, s.oidc_audience, s.oidc_algorithms)
-        self._sweeper = asyncio.create_task(self._expire_verifications(), name="kyc-expiry")
+        self.expiry = ExpirySweeper(self.kyc, self.pool)
+        self.expiry.start()
         self.ledger = LedgerWriter(
             self.pool,
             s.state_path / "spool",
@@ -191,64 +208,48 @@ class Runtime:
             pid=os.getpid(),
         )
 
-    def reload_policy(self, *, announce: bool = True) -> ReloadResult:
-        """Load the policy folders again; on success every replica is told to do the same."""
-        assert self.policies is not None
-        result = self.policies.reload()
-        if announce and result.ok and self.pool is not None:
-            task = asyncio.get_running_loop().create_task(self._announce_policy(result.policy_hash))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-        return result
-
-    def _on_policy_notice(self, _payload: str) -> None:
-        self.reload_policy(announce=False)
-
-    async def _announce_policy(self, policy_hash: str) -> None:
-        assert self.pool is not None
-        async with self.pool.acquire() as conn:
-            await conn.execute("select pg_notify($1, $2)", POLICY_CHANNEL, policy_hash)
-
-    async def _expire_verifications(self) -> None:
-        """Record expiries as they fall due; requests already see them (the cache compares dates)."""
-        assert self.kyc is not None
-        while True:
-            try:
-                assert self.pool is not None
-                async with self.pool.acquire() as conn:
-                    expired = await self.kyc.expire_due(conn)
-                if expired:
-                    _log.info("kyc_expired", customers=len(expired))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                _log.warning("kyc_expiry_sweep_failed", error=type(exc).__name__)
-            await asyncio.sleep(60)
-
     async def stop(self) -> None:
         """Called after the server has finished in-flight requests: flush, then close."""
-        self.proxy = None
-        self.cluster_proxy = None
         if self.follower is not None:
             await self.follower.stop()
         for cluster in self._clusters:
             await cluster.close()
         if self.meter is not None:
             await self.meter.stop()
-        if self.ledger is not None:
-            await self.ledger.stop()
-            _log.info("ledger_flushed", written=self.ledger.written, spooled=self.ledger.spooled)
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        await self.ledger.stop()
+        _log.info("ledger_flushed", written=self.ledger.written, spooled=self.ledger.spooled)
+        await self.expiry.stop()
         for cache in (self.keys, self.standings, self.overrides):
             if cache is not None:
                 await cache.stop()
-        if self.registry is not None:
-            await self.registry.close()
+        await self.registry.close()
         if self.oidc is not None:
             await self.oidc.close()
-        if self.pool is not None:
-            with contextlib.suppress(Exception):
-                await self.pool.close()
+        with contextlib.suppress(Exception):
+            await self.pool.close()
+
+
+class Runtime:
+    """What the app holds for its whole life: the services only while they run."""
+
+    def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
+        self.settings = settings
+        self.environ = os.environ if environ is None else environ
+        self.metrics = Metrics()
+        self.services: Services | None = None
+
+    def running(self) -> Services:
+        """The services, or 503 ``not_ready`` while the gateway is starting or stopping."""
+        services = self.services
+        if services is None:
+            raise not_ready()
+        return services
+
+    async def start(self) -> None:
+        self.services = await Services.start(self.settings, self.environ, self.metrics)
+
+    async def stop(self) -> None:
+        """Called after the server has finished in-flight requests: flush, then close."""
+        services, self.services = self.services, None  # from here on, every request is not_ready
+        if services is not None:
+            await services.stop()

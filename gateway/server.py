@@ -3,61 +3,56 @@
 The database and the KYC master keys are resolved here, in the parent process, so that
 every worker shares one embedded PostgreSQL and one key file, and a broken schema or a
 mismatched key stops start-up before any worker runs.
+
+The workers are handed the settings this process resolved, as an object: granian forks
+them (the loader is called in the child), uvicorn spawns them and sends them its
+configuration pickled through a pipe. The settings hold secrets (the database URL and its
+password, the KYC master keys), so they never go into the environment, where any process
+of the same user could read them (``/proc/<pid>/environ``) and every child would inherit
+them, nor onto a command line or into a log line.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
+import functools
+import sys
 
+import msgspec
+
+from .app import create_app
 from .db import connect_pool, migrate, resolve_database_url
 from .kyc.service import KycService
 from .logs import configure_logging, logging_config
-from .policy.store import PolicyStore
-from .runtime import policy_dirs
+from .policy.store import PolicyStore, policy_dirs
 from .settings import Settings
 
+APP = "gateway.app:create_app"
+"""What the servers name the app by in their own messages (and granian in process titles)."""
 
-def serve(settings: Settings, config_file: str | None) -> None:
+
+def serve(settings: Settings) -> None:
     # Everything this process logs (asyncpg while migrating, the server's own lines) is JSON too.
     configure_logging(settings.log_level)
     url = resolve_database_url(settings)
     # The policy must load before any worker starts; its files become the last good copy.
     PolicyStore(policy_dirs(settings), settings.state_path / "policy-last-good", strict=True)
     asyncio.run(_migrate(url, settings))
-    # Workers rebuild settings from the environment: hand them what this process resolved.
-    if config_file:
-        os.environ["GATEWAY_CONFIG"] = str(config_file)
-    os.environ["GATEWAY_DATABASE_URL"] = url
-    os.environ["GATEWAY_HOST"] = settings.host
-    os.environ["GATEWAY_PORT"] = str(settings.port)
-    os.environ["GATEWAY_STATE_DIR"] = str(settings.state_path)
+    # The workers' settings: this database (the embedded one, started here, is not started
+    # again by each worker) and the state folder as an absolute path.
+    resolved = msgspec.structs.replace(settings, database_url=url, state_dir=str(settings.state_path))
     if settings.server == "uvicorn":
-        import uvicorn
+        _serve_uvicorn(resolved)
+    else:
+        _serve_granian(resolved)
 
-        from . import uvicorn_http
 
-        uvicorn.run(
-            "gateway.app:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            lifespan="on",
-            access_log=False,
-            log_level="warning",
-            log_config=logging_config(settings.log_level),
-            # Its own 400s for requests it cannot parse, in the gateway's error shape.
-            http=uvicorn_http.PROTOCOL,
-            timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
-        )
-        return
+def _serve_granian(settings: Settings) -> None:
     from granian import Granian
     from granian.constants import Interfaces
 
     Granian(
-        "gateway.app:create_app",
-        factory=True,
+        APP,
         address=settings.host,
         port=settings.port,
         interface=Interfaces.ASGI,
@@ -66,7 +61,47 @@ def serve(settings: Settings, config_file: str | None) -> None:
         log_level="warning",  # type: ignore[arg-type]
         log_dictconfig=logging_config(settings.log_level),  # its lines as JSON on stderr, not text on stdout
         workers_kill_timeout=int(settings.shutdown_timeout_seconds),
-    ).serve()
+    ).serve(target_loader=functools.partial(create_app, settings), wrap_loader=False)
+
+
+def _serve_uvicorn(settings: Settings) -> None:
+    """``uvicorn.run``, but with the app built from ``settings`` in every worker.
+
+    ``uvicorn.run`` takes an app object only for one worker; with more it wants an import
+    string, from which each worker could rebuild settings only out of the environment. So
+    this does what ``uvicorn.run`` does, given a factory that pickles: ``create_app`` (by
+    name) with these settings.
+    """
+    import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    from . import uvicorn_http
+
+    config = uvicorn.Config(
+        functools.partial(create_app, settings),
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        log_config=logging_config(settings.log_level),
+        # Its own 400s for requests it cannot parse, in the gateway's error shape.
+        http=uvicorn_http.PROTOCOL,
+        timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
+    )
+    server = uvicorn.Server(config)
+    try:
+        if config.workers > 1:
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
+        else:
+            server.run()
+    except KeyboardInterrupt:
+        pass
+    if config.workers == 1 and not server.started:
+        sys.exit(STARTUP_FAILURE)
 
 
 async def _migrate(url: str, settings: Settings) -> None:

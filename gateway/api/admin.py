@@ -14,27 +14,19 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
-import asyncpg
 import msgspec
 from litestar import Response, delete, get, post, put
 from litestar.handlers import BaseRouteHandler
 from litestar.params import Parameter
 
-from ..cli.quota import QuotaView, quota_view
-from ..errors import (
-    BadRequest,
-    Forbidden,
-    NotFoundInStore,
-    ServiceUnavailable,
-    Unauthorized,
-    UnprocessableEntity,
-)
+from ..errors import BadRequest, Forbidden, NotFoundInStore, Unauthorized, UnprocessableEntity
 from ..identity.repository import Customer
 from ..kyc.models import DecisionIn, KycStatus, OwnerIn, QueueItem, Review
+from ..kyc.repository import policy_facts
 from ..kyc.service import Action
-from ..policy.model import Policy
 from ..quota.overrides import Override, delete_override, set_override, set_time_zone, time_zone
-from .common import AnyRequest, decode_body, kyc_of, runtime_of
+from ..quota.report import QuotaView, quota_view
+from .common import AnyRequest, decode_body, runtime_of, services_of
 from .openapi import Body, admin_api
 
 _ACTIONS: dict[str, Action] = {
@@ -97,31 +89,31 @@ def _guard(connection: Any, _handler: BaseRouteHandler) -> None:
 
 @get("/admin/v1/kyc/queue", guards=[_guard], **admin_api())
 async def queue(request: AnyRequest) -> list[QueueItem]:
-    runtime, kyc = kyc_of(request)
-    async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
-        return await kyc.queue(conn)
+    services = services_of(request)
+    async with services.pool.acquire() as conn:
+        return await services.kyc.queue(conn)
 
 
 @post("/admin/v1/customers", guards=[_guard], status_code=201, **admin_api(409, body=CustomerIn))
 async def create_customer(request: AnyRequest) -> Customer:
     body = await decode_body(request, CustomerIn)
-    runtime, kyc = kyc_of(request)
-    async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
-        return await kyc.create_customer(conn, body.name, body.kind, body.country)
+    services = services_of(request)
+    async with services.pool.acquire() as conn:
+        return await services.kyc.create_customer(conn, body.name, body.kind, body.country)
 
 
 @get("/admin/v1/customers/{customer_id:uuid}/kyc", guards=[_guard], **admin_api(404))
 async def review(request: AnyRequest, customer_id: uuid.UUID) -> Review:
-    runtime, kyc = kyc_of(request)
-    async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
-        return await kyc.review(conn, customer_id)
+    services = services_of(request)
+    async with services.pool.acquire() as conn:
+        return await services.kyc.review(conn, customer_id)
 
 
 @get("/admin/v1/customers/{customer_id:uuid}/kyc/status", guards=[_guard], **admin_api(404))
 async def status(request: AnyRequest, customer_id: uuid.UUID) -> KycStatus:
-    runtime, kyc = kyc_of(request)
-    async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
-        return await kyc.status(conn, customer_id)
+    services = services_of(request)
+    async with services.pool.acquire() as conn:
+        return await services.kyc.status(conn, customer_id)
 
 
 @post(
@@ -131,9 +123,9 @@ async def status(request: AnyRequest, customer_id: uuid.UUID) -> KycStatus:
     **admin_api(404, 409),
 )
 async def submit(request: AnyRequest, customer_id: uuid.UUID) -> KycStatus:
-    runtime, kyc = kyc_of(request)
-    async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
-        return await kyc.submit(conn, customer_id, admin_actor(request))
+    services = services_of(request)
+    async with services.pool.acquire() as conn:
+        return await services.kyc.submit(conn, customer_id, admin_actor(request))
 
 
 @post(
@@ -150,9 +142,11 @@ async def decide(
     if action not in _ACTIONS:
         raise BadRequest(f"unknown action {action!r}; one of {sorted(_ACTIONS)}", code="unknown_action")
     body = await decode_body(request, DecisionIn)
-    runtime, kyc = kyc_of(request)
-    async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
-        return await kyc.decide(conn, customer_id, _ACTIONS[action], admin_actor(request), body.reason)
+    services = services_of(request)
+    async with services.pool.acquire() as conn:
+        return await services.kyc.decide(
+            conn, customer_id, _ACTIONS[action], admin_actor(request), body.reason
+        )
 
 
 @post(
@@ -163,16 +157,16 @@ async def decide(
 )
 async def add_owner(request: AnyRequest, customer_id: uuid.UUID) -> dict[str, uuid.UUID]:
     body = await decode_body(request, OwnerIn)
-    runtime, kyc = kyc_of(request)
-    async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
-        return {"id": await kyc.add_owner(conn, customer_id, body)}
+    services = services_of(request)
+    async with services.pool.acquire() as conn:
+        return {"id": await services.kyc.add_owner(conn, customer_id, body)}
 
 
 @post("/admin/v1/customers/{customer_id:uuid}/erase", guards=[_guard], status_code=200, **admin_api(404, 409))
 async def erase(request: AnyRequest, customer_id: uuid.UUID) -> dict[str, Any]:
-    runtime, kyc = kyc_of(request)
-    async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
-        await kyc.erase(conn, customer_id, admin_actor(request))
+    services = services_of(request)
+    async with services.pool.acquire() as conn:
+        await services.kyc.erase(conn, customer_id, admin_actor(request))
     return {"id": customer_id, "erased": True}
 
 
@@ -192,9 +186,11 @@ async def decide_hit(
             "a hit is confirmed or dismissed: use .../confirm or .../dismiss", code="unknown_action"
         )
     body = await decode_body(request, DecisionIn)
-    runtime, kyc = kyc_of(request)
-    async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
-        return await kyc.decide_hit(conn, hit_id, verdict == "confirm", admin_actor(request), body.reason)
+    services = services_of(request)
+    async with services.pool.acquire() as conn:
+        return await services.kyc.decide_hit(
+            conn, hit_id, verdict == "confirm", admin_actor(request), body.reason
+        )
 
 
 @post(
@@ -212,7 +208,7 @@ async def load_list(
     """Upload a list file as the raw body (``?source=csl|sdn|opensanctions``); everyone is rescreened."""
     if source not in ("csl", "sdn", "opensanctions"):
         raise BadRequest("source must be csl, sdn or opensanctions", code="invalid_source")
-    runtime, kyc = kyc_of(request)
+    services = services_of(request)
     with tempfile.TemporaryDirectory(prefix="gateway-list-") as tmp:
         path = Path(tmp) / _upload_name(name, source)
         size = 0
@@ -222,8 +218,8 @@ async def load_list(
                 if size > MAX_LIST_BYTES:
                     raise BadRequest("the list exceeds 1 GiB", code="request_too_large", status=413)
                 await asyncio.to_thread(f.write, chunk)
-        async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
-            info, rescreened = await kyc.load_list(conn, path, source)
+        async with services.pool.acquire() as conn:
+            info, rescreened = await services.kyc.load_list(conn, path, source)
     return Response({"list": msgspec.to_builtins(info), "rescreened": rescreened}, status_code=201)
 
 
@@ -242,19 +238,14 @@ def _upload_name(name: str | None, source: str) -> str:
 
 @get("/admin/v1/policy", guards=[_guard], **admin_api())
 async def policy_info(request: AnyRequest) -> dict[str, Any]:
-    store = runtime_of(request).policies
-    if store is None:
-        raise ServiceUnavailable("the gateway is starting or stopping", code="not_ready")
+    store = services_of(request).policies
     return {"policy_hash": store.policy.hash, "dirs": [str(d) for d in store.dirs], "error": store.error}
 
 
 @post("/admin/v1/policy/reload", guards=[_guard], status_code=200, **admin_api(422))
 async def reload_policy(request: AnyRequest) -> dict[str, Any]:
     """Load the policy folders again: swapped atomically on every replica, or kept, saying why."""
-    runtime = runtime_of(request)
-    if runtime.policies is None:
-        raise ServiceUnavailable("the gateway is starting or stopping", code="not_ready")
-    result = runtime.reload_policy()
+    result = services_of(request).policy_reloads.reload()
     if not result.ok:
         raise UnprocessableEntity(
             f"{result.error}; the policy in force ({result.policy_hash[:12]}) is kept", code="policy_invalid"
@@ -265,26 +256,14 @@ async def reload_policy(request: AnyRequest) -> dict[str, Any]:
 # -- quotas ----------------------------------------------------------------------------
 
 
-def _pool(request: AnyRequest) -> asyncpg.Pool:
-    pool = runtime_of(request).pool
-    if pool is None:
-        raise ServiceUnavailable("the gateway is starting or stopping", code="not_ready")
-    return pool
-
-
-def _policy(request: AnyRequest) -> Policy:
-    store = runtime_of(request).policies
-    if store is None:
-        raise ServiceUnavailable("the gateway is starting or stopping", code="not_ready")
-    return store.policy
-
-
 @get("/admin/v1/customers/{customer_id:uuid}/quota", guards=[_guard], **admin_api(404))
 async def quota(request: AnyRequest, customer_id: uuid.UUID) -> QuotaView:
     """As ``gateway quota show --json``, under the policy this replica enforces."""
-    policy = _policy(request)
-    async with _pool(request).acquire() as conn:
-        return await quota_view(conn, customer_id, policy)
+    services = services_of(request)
+    policy = services.policies.policy
+    async with services.pool.acquire() as conn:
+        facts = await policy_facts(conn, customer_id)  # customer_not_found for an unknown id
+        return await quota_view(conn, customer_id, facts, policy)
 
 
 @put(
@@ -295,7 +274,7 @@ async def quota(request: AnyRequest, customer_id: uuid.UUID) -> QuotaView:
 async def put_override(request: AnyRequest, customer_id: uuid.UUID) -> Override:
     body = await decode_body(request, OverrideIn)
     actor = admin_actor(request)
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with services_of(request).pool.acquire() as conn, conn.transaction():
         await time_zone(conn, customer_id)  # customer_not_found rather than a foreign key error
         return await set_override(
             conn,
@@ -318,7 +297,7 @@ async def put_override(request: AnyRequest, customer_id: uuid.UUID) -> Override:
     **admin_api(404),
 )
 async def remove_override(request: AnyRequest, customer_id: uuid.UUID, override_id: RowId) -> dict[str, bool]:
-    async with _pool(request).acquire() as conn:
+    async with services_of(request).pool.acquire() as conn:
         if not await delete_override(conn, customer_id, override_id):
             raise NotFoundInStore(f"this customer has no override {override_id}", code="override_not_found")
     return {"deleted": True}
@@ -328,7 +307,7 @@ async def remove_override(request: AnyRequest, customer_id: uuid.UUID, override_
 async def put_time_zone(request: AnyRequest, customer_id: uuid.UUID) -> dict[str, Any]:
     """The zone whose midnight starts the customer's daily and monthly budgets."""
     body = await decode_body(request, TimeZoneIn)
-    async with _pool(request).acquire() as conn:
+    async with services_of(request).pool.acquire() as conn:
         zone = await set_time_zone(conn, customer_id, body.time_zone)
     return {"customer": customer_id, "time_zone": zone}
 

@@ -1,4 +1,4 @@
-"""What the APIs share: the runtime, strict body decoding, the client's address."""
+"""What the APIs share: the runtime and its services, strict body decoding, the client's address."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import msgspec
 from litestar import Request
 
 from ..bodies import decode_json
-from ..errors import BadRequest, PayloadTooLarge, ServiceUnavailable
-from ..kyc.service import KycService
-from ..runtime import Runtime
+from ..errors import BadRequest, PayloadTooLarge
+from ..runtime import Runtime, Services
 
 T = TypeVar("T")
 AnyRequest = Request[Any, Any, Any]
@@ -22,11 +21,9 @@ def runtime_of(request: AnyRequest) -> Runtime:
     return runtime
 
 
-def kyc_of(request: AnyRequest) -> tuple[Runtime, KycService]:
-    runtime = runtime_of(request)
-    if runtime.kyc is None or runtime.pool is None:
-        raise ServiceUnavailable("the gateway is starting or stopping", code="not_ready")
-    return runtime, runtime.kyc
+def services_of(request: AnyRequest) -> Services:
+    """The running services (pool, KYC, policy, ...); 503 ``not_ready`` while the gateway starts or stops."""
+    return runtime_of(request).running()
 
 
 async def decode_body(request: AnyRequest, type_: type[T], limit: int = MAX_BODY) -> T:

@@ -19,14 +19,15 @@ from ..kyc import repository as repo
 from ..kyc.facts import Facts, FactsIn
 from ..kyc.models import ApplicationIn, ApplicationView, OwnerIn
 from ..kyc.service import KycService
-from .common import AnyRequest, bearer, client_ip, decode_body, kyc_of, runtime_of
+from ..runtime import Services
+from .common import AnyRequest, bearer, client_ip, decode_body, services_of
 from .openapi import onboarding_api
 
 _BASE = "/kyc/v1/applications"
 
 
-async def _claims(request: AnyRequest) -> Claims:
-    validator = runtime_of(request).oidc
+async def _claims(request: AnyRequest, services: Services) -> Claims:
+    validator = services.oidc
     if validator is None:
         raise Forbidden("customer onboarding is disabled: set oidc_issuer", code="onboarding_disabled")
     token = bearer(request)
@@ -38,10 +39,10 @@ async def _claims(request: AnyRequest) -> Claims:
 class _Scope:
     """The caller's own application, or a 404 that reveals nothing about others."""
 
-    def __init__(self, request: AnyRequest, claims: Claims) -> None:
+    def __init__(self, request: AnyRequest, claims: Claims, services: Services) -> None:
         self.request = request
         self.claims = claims
-        self.runtime, self.kyc = kyc_of(request)
+        self.services = services
 
     @property
     def actor(self) -> str:
@@ -62,15 +63,17 @@ class _Scope:
 
 
 async def _scope(request: AnyRequest) -> tuple[_Scope, KycService]:
-    scope = _Scope(request, await _claims(request))
-    return scope, scope.kyc
+    """The caller's scope and the KYC service: 503 ``not_ready``, 403 without OIDC, 401 without a token."""
+    services = services_of(request)
+    scope = _Scope(request, await _claims(request, services), services)
+    return scope, services.kyc
 
 
 @post(_BASE, status_code=201, **onboarding_api(409, body=ApplicationIn))
 async def create_application(request: AnyRequest) -> Response[ApplicationView]:
     scope, kyc = await _scope(request)
     body = await decode_body(request, ApplicationIn)
-    async with scope.runtime.pool.acquire() as conn:  # type: ignore[union-attr]
+    async with scope.services.pool.acquire() as conn:
         customer = await kyc.create_customer(
             conn,
             body.name,
@@ -87,7 +90,7 @@ async def create_application(request: AnyRequest) -> Response[ApplicationView]:
 @get(_BASE, **onboarding_api())
 async def my_applications(request: AnyRequest) -> list[ApplicationView]:
     scope, kyc = await _scope(request)
-    async with scope.runtime.pool.acquire() as conn:  # type: ignore[union-attr]
+    async with scope.services.pool.acquire() as conn:
         mine = await repo.customer_for_subject(conn, scope.claims.issuer, scope.claims.subject)
         return [] if mine is None else [await kyc.application(conn, mine)]
 
@@ -95,7 +98,7 @@ async def my_applications(request: AnyRequest) -> list[ApplicationView]:
 @get(_BASE + "/{application_id:uuid}", **onboarding_api(404))
 async def get_application(request: AnyRequest, application_id: uuid.UUID) -> ApplicationView:
     scope, kyc = await _scope(request)
-    async with scope.runtime.pool.acquire() as conn:  # type: ignore[union-attr]
+    async with scope.services.pool.acquire() as conn:
         await scope.own(conn, application_id, "view")
         return await kyc.application(conn, application_id)
 
@@ -104,7 +107,7 @@ async def get_application(request: AnyRequest, application_id: uuid.UUID) -> App
 async def update_facts(request: AnyRequest, application_id: uuid.UUID) -> Facts:
     scope, kyc = await _scope(request)
     body = await decode_body(request, FactsIn)
-    async with scope.runtime.pool.acquire() as conn:  # type: ignore[union-attr]
+    async with scope.services.pool.acquire() as conn:
         await scope.own(conn, application_id, "update_facts", editable=True)
         return await kyc.update_facts(conn, application_id, body)
 
@@ -113,7 +116,7 @@ async def update_facts(request: AnyRequest, application_id: uuid.UUID) -> Facts:
 async def add_owner(request: AnyRequest, application_id: uuid.UUID) -> dict[str, uuid.UUID]:
     scope, kyc = await _scope(request)
     body = await decode_body(request, OwnerIn)
-    async with scope.runtime.pool.acquire() as conn:  # type: ignore[union-attr]
+    async with scope.services.pool.acquire() as conn:
         await scope.own(conn, application_id, "add_owner", editable=True)
         return {"id": await kyc.add_owner(conn, application_id, body)}
 
@@ -121,7 +124,7 @@ async def add_owner(request: AnyRequest, application_id: uuid.UUID) -> dict[str,
 @delete(_BASE + "/{application_id:uuid}/owners/{owner_id:uuid}", status_code=204, **onboarding_api(404, 409))
 async def remove_owner(request: AnyRequest, application_id: uuid.UUID, owner_id: uuid.UUID) -> None:
     scope, kyc = await _scope(request)
-    async with scope.runtime.pool.acquire() as conn:  # type: ignore[union-attr]
+    async with scope.services.pool.acquire() as conn:
         await scope.own(conn, application_id, "remove_owner", editable=True)
         await kyc.remove_owner(conn, application_id, owner_id)
 
@@ -129,7 +132,7 @@ async def remove_owner(request: AnyRequest, application_id: uuid.UUID, owner_id:
 @post(_BASE + "/{application_id:uuid}/submit", status_code=200, **onboarding_api(404, 409))
 async def submit(request: AnyRequest, application_id: uuid.UUID) -> dict[str, Any]:
     scope, kyc = await _scope(request)
-    async with scope.runtime.pool.acquire() as conn:  # type: ignore[union-attr]
+    async with scope.services.pool.acquire() as conn:
         await scope.own(conn, application_id, "submit")
         status = await kyc.submit(conn, application_id, scope.actor, require_facts=True)
     # The customer learns its status, not its screening results.
@@ -139,7 +142,7 @@ async def submit(request: AnyRequest, application_id: uuid.UUID) -> dict[str, An
 @get(_BASE + "/{application_id:uuid}/status", **onboarding_api(404))
 async def application_status(request: AnyRequest, application_id: uuid.UUID) -> dict[str, Any]:
     scope, kyc = await _scope(request)
-    async with scope.runtime.pool.acquire() as conn:  # type: ignore[union-attr]
+    async with scope.services.pool.acquire() as conn:
         await scope.own(conn, application_id, "status")
         view = await kyc.application(conn, application_id)
         customer = await repo.get_customer(conn, application_id)

@@ -14,7 +14,7 @@ from litestar import post
 
 from ..errors import NotFoundInStore, PayloadTooLarge, ServiceUnavailable
 from ..kyc.webhooks import parse_event, verify_signature
-from .common import AnyRequest, kyc_of
+from .common import AnyRequest, services_of
 from .openapi import Body, webhook_api
 
 MAX_WEBHOOK_BYTES = 1 << 20
@@ -26,11 +26,11 @@ _EVENT = Body(
 
 @post("/kyc/v1/webhooks/{provider:str}", status_code=200, **webhook_api(body=_EVENT))
 async def receive(request: AnyRequest, provider: str) -> dict[str, Any]:
-    runtime, kyc = kyc_of(request)
-    config = next((p for p in runtime.settings.kyc_providers if p.name == provider), None)
+    services = services_of(request)
+    config = next((p for p in services.settings.kyc_providers if p.name == provider), None)
     if config is None:
         raise NotFoundInStore(f"no identity provider named {provider!r}", code="provider_not_found")
-    secrets = config.secrets(runtime.environ)
+    secrets = config.secrets(services.environ)
     if not secrets:
         raise ServiceUnavailable(
             f"the webhook secret of {provider!r} is not configured (${config.secret_env})",
@@ -45,8 +45,8 @@ async def receive(request: AnyRequest, provider: str) -> dict[str, Any]:
         config.scheme, secrets, headers, body, now=now, tolerance_seconds=config.tolerance_seconds
     )
     event = parse_event(config.scheme, provider, body, now=now, tolerance_seconds=config.tolerance_seconds)
-    async with runtime.pool.acquire() as conn:  # type: ignore[union-attr]
-        applied, note = await kyc.apply_provider_event(conn, event)
+    async with services.pool.acquire() as conn:
+        applied, note = await services.kyc.apply_provider_event(conn, event)
     return {"event_id": event.event_id, "applied": applied, "note": note}
 
 

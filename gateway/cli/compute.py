@@ -11,7 +11,7 @@ import asyncpg
 from ..compute.records import accounting_pass, gpu_seconds
 from ..identity.repository import find_customer
 from ..policy.loader import load_policy
-from ..runtime import policy_dirs
+from ..policy.store import policy_dirs
 from .common import AddCommand, print_json, print_table, settings_of, with_db
 
 

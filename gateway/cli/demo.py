@@ -161,7 +161,7 @@ Stop with Ctrl-C.
 """,
             flush=True,
         )
-        serve(load_settings(str(config), host=args.host, port=args.port, database_url=url), str(config))
+        serve(load_settings(str(config), host=args.host, port=args.port, database_url=url))
     finally:
         upstream.terminate()
         upstream.wait(timeout=10)

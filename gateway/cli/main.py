@@ -46,7 +46,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings = load_settings(
         args.config, host=args.host, port=args.port, workers=args.workers, server=args.server
     )
-    serve(settings, args.config)
+    serve(settings)
 
 
 def cmd_db_migrate(args: argparse.Namespace) -> None:

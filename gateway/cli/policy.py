@@ -14,8 +14,8 @@ from ..kyc.repository import policy_facts
 from ..policy.decide import CustomerFacts, Decision, RequestFacts, decide, explain
 from ..policy.loader import load_policy, shipped_policy_dir
 from ..policy.model import Policy
+from ..policy.store import policy_dirs
 from ..proxy.origin import country_of
-from ..runtime import policy_dirs
 from .common import AddCommand, CliError, print_json, settings_of, with_db
 
 

@@ -4,101 +4,19 @@ and the time zone whose midnight starts the customer's daily and monthly budgets
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import uuid
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
-import msgspec
 
 from ..identity.repository import find_customer
 from ..kyc.repository import policy_facts
-from ..policy.decide import compile_entitlement
 from ..policy.loader import load_policy
-from ..policy.model import Policy
-from ..quota.model import DIMENSIONS, PERIODS, SCOPES, Limit
-from ..quota.overrides import Override, list_overrides, set_override, set_time_zone, time_zone
-from ..quota.resolve import Effective, caps_to_limits, effective_limits, plan_limits
-from ..quota.store import CounterKey, counter
-from ..quota.windows import counter_window
-from ..runtime import policy_dirs
+from ..policy.store import policy_dirs
+from ..quota.model import DIMENSIONS, PERIODS, SCOPES
+from ..quota.overrides import Override, set_override, set_time_zone, time_zone
+from ..quota.report import QuotaView, quota_view
 from .common import AddCommand, cli_actor, print_json, print_table, settings_of, with_db
-
-
-class QuotaView(msgspec.Struct, frozen=True):
-    customer: str
-    tier: str
-    policy_hash: str
-    time_zone: str
-    limits: list[dict[str, Any]]
-
-
-async def quota_view(
-    conn: asyncpg.Connection, customer: str | uuid.UUID, policy: Policy | argparse.Namespace
-) -> QuotaView:
-    """The effective limits of a customer: the tightest of its tier's caps, its plans and the overrides.
-
-    ``customer`` is an id or a name (the CLI) or a UUID, looked up by id only (the admin API);
-    ``policy`` is the policy in force (the admin API) or the CLI's arguments, whose settings
-    name the policy folders to load.
-    """
-    customer_id = customer if isinstance(customer, uuid.UUID) else (await find_customer(conn, customer)).id
-    facts = await policy_facts(conn, customer_id)  # customer_not_found for an unknown id
-    zone = await time_zone(conn, customer_id)
-    if isinstance(policy, argparse.Namespace):
-        policy = load_policy(*policy_dirs(settings_of(policy)))
-    entitlement = compile_entitlement(facts, policy)
-    overrides = await list_overrides(conn, customer_id)
-    plans = plan_limits(policy, entitlement.tier, facts.kyc_level)
-    caps = caps_to_limits(entitlement.caps, f"policy:{entitlement.rule}.caps")
-    by_scope: dict[str, list[Override]] = {f"customer:{customer_id}": []}
-    for scope in ("project", "key"):
-        if any(p.scope == scope for p in plans):
-            by_scope[f"{scope}:*"] = []  # the plan's limit for each one without an override
-    for o in overrides:
-        by_scope.setdefault(f"{o.scope}:{o.scope_id}", []).append(o)
-    limits: list[dict[str, Any]] = []
-    for scope_key, group in sorted(by_scope.items()):
-        scope, scope_id = scope_key.split(":", 1)
-        sources = [
-            caps if scope == "customer" else [],
-            [p for p in plans if p.scope == scope],
-            [o.as_limit() for o in group],
-        ]
-        effective: list[Effective] = effective_limits(*sources)
-        for e in effective:
-            limits.append(
-                {
-                    **msgspec.structs.asdict(e.limit),
-                    "scope_id": scope_id,
-                    "overridden": [msgspec.structs.asdict(x) for x in e.overridden],
-                    **(await _usage(conn, e.limit, scope_id, ZoneInfo(zone))),
-                }
-            )
-    return QuotaView(
-        customer=str(customer_id),
-        tier=entitlement.tier,
-        policy_hash=policy.hash,
-        time_zone=zone,
-        limits=limits,
-    )
-
-
-async def _usage(conn: asyncpg.Connection, limit: Limit, scope_id: str, tz: ZoneInfo) -> dict[str, Any]:
-    """Where a budget's current window stands: settled ``used``, and ``in_flight`` (reserved by
-    requests under way or leased to replicas). A plan's limit for every key or project (``*``)
-    has no one counter."""
-    if scope_id == "*" or limit.kind() == "rate":  # a rate's window is gone in a second or a minute
-        return {}
-    name, start, end, since = counter_window(limit, dt.datetime.now(dt.UTC), tz)
-    found = await counter(conn, CounterKey(limit.scope, scope_id, limit.dimension, name, start, end, since))
-    return {
-        "window_start": (since or start).isoformat(),
-        "window_end": end.isoformat(),
-        "used": found.used if found else 0.0,
-        "in_flight": found.reserved + found.leased if found else 0.0,
-    }
 
 
 def cmd_quota_set(args: argparse.Namespace) -> None:
@@ -127,7 +45,14 @@ def cmd_quota_set(args: argparse.Namespace) -> None:
 
 
 def cmd_quota_show(args: argparse.Namespace) -> None:
-    view = with_db(args, lambda conn: quota_view(conn, args.customer, args))
+    async def work(conn: asyncpg.Connection) -> QuotaView:
+        customer_id = (await find_customer(conn, args.customer)).id
+        facts = await policy_facts(conn, customer_id)
+        return await quota_view(
+            conn, customer_id, facts, lambda: load_policy(*policy_dirs(settings_of(args)))
+        )
+
+    view = with_db(args, work)
     if args.json:
         print_json(view)
         return

@@ -1,5 +1,5 @@
 """A customer's sealed records: the master keys, each customer's data key, and opening
-the facts and owners it protects. The base of the KYC service; nothing else opens them.
+the facts and owners it protects. The KYC service and its views hold one; nothing else opens them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from . import repository as repo
 from .crypto import Keyring, KeyringError, SealError, keyring_from_file, open_sealed, parse_keyring
 from .facts import Facts
 from .models import Owner, OwnerFacts
-from .screen import ScreenerCache
 
 _facts_decoder = msgspec.json.Decoder(Facts)
 _owner_decoder = msgspec.json.Decoder(OwnerFacts)
@@ -40,7 +39,6 @@ class SealedRecords:
         self.settings = settings
         self.keyring = keyring
         self.clock = clock
-        self.screeners = ScreenerCache()
 
     async def check_keys(self, conn: asyncpg.Connection) -> None:
         """Refuse a master key that differs from the one this database's data was sealed with."""
@@ -55,9 +53,10 @@ class SealedRecords:
             if version not in known:
                 await repo.register_master_key(conn, version, check)
 
-    async def _data_key(
+    async def data_key(
         self, conn: asyncpg.Connection, customer_id: uuid.UUID, *, create: bool
     ) -> bytes | None:
+        """The customer's data key, unwrapped; with ``create``, made (and stored wrapped) on first need."""
         found = await repo.wrapped_key(conn, customer_id)
         if found is None:
             if not create:
@@ -73,14 +72,14 @@ class SealedRecords:
 
     async def facts(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> Facts | None:
         sealed = await repo.facts_sealed(conn, customer_id)
-        dek = await self._data_key(conn, customer_id, create=False)
+        dek = await self.data_key(conn, customer_id, create=False)
         if sealed is None or dek is None:
             return None
         return _facts_decoder.decode(open_sealed(dek, sealed, f"customer:{customer_id}"))
 
     async def owners(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> list[Owner]:
         rows = await repo.owner_rows(conn, customer_id)
-        dek = await self._data_key(conn, customer_id, create=False)
+        dek = await self.data_key(conn, customer_id, create=False)
         out = []
         for r in rows:
             pii = None

@@ -3,8 +3,7 @@ the webhook receiver and the CLI alike.
 
 Each operation runs in one transaction on the connection it is given and locks the
 customer's row first, so concurrent decisions on one customer serialise and nothing
-is half-written. Personal data is sealed before it reaches the database; the sealed
-records (``records.py``) and the read-only views (``views.py``) are its base classes.
+is half-written. Personal data is sealed before it reaches the database.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -20,27 +20,30 @@ import msgspec
 import structlog
 
 from ..errors import BadRequest, Conflict, NotFoundInStore
-from ..identity.repository import Customer, check_country, create_customer
+from ..identity.repository import Customer, create_customer
 from ..screening.formats import ListFormatError, parse_list
 from ..screening.repository import active_lists, file_digest, store_list
 from ..settings import Settings
 from . import repository as repo
-from .crypto import seal
+from .crypto import Keyring, seal
 from .facts import Facts, FactsIn, merge_facts, missing_for_submission, validate_facts
 from .jurisdictions import derive
 from .models import (
+    ApplicationView,
     KycStatus,
     LinkIn,
     ListInfo,
     Owner,
-    OwnerFacts,
     OwnerIn,
+    QueueItem,
+    Review,
 )
+from .owner_input import check_edge, check_owner, fold, role_key
 from .ownership import OwnershipReport
-from .records import resolve_keyring
-from .screen import SCREENING_ACTOR, assess, follow_up, screen_customer
+from .records import SealedRecords, resolve_keyring
+from .screen import SCREENING_ACTOR, ScreenerCache, assess, follow_up, screen_customer
 from .states import Status, check_transition, provider_steps
-from .views import EMPTY_FACTS, KycViews
+from .views import EMPTY_FACTS, KycViews, blocking
 from .webhooks import ProviderEvent
 
 _log = structlog.get_logger(__name__)
@@ -55,22 +58,26 @@ _TARGET: dict[Action, Status] = {
     "request_info": "pending",
     "reopen": "pending",
 }
-_ROLES = {
-    "director",
-    "ceo",
-    "cfo",
-    "coo",
-    "president",
-    "managing_member",
-    "general_partner",
-    "senior_manager",
-    "trustee",
-    "controller",
-    "other_control",
-}
 
 
-class KycService(KycViews):
+class KycService:
+    """Holds the sealed records (``records.py``: keys, opening facts and owners) and the read-only
+    views over them (``views.py``), with the same settings, keys and clock; answers their reads
+    too, so that a caller (the APIs, the CLI) needs only the service."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        keyring: Keyring,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.settings = settings
+        self.keyring = keyring
+        self.clock = clock
+        self.records = SealedRecords(settings, keyring, clock)
+        self.views = KycViews(self.records)
+        self.screeners = ScreenerCache()
+
     @classmethod
     def from_settings(cls, settings: Settings) -> KycService:
         return cls(settings, resolve_keyring(settings))
@@ -81,6 +88,29 @@ class KycService(KycViews):
         async with pool.acquire() as conn:
             await service.check_keys(conn)
         return service
+
+    # -- reads: the views and the sealed records --------------------------------------
+
+    async def status(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> KycStatus:
+        return await self.views.status(conn, customer_id)
+
+    async def review(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> Review:
+        return await self.views.review(conn, customer_id)
+
+    async def application(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> ApplicationView:
+        return await self.views.application(conn, customer_id)
+
+    async def queue(self, conn: asyncpg.Connection) -> list[QueueItem]:
+        return await self.views.queue(conn)
+
+    async def facts(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> Facts | None:
+        return await self.records.facts(conn, customer_id)
+
+    async def owners(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> list[Owner]:
+        return await self.records.owners(conn, customer_id)
+
+    async def check_keys(self, conn: asyncpg.Connection) -> None:
+        await self.records.check_keys(conn)
 
     # -- customers and facts ----------------------------------------------------------
 
@@ -115,9 +145,9 @@ class KycService(KycViews):
             fingerprint_key=self.keyring.index_key,
             today=self.clock().date(),
         )
-        old = await self.facts(conn, customer_id)
+        old = await self.records.facts(conn, customer_id)
         merged = new if old is None else merge_facts(old, new)
-        dek = await self._data_key(conn, customer_id, create=True)
+        dek = await self.records.data_key(conn, customer_id, create=True)
         assert dek is not None
         await repo.store_facts(conn, customer_id, seal(dek, _encode(merged), f"customer:{customer_id}"))
         # An invoice has no instrument (fingerprint ""): never a link.
@@ -130,25 +160,16 @@ class KycService(KycViews):
     # -- owners ---------------------------------------------------------------------
 
     async def add_owner(self, conn: asyncpg.Connection, customer_id: uuid.UUID, owner: OwnerIn) -> uuid.UUID:
-        name = owner.name.strip()
-        if not name or len(name) > 300 or any(ord(c) < 32 for c in name):
-            raise BadRequest("owner name must be 1-300 printable characters", code="invalid_owner")
-        country = check_country(owner.country)
-        nationality = check_country(owner.nationality, "nationality")
-        if owner.kind == "organisation" and (owner.birth_date or nationality):
-            raise BadRequest("an organisation has no birth date or nationality", code="invalid_owner")
-        birth_date = _iso_date("birth_date", owner.birth_date)
-        self._check_edge(owner.percent, owner.role)
+        pii, country = check_owner(owner)
         owner_id = uuid.uuid4()
         async with conn.transaction():
             customer = await repo.get_customer(conn, customer_id, lock=True)
             self._not_erased(customer.erased_at)
             if owner.of is not None:
                 await self._organisation_in_graph(conn, customer_id, owner.of)
-            dek = await self._data_key(conn, customer_id, create=True)
+            dek = await self.records.data_key(conn, customer_id, create=True)
             assert dek is not None
-            pii = OwnerFacts(name=name, birth_date=birth_date, nationality=nationality)
-            index = self.keyring.blind_index("owner", f"{_fold(name)}|{country or ''}")
+            index = self.keyring.blind_index("owner", f"{fold(pii.name)}|{country or ''}")
             await repo.insert_owner(
                 conn,
                 owner_id,
@@ -158,13 +179,13 @@ class KycService(KycViews):
                 index,
                 seal(dek, _encode(pii), f"owner:{owner_id}"),
             )
-            await repo.insert_edge(conn, customer_id, owner_id, owner.of, owner.percent, _role(owner.role))
+            await repo.insert_edge(conn, customer_id, owner_id, owner.of, owner.percent, role_key(owner.role))
             await self._rescreen_locked(conn, customer_id)
         return owner_id
 
     async def link_owner(self, conn: asyncpg.Connection, customer_id: uuid.UUID, link: LinkIn) -> int:
         """One more edge between owners already in the graph (an owner of several entities)."""
-        self._check_edge(link.percent, link.role)
+        check_edge(link.percent, link.role)
         async with conn.transaction():
             await repo.get_customer(conn, customer_id, lock=True)
             if await repo.owner_exists(conn, customer_id, link.owner) is None:
@@ -177,7 +198,7 @@ class KycService(KycViews):
                 raise BadRequest("an owner cannot own itself", code="invalid_owner")
             try:
                 edge_id = await repo.insert_edge(
-                    conn, customer_id, link.owner, link.of, link.percent, _role(link.role)
+                    conn, customer_id, link.owner, link.of, link.percent, role_key(link.role)
                 )
             except asyncpg.UniqueViolationError:
                 raise Conflict("this ownership link already exists", code="link_exists") from None
@@ -204,15 +225,6 @@ class KycService(KycViews):
                 f"owner {of} is a person: only an organisation can be owned", code="invalid_owner"
             )
 
-    @staticmethod
-    def _check_edge(percent: float | None, role: str | None) -> None:
-        if percent is None and role is None:
-            raise BadRequest("give a percent, a control role, or both", code="invalid_owner")
-        if percent is not None and not 0 < percent <= 100:
-            raise BadRequest("percent must be greater than 0 and at most 100", code="invalid_owner")
-        if role is not None and _role(role) not in _ROLES:
-            raise BadRequest(f"role must be one of {sorted(_ROLES)}", code="invalid_owner")
-
     # -- state machine -------------------------------------------------------------------
 
     async def submit(
@@ -225,12 +237,12 @@ class KycService(KycViews):
             check_transition(customer.kyc_status, "in_review")
             facts = await self.facts(conn, customer_id)
             owners = await self.owners(conn, customer_id)
-            blocking = self._blocking(customer.kind, customer.country, facts, owners)
+            lacking = blocking(customer.kind, customer.country, facts, owners)
             if require_facts:
-                blocking += missing_for_submission(customer.kind, facts or EMPTY_FACTS)
-            if blocking:
+                lacking += missing_for_submission(customer.kind, facts or EMPTY_FACTS)
+            if lacking:
                 raise Conflict(
-                    f"the application is incomplete: missing {', '.join(blocking)}", code="incomplete"
+                    f"the application is incomplete: missing {', '.join(lacking)}", code="incomplete"
                 )
             await repo.set_status(
                 conn, customer_id, customer.kyc_status, "in_review", actor=actor, reason="submitted"
@@ -583,20 +595,3 @@ def _reason(reason: str) -> str:
     if not reason or len(reason) > 1000:
         raise BadRequest("a reason of 1-1000 characters is required", code="invalid_reason")
     return reason
-
-
-def _role(role: str | None) -> str | None:
-    return None if role is None else role.strip().lower().replace(" ", "_").replace("-", "_")
-
-
-def _fold(name: str) -> str:
-    return " ".join(name.casefold().split())
-
-
-def _iso_date(field: str, value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise BadRequest(f"{field} must be an ISO date (YYYY-MM-DD)", code="invalid_owner") from None

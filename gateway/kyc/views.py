@@ -17,11 +17,16 @@ from .screen import assess
 EMPTY_FACTS = Facts()
 
 
-class KycViews(SealedRecords):
+class KycViews:
+    """Reads over the records a :class:`~gateway.kyc.service.KycService` writes; they change nothing."""
+
+    def __init__(self, records: SealedRecords) -> None:
+        self.records = records
+
     async def status(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> KycStatus:
         customer = await repo.get_customer(conn, customer_id)
-        facts = await self.facts(conn, customer_id)
-        owners = await self.owners(conn, customer_id)
+        facts = await self.records.facts(conn, customer_id)
+        owners = await self.records.owners(conn, customer_id)
         edges = await repo.edges(conn, customer_id)
         hits = await repo.hits(conn, customer_id)
         assessment = assess(customer_id, owners, edges, hits)
@@ -46,7 +51,7 @@ class KycViews(SealedRecords):
             listed_ownership_percent=customer.listed_ownership_percent,
             treated_as_listed=report.treated_as_listed,
             beneficial_owners=[uuid.UUID(i) for i in report.beneficial_owners],
-            missing=self._missing(customer.kind, customer.country, facts, owners),
+            missing=missing(customer.kind, customer.country, facts, owners),
             screening=Screening(
                 screened_at=customer.screened_at,
                 lists=lists,
@@ -58,12 +63,12 @@ class KycViews(SealedRecords):
 
     async def review(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> Review:
         status = await self.status(conn, customer_id)
-        owners = await self.owners(conn, customer_id)
+        owners = await self.records.owners(conn, customer_id)
         edges = await repo.edges(conn, customer_id)
         hits = await repo.hits(conn, customer_id)
         return Review(
             status=status,
-            facts=await self.facts(conn, customer_id),
+            facts=await self.records.facts(conn, customer_id),
             owners=owners,
             edges=edges,
             ownership=assess(customer_id, owners, edges, hits).report,
@@ -74,8 +79,8 @@ class KycViews(SealedRecords):
 
     async def application(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> ApplicationView:
         customer = await repo.get_customer(conn, customer_id)
-        facts = await self.facts(conn, customer_id)
-        owners = await self.owners(conn, customer_id)
+        facts = await self.records.facts(conn, customer_id)
+        owners = await self.records.owners(conn, customer_id)
         return ApplicationView(
             id=customer.id,
             name=customer.name,
@@ -85,28 +90,29 @@ class KycViews(SealedRecords):
             facts=facts,
             owners=owners,
             edges=await repo.edges(conn, customer_id),
-            missing=self._missing(customer.kind, customer.country, facts, owners),
+            missing=missing(customer.kind, customer.country, facts, owners),
         )
 
     async def queue(self, conn: asyncpg.Connection) -> list[QueueItem]:
         return await repo.review_queue(conn)
 
-    @staticmethod
-    def _blocking(kind: str, country: str | None, facts: Facts | None, owners: list[Owner]) -> list[str]:
-        """What a submission cannot do without: a country, and for an organisation its owners."""
-        missing = []
-        countries = [country]
-        if facts is not None:
-            countries += [facts.residence_country, facts.incorporation_country, facts.nationality]
-        if not any(countries):
-            missing.append("country")
-        if kind == "organisation" and not owners:
-            missing.append("beneficial owners")
-        return missing
 
-    def _missing(self, kind: str, country: str | None, facts: Facts | None, owners: list[Owner]) -> list[str]:
-        """Everything a complete application still lacks, blocking or not."""
-        return self._blocking(kind, country, facts, owners) + missing_for_submission(
-            kind,  # type: ignore[arg-type]
-            facts or EMPTY_FACTS,
-        )
+def blocking(kind: str, country: str | None, facts: Facts | None, owners: list[Owner]) -> list[str]:
+    """What a submission cannot do without: a country, and for an organisation its owners."""
+    lacking = []
+    countries = [country]
+    if facts is not None:
+        countries += [facts.residence_country, facts.incorporation_country, facts.nationality]
+    if not any(countries):
+        lacking.append("country")
+    if kind == "organisation" and not owners:
+        lacking.append("beneficial owners")
+    return lacking
+
+
+def missing(kind: str, country: str | None, facts: Facts | None, owners: list[Owner]) -> list[str]:
+    """Everything a complete application still lacks, blocking or not."""
+    return blocking(kind, country, facts, owners) + missing_for_submission(
+        kind,  # type: ignore[arg-type]
+        facts or EMPTY_FACTS,
+    )

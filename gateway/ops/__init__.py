@@ -1,1 +1,1 @@
-"""Operations: health, readiness, metrics."""
+"""The control plane (Litestar): health, readiness, the metrics endpoint, and the APIs of gateway/api/."""

@@ -1,5 +1,8 @@
 """The control plane as a Litestar app: health, readiness, metrics, and the admin,
-onboarding and webhook APIs. Every error answers in the gateway's one error shape."""
+onboarding and webhook APIs. Every error answers in the gateway's one error shape.
+
+Its lifespan starts and stops the runtime's services; handlers reach them through
+:func:`gateway.api.common.services_of` (503 ``not_ready`` while there are none)."""
 
 from __future__ import annotations
 
@@ -45,27 +48,25 @@ def create_control_app(runtime: Runtime) -> Litestar:
     async def readyz() -> Response[dict[str, Any]]:
         """Ready: database reachable, migrations current, key cache fresh."""
         checks: dict[str, str] = {}
-        pool = runtime.pool
-        if pool is None:
+        services = runtime.services
+        if services is None:
             checks["database"] = "not started"
         else:
             try:
                 async with asyncio.timeout(2):
-                    async with pool.acquire() as conn:
+                    async with services.pool.acquire() as conn:
                         checks["database"] = "ok"
                         checks["migrations"] = "ok" if await is_current(conn) else "pending or changed"
             except Exception as exc:
                 checks["database"] = f"unreachable: {type(exc).__name__}"
-        keys = runtime.keys
-        checks["api_keys"] = "ok" if keys is not None and keys.fresh else "stale"
-        standings = runtime.standings
-        checks["kyc_standing"] = "ok" if standings is not None and standings.fresh else "stale"
+        checks["api_keys"] = "ok" if services is not None and services.keys.fresh else "stale"
+        checks["kyc_standing"] = "ok" if services is not None and services.standings.fresh else "stale"
         ready = all(v == "ok" for v in checks.values()) and "migrations" in checks
         body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": checks}
-        if runtime.policies is not None:
+        if services is not None:
             # A broken policy edit does not take the gateway out of service: the last good
             # policy stays in force, and this says so.
-            body["policy"] = {"hash": runtime.policies.policy.hash, "error": runtime.policies.error}
+            body["policy"] = {"hash": services.policies.policy.hash, "error": services.policies.error}
         return Response(body, status_code=200 if ready else 503)
 
     @get("/metrics", media_type="text/plain; version=0.0.4; charset=utf-8", sync_to_thread=False, **ops_api())

@@ -3,7 +3,9 @@
 :func:`load_policy` reads and validates the policy folders into a :class:`Policy` (with a stable
 hash); :func:`compile_entitlement` turns a customer's facts into an :class:`Entitlement` that
 answers each request with a :class:`Decision`; :func:`decide` does both in one call and
-:func:`explain` prints why. Nothing here touches the database or the clock.
+:func:`explain` prints why. None of these touches the database or the clock: a running
+gateway holds the policy in force in a ``store.PolicyStore``, and ``reloads.PolicyReloads``
+announces a reload to every worker and replica.
 """
 
 from __future__ import annotations

@@ -14,14 +14,26 @@ import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 import structlog
 
-from .loader import PolicyError, load_policy
+from .loader import PolicyError, load_policy, shipped_policy_dir
 from .model import Policy
 
+if TYPE_CHECKING:
+    from ..settings import Settings
+
 _log = structlog.get_logger(__name__)
+
+
+def policy_dirs(settings: Settings) -> list[Path]:
+    """The shipped policy, then the deployment's folder that overrides or extends it."""
+    dirs = [shipped_policy_dir()]
+    if settings.policy_dir is not None:
+        dirs.append(Path(settings.policy_dir).expanduser())
+    return dirs
 
 
 class ReloadResult(msgspec.Struct, frozen=True):

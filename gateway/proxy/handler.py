@@ -30,7 +30,7 @@ from ..errors import (
     error_body,
 )
 from ..ledger import LedgerWriter, UsageEvent
-from ..ops.metrics import Metrics
+from ..metrics import Metrics
 from ..quota.model import Usage
 from .adapters import TokenUsage, UsageReader, dialect
 from .context import RequestContext

@@ -1,0 +1,64 @@
+"""Several workers, under each server, run on the settings ``gateway serve`` resolved, handed
+over in memory: nothing is added to their environment, and a SIGHUP restart brings them back."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import GatewayProcess
+
+
+def _started(gw: GatewayProcess) -> list[int]:
+    """The pids of the workers that started, in order, from their ``gateway_started`` lines."""
+    pids = []
+    for line in gw.log().splitlines():
+        if '"gateway_started"' in line:
+            pids.append(json.loads(line)["pid"])
+    return pids
+
+
+def _wait_started(gw: GatewayProcess, count: int) -> list[int]:
+    deadline = time.monotonic() + 60
+    while len(pids := _started(gw)) < count:
+        assert time.monotonic() < deadline, gw.log()[-3000:]
+        time.sleep(0.1)
+    return pids
+
+
+def _environ(pid: int) -> set[str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return {item.split(b"=", 1)[0].decode() for item in raw.split(b"\0") if item}
+
+
+@pytest.mark.parametrize("server", ["granian", "uvicorn"])
+def test_two_workers_run_on_the_settings_of_their_parent(
+    server: str, gateway_config_file: Path, database_url: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text("workers = 2\n" + gateway_config_file.read_text())
+    gw = GatewayProcess(config, database_url, tmp_path / "state", server=server).start()
+    try:
+        first = _wait_started(gw, 2)
+        assert len(set(first)) == 2 and gw.proc is not None and gw.proc.pid not in first
+        harness = set(gw.env())
+        for pid in first:
+            assert _environ(pid) <= harness, "the parent added to its workers' environment"
+        assert httpx.get(gw.url + "/v1/models").status_code == 401  # the model API, not_ready no more
+
+        gw.proc.send_signal(signal.SIGHUP)  # both servers replace their workers
+        restarted = _wait_started(gw, 4)[2:]
+        assert not set(restarted) & set(first)
+        for pid in restarted:
+            assert _environ(pid) <= harness
+        deadline = time.monotonic() + 30
+        while httpx.get(gw.url + "/readyz").status_code != 200:
+            assert time.monotonic() < deadline, gw.log()[-3000:]
+            time.sleep(0.1)
+    finally:
+        gw.stop()
