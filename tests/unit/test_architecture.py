@@ -64,6 +64,8 @@ DECISIONS = (
     "gateway.proxy.headers",
     "gateway.screening.matcher",
     "gateway.screening.normalise",
+    "gateway.audit.merkle",
+    "gateway.audit.note",
 )
 """Pure functions over typed facts: they compute an answer and touch nothing."""
 IO = ("asyncpg", "pyreqwest", "httpx", "aiohttp", "socket", "subprocess", "urllib.request", "http.client",
