@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 import asyncpg
 import structlog
 
+from .audit.checkpoints import Checkpointer
+from .audit.keys import signing_keys
 from .auth import OIDCValidator
 from .db import connect_pool, migrate, resolve_database_url
 from .errors import ServiceUnavailable
@@ -68,6 +70,7 @@ class Services:
     standings: StandingCache
     kyc: KycService
     expiry: ExpirySweeper
+    checkpointer: Checkpointer
     ledger: LedgerWriter
     registry: UpstreamRegistry
     proxy: ProxyApp
@@ -163,6 +166,8 @@ class Services:
             self.oidc = OIDCValidator(s.oidc_issuer, s.oidc_audience, s.oidc_algorithms)
         self.expiry = ExpirySweeper(self.kyc, self.pool)
         self.expiry.start()
+        self.checkpointer = Checkpointer(self.pool, signing_keys(s), interval=s.audit_checkpoint_seconds)
+        self.checkpointer.start()
         self.ledger = LedgerWriter(
             self.pool,
             s.state_path / "spool",
@@ -219,6 +224,7 @@ class Services:
         await self.ledger.stop()
         _log.info("ledger_flushed", written=self.ledger.written, spooled=self.ledger.spooled)
         await self.expiry.stop()
+        await self.checkpointer.stop()
         for cache in (self.keys, self.standings, self.overrides):
             if cache is not None:
                 await cache.stop()

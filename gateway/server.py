@@ -21,6 +21,7 @@ import sys
 import msgspec
 
 from .app import create_app
+from .audit.keys import signing_keys
 from .db import connect_pool, migrate, resolve_database_url
 from .kyc.service import KycService
 from .logs import configure_logging, logging_config
@@ -114,5 +115,6 @@ async def _migrate(url: str, settings: Settings) -> None:
             kyc = KycService.from_settings(settings)
             await kyc.check_keys(conn)
             await kyc.backfill_jurisdictions(conn)
+            signing_keys(settings)  # the audit log's key, likewise created once, here
     finally:
         await pool.close()

@@ -210,6 +210,15 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """...and at most this share of what is left, so that a budget's tail is spread over replicas."""
     quota_default_max_tokens: int = 4096
     """Output tokens reserved for a request that names no ``max_tokens``."""
+    audit_origin: str = "kyc-gateway.local/audit"
+    """The audit log's identity: the first line of its checkpoints and its keys' name (a schemeless
+    URL naming the deployment, e.g. ``gateway.example.com/audit``; no spaces, no '+')."""
+    audit_keys: str | None = None
+    """Ed25519 signing keys of the audit log, ``"<version>:<base64 32-byte seed>,..."``; all of them
+    sign every checkpoint (add a new one, let both sign, remove the old: a rotation with overlap).
+    Unset: a key generated once in ``state_dir`` (one host only)."""
+    audit_checkpoint_seconds: float = 10.0
+    """How often the head of the audit log is signed, when it grew."""
 
     @property
     def state_path(self) -> Path:
@@ -304,6 +313,17 @@ def _validate(settings: Settings, origin: str) -> Settings:
             "oidc_algorithms",
             f"{sorted(bad_algs)} not allowed; use public-key algorithms from {sorted(_OIDC_ALGORITHMS)}",
         )
+    if not settings.audit_origin or any(c.isspace() or c == "+" for c in settings.audit_origin):
+        raise fail("audit_origin", f"{settings.audit_origin!r}: must be non-empty, without spaces or '+'")
+    if settings.audit_keys is not None:
+        from .audit.keys import AuditKeyError, SigningKeys
+
+        try:
+            SigningKeys.parse(settings.audit_origin, settings.audit_keys)
+        except AuditKeyError as exc:
+            raise fail("audit_keys", str(exc)) from None
+    if not 0.1 <= settings.audit_checkpoint_seconds <= 3600:
+        raise fail("audit_checkpoint_seconds", "must be between 0.1 and 3600")
     if settings.kyc_keys is not None:
         from .kyc.crypto import KeyringError, parse_keyring
 

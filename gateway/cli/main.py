@@ -22,13 +22,14 @@ from ..kyc.crypto import KeyringError
 from ..logs import configure_logging
 from ..policy.loader import PolicyError
 from ..settings import SettingsError, load_settings
+from . import audit as audit_commands
 from . import clusters as cluster_commands
 from . import compute as compute_commands
 from . import kyc as kyc_commands
 from . import policy as policy_commands
 from . import quota as quota_commands
 from . import usage as usage_commands
-from .common import CliError, positive, print_json, print_table, with_db
+from .common import CliError, cli_actor, positive, print_json, print_table, with_db
 
 # -- commands -----------------------------------------------------------------
 
@@ -105,7 +106,9 @@ def cmd_customers_list(args: argparse.Namespace) -> None:
 def cmd_keys_create(args: argparse.Namespace) -> None:
     from ..identity.repository import create_key
 
-    created = with_db(args, lambda c: create_key(c, args.customer, args.project, args.name))
+    created = with_db(
+        args, lambda c: create_key(c, args.customer, args.project, args.name, actor=cli_actor())
+    )
     if args.json:
         print_json(created)
     else:
@@ -129,7 +132,7 @@ def cmd_keys_list(args: argparse.Namespace) -> None:
 def cmd_keys_revoke(args: argparse.Namespace) -> None:
     from ..identity.repository import revoke_key
 
-    key = with_db(args, lambda c: revoke_key(c, args.key_id, args.customer))
+    key = with_db(args, lambda c: revoke_key(c, args.key_id, args.customer, actor=cli_actor()))
     if args.json:
         print_json(key)
     else:
@@ -202,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--customer", help="only if the key belongs to this customer (id or name)")
 
     usage_commands.register(sub, add)
+    audit_commands.register(sub, add)
 
     p = add(sub, "demo", cmd_demo, "run the gateway with a demo upstream, customer and key", json=False)
     p.add_argument("--host", help="address the gateway listens on (default 127.0.0.1)")

@@ -9,6 +9,8 @@ import asyncpg
 import msgspec
 import pycountry
 
+from ..audit import log as audit_log
+from ..audit.entry import entry as audit_entry
 from ..errors import BadRequest, Conflict, NotFoundInStore
 from .keys import generate_key
 
@@ -152,7 +154,7 @@ async def ensure_project(conn: asyncpg.Connection, customer_id: uuid.UUID, name:
 
 
 async def create_key(
-    conn: asyncpg.Connection, customer: str, project: str, name: str | None = None
+    conn: asyncpg.Connection, customer: str, project: str, name: str | None = None, *, actor: str = "gateway"
 ) -> CreatedKey:
     async with conn.transaction():
         cust = await find_customer(conn, customer)
@@ -166,6 +168,18 @@ async def create_key(
             proj.id,
             name,
             material.hash,
+        )
+        await audit_log.append(
+            conn,
+            [
+                audit_entry(
+                    "key.created",
+                    actor=actor,
+                    at=dt.datetime.now(dt.UTC),
+                    subject=f"key:{material.id}",
+                    data={"customer": str(cust.id), "project": str(proj.id)},
+                )
+            ],
         )
     return CreatedKey(id=material.id, key=material.key, customer=cust.name, project=proj.name)
 
@@ -186,20 +200,37 @@ async def list_keys(conn: asyncpg.Connection, customer: str | None = None) -> li
     return [ApiKey(**dict(r)) for r in rows]
 
 
-async def revoke_key(conn: asyncpg.Connection, key_id: str, customer: str | None = None) -> ApiKey:
+async def revoke_key(
+    conn: asyncpg.Connection, key_id: str, customer: str | None = None, *, actor: str = "gateway"
+) -> ApiKey:
     """Revoke a key (idempotent). With ``customer``, only that customer's key can be revoked."""
     customer_id = (await find_customer(conn, customer)).id if customer is not None else None
-    row = await conn.fetchrow(
-        """
-        update api_keys set revoked_at = coalesce(revoked_at, now())
-        where id = $1 and ($2::uuid is null or customer_id = $2)
-        returning id
-        """,
-        key_id,
-        customer_id,
-    )
-    if row is None:
-        raise NotFoundInStore(f"no API key with id {key_id!r}", code="key_not_found")
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            """
+            update api_keys k set revoked_at = coalesce(k.revoked_at, now())
+            from (select revoked_at from api_keys where id = $1 for update) before
+            where k.id = $1 and ($2::uuid is null or k.customer_id = $2)
+            returning k.customer_id, before.revoked_at is null as now_revoked
+            """,
+            key_id,
+            customer_id,
+        )
+        if row is None:
+            raise NotFoundInStore(f"no API key with id {key_id!r}", code="key_not_found")
+        if row["now_revoked"]:
+            await audit_log.append(
+                conn,
+                [
+                    audit_entry(
+                        "key.revoked",
+                        actor=actor,
+                        at=dt.datetime.now(dt.UTC),
+                        subject=f"key:{key_id}",
+                        data={"customer": str(row["customer_id"])},
+                    )
+                ],
+            )
     rows = await conn.fetch(_LIST_KEYS + " where k.id = $1", key_id)
     return ApiKey(**dict(rows[0]))
 

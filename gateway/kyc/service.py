@@ -25,6 +25,7 @@ from ..screening.formats import ListFormatError, parse_list
 from ..screening.repository import active_lists, file_digest, store_list
 from ..settings import Settings
 from . import repository as repo
+from . import trail
 from .crypto import Keyring, seal
 from .facts import Facts, FactsIn, merge_facts, missing_for_submission, validate_facts
 from .jurisdictions import derive
@@ -51,13 +52,9 @@ _encode = msgspec.json.encode
 
 Action = Literal["approve", "reject", "suspend", "reinstate", "request_info", "reopen"]
 _TARGET: dict[Action, Status] = {
-    "approve": "verified",
-    "reject": "rejected",
-    "suspend": "suspended",
-    "reinstate": "verified",
-    "request_info": "pending",
-    "reopen": "pending",
-}
+    "approve": "verified", "reject": "rejected", "suspend": "suspended", "reinstate": "verified",
+    "request_info": "pending", "reopen": "pending",
+}  # fmt: skip
 
 
 class KycService:
@@ -403,7 +400,10 @@ class KycService:
         actor: str,
         reason: str,
     ) -> None:
-        """One transition; a verification also sets when it expires."""
+        """One transition, and its audit entry; a verification also sets when it expires."""
+        await trail.status_changed(
+            conn, customer_id, current, target, actor=actor, reason=reason, at=self.clock()
+        )
         if target == "verified":
             now = self.clock()
             expires = now + dt.timedelta(days=self.settings.kyc_reverify_days)
@@ -430,6 +430,7 @@ class KycService:
         async with conn.transaction():
             customer = await repo.get_customer(conn, customer_id, lock=True)
             await repo.set_kyc_level(conn, customer_id, level)
+            await trail.level_changed(conn, customer_id, level, actor=actor, reason=reason, at=self.clock())
             status = customer.kyc_status
             await repo.record_transition(
                 conn,

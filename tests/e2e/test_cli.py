@@ -145,7 +145,8 @@ def test_a_replica_with_another_master_key_refuses_to_start(gateway, gateway_con
     "command",
     [[], ["serve"], ["db", "migrate"], ["db", "status"], ["customers", "create"], ["customers", "list"],
      ["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["usage", "list"], ["usage", "compute"],
-     ["usage", "summary"], ["demo"], ["version"],
+     ["usage", "summary"], ["audit", "verify"], ["audit", "export"], ["audit", "verify-export"],
+     ["audit", "checkpoint"], ["audit", "keys"], ["audit", "list"], ["demo"], ["version"],
      ["owners", "add"], ["owners", "link"], ["owners", "list"], ["screening", "load"], ["kyc", "submit"],
      ["kyc", "approve"], ["kyc", "status"], ["kyc", "confirm-hit"], ["kyc", "erase"],
      ["kyc", "reindex-payments"]],
@@ -167,3 +168,41 @@ def test_a_usage_summary_needs_a_period_that_ends_after_it_starts(gateway) -> No
     assert "--since (2026-02-01T00:00:00+00:00) must be before --until" in done.stderr
     bad = gateway_cli(gateway, "usage", "summary", "--since", "yesterday", "--until", "2026-01-01")
     assert bad.returncode != 0 and "'yesterday' is not an ISO 8601 date or time" in bad.stderr
+
+
+def test_key_changes_are_audited_and_verified_by_a_third_party(gateway, tmp_path) -> None:
+    made = gateway_cli(gateway, "customers", "create", "--name", "audited-co", "--json")
+    assert made.returncode == 0, made.stderr
+    key = json.loads(
+        gateway_cli(gateway, "keys", "create", "--customer", "audited-co", "--project", "p", "--json").stdout
+    )
+    assert gateway_cli(gateway, "keys", "revoke", key["id"]).returncode == 0
+    logged = json.loads(gateway_cli(gateway, "audit", "list", "--json", "--limit", "50").stdout)
+    mine = [e for e in logged if e["subject"] == f"key:{key['id']}"]
+    assert [e["kind"] for e in mine] == ["key.revoked", "key.created"]
+    assert all(e["actor"].startswith("cli") for e in mine)
+    assert "audited-co" not in json.dumps(logged)  # names stay out of the log: ids only
+
+    signed = json.loads(gateway_cli(gateway, "audit", "checkpoint", "--json").stdout)
+    assert signed["size"] >= 2 and signed["note"].startswith("kyc-gateway.local/audit\n")
+    verified = json.loads(gateway_cli(gateway, "audit", "verify", "--json").stdout)
+    assert verified["ok"] and verified["size"] == signed["size"] and verified["checkpoints"] >= 1
+
+    (vkey,) = json.loads(gateway_cli(gateway, "audit", "keys", "--json").stdout)["vkeys"]
+    out = tmp_path / "audit.json"
+    done = gateway_cli(
+        gateway, "audit", "export", "--since", "2000-01-01", "--until", "2100-01-01", "--out", str(out)
+    )
+    assert done.returncode == 0, done.stderr
+    # Checked with the file and the key alone: no configuration, no database in its environment.
+    third_party = subprocess.run(
+        [sys.executable, "-m", "gateway", "audit", "verify-export", str(out), "--vkey", vkey, "--json"],
+        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "GATEWAY_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"},
+    )  # fmt: skip
+    assert third_party.returncode == 0, third_party.stderr
+    assert json.loads(third_party.stdout)["entries"] >= 2
+    wrong = subprocess.run(
+        [sys.executable, "-m", "gateway", "audit", "verify-export", str(out), "--vkey", vkey.replace("+A", "+B", 1)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert wrong.returncode != 0 and wrong.stderr.strip()

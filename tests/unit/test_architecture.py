@@ -62,6 +62,7 @@ DECISIONS = (
     "gateway.proxy.adapters.anthropic",
     "gateway.proxy.routes",
     "gateway.proxy.headers",
+    "gateway.audit.entry",
     "gateway.screening.matcher",
     "gateway.screening.normalise",
     "gateway.audit.merkle",

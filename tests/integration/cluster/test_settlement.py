@@ -21,6 +21,7 @@ from gateway.clusters.follower import Follower
 from gateway.clusters.registry import open_cluster
 from gateway.clusters.settlement import release, settle_job
 from gateway.db.migrate import migrate, sql_dir
+from gateway.identity.repository import create_customer
 from gateway.ledger import LedgerWriter
 from gateway.ledger.repository import list_compute, usage_summary
 from gateway.settings import ClusterSettings
@@ -148,8 +149,14 @@ async def test_the_migration_records_jobs_settled_before_the_compute_ledger(
     conn = await asyncpg.connect(empty_database_url)
     try:
         await migrate(conn, before)
-        cluster = _cluster()
-        workload, customer, _ = await lost_row(conn, cluster, {}, kind="kubernetes", api_version="batch/v1")
+        # The schema of 009 (no audit log yet): the customer and its ended job, as rows.
+        customer = (await create_customer(conn, "before-010", "individual", "US")).id
+        workload = await repository.insert_submitting(
+            conn, cluster="old", customer_id=customer, project_id=None, key_id="k", kind="kubernetes",  # type: ignore[arg-type]
+            api_version="batch/v1", accelerator="h100", gpus=2, time_limit_seconds=60, peak_flops_per_gpu=989e12,
+            utilisation=0.4, gpu_seconds_bound=120.0, flop_bound=1.2e17, flop_expected=4.7e16,
+            price_per_gpu_hour=None, bio=False, signals={}, reservations=[],
+        )  # fmt: skip
         await conn.execute(
             "update workloads set state = 'ended', job_id = 'ns/old', ended_at = now(), run_seconds = 5,"
             " gpu_seconds_settled = 10, flop_settled = 4e15, price_per_gpu_hour = 3.6, native_state = 'Complete'"

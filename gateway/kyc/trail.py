@@ -1,0 +1,37 @@
+"""What the KYC service writes to the audit log: every state and due-diligence change, who made it,
+and a commitment to the reason (an operator's words may name a person: only their hash is logged)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import asyncpg
+
+from ..audit import log
+from ..audit.entry import commitment, entry
+
+
+async def status_changed(
+    conn: asyncpg.Connection,
+    customer_id: uuid.UUID,
+    old: str,
+    new: str,
+    *,
+    actor: str,
+    reason: str,
+    at: dt.datetime,
+) -> None:
+    data = {"from": old, "to": new, "reason": commitment(reason)}
+    await log.append(
+        conn, [entry("kyc.status_changed", actor=actor, at=at, subject=f"customer:{customer_id}", data=data)]
+    )
+
+
+async def level_changed(
+    conn: asyncpg.Connection, customer_id: uuid.UUID, level: str, *, actor: str, reason: str, at: dt.datetime
+) -> None:
+    data = {"level": level, "reason": commitment(reason)}
+    await log.append(
+        conn, [entry("kyc.level_changed", actor=actor, at=at, subject=f"customer:{customer_id}", data=data)]
+    )
