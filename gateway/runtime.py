@@ -12,6 +12,7 @@ No module-level state: two runtimes (two apps in one test process) never share a
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gc
 import os
 import socket
@@ -24,6 +25,7 @@ import structlog
 
 from .audit.checkpoints import Checkpointer
 from .audit.keys import signing_keys
+from .audit.writer import AuditWriter
 from .auth import OIDCValidator
 from .db import connect_pool, migrate, resolve_database_url
 from .errors import ServiceUnavailable
@@ -33,6 +35,7 @@ from .kyc.service import KycService
 from .kyc.standing import StandingCache
 from .ledger import LedgerWriter
 from .metrics import Metrics
+from .policy import trail as policy_trail
 from .policy.reloads import CHANNEL as POLICY_CHANNEL
 from .policy.reloads import PolicyReloads
 from .policy.store import PolicyStore, policy_dirs
@@ -47,6 +50,7 @@ if TYPE_CHECKING:
     from .clusters.cluster import Cluster
     from .clusters.follower import Follower
     from .clusters.proxy import ClusterProxy
+    from .policy.model import Policy
     from .proxy.stages import Stage
 
 _log = structlog.get_logger("gateway")
@@ -71,6 +75,7 @@ class Services:
     kyc: KycService
     expiry: ExpirySweeper
     checkpointer: Checkpointer
+    audit: AuditWriter
     ledger: LedgerWriter
     registry: UpstreamRegistry
     proxy: ProxyApp
@@ -106,7 +111,9 @@ class Services:
             RouteToUpstream(self.registry),  # which upstream serves it
         ]
         if mode != "off":
-            stages.append(Place(self.standings, shadow=mode == "shadow"))  # may they use it from here?
+            stages.append(  # may they use it from here?
+                Place(self.standings, shadow=mode == "shadow", audit=self.audit.record)
+            )
         if self.meter is not None:
             policies = self.policies
             stages.append(  # within quota?
@@ -168,6 +175,16 @@ class Services:
         self.expiry.start()
         self.checkpointer = Checkpointer(self.pool, signing_keys(s), interval=s.audit_checkpoint_seconds)
         self.checkpointer.start()
+        self.audit = AuditWriter(self.pool, s.state_path / "spool")
+        await self.audit.start()
+        replica = f"gateway:{socket.gethostname()}:{os.getpid()}"
+
+        def loaded(policy: Policy) -> None:
+            at = dt.datetime.now(dt.UTC)
+            self.audit.record(policy_trail.loaded(policy.hash, list(policy.sources), actor=replica, at=at))
+
+        loaded(policies.policy)
+        policies.subscribe(loaded)
         self.ledger = LedgerWriter(
             self.pool,
             s.state_path / "spool",
@@ -191,7 +208,9 @@ class Services:
             self._clusters = [open_cluster(c, self.environ) for c in s.clusters]
             # Who, and verified: the same stages as the model APIs; the rest is the job's own.
             front = self.pipeline()[:3]
-            jobs = JobAdmission(pool=self.pool, policy=lambda: policies.policy, meter=self.meter)
+            jobs = JobAdmission(
+                pool=self.pool, policy=lambda: policies.policy, meter=self.meter, audit=self.audit.record
+            )
             self.cluster_proxy = ClusterProxy(
                 self._clusters,
                 front,
@@ -223,6 +242,7 @@ class Services:
             await self.meter.stop()
         await self.ledger.stop()
         _log.info("ledger_flushed", written=self.ledger.written, spooled=self.ledger.spooled)
+        await self.audit.stop()
         await self.expiry.stop()
         await self.checkpointer.stop()
         for cache in (self.keys, self.standings, self.overrides):

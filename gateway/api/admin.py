@@ -7,6 +7,7 @@ every decision records the actor and the reason. The CLI offers the same operati
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import hmac
 import tempfile
@@ -19,6 +20,7 @@ from litestar import Response, delete, get, post, put
 from litestar.handlers import BaseRouteHandler
 from litestar.params import Parameter
 
+from ..audit.entry import entry as audit_entry
 from ..errors import BadRequest, Forbidden, NotFoundInStore, Unauthorized, UnprocessableEntity
 from ..identity.repository import Customer
 from ..kyc.models import DecisionIn, KycStatus, OwnerIn, QueueItem, Review
@@ -83,8 +85,24 @@ def admin_actor(request: AnyRequest) -> str:
     return f"admin:{digest[:8]}"
 
 
-def _guard(connection: Any, _handler: BaseRouteHandler) -> None:
-    admin_actor(connection)
+def _guard(connection: Any, handler: BaseRouteHandler) -> None:
+    """A valid admin token, and every use of it in the audit log (who, which operation, on what)."""
+    actor = admin_actor(connection)
+    services = runtime_of(connection).services
+    if services is not None:
+        services.audit.record(
+            audit_entry(
+                "admin.access",
+                actor=actor,
+                at=dt.datetime.now(dt.UTC),
+                subject=None,
+                data={
+                    "method": connection.scope["method"],
+                    "route": str(next(iter(handler.paths), "")),
+                    "path": connection.scope["path"],
+                },
+            )
+        )
 
 
 @get("/admin/v1/kyc/queue", guards=[_guard], **admin_api())

@@ -23,7 +23,8 @@ from ..compute.flop import job_compute
 from ..compute.gate import gate
 from ..compute.records import group_compute
 from ..errors import BadRequest, Forbidden
-from ..policy.decide import RequestFacts
+from ..policy import trail as policy_trail
+from ..policy.decide import Decision, RequestFacts
 from ..quota.model import Usage
 from . import repository
 from .repository import Reservation
@@ -31,6 +32,7 @@ from .settlement import release
 from .workload import Workload
 
 if TYPE_CHECKING:
+    from ..audit.entry import AuditEntry
     from ..policy.model import Policy
     from ..proxy.context import RequestContext
     from ..quota.meter import QuotaMeter
@@ -59,10 +61,13 @@ class JobAdmission:
         pool: asyncpg.Pool,
         policy: Callable[[], Policy],
         meter: QuotaMeter | None,
+        audit: Callable[[AuditEntry], None] | None = None,
     ) -> None:
         self.pool = pool
         self.policy = policy
         self.meter = meter
+        self.audit = audit
+        """Where policy refusals are logged (the audit writer's ``record``)."""
 
     async def submit(
         self,
@@ -205,11 +210,29 @@ class JobAdmission:
         )
         ctx.policy_hash = decision.policy_hash
         if decision.decision == "deny":
+            self._refused(ctx, cluster, decision)
             raise Forbidden(decision.message, code=decision.code)
         caps = decision.caps
         if caps is not None and caps.max_gpus_per_job is not None and gpus > caps.max_gpus_per_job:
+            self._refused(ctx, cluster, decision, code="gpu_cap_exceeded")
             raise Forbidden(
                 f"jobs of jurisdiction tier {decision.tier} may use at most {caps.max_gpus_per_job} GPUs;"
                 f" this one asks for {gpus}",
                 code="gpu_cap_exceeded",
+            )
+
+    def _refused(
+        self, ctx: RequestContext, cluster: Cluster, decision: Decision, code: str | None = None
+    ) -> None:
+        if self.audit is not None and ctx.principal is not None:
+            self.audit(
+                policy_trail.refused(
+                    decision,
+                    customer_id=str(ctx.principal.customer_id),
+                    action="cluster_job",
+                    region=cluster.region,
+                    origin_country=ctx.origin_country,
+                    at=ctx.occurred_at,
+                    code=code,
+                )
             )

@@ -309,7 +309,9 @@ class KycService:
             found = await repo.hit(conn, hit_id, owner)
             if found.state == "cleared":
                 raise Conflict("this hit was cleared by a newer list version", code="hit_cleared")
-            await repo.decide_hit(conn, hit_id, "confirmed" if confirm else "dismissed", actor, reason)
+            state = "confirmed" if confirm else "dismissed"
+            await repo.decide_hit(conn, hit_id, state, actor, reason)
+            await trail.hit_decided(conn, owner, hit_id, state, actor=actor, reason=reason, at=self.clock())
             await self._reconcile(conn, owner, actor)
         return await self.status(conn, owner)
 

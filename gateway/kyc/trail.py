@@ -35,3 +35,21 @@ async def level_changed(
     await log.append(
         conn, [entry("kyc.level_changed", actor=actor, at=at, subject=f"customer:{customer_id}", data=data)]
     )
+
+
+async def hit_decided(
+    conn: asyncpg.Connection,
+    customer_id: uuid.UUID,
+    hit_id: int,
+    state: str,
+    *,
+    actor: str,
+    reason: str,
+    at: dt.datetime,
+) -> None:
+    """A screening hit confirmed or dismissed (the listed name stays out: the hit's id says which)."""
+    data = {"hit": hit_id, "state": state, "reason": commitment(reason)}
+    await log.append(
+        conn,
+        [entry("screening.hit_decided", actor=actor, at=at, subject=f"customer:{customer_id}", data=data)],
+    )

@@ -17,6 +17,7 @@ from ..errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from ..identity import KeyCache
 from ..identity.cache import IdentityUnavailable, RevokedKey
 from ..kyc.standing import StandingCache
+from ..policy import trail as policy_trail
 from ..policy.decide import Action
 from ..quota.meter import QuotaMeter
 from ..quota.resolve import estimate_chat
@@ -26,6 +27,7 @@ from .origin import OriginResolver, country_of
 from .upstreams import UpstreamRegistry
 
 if TYPE_CHECKING:
+    from ..audit.entry import AuditEntry
     from ..policy.model import Prices
 
 _log = structlog.get_logger("gateway")
@@ -92,11 +94,18 @@ class Place:
     """May this customer use this compute from here? The policy's answer, from memory."""
 
     def __init__(
-        self, standings: StandingCache, action: Action = "inference", *, shadow: bool = False
+        self,
+        standings: StandingCache,
+        action: Action = "inference",
+        *,
+        shadow: bool = False,
+        audit: Callable[[AuditEntry], None] | None = None,
     ) -> None:
         self.standings = standings
         self.action: Action = action
         self.shadow = shadow
+        self.audit = audit
+        """Where refusals are logged (the audit writer's ``record``; in memory, written in batches)."""
 
     async def __call__(self, ctx: RequestContext) -> None:
         if ctx.upstream is None:
@@ -107,6 +116,18 @@ class Place:
         )
         ctx.policy_hash = decision.policy_hash
         if decision.decision == "deny":
+            if self.audit is not None:
+                self.audit(
+                    policy_trail.refused(
+                        decision,
+                        customer_id=str(ctx.principal.customer_id),
+                        action=self.action,
+                        region=ctx.upstream.region,
+                        origin_country=ctx.origin_country,
+                        at=ctx.occurred_at,
+                        enforced=not self.shadow,
+                    )
+                )
             if self.shadow:
                 _log.info(
                     "policy_would_deny", request_id=ctx.request_id, code=decision.code, rule=decision.rule

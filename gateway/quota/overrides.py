@@ -7,12 +7,15 @@ another's key.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 import zoneinfo
 
 import asyncpg
 import msgspec
 
+from ..audit import log
+from ..audit.entry import decimal, entry
 from ..db.notify_cache import NotifyCache
 from ..errors import BadRequest, NotFoundInStore
 from .model import DIMENSIONS, PERIODS, SCOPES, Limit
@@ -93,6 +96,33 @@ async def set_override(
     if not limit >= 0 or limit == float("inf"):
         raise BadRequest("the limit must be a finite number >= 0", code="invalid_quota")
     scope_id = await _scope_id(conn, customer_id, scope, scope_name)
+    async with conn.transaction():
+        row = await _upsert(
+            conn, customer_id, scope, scope_id, dimension, period, rolling_days, limit, hard, actor
+        )
+        window = period if period is not None else f"rolling:{rolling_days}"
+        data = {"scope": scope, "scope_id": scope_id, "dimension": dimension, "window": window,
+                "limit": decimal(limit), "hard": hard}  # fmt: skip
+        now = dt.datetime.now(dt.UTC)
+        await log.append(
+            conn,
+            [entry("quota.override_set", actor=actor, at=now, subject=f"customer:{customer_id}", data=data)],
+        )
+    return Override(**dict(row))
+
+
+async def _upsert(
+    conn: asyncpg.Connection,
+    customer_id: uuid.UUID,
+    scope: str,
+    scope_id: str,
+    dimension: str,
+    period: str | None,
+    rolling_days: int | None,
+    limit: float,
+    hard: bool,
+    actor: str,
+) -> asyncpg.Record:
     row = await conn.fetchrow(
         f"""
         insert into quota_overrides
@@ -113,7 +143,8 @@ async def set_override(
         hard,
         actor,
     )
-    return Override(**dict(row))
+    assert row is not None
+    return row
 
 
 async def list_overrides(conn: asyncpg.Connection, customer_id: uuid.UUID) -> list[Override]:

@@ -8,6 +8,8 @@ On a fresh PostgreSQL database (127.0.0.1:5432; dropped at the end):
   (1: each entry in a transaction of its own, as a KYC decision logs its entry), 8 at a time on a
   pool, every append locking the log's head (the one total order);
 - **appends/s, 4 writers**: four processes doing the same at once, against the same head;
+- the same through the **batched writer** (what the hot path's refusals and accesses use: up to 256
+  entries per transaction), 1 and 4 processes;
 - **append to checkpoint**: a Checkpointer signs every 10 s (the default) in the background; the
   time from an append's commit to the first signed checkpoint that includes it, ``--samples`` times.
 
@@ -22,6 +24,7 @@ import datetime as dt
 import secrets
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,6 +40,7 @@ from gateway.audit.entry import entry
 from gateway.audit.keys import SigningKeys, new_key_spec
 from gateway.audit.note import NoteVerifier
 from gateway.audit.verify import verify_log
+from gateway.audit.writer import AuditWriter
 from gateway.db.migrate import migrate
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -69,6 +73,38 @@ async def writer(url: str, count: int, batch: int, concurrency: int, tag: str) -
     elapsed = time.perf_counter() - started
     await pool.close()
     return elapsed
+
+
+async def batched(url: str, count: int, tag: str) -> float:
+    """Record ``count`` entries through the batched writer (the hot path's refusals, accesses) and
+    stop it (everything appended); the seconds it took."""
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    with tempfile.TemporaryDirectory() as spool:
+        writer = AuditWriter(pool, Path(spool))
+        await writer.start()
+        started = time.perf_counter()
+        now = dt.datetime.now(dt.UTC)
+        for i in range(count):
+            writer.record(entry("bench.batched", actor=tag, at=now, subject=f"bench:{i}", data={"i": i}))
+            if i % 256 == 255:
+                await asyncio.sleep(0)  # as requests would: the writer runs between them
+        await writer.stop()
+        elapsed = time.perf_counter() - started
+    await pool.close()
+    return elapsed
+
+
+def run_writers(url: str, entries: int, extra: list[str]) -> float:
+    """Four child processes at once; the wall time."""
+    started = time.perf_counter()
+    children = [
+        subprocess.Popen([sys.executable, __file__, "--writer", url, "--entries", str(entries), *extra],
+                         stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]  # fmt: skip
+    outputs = [c.communicate()[0] for c in children]
+    assert all(c.returncode == 0 for c in children), outputs
+    return time.perf_counter() - started
 
 
 async def to_checkpoint(url: str, keys: SigningKeys, samples: int) -> list[float]:
@@ -114,10 +150,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="transactions at once per writer")
     parser.add_argument("--samples", type=int, default=3, help="append-to-checkpoint samples")
     parser.add_argument("--writer", help=argparse.SUPPRESS)  # a child writer: its database URL
+    parser.add_argument("--batched", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.writer:
-        seconds = asyncio.run(writer(args.writer, args.entries, args.batch, args.concurrency, "child"))
-        print(seconds)
+        if args.batched:
+            print(asyncio.run(batched(args.writer, args.entries, "child")))
+        else:
+            print(asyncio.run(writer(args.writer, args.entries, args.batch, args.concurrency, "child")))
         return
 
     name = f"gw_bench_{secrets.token_hex(4)}"
@@ -136,19 +175,18 @@ def main() -> None:
         print(f"\naudit appends, {args.batch} entr{'y' if args.batch == 1 else 'ies'} per transaction:")
         one = asyncio.run(writer(url, args.entries, args.batch, args.concurrency, "one"))
         print(f"  1 writer    {args.entries / one:10,.0f} entries/s  ({args.entries} in {one:.2f} s)")
-        started = time.perf_counter()
-        children = [
-            subprocess.Popen(
-                [sys.executable, __file__, "--writer", url, "--entries", str(args.entries), "--batch",
-                 str(args.batch), "--concurrency", str(args.concurrency)],
-                stdout=subprocess.PIPE, text=True,
-            )
-            for _ in range(4)
-        ]  # fmt: skip
-        outputs = [c.communicate()[0] for c in children]
-        wall = time.perf_counter() - started
-        assert all(c.returncode == 0 for c in children), outputs
+        wall = run_writers(
+            url, args.entries, ["--batch", str(args.batch), "--concurrency", str(args.concurrency)]
+        )
         total = 4 * args.entries
+        print(
+            f"  4 writers   {total / wall:10,.0f} entries/s  ({total} in {wall:.2f} s, 4 processes at once)"
+        )
+        print("audit appends through the batched writer (up to 256 per transaction):")
+        one = asyncio.run(batched(url, args.entries * 4, "one"))
+        print(f"  1 writer    {args.entries * 4 / one:10,.0f} entries/s  ({args.entries * 4} in {one:.2f} s)")
+        wall = run_writers(url, args.entries * 4, ["--batched"])
+        total = 16 * args.entries
         print(
             f"  4 writers   {total / wall:10,.0f} entries/s  ({total} in {wall:.2f} s, 4 processes at once)"
         )

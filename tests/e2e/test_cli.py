@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import GatewayProcess
+from tests.e2e.conftest import ADMIN_TOKEN, GatewayProcess
 
 
 def gateway_cli(gw: GatewayProcess, *args: str) -> subprocess.CompletedProcess[str]:
@@ -182,6 +183,17 @@ def test_key_changes_are_audited_and_verified_by_a_third_party(gateway, tmp_path
     assert [e["kind"] for e in mine] == ["key.revoked", "key.created"]
     assert all(e["actor"].startswith("cli") for e in mine)
     assert "audited-co" not in json.dumps(logged)  # names stay out of the log: ids only
+
+    # The admin API's use is logged too, as the token's fingerprint, once the batch is written.
+    admin = httpx.get(gateway.url + "/admin/v1/kyc/queue", headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert admin.status_code == 200, admin.text
+    deadline = time.monotonic() + 10
+    while not any(
+        e["kind"] == "admin.access"
+        for e in json.loads(gateway_cli(gateway, "audit", "list", "--json").stdout)
+    ):
+        assert time.monotonic() < deadline, "the admin call was not audited"
+        time.sleep(0.1)
 
     signed = json.loads(gateway_cli(gateway, "audit", "checkpoint", "--json").stdout)
     assert signed["size"] >= 2 and signed["note"].startswith("kyc-gateway.local/audit\n")

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -135,7 +136,7 @@ def policy_hash(gw: GatewayProcess) -> str:
 
 
 def test_client_origin_behind_a_trusted_proxy(gw: GatewayProcess, database_url: str) -> None:
-    _, key = customer(database_url, "individual", "US")
+    cid, key = customer(database_url, "individual", "US")
     wait_known(gw, key)
     ok = call(gw, key, origin="US")
     assert ok.status_code == 200
@@ -152,6 +153,31 @@ def test_client_origin_behind_a_trusted_proxy(gw: GatewayProcess, database_url: 
         assert denied["policy_hash"] == policy_hash(gw)
     # No forwarded header: loopback has no country, and the policy allows unknown origins.
     assert code(call(gw, key, origin=None)) == "ok"
+
+    # Each refusal is in the audit log too: the rule, the policy version, the facts (no request body).
+    def refusals() -> list[dict[str, Any]]:
+        async def read() -> list[dict[str, Any]]:
+            conn = await asyncpg.connect(database_url)
+            try:
+                rows = await conn.fetch(
+                    "select entry from audit_entries where kind = 'policy.refused' and subject = $1 order by seq",
+                    f"customer:{cid}",
+                )
+                return [json.loads(bytes(r["entry"])) for r in rows]
+            finally:
+                await conn.close()
+
+        return _run(read())
+
+    deadline = time.monotonic() + 10
+    while len(logged := refusals()) < 2:
+        assert time.monotonic() < deadline, logged
+        time.sleep(0.05)
+    assert [(e["data"]["code"], e["data"]["origin"]) for e in logged] == [
+        ("origin_denied", "RU"),
+        ("origin_denied", "IR"),
+    ]
+    assert {e["data"]["policy"] for e in logged} == {policy_hash(gw)} and logged[0]["actor"] == "gateway"
 
 
 def test_owners_and_addresses_decide_the_tier(gw: GatewayProcess, database_url: str) -> None:
