@@ -208,3 +208,35 @@ async def latest_checkpoint(conn: asyncpg.Connection) -> StoredCheckpoint | None
         if r is None
         else StoredCheckpoint(r["id"], r["size"], bytes(r["root"]), r["note"], r["signed_at"])
     )
+
+
+async def add_cosignature(conn: asyncpg.Connection, checkpoint_id: int, witness: str, line: str) -> bool:
+    """Attach a witness's cosignature line (checked by the caller); False if it had one already."""
+    done = await conn.fetchval(
+        "insert into audit_cosignatures (checkpoint_id, witness, line) values ($1, $2, $3)"
+        " on conflict do nothing returning true",
+        checkpoint_id,
+        witness,
+        line if line.endswith("\n") else line + "\n",
+    )
+    return bool(done)
+
+
+async def cosigned_note(conn: asyncpg.Connection, checkpoint: StoredCheckpoint) -> str:
+    """The checkpoint's note with its witnesses' cosignature lines after the log's own (C2SP: a
+    verifier ignores signatures of keys it does not know)."""
+    lines = await conn.fetch(
+        "select line from audit_cosignatures where checkpoint_id = $1 order by witness", checkpoint.id
+    )
+    return checkpoint.note + "".join(r["line"] for r in lines)
+
+
+async def checkpoint_by_id(conn: asyncpg.Connection, checkpoint_id: int) -> StoredCheckpoint | None:
+    r = await conn.fetchrow(
+        "select id, size, root, note, signed_at from audit_checkpoints where id = $1", checkpoint_id
+    )
+    return (
+        None
+        if r is None
+        else StoredCheckpoint(r["id"], r["size"], bytes(r["root"]), r["note"], r["signed_at"])
+    )

@@ -201,7 +201,8 @@ async def export(conn: asyncpg.Connection, since: Any, until: Any) -> dict[str, 
                 "proof": [base64.b64encode(p).decode() for p in proof],
             }
         )
-    return {"format": EXPORT_FORMAT, "checkpoint": checkpoint.note, "entries": out, "not_checkpointed": later}
+    note = await log.cosigned_note(conn, checkpoint)  # witnesses' lines after the log's own
+    return {"format": EXPORT_FORMAT, "checkpoint": note, "entries": out, "not_checkpointed": later}
 
 
 class ExportError(ValueError):

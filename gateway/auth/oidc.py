@@ -72,6 +72,9 @@ class Claims(msgspec.Struct, frozen=True):
     expires_at: int
     email: str | None = None
     name: str | None = None
+    scopes: tuple[str, ...] = ()
+    """OAuth 2.0 scopes granted (``scope``, space-separated, or ``scp``); a client-credentials token
+    names what its client may do with them."""
 
 
 class TokenHeader(msgspec.Struct, frozen=True):
@@ -86,6 +89,8 @@ class _Payload(msgspec.Struct):
     exp: int | float
     email: str | None = None
     name: str | None = None
+    scope: str | None = None
+    scp: str | list[str] | None = None
 
 
 class _Discovery(msgspec.Struct):
@@ -366,7 +371,11 @@ class OIDCValidator:
         except msgspec.ValidationError as exc:
             raise _invalid(f"the token's claims are malformed: {exc}") from None
         audience = (payload.aud,) if isinstance(payload.aud, str) else tuple(payload.aud)
-        return Claims(payload.iss, payload.sub, audience, int(payload.exp), payload.email, payload.name)
+        granted = payload.scp if payload.scp is not None else payload.scope
+        scopes = tuple(granted.split() if isinstance(granted, str) else granted or ())
+        return Claims(
+            payload.iss, payload.sub, audience, int(payload.exp), payload.email, payload.name, scopes
+        )
 
     def _invalid_claim(self, name: str, claims: JWTClaims) -> Unauthorized:
         if name == "iss":

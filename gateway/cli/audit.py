@@ -21,7 +21,7 @@ from ..audit import log
 from ..audit.checkpoints import sign_checkpoint
 from ..audit.entry import parse
 from ..audit.keys import signing_keys
-from ..audit.note import NoteVerifier
+from ..audit.note import Checkpoint, NoteVerifier, verify_cosignature
 from ..audit.verify import ExportError, export, verify_export, verify_log
 from .common import AddCommand, CliError, positive, print_json, print_table, settings_of, with_db
 
@@ -111,6 +111,31 @@ def cmd_audit_checkpoint(args: argparse.Namespace) -> None:
         sys.stdout.write(checkpoint.note)
 
 
+def cmd_audit_cosign(args: argparse.Namespace) -> None:
+    """Attach a witness's cosignature/v1 line to a checkpoint, once it verifies with the witness's key."""
+
+    async def work(conn: asyncpg.Connection) -> Any:
+        checkpoint = await log.checkpoint_by_id(conn, args.checkpoint)
+        if checkpoint is None:
+            raise CliError(f"no checkpoint {args.checkpoint}")
+        body = Checkpoint(settings_of(args).audit_origin, checkpoint.size, checkpoint.root)
+        try:
+            when = verify_cosignature(body, args.line, args.vkey)
+        except ValueError as exc:
+            raise CliError(f"the cosignature does not verify: {exc}") from None
+        witness = args.vkey.split("+", 1)[0]
+        added = await log.add_cosignature(conn, checkpoint.id, witness, args.line)
+        return {"checkpoint": checkpoint.id, "witness": witness, "time": when, "added": added}
+
+    result = with_db(args, work)
+    if args.json:
+        print_json(result)
+    else:
+        verb = "attached to" if result["added"] else "was already on"
+        who, when = result["witness"], result["time"]
+        print(f"{who}'s cosignature (time {when}) {verb} checkpoint {result['checkpoint']}")
+
+
 def cmd_audit_keys(args: argparse.Namespace) -> None:
     keys = signing_keys(settings_of(args))
     if args.json:
@@ -161,6 +186,10 @@ def register(sub: Any, add: AddCommand) -> None:
         "--vkey", action="append", required=True, help="the log's verifier key (gateway audit keys)"
     )
     add(aus, "checkpoint", cmd_audit_checkpoint, "sign the log's head now and print the checkpoint")
+    p = add(aus, "cosign", cmd_audit_cosign, "attach a witness's cosignature/v1 line to a checkpoint")
+    p.add_argument("checkpoint", type=int, help="the checkpoint's id (gateway audit checkpoint --json)")
+    p.add_argument("--line", required=True, help="the witness's signature line ('— <name> <base64>')")
+    p.add_argument("--vkey", required=True, help="the witness's verifier key (type 0x04)")
     add(aus, "keys", cmd_audit_keys, "the log's verifier keys (and, with --json, its JWKS)")
     p = add(aus, "list", cmd_audit_list, "the latest entries")
     p.add_argument("--limit", type=positive, default=20, help="how many (default 20)")

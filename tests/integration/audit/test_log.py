@@ -231,3 +231,30 @@ def test_four_processes_appending_at_once_make_one_unbroken_log(empty_database_u
             await conn.close()
 
     asyncio.run(check())
+
+
+async def test_a_witness_cosignature_is_attached_and_travels_with_the_export(fresh, keys) -> None:
+    import datetime as dt
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from gateway.audit.note import cosign, cosignature_vkey, split_note, verify_cosignature
+
+    await fill(fresh, 9)
+    signed = await sign_checkpoint(fresh, keys, now=time.time())
+    assert signed is not None
+    witness = Ed25519PrivateKey.generate()
+    body = Checkpoint(ORIGIN, signed.size, signed.root)
+    line = cosign(body, "witness.example", witness, 1_765_000_000)
+    assert await log.add_cosignature(fresh, signed.id, "witness.example", line)
+    assert not await log.add_cosignature(fresh, signed.id, "witness.example", line)  # once per witness
+
+    document = await export(
+        fresh, dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+    )
+    assert verify_export(document, keys.vkeys())[1] == 9  # the log's key verifies; the witness's is ignored
+    _, lines = split_note(document["checkpoint"])
+    vkey = cosignature_vkey("witness.example", witness)
+    assert [verify_cosignature(body, lin, vkey) for lin in lines if "witness.example" in lin] == [
+        1_765_000_000
+    ]
