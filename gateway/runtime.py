@@ -27,6 +27,7 @@ from .audit.checkpoints import Checkpointer
 from .audit.keys import signing_keys
 from .audit.writer import AuditWriter
 from .auth import OIDCValidator
+from .compute.flagger import Flagger
 from .db import connect_pool, migrate, resolve_database_url
 from .errors import ServiceUnavailable
 from .identity import KeyCache
@@ -75,15 +76,17 @@ class Services:
     kyc: KycService
     expiry: ExpirySweeper
     checkpointer: Checkpointer
+    flagger: Flagger
     audit: AuditWriter
     ledger: LedgerWriter
     registry: UpstreamRegistry
     proxy: ProxyApp
-    # Left out by configuration: quotas (quota_mode off), the onboarding API's token validation
-    # (no oidc_issuer), the cluster proxy and its follower (no clusters).
+    # Left out by configuration: quotas (quota_mode off), the onboarding and regulator APIs' token
+    # validation (no oidc_issuer, no regulator_issuer), the cluster proxy and its follower (no clusters).
     overrides: OverrideCache | None = None
     meter: QuotaMeter | None = None
     oidc: OIDCValidator | None = None
+    regulator_oidc: OIDCValidator | None = None
     cluster_proxy: ClusterProxy | None = None
     follower: Follower | None = None
 
@@ -171,6 +174,10 @@ class Services:
         self.kyc = await KycService.open(self.pool, s)
         if s.oidc_issuer is not None:
             self.oidc = OIDCValidator(s.oidc_issuer, s.oidc_audience, s.oidc_algorithms)
+        if s.regulator_issuer is not None:
+            self.regulator_oidc = OIDCValidator(
+                s.regulator_issuer, s.regulator_audience, s.regulator_algorithms
+            )
         self.expiry = ExpirySweeper(self.kyc, self.pool)
         self.expiry.start()
         self.checkpointer = Checkpointer(self.pool, signing_keys(s), interval=s.audit_checkpoint_seconds)
@@ -185,6 +192,8 @@ class Services:
 
         loaded(policies.policy)
         policies.subscribe(loaded)
+        self.flagger = Flagger(self.pool, lambda: policies.policy, interval=s.compute_flag_seconds)
+        self.flagger.start()
         self.ledger = LedgerWriter(
             self.pool,
             s.state_path / "spool",
@@ -245,12 +254,14 @@ class Services:
         await self.audit.stop()
         await self.expiry.stop()
         await self.checkpointer.stop()
+        await self.flagger.stop()
         for cache in (self.keys, self.standings, self.overrides):
             if cache is not None:
                 await cache.stop()
         await self.registry.close()
-        if self.oidc is not None:
-            await self.oidc.close()
+        for validator in (self.oidc, self.regulator_oidc):
+            if validator is not None:
+                await validator.close()
         with contextlib.suppress(Exception):
             await self.pool.close()
 

@@ -219,6 +219,13 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     Unset: a key generated once in ``state_dir`` (one host only)."""
     audit_checkpoint_seconds: float = 10.0
     """How often the head of the audit log is signed, when it grew."""
+    compute_flag_seconds: float = 300.0
+    """How often one replica looks for training-scale levels newly reached, and logs them."""
+    regulator_issuer: str | None = None
+    """Issuer of the OAuth 2.0 access tokens regulators present to ``/regulator/v1`` (client
+    credentials); a token's scopes ``reports:<JURISDICTION>`` name what it may read. Unset: API disabled."""
+    regulator_audience: str = "gateway-regulator"
+    regulator_algorithms: list[str] = msgspec.field(default_factory=lambda: ["RS256", "ES256", "EdDSA"])
 
     @property
     def state_path(self) -> Path:
@@ -322,6 +329,14 @@ def _validate(settings: Settings, origin: str) -> Settings:
             SigningKeys.parse(settings.audit_origin, settings.audit_keys)
         except AuditKeyError as exc:
             raise fail("audit_keys", str(exc)) from None
+    if settings.regulator_issuer is not None and not settings.regulator_issuer.startswith(
+        ("https://", "http://")
+    ):
+        raise fail("regulator_issuer", f"{settings.regulator_issuer!r} is not an http(s) URL")
+    if bad := set(settings.regulator_algorithms) - _OIDC_ALGORITHMS:
+        raise fail("regulator_algorithms", f"{sorted(bad)} not allowed; use public-key algorithms")
+    if not 1 <= settings.compute_flag_seconds <= 86400:
+        raise fail("compute_flag_seconds", "must be between 1 and 86400")
     if not 0.1 <= settings.audit_checkpoint_seconds <= 3600:
         raise fail("audit_checkpoint_seconds", "must be between 0.1 and 3600")
     if settings.kyc_keys is not None:
@@ -366,7 +381,7 @@ _OIDC_ALGORITHMS = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256
 
 # Arrays of tables come from the file only; plain lists from the environment are comma-separated.
 _TABLES = {"upstreams", "kyc_providers", "clusters"}
-_LISTS = {"oidc_algorithms", "trusted_proxies"}
+_LISTS = {"oidc_algorithms", "regulator_algorithms", "trusted_proxies"}
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
