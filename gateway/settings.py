@@ -219,6 +219,15 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     Unset: a key generated once in ``state_dir`` (one host only)."""
     audit_checkpoint_seconds: float = 10.0
     """How often the head of the audit log is signed, when it grew."""
+    provider_name: str | None = None
+    """Who issues regulator reports (the provider's name in every report). Unset: the host of
+    ``audit_origin`` (``kyc-gateway.local`` for ``kyc-gateway.local/audit``)."""
+    provider_country: str = "US"
+    """The provider's home country (ISO 3166-1 alpha-2): a usage report for it covers every customer."""
+
+    @property
+    def report_provider_name(self) -> str:
+        return self.provider_name or self.audit_origin.split("/", 1)[0]
 
     @property
     def state_path(self) -> Path:
@@ -324,6 +333,12 @@ def _validate(settings: Settings, origin: str) -> Settings:
             raise fail("audit_keys", str(exc)) from None
     if not 0.1 <= settings.audit_checkpoint_seconds <= 3600:
         raise fail("audit_checkpoint_seconds", "must be between 0.1 and 3600")
+    if settings.provider_name is not None and not settings.provider_name.strip():
+        raise fail("provider_name", "must not be empty (leave it unset for the audit origin's host)")
+    if not _is_country(settings.provider_country):
+        raise fail(
+            "provider_country", f"{settings.provider_country!r} is not an ISO 3166-1 alpha-2 country code"
+        )
     if settings.kyc_keys is not None:
         from .kyc.crypto import KeyringError, parse_keyring
 
