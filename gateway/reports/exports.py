@@ -109,7 +109,11 @@ def _part(name: str, part: msgspec.Struct, out: list[Section]) -> None:
         value = getattr(part, field)
         if shape == "scalar":
             fields.append((field, _text(value)))
-        elif shape == "part" and all(s in ("scalar", "part") for s in _shapes(_cls(value)).values()):
+        elif (
+            shape == "part"
+            and name != "report"  # the report's own parts are sections of their own
+            and all(s in ("scalar", "part") for s in _shapes(_cls(value)).values())
+        ):
             fields += [(f"{field}.{sub}", text) for sub, text in _flat("", value)]
         else:
             later.append(field)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 
-from gateway.compute.flags import Flag, Link
+from gateway.compute.flags import Flag
 from gateway.policy import load_policy
 from gateway.reports.model import Provider
 from gateway.reports.usage import ComputeRow, CustomerRow, HitRow, UsageRow
@@ -51,7 +51,9 @@ HITS = [
 ]
 
 
-def flag(customer: str, threshold: str, fraction: float, group: list[str] | None = None, **kw: object) -> Flag:
+def flag(
+    customer: str, threshold: str, fraction: float, group: list[str] | None = None, **kw: object
+) -> Flag:
     levels = {t.name: t for t in POLICY.thresholds.training}
     fields: dict[str, object] = {
         "customer": customer,
@@ -68,6 +70,3 @@ def flag(customer: str, threshold: str, fraction: float, group: list[str] | None
     }
     fields.update(kw)
     return Flag(**fields)  # type: ignore[arg-type]
-
-
-
