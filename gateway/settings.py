@@ -226,6 +226,15 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     credentials); a token's scopes ``reports:<JURISDICTION>`` name what it may read. Unset: API disabled."""
     regulator_audience: str = "gateway-regulator"
     regulator_algorithms: list[str] = msgspec.field(default_factory=lambda: ["RS256", "ES256", "EdDSA"])
+    provider_name: str | None = None
+    """Who issues regulator reports (the provider's name in every report). Unset: the host of
+    ``audit_origin`` (``kyc-gateway.local`` for ``kyc-gateway.local/audit``)."""
+    provider_country: str = "US"
+    """The provider's home country (ISO 3166-1 alpha-2): a usage report for it covers every customer."""
+
+    @property
+    def report_provider_name(self) -> str:
+        return self.provider_name or self.audit_origin.split("/", 1)[0]
 
     @property
     def state_path(self) -> Path:
@@ -339,6 +348,12 @@ def _validate(settings: Settings, origin: str) -> Settings:
         raise fail("compute_flag_seconds", "must be between 1 and 86400")
     if not 0.1 <= settings.audit_checkpoint_seconds <= 3600:
         raise fail("audit_checkpoint_seconds", "must be between 0.1 and 3600")
+    if settings.provider_name is not None and not settings.provider_name.strip():
+        raise fail("provider_name", "must not be empty (leave it unset for the audit origin's host)")
+    if not _is_country(settings.provider_country):
+        raise fail(
+            "provider_country", f"{settings.provider_country!r} is not an ISO 3166-1 alpha-2 country code"
+        )
     if settings.kyc_keys is not None:
         from .kyc.crypto import KeyringError, parse_keyring
 

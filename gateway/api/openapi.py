@@ -29,7 +29,7 @@ from litestar import Litestar, Request
 from litestar.enums import OpenAPIMediaType
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import OpenAPIRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
 from litestar.router import Router
 from litestar.routes import HTTPRoute
 
@@ -39,6 +39,7 @@ from ..errors import ErrorBody
 OPENAPI_PATH = "/openapi.json"
 ADMIN_SCHEME = "adminToken"
 OIDC_SCHEME = "oidcToken"
+REGULATOR_SCHEME = "regulatorToken"
 WEBHOOK_SIGNATURES = {
     "personaSignature": "Persona-Signature",
     "gatewaySignature": "Gateway-Signature",
@@ -57,6 +58,20 @@ SECURITY_SCHEMES: dict[str, SecurityScheme] = {
         bearer_format="JWT",
         description="An access token from the configured `oidc_issuer` for the `oidc_audience`;"
         " one account (issuer + subject) owns one application.",
+    ),
+    REGULATOR_SCHEME: SecurityScheme(
+        type="oauth2",
+        description="An access token from the configured `regulator_issuer` for the `regulator_audience`"
+        " (OAuth 2.0 client credentials); scopes `reports:<JURISDICTION>` name the reports it may read.",
+        flows=OAuthFlows(
+            client_credentials=OAuthFlow(
+                token_url="https://regulator-issuer.example/token",  # noqa: S106 - a URL, the issuer's own
+                scopes={
+                    "reports:EU": "reports addressed to the EU",
+                    "reports:US": "reports addressed to the US",
+                },
+            )
+        ),
     ),
     "personaSignature": SecurityScheme(
         type="apiKey",
@@ -141,6 +156,11 @@ def admin_api(*errors: int, body: type[msgspec.Struct] | Body | None = None) -> 
 def onboarding_api(*errors: int, body: type[msgspec.Struct] | Body | None = None) -> dict[str, Any]:
     """Route-handler keywords for an onboarding operation (OIDC bearer token)."""
     return _doc("onboarding", [{OIDC_SCHEME: []}], (401, 403, 503, *errors), _body(body))
+
+
+def regulator_api(*errors: int) -> dict[str, Any]:
+    """Route-handler keywords for a regulator operation (OAuth 2.0 client-credentials token)."""
+    return _doc("regulator", [{REGULATOR_SCHEME: []}], (401, 403, 503, *errors), None)
 
 
 def webhook_api(*errors: int, body: Body) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from .jws import sign_detached
 from .note import NoteSigner
 
 if TYPE_CHECKING:
@@ -79,6 +80,18 @@ class SigningKeys:
     def vkeys(self) -> list[str]:
         """The verifier keys (C2SP vkey text) a regulator or witness pins."""
         return [s.vkey() for s in self.signers]
+
+    @property
+    def jws_kid(self) -> str:
+        """The ``kid`` reports are signed with: the newest key's C2SP key id, hex (as in :meth:`jwks`)."""
+        return self.signers[-1].key_id.hex()
+
+    def sign_jws(self, payload: bytes, *, typ: str | None = None) -> str:
+        """A detached JWS (RFC 7515, EdDSA) over ``payload`` with the newest key (the highest version):
+        a report signed during a rotation's overlap verifies with the JWK Set of either side that
+        knows the new key, and stops depending on the old key once it is removed."""
+        signer = self.signers[-1]
+        return sign_detached(signer.key, signer.key_id.hex(), payload, typ=typ)
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         """The public keys as a JWK Set (RFC 8037 OKP Ed25519); ``kid`` is the note key id, hex."""

@@ -28,6 +28,7 @@ from . import compute as compute_commands
 from . import kyc as kyc_commands
 from . import policy as policy_commands
 from . import quota as quota_commands
+from . import reports as report_commands
 from . import usage as usage_commands
 from .common import CliError, cli_actor, positive, print_json, print_table, with_db
 
@@ -206,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     usage_commands.register(sub, add)
     audit_commands.register(sub, add)
+    report_commands.register(sub, add)
 
     p = add(sub, "demo", cmd_demo, "run the gateway with a demo upstream, customer and key", json=False)
     p.add_argument("--host", help="address the gateway listens on (default 127.0.0.1)")

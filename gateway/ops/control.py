@@ -16,7 +16,7 @@ from litestar import Litestar, Request, Response, get
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, InternalServerException
 
-from ..api import admin_routes, onboarding_routes, webhook_routes
+from ..api import admin_routes, onboarding_routes, regulator_routes, webhook_routes
 from ..api.common import MAX_BODY
 from ..api.openapi import ReadinessBody, openapi_config, ops_api
 from ..bodies import IncompleteBody
@@ -109,7 +109,15 @@ def create_control_app(runtime: Runtime) -> Litestar:
             await runtime.stop()
 
     return Litestar(
-        route_handlers=[healthz, readyz, metrics, *admin_routes, *onboarding_routes, *webhook_routes],
+        route_handlers=[
+            healthz,
+            readyz,
+            metrics,
+            *admin_routes,
+            *onboarding_routes,
+            *webhook_routes,
+            *regulator_routes,
+        ],
         lifespan=[lifespan],
         state=State({"runtime": runtime}),
         exception_handlers={

@@ -42,6 +42,20 @@ def _normalise_rule(rule: Rule) -> Rule:
     return msgspec.structs.replace(rule, actions=actions, regions=regions)
 
 
+_UNHASHED_WHEN_UNSET = ("report_within_days", "jurisdiction")
+
+
+def _thresholds_content(thresholds: Thresholds) -> dict[str, object]:
+    """The thresholds as hashed: a training level's reporting fields count only when set, so that
+    the hash of a policy that sets none stays what it was before the fields existed."""
+    content: dict[str, object] = msgspec.to_builtins(thresholds)
+    content["training"] = [
+        {k: v for k, v in level.items() if not (k in _UNHASHED_WHEN_UNSET and v is None)}
+        for level in content["training"]  # type: ignore[attr-defined]
+    ]
+    return content
+
+
 def policy_hash(
     groups: Mapping[str, Group],
     tiers: Mapping[str, Tier],
@@ -61,7 +75,7 @@ def policy_hash(
         "tiers": tiers,
         "rules": rules,
         "origin": origin,
-        "thresholds": thresholds,
+        "thresholds": _thresholds_content(thresholds),
         "default_tier": default_tier,
     }
     if plans:  # absent from policies without plans, so that their hashes do not change

@@ -375,6 +375,17 @@ def _validate(m: _Merged, folders: list[Path]) -> None:
                 raise item.source.error(
                     ("plans", name, "tiers", i), f"undefined tier {tier_name!r}", tier_name
                 )
+    for item in m.training.values():
+        jurisdiction = item.value.jurisdiction
+        if jurisdiction is None or jurisdiction in country_codes():
+            continue
+        if jurisdiction.isupper() and jurisdiction.lower() in groups:
+            continue
+        raise item.source.error(
+            (*item.where, "jurisdiction"),
+            f"unknown jurisdiction {jurisdiction!r} (an ISO 3166-1 alpha-2 code, or a group's name in"
+            " upper case: 'EU' for [groups.eu])",
+        )
     deny = m.scalars.get("origin.deny")
     if deny is not None:
         for i, entry in enumerate(deny.value):

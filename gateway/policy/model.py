@@ -126,6 +126,12 @@ class TrainingThreshold(msgspec.Struct, forbid_unknown_fields=True, frozen=True)
     """What reaching the level does to a new job that would take the customer's linked group to
     it: ``notify`` (a flag, the job runs), ``hold`` (refused until the customer has passed
     enhanced due diligence, KYC level ``enhanced``), ``deny`` (refused)."""
+    report_within_days: Annotated[int, msgspec.Meta(ge=1, le=366)] | None = None
+    """Days a large-training report is due within, counted from when it became known that the level
+    will be met (EU AI Act Art. 52(1): two weeks). Unset: the report carries no deadline."""
+    jurisdiction: str | None = None
+    """Whom reaching the level is reported to: an ISO 3166-1 alpha-2 code (``US``) or a country
+    group's name in upper case (``EU`` for ``[groups.eu]``). Unset: the provider's own country."""
 
 
 class ThresholdsFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -80,6 +80,7 @@ max_body_bytes = 1048576
 access_log = true
 ledger_flush_interval_seconds = 0.05
 oidc_issuer = "{issuer}"
+regulator_issuer = "{issuer}"
 admin_token_sha256 = "{hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()}"
 
 [[kyc_providers]]

@@ -150,7 +150,8 @@ def test_a_replica_with_another_master_key_refuses_to_start(gateway, gateway_con
      ["audit", "checkpoint"], ["audit", "keys"], ["audit", "list"], ["demo"], ["version"],
      ["owners", "add"], ["owners", "link"], ["owners", "list"], ["screening", "load"], ["kyc", "submit"],
      ["kyc", "approve"], ["kyc", "status"], ["kyc", "confirm-hit"], ["kyc", "erase"],
-     ["kyc", "reindex-payments"]],
+     ["kyc", "reindex-payments"], ["reports", "generate"], ["reports", "list"], ["reports", "show"],
+     ["reports", "export"], ["reports", "proof"], ["reports", "schema"], ["reports", "verify"]],
 )  # fmt: skip
 def test_every_command_has_help(command) -> None:
     done = subprocess.run(

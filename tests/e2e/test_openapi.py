@@ -82,7 +82,10 @@ def test_the_schema_is_served_valid_and_lists_every_route(gateway, gateway_confi
     detail = doc["components"]["schemas"]["ErrorDetail"]
     assert set(detail["required"]) == {"type", "code", "message", "request_id"}
     expected_security = {"admin": [{"adminToken": []}], "onboarding": [{"oidcToken": []}],
+                         "regulator": [{"regulatorToken": []}],
                          "webhooks": [{name: []} for name in WEBHOOK_SIGNATURES]}  # fmt: skip
+    assert schemes["regulatorToken"]["type"] == "oauth2"
+    assert "reports:EU" in schemes["regulatorToken"]["flows"]["clientCredentials"]["scopes"]
     for path, item in doc["paths"].items():
         for method, op in item.items():
             (tag,) = op["tags"]

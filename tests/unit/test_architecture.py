@@ -67,6 +67,10 @@ DECISIONS = (
     "gateway.screening.normalise",
     "gateway.audit.merkle",
     "gateway.audit.note",
+    "gateway.audit.jws",
+    "gateway.reports.model",
+    "gateway.reports.usage",
+    "gateway.reports.training",
 )
 """Pure functions over typed facts: they compute an answer and touch nothing."""
 IO = ("asyncpg", "pyreqwest", "httpx", "aiohttp", "socket", "subprocess", "urllib.request", "http.client",

@@ -155,6 +155,12 @@ jwt_key_file = "/etc/slurm/jwt_hs256.key"
             "clusters[0].home_root ({file}): 'home' must be a normalised",
         ),
         (SLURM + 'home_root = "/home/"\n', {}, "'/home/' must be a normalised absolute path"),
+        (
+            "provider_country = 'EU'\n",
+            {},
+            "invalid setting provider_country ({file}): 'EU' is not an ISO 3166-1",
+        ),
+        ("", {"GATEWAY_PROVIDER_NAME": " "}, "invalid setting provider_name"),
     ],
 )
 def test_bad_configuration_names_the_key(
@@ -186,3 +192,14 @@ def test_shipped_example_configuration_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "deploy" / "gateway.example.toml"
     s = load_settings(example, environ={})
     assert [u.name for u in s.upstreams] == ["openai", "anthropic", "vllm-frankfurt"]
+
+
+def test_the_report_provider_defaults_to_the_audit_origins_host() -> None:
+    s = load_settings(None, environ={})
+    assert (s.report_provider_name, s.provider_country) == ("kyc-gateway.local", "US")
+    s = load_settings(None, environ={"GATEWAY_AUDIT_ORIGIN": "gpu.example.com/audit/2026h2"})
+    assert s.report_provider_name == "gpu.example.com"
+    s = load_settings(
+        None, environ={"GATEWAY_PROVIDER_NAME": "Example GPU Cloud Inc.", "GATEWAY_PROVIDER_COUNTRY": "DE"}
+    )
+    assert (s.report_provider_name, s.provider_country) == ("Example GPU Cloud Inc.", "DE")

@@ -39,6 +39,7 @@ def test_shipped_policy_groups_tiers_and_thresholds() -> None:
         "ear_e1",
         "ear_e2",
         "ai_diffusion_tier1",
+        "eu",
     }
     for group in p.groups.values():
         assert group.title and group.source and group.as_of.year >= 2014
@@ -49,6 +50,7 @@ def test_shipped_policy_groups_tiers_and_thresholds() -> None:
     assert "KH" not in p.groups["ear_d5"].countries  # Cambodia left D:5 on 2026-02-03
     assert set(p.groups["foreign_adversaries"].countries) == {"CN", "HK", "MO", "CU", "IR", "KP", "RU", "VE"}
     assert len(p.groups["ai_diffusion_tier1"].countries) == 19
+    assert len(p.groups["eu"].countries) == 27 and "GB" not in p.groups["eu"].countries
 
     assert p.index.tier_order == ("tier1", "tier2", "tier3")
     assert p.default_tier == "tier2"
@@ -214,6 +216,10 @@ BAD = {
     "bad_name_clash": "countries.toml:1: groups.tier1: 'tier1' is both a group and a tier; names must differ",
     "bad_plan_tier": "plans.toml:3: plans.partners.tiers[1]: undefined tier 'gold'",
     "bad_plan_window": "plans.toml:3: plans.partners.limits[0]: give a period or rolling_days, not both",
+    "bad_training_jurisdiction": "thresholds.toml:8: thresholds.training[0].jurisdiction: unknown jurisdiction"
+    " 'Europe' (an ISO 3166-1 alpha-2 code, or a group's name in upper case: 'EU' for [groups.eu])",
+    "bad_training_report_days": "thresholds.toml:17: thresholds.training[1].report_within_days: "
+    "expected `int` >= 1",
 }
 
 
@@ -272,3 +278,45 @@ def test_plans_apply_by_tier_and_kyc_level_and_count_in_the_hash(tmp_path) -> No
     ]
     assert extended.plans_for("tier2", "standard") == shipped.plans_for("tier2", "standard")
     assert extended.hash != shipped.hash
+
+
+def test_training_reporting_fields_are_loaded_and_hashed_only_when_set(tmp_path: Path) -> None:
+    eu = {t.name: t for t in SHIPPED.thresholds.training}["eu"]
+    assert (eu.jurisdiction, eu.report_within_days) == ("EU", 14)
+    general = {t.name: t for t in SHIPPED.thresholds.training}["general"]
+    assert (general.jurisdiction, general.report_within_days) == ("US", None)
+
+    folder = copy_shipped(tmp_path)
+    path = folder / "thresholds.toml"
+    text = path.read_text()
+    path.write_text(text.replace("report_within_days = 14", "report_within_days = 10"))
+    assert load_policy(folder).hash != SHIPPED.hash
+
+    # Without the fields, the hash is the one the policy had before they existed: the thresholds
+    # are hashed as their plain encoding, with nothing added for an unset field.
+    import hashlib
+
+    from gateway.policy.build import policy_hash
+    from gateway.policy.model import Thresholds
+
+    plain = msgspec.structs.replace(
+        SHIPPED.thresholds,
+        training=tuple(
+            msgspec.structs.replace(t, jurisdiction=None, report_within_days=None)
+            for t in SHIPPED.thresholds.training
+        ),
+    )
+    encoded = msgspec.json.decode(msgspec.json.encode(plain))
+    for level in encoded["training"]:
+        del level["jurisdiction"], level["report_within_days"]
+    assert "report_within_days" not in msgspec.json.encode(encoded).decode()
+    p = SHIPPED
+    mine = policy_hash(p.groups, p.tiers, p.rules, p.origin, plain, p.default_tier, p.plans,
+                       p.accelerators, p.compute, p.prices)  # fmt: skip
+    content = {"format": 1, "groups": p.groups, "tiers": p.tiers, "rules": p.rules, "origin": p.origin,
+               "thresholds": encoded, "default_tier": p.default_tier, "plans": p.plans,
+               "accelerators": p.accelerators, "compute": p.compute}  # fmt: skip
+    if p.prices != type(p.prices)():
+        content["prices"] = p.prices
+    assert mine == hashlib.sha256(msgspec.json.encode(content, order="sorted")).hexdigest()
+    assert isinstance(plain, Thresholds)
