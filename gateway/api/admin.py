@@ -316,7 +316,7 @@ async def put_override(request: AnyRequest, customer_id: uuid.UUID) -> Override:
 )
 async def remove_override(request: AnyRequest, customer_id: uuid.UUID, override_id: RowId) -> dict[str, bool]:
     async with services_of(request).pool.acquire() as conn:
-        if not await delete_override(conn, customer_id, override_id):
+        if not await delete_override(conn, customer_id, override_id, actor=admin_actor(request)):
             raise NotFoundInStore(f"this customer has no override {override_id}", code="override_not_found")
     return {"deleted": True}
 

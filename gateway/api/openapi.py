@@ -135,6 +135,11 @@ def _responses(statuses: Iterable[int]) -> dict[int, ResponseSpec]:
     }
 
 
+def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """The error bodies a public route may answer with (the rest of ``ops_api``'s routes have none)."""
+    return _responses(statuses)
+
+
 def _doc(
     tag: str, security: list[dict[str, list[str]]], statuses: Iterable[int], body: Body | None
 ) -> dict[str, Any]:

@@ -11,6 +11,7 @@ subject. The log's checkpoint and the signing keys (JWKS) are public: they prove
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import uuid
 from typing import Any
@@ -21,12 +22,12 @@ from litestar import Response, get
 from ..audit import log
 from ..audit.entry import entry as audit_entry
 from ..auth import Claims
-from ..errors import Forbidden, NotFoundInStore, Unauthorized
+from ..errors import BadRequest, Forbidden, NotFoundInStore, Unauthorized
 from ..reports.exports import to_csv, to_pdf
 from ..reports.repository import StoredReport, get_report, list_reports, proof_bundle
 from ..runtime import Services
 from .common import AnyRequest, bearer, services_of
-from .openapi import ops_api, regulator_api
+from .openapi import error_responses, ops_api, regulator_api
 
 _BASE = "/regulator/v1"
 SCOPE_PREFIX = "reports:"
@@ -186,4 +187,18 @@ async def checkpoint(request: AnyRequest) -> str:
     return latest.note
 
 
-regulator_routes = [reports, report, report_json, report_csv, report_pdf, report_proof, jwks, checkpoint]
+@get(f"{_BASE}/consistency", **ops_api(), responses=error_responses(400))
+async def consistency(request: AnyRequest, old: int, new: int) -> dict[str, Any]:
+    """RFC 9162 consistency proof between two tree sizes of the audit log (e.g. two checkpoints a
+    regulator or witness holds): that the larger tree extends the smaller one, entries unchanged."""
+    async with services_of(request).pool.acquire() as conn:
+        size = (await log.head(conn)).size
+        if not 0 <= old <= new <= size:
+            raise BadRequest(f"need 0 <= old <= new <= {size} (the log's size)", code="invalid_request")
+        proof = await log.consistency_proof(conn, old, new)
+    return {"old": old, "new": new, "proof": [base64.b64encode(p).decode() for p in proof]}
+
+
+regulator_routes = [
+    reports, report, report_json, report_csv, report_pdf, report_proof, jwks, checkpoint, consistency,
+]  # fmt: skip

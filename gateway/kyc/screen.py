@@ -20,6 +20,7 @@ from ..screening.entries import ListEntry
 from ..screening.matcher import Screener, Subject
 from ..screening.repository import active_entries, active_lists
 from . import repository as repo
+from . import trail
 from .facts import Facts
 from .models import CustomerRecord, Edge, Hit, Owner
 from .ownership import OwnerNode, OwnershipEdge, OwnershipReport, analyse
@@ -120,6 +121,7 @@ async def screen_customer(
                 }
             )
     await repo.upsert_hits(conn, customer.id, found)
+    await trail.screened(conn, customer.id, found)
     await repo.clear_stale_hits(
         conn, customer.id, {(f["subject_id"], f["source"], f["entry_id"]) for f in found}
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import asyncpg
 
@@ -52,4 +54,21 @@ async def hit_decided(
     await log.append(
         conn,
         [entry("screening.hit_decided", actor=actor, at=at, subject=f"customer:{customer_id}", data=data)],
+    )
+
+
+async def screened(
+    conn: asyncpg.Connection, customer_id: uuid.UUID, found: Sequence[Mapping[str, Any]]
+) -> None:
+    """A screening run: how many matches, on which lists, and a commitment to each list entry
+    matched (the entries' names, and which of the customer's people matched, stay out)."""
+    data = {
+        "hits": len(found),
+        "sources": sorted({str(f["source"]) for f in found}),
+        "entries": sorted(commitment(f"{f['source']}:{f['entry_id']}") for f in found),
+    }
+    at = dt.datetime.now(dt.UTC)
+    await log.append(
+        conn,
+        [entry("screening.screened", actor="gateway", at=at, subject=f"customer:{customer_id}", data=data)],
     )

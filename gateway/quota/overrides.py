@@ -155,11 +155,30 @@ async def list_overrides(conn: asyncpg.Connection, customer_id: uuid.UUID) -> li
     return [Override(**dict(r)) for r in rows]
 
 
-async def delete_override(conn: asyncpg.Connection, customer_id: uuid.UUID, override_id: int) -> bool:
-    done = await conn.execute(
-        "delete from quota_overrides where id = $1 and customer_id = $2", override_id, customer_id
-    )
-    return bool(done != "DELETE 0")
+async def delete_override(
+    conn: asyncpg.Connection, customer_id: uuid.UUID, override_id: int, *, actor: str = "gateway"
+) -> bool:
+    async with conn.transaction():
+        done = await conn.execute(
+            "delete from quota_overrides where id = $1 and customer_id = $2", override_id, customer_id
+        )
+        if done == "DELETE 0":
+            return False
+        now = dt.datetime.now(dt.UTC)
+        data = {"override": override_id}
+        await log.append(
+            conn,
+            [
+                entry(
+                    "quota.override_removed",
+                    actor=actor,
+                    at=now,
+                    subject=f"customer:{customer_id}",
+                    data=data,
+                )
+            ],
+        )
+    return True
 
 
 # Zone files that name the host's own setting, not a place: replicas could disagree on them.

@@ -116,3 +116,24 @@ def test_a_token_that_is_not_a_regulators_is_refused(
     bearer = None if claims is None else token(oidc_issuer, *scopes, **claims)
     refused = get(gateway, "/reports", bearer)
     assert (refused.status_code, refused.json()["error"]["code"]) == (status, code)
+
+
+def test_anyone_can_check_that_the_log_only_grew_between_two_checkpoints(gateway) -> None:
+    (vkey,) = json.loads(gateway_cli(gateway, "audit", "keys", "--json").stdout)["vkeys"]
+
+    def checkpoint() -> Checkpoint:
+        note = json.loads(gateway_cli(gateway, "audit", "checkpoint", "--json").stdout)["note"]
+        return Checkpoint.parse(open_note(note, [NoteVerifier.from_vkey(vkey)])[0])
+
+    first = checkpoint()
+    generate(gateway, "DE")  # the log grows: a report.issued entry
+    second = checkpoint()
+    assert second.size > first.size
+    got = get(gateway, f"/consistency?old={first.size}&new={second.size}")
+    assert got.status_code == 200, got.text
+    proof = [base64.b64decode(p) for p in got.json()["proof"]]
+    merkle.verify_consistency(first.size, second.size, first.root, second.root, proof)
+    with pytest.raises(merkle.ProofError):
+        merkle.verify_consistency(first.size, second.size, second.root, second.root, proof)
+    bad = get(gateway, f"/consistency?old={second.size}&new={first.size}")
+    assert (bad.status_code, bad.json()["error"]["code"]) == (400, "invalid_request")
