@@ -76,17 +76,30 @@ def parse(raw: bytes) -> AuditEntry:
     return msgspec.json.decode(raw, type=AuditEntry)
 
 
-def _check(value: object, path: str) -> None:
+def jcs_problem(value: object, path: str) -> str | None:
+    """What keeps ``value`` out of canonical JSON (RFC 8785 cannot carry floats exactly, nor integers
+    beyond 2^53), with the path to it; None when nothing does. Shared by audit entries and reports."""
     if isinstance(value, float):
-        raise EntryError(f"{path}: floats are not logged; give {value!r} as a decimal string (audit.decimal)")
+        return f"{path}: {value!r} is a float; give it as a decimal string (audit.entry.decimal)"
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _SAFE_INT:
-        raise EntryError(f"{path}: {value} is beyond 2^53; give it as a decimal string (audit.decimal)")
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            _check(item, f"{path}.{key}")
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            _check(item, f"{path}[{i}]")
+        return f"{path}: {value} is beyond 2^53; give it as a decimal string (audit.entry.decimal)"
+    items = (
+        value.items()
+        if isinstance(value, Mapping)
+        else enumerate(value)
+        if isinstance(value, list | tuple)
+        else ()
+    )
+    for key, item in items:
+        found = jcs_problem(item, f"{path}.{key}" if isinstance(value, Mapping) else f"{path}[{key}]")
+        if found is not None:
+            return found
+    return None
+
+
+def _check(value: object, path: str) -> None:
+    if (problem := jcs_problem(value, path)) is not None:
+        raise EntryError(problem)
 
 
 def decimal(value: float | int | _decimal.Decimal) -> str:

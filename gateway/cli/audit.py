@@ -8,7 +8,6 @@ such a file with nothing but the log's public keys (no database, no configuratio
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 import time
 from pathlib import Path
@@ -23,15 +22,7 @@ from ..audit.entry import parse
 from ..audit.keys import signing_keys
 from ..audit.note import Checkpoint, NoteVerifier, verify_cosignature
 from ..audit.verify import ExportError, export, verify_export, verify_log
-from .common import AddCommand, CliError, positive, print_json, print_table, settings_of, with_db
-
-
-def _instant(value: str) -> dt.datetime:
-    try:
-        when = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 date or time") from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+from .common import AddCommand, CliError, instant, positive, print_json, print_table, settings_of, with_db
 
 
 def _progress(done: int, total: int) -> None:
@@ -175,10 +166,8 @@ def register(sub: Any, add: AddCommand) -> None:
         "entries of a period with inclusion proofs to the latest checkpoint",
         json=False,
     )
-    p.add_argument(
-        "--since", type=_instant, required=True, help="start, ISO 8601 (inclusive; UTC if no zone)"
-    )
-    p.add_argument("--until", type=_instant, required=True, help="end, ISO 8601 (exclusive; UTC if no zone)")
+    p.add_argument("--since", type=instant, required=True, help="start, ISO 8601 (inclusive; UTC if no zone)")
+    p.add_argument("--until", type=instant, required=True, help="end, ISO 8601 (exclusive; UTC if no zone)")
     p.add_argument("--out", help="write to this file (default: standard output)")
     p = add(aus, "verify-export", cmd_audit_verify_export, "check an export with the log's public key only")
     p.add_argument("file", help="the export")

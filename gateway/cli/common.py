@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import getpass
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -19,6 +20,15 @@ from ..settings import Settings, load_settings
 T = TypeVar("T")
 AddCommand = Callable[..., argparse.ArgumentParser]
 _encode = msgspec.json.Encoder().encode
+
+
+def instant(value: str) -> dt.datetime:
+    """An ISO 8601 date or time argument; without a zone, UTC."""
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 date or time") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
 def positive(value: str) -> int:

@@ -9,7 +9,6 @@ its ``.jws`` and the provider's JWK Set alone, as a regulator would (no database
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 import uuid
 from importlib import resources
@@ -30,16 +29,7 @@ from ..reports.generate import (
 )
 from ..reports.model import KINDS, ReportError, decode
 from ..reports.repository import StoredReport, get_report, list_reports, proof_bundle
-from .common import AddCommand, CliError, cli_actor, print_json, print_table, settings_of, with_db
-
-
-def _instant(value: str) -> dt.datetime:
-    """An ISO 8601 date or time; without a zone, UTC."""
-    try:
-        when = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 date or time") from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+from .common import AddCommand, CliError, cli_actor, instant, print_json, print_table, settings_of, with_db
 
 
 def _report_id(value: str) -> uuid.UUID:
@@ -223,10 +213,10 @@ def register(sub: Any, add: AddCommand) -> None:
     p = add(rs, "generate", cmd_reports_generate, "generate, sign, log and store reports (or a correction)")
     p.add_argument("--kind", choices=KINDS, help="usage (periodic) or large_training (one per flag due)")
     p.add_argument("--jurisdiction", help="EU, US, DE ...: an alpha-2 code or a policy group in upper case")
-    p.add_argument("--since", type=_instant, help="usage: start, ISO 8601 (inclusive; UTC if no zone)")
+    p.add_argument("--since", type=instant, help="usage: start, ISO 8601 (inclusive; UTC if no zone)")
     p.add_argument(
         "--until",
-        type=_instant,
+        type=instant,
         help="usage: end, ISO 8601 (exclusive); large_training: the evaluation time (default now)",
     )
     p.add_argument("--correct", type=_report_id, metavar="REPORT_ID", help="issue the next version of it")

@@ -8,7 +8,6 @@ detection read, from the same tables.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from typing import Any
 
 import asyncpg
@@ -16,7 +15,7 @@ import msgspec
 
 from ..identity.repository import find_customer
 from ..ledger.repository import list_compute, list_usage, usage_summary
-from .common import AddCommand, CliError, positive, print_json, print_table, with_db
+from .common import AddCommand, CliError, instant, positive, print_json, print_table, with_db
 
 
 async def _customer_id(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
@@ -60,15 +59,6 @@ def cmd_usage_compute(args: argparse.Namespace) -> None:
     print_table([msgspec.structs.asdict(e) for e in events], columns)
 
 
-def _instant(value: str) -> dt.datetime:
-    """An ISO 8601 date or time; without a zone, UTC."""
-    try:
-        when = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 date or time") from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
-
-
 def cmd_usage_summary(args: argparse.Namespace) -> None:
     if args.since >= args.until:
         raise CliError(
@@ -102,8 +92,6 @@ def register(sub: Any, add: AddCommand) -> None:
     p = add(
         uss, "summary", cmd_usage_summary, "each customer's calls, tokens and cluster compute in a period"
     )
-    p.add_argument(
-        "--since", type=_instant, required=True, help="start, ISO 8601 (inclusive; UTC if no zone)"
-    )
-    p.add_argument("--until", type=_instant, required=True, help="end, ISO 8601 (exclusive; UTC if no zone)")
+    p.add_argument("--since", type=instant, required=True, help="start, ISO 8601 (inclusive; UTC if no zone)")
+    p.add_argument("--until", type=instant, required=True, help="end, ISO 8601 (exclusive; UTC if no zone)")
     p.add_argument("--customer", help="only this customer's (id or name)")

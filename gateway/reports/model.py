@@ -16,19 +16,17 @@ from __future__ import annotations
 import datetime as dt
 import decimal as _decimal
 import json
-from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import msgspec
 import rfc8785
 
-from ..audit.entry import decimal
+from ..audit.entry import decimal, jcs_problem
 
 Kind = Literal["usage", "large_training"]
 KINDS: tuple[Kind, ...] = ("usage", "large_training")
 USAGE_FORMAT = "gateway.report.usage/v1"
 LARGE_TRAINING_FORMAT = "gateway.report.large_training/v1"
-_SAFE_INT = 2**53 - 1
 
 
 class ReportError(ValueError):
@@ -371,16 +369,8 @@ def fixed(value: float | int | _decimal.Decimal, places: int) -> str:
 
 
 def _check(value: object, path: str) -> None:
-    if isinstance(value, float):
-        raise ReportError(f"{path}: a float in a report body; give it as a decimal string")
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _SAFE_INT:
-        raise ReportError(f"{path}: {value} is beyond 2^53; give it as a decimal string")
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            _check(item, f"{path}.{key}")
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            _check(item, f"{path}[{i}]")
+    if (problem := jcs_problem(value, path)) is not None:
+        raise ReportError(problem)
 
 
 def canonical(report: Report) -> bytes:
