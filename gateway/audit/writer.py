@@ -20,6 +20,7 @@ import asyncpg
 import msgspec
 import structlog
 
+from ..spool import SPOOL_FILE_MODE, spool_folder
 from . import log
 from .entry import AuditEntry, canonical
 
@@ -62,7 +63,7 @@ class AuditWriter:
         return len(self._buffer)
 
     async def start(self) -> None:
-        self._spool_dir.mkdir(parents=True, exist_ok=True)
+        spool_folder(self._spool_dir)
         await self.replay_spool()
         self._task = asyncio.create_task(self._run(), name="audit-writer")
 
@@ -104,7 +105,8 @@ class AuditWriter:
 
     def _spool(self) -> None:
         path = self._spool_dir / f"audit-{time.time_ns()}-{os.getpid()}.jsonl"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        spool_folder(self._spool_dir)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SPOOL_FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
             for entry in self._buffer:
                 fh.write(msgspec.json.encode(entry) + b"\n")

@@ -21,13 +21,12 @@ import asyncpg
 import msgspec
 import structlog
 
+from ..spool import SPOOL_FILE_MODE, spool_folder
 from .events import COMPUTE_COLUMNS, USAGE_COLUMNS, ComputeEvent, UsageEvent
 
 _log = structlog.get_logger(__name__)
 _encode_line = msgspec.json.Encoder().encode
 
-SPOOL_FILE_MODE = 0o600
-SPOOL_DIR_MODE = 0o700
 
 # PostgreSQL types of each table's columns, in order (for the tolerant insert's unnest()).
 _USAGE_TYPES = (
@@ -39,12 +38,6 @@ _COMPUTE_TYPES = (
     "timestamptz", "timestamptz", "double precision", "double precision", "double precision",
     "double precision", "double precision", "double precision", "boolean", "text",
 )  # fmt: skip
-
-
-def _spool_folder(path: Path) -> None:
-    """The spool folder, created owner-only if it is missing (an existing one is left as it is)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.mkdir(mode=SPOOL_DIR_MODE, exist_ok=True)  # the umask can only take bits away from 0700
 
 
 def _usage_row(e: UsageEvent) -> tuple[object, ...]:
@@ -150,7 +143,7 @@ class LedgerWriter:
     # -- lifecycle -------------------------------------------------------------
 
     async def start(self) -> None:
-        _spool_folder(self._spool_dir)
+        spool_folder(self._spool_dir)
         await self.replay_spool()
         self._task = asyncio.create_task(self._run(), name="ledger-writer")
 
@@ -221,7 +214,7 @@ class LedgerWriter:
         table.buffer.clear()
 
     def _spool(self, table: _Table, events: list[Any]) -> None:
-        _spool_folder(self._spool_dir)
+        spool_folder(self._spool_dir)
         path = self._spool_dir / f"{table.spool_prefix}-{time.time_ns()}-{os.getpid()}.jsonl"
         # Who called what, from where: readable by the gateway's user only, whatever the umask.
         # The name is new each time: O_EXCL refuses a file (or a link) planted under it.

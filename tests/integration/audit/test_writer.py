@@ -49,3 +49,18 @@ def test_an_entry_that_cannot_be_logged_is_refused_when_recorded(tmp_path: Path)
         writer.record(entry("x", actor="t", at=now, data={"flop": 10**25}))
     writer.record(entry("x", actor="t", at=now, data={"flop": decimal(1e25)}))
     assert writer.depth == 1
+
+
+async def test_the_spool_folder_it_creates_is_the_gateways_users_only(tmp_path: Path) -> None:
+    # It starts before the usage ledger, in the same state/spool: it must not leave it open to others.
+    spool = tmp_path / "state" / "spool"
+    dead = await asyncpg.create_pool("postgresql://postgres@127.0.0.1:1/none", min_size=0, max_size=1)
+    try:
+        writer = AuditWriter(dead, spool, flush_interval=0.01)
+        writer.record(item(0))
+        await writer.stop()  # cannot append: spooled
+    finally:
+        await dead.close()
+    assert stat.S_IMODE(spool.stat().st_mode) == 0o700
+    (spooled,) = spool.glob("audit-*.jsonl")
+    assert stat.S_IMODE(spooled.stat().st_mode) == 0o600
