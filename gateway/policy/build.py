@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 
 import msgspec
 
+from .detection import Detection, ParameterRule
 from .index import build_index
 from .model import (
     ACTIONS,
@@ -67,6 +68,8 @@ def policy_hash(
     accelerators: Mapping[str, Accelerator] | None = None,
     compute: Compute | None = None,
     prices: Prices | None = None,
+    parameters: Mapping[str, ParameterRule] | None = None,
+    detection: Detection | None = None,
 ) -> str:
     """sha256 of the content as JSON with every mapping and struct field in sorted order."""
     content: dict[str, object] = {
@@ -89,6 +92,10 @@ def policy_hash(
         content["compute"] = compute
     if prices is not None and prices != Prices():
         content["prices"] = prices
+    if parameters:
+        content["parameters"] = parameters
+    if detection is not None and detection != Detection():
+        content["detection"] = detection
     return hashlib.sha256(msgspec.json.encode(content, order="sorted")).hexdigest()
 
 
@@ -104,6 +111,8 @@ def make_policy(
     accelerators: Mapping[str, Accelerator] | None = None,
     compute: Compute | None = None,
     prices: Prices | None = None,
+    parameters: Mapping[str, ParameterRule] | None = None,
+    detection: Detection | None = None,
 ) -> Policy:
     """Normalise validated content, hash it and build its index.
 
@@ -142,6 +151,11 @@ def make_policy(
         },
         gpus=dict(sorted(prices.gpus.items())),
     )
+    parameters = {
+        name: msgspec.structs.replace(r, tiers=_sorted(r.tiers), kyc_levels=tuple(sorted(set(r.kyc_levels))))
+        for name, r in sorted((parameters or {}).items())
+    }
+    detection = detection if detection is not None else Detection()
     policy = Policy(
         groups=groups,
         tiers=tiers,
@@ -150,7 +164,18 @@ def make_policy(
         thresholds=thresholds,
         default_tier=default_tier,
         hash=policy_hash(
-            groups, tiers, rules, origin, thresholds, default_tier, plans, accelerators, compute, prices
+            groups,
+            tiers,
+            rules,
+            origin,
+            thresholds,
+            default_tier,
+            plans,
+            accelerators,
+            compute,
+            prices,
+            parameters,
+            detection,
         ),
         sources=sources,
         plans={
@@ -162,6 +187,8 @@ def make_policy(
         accelerators=accelerators,
         compute=compute,
         prices=prices,
+        parameters=parameters,
+        detection=detection,
     )
     # Built now, so that a bad reference fails at load, not on a request. The policy is frozen; its
     # index is derived from it and kept beside its fields, outside what it encodes and compares.

@@ -1,9 +1,10 @@
 """Read policy folders into one validated :class:`~gateway.policy.model.Policy`.
 
 The shipped folder comes first, then deployment folders that override or extend it: a group, tier,
-rule, plan, training threshold, accelerator, model price or GPU price with the same name replaces
-the earlier one whole, a new name is added, and a scalar (``default_tier``, ``currency``, a key of
-``[origin]`` or ``[compute]``, ``thresholds.ownership_threshold``) replaces the earlier value.
+rule, plan, training threshold, accelerator, model price, GPU price or parameter rule with the same
+name replaces the earlier one whole, a new name is added, and a scalar (``default_tier``,
+``currency``, a key of ``[origin]`` or ``[compute]``, ``thresholds.ownership_threshold``, the whole
+``[detection]`` table) replaces the earlier value.
 Within one folder a name may be defined once.
 
 Any problem stops loading with a :class:`PolicyError` naming the file, the line and the reason, so a
@@ -24,6 +25,7 @@ import msgspec
 
 from ._locate import Locator, PathPart
 from .build import make_policy
+from .detection import Detection, ParameterRule
 from .model import (
     ACTIONS,
     ANY_REGION,
@@ -58,10 +60,12 @@ _TOP_LEVEL = (
     "compute",
     "currency",
     "default_tier",
+    "detection",
     "gpu_prices",
     "groups",
     "model_prices",
     "origin",
+    "parameters",
     "plans",
     "rules",
     "thresholds",
@@ -117,6 +121,7 @@ class _Merged:
     accelerators: dict[str, _Item] = field(default_factory=dict)
     model_prices: dict[str, _Item] = field(default_factory=dict)
     gpu_prices: dict[str, _Item] = field(default_factory=dict)
+    parameters: dict[str, _Item] = field(default_factory=dict)
     scalars: dict[str, _Item] = field(default_factory=dict)  # "default_tier", "origin.deny", ...
     files: list[Path] = field(default_factory=list)
 
@@ -217,6 +222,7 @@ def _read_folder(folder: Path) -> _Merged:
             ("accelerators", Accelerator, out.accelerators, "accelerator"),
             ("model_prices", ModelPrice, out.model_prices, "model price"),
             ("gpu_prices", GpuPrice, out.gpu_prices, "GPU price"),
+            ("parameters", ParameterRule, out.parameters, "parameter rule"),
         )
         for section, type_, into, kind in sections:
             if section not in data:
@@ -252,6 +258,10 @@ def _read_folder(folder: Path) -> _Merged:
             for name in ComputeFile.__struct_fields__:
                 if getattr(compute, name) is not None:
                     _add_scalar(out.scalars, f"compute.{name}", getattr(compute, name), source)
+        if "detection" in data:
+            # One table, set once: a later folder's [detection] replaces the whole of it.
+            detection = _convert(data["detection"], Detection, ("detection",), source)
+            _add_scalar(out.scalars, "detection", detection, source)
         if "thresholds" in data:
             thresholds = _convert(data["thresholds"], ThresholdsFile, ("thresholds",), source)
             if thresholds.ownership_threshold is not None:
@@ -290,6 +300,7 @@ def _merge(folders: Iterable[_Merged]) -> _Merged:
         out.accelerators.update(folder.accelerators)
         out.model_prices.update(folder.model_prices)
         out.gpu_prices.update(folder.gpu_prices)
+        out.parameters.update(folder.parameters)
         out.scalars.update(folder.scalars)
         out.files += folder.files
     return out
@@ -368,13 +379,13 @@ def _validate(m: _Merged, folders: list[Path]) -> None:
         raise PolicyError(f"{read}: default_tier is not set (set it at the top of tiers.toml)")
     if default.value not in tiers:
         raise default.source.error(("default_tier",), f"undefined tier {default.value!r}")
-    for name, item in m.plans.items():
-        plan: Plan = item.value
-        for i, tier_name in enumerate(plan.tiers):
-            if tier_name not in tiers:
-                raise item.source.error(
-                    ("plans", name, "tiers", i), f"undefined tier {tier_name!r}", tier_name
-                )
+    for section, named in (("plans", m.plans), ("parameters", m.parameters)):
+        for name, item in named.items():
+            for i, tier_name in enumerate(item.value.tiers):
+                if tier_name not in tiers:
+                    raise item.source.error(
+                        (section, name, "tiers", i), f"undefined tier {tier_name!r}", tier_name
+                    )
     for item in m.training.values():
         jurisdiction = item.value.jurisdiction
         if jurisdiction is None or jurisdiction in country_codes():
@@ -537,4 +548,6 @@ def load_policy(*dirs: Path) -> Policy:
             models={name: item.value for name, item in merged.model_prices.items()},
             gpus={name: item.value for name, item in merged.gpu_prices.items()},
         ),
+        parameters={name: item.value for name, item in merged.parameters.items()},
+        detection=_scalar(merged, "detection", Detection()),
     )

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import msgspec
 import pycountry
 
+from .detection import Detection, ParameterRule
+
 Action = Literal["inference", "fine_tune", "train", "cluster_job"]
 ACTIONS: tuple[Action, ...] = ("inference", "fine_tune", "train", "cluster_job")
 KycLevel = Literal["standard", "enhanced"]
@@ -323,6 +325,10 @@ class Policy(msgspec.Struct, frozen=True, dict=True):
     """Utilisation, default precision and window of the compute accounting."""
     prices: Prices = Prices()
     """The price table of the ``spend`` quota dimension."""
+    parameters: dict[str, ParameterRule] = {}
+    """Limits on extraction-friendly request parameters by name (``[parameters.<name>]``)."""
+    detection: Detection = Detection()
+    """How distillation and abuse detection scores and acts (``[detection]``)."""
 
     def accelerator(self, name: str) -> tuple[str, Accelerator] | None:
         """The catalog name and entry of ``name``, a name or an alias in any case; None if unknown."""
@@ -337,6 +343,14 @@ class Policy(msgspec.Struct, frozen=True, dict=True):
             for alias in acc.aliases:
                 names.setdefault(alias.lower(), name)
         return names
+
+    def parameter_rules_for(self, tier: str, kyc_level: str) -> list[tuple[str, ParameterRule]]:
+        return [
+            (name, rule)
+            for name, rule in self.parameters.items()
+            if (not rule.tiers or tier in rule.tiers)
+            and (not rule.kyc_levels or kyc_level in rule.kyc_levels)
+        ]
 
     def plans_for(self, tier: str, kyc_level: str) -> list[tuple[str, Plan]]:
         return [

@@ -30,7 +30,7 @@ def rebuilt(policy: Policy = SHIPPED, **changes: Any) -> Policy:
         name: getattr(policy, name)
         for name in (
             "groups", "tiers", "rules", "origin", "thresholds", "default_tier",
-            "plans", "accelerators", "compute", "prices",
+            "plans", "accelerators", "compute", "prices", "parameters", "detection",
         )
     }  # fmt: skip
     return make_policy(**{**content, **changes})

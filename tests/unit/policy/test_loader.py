@@ -74,6 +74,7 @@ def test_shipped_policy_groups_tiers_and_thresholds() -> None:
     assert [Path(s).name for s in p.sources] == [
         "accelerators.toml",
         "countries.toml",
+        "detection.toml",
         "plans.toml",
         "prices.toml",
         "rules.toml",
@@ -97,6 +98,8 @@ def test_encoding_shows_content_not_lookups() -> None:
         "accelerators",
         "compute",
         "prices",
+        "parameters",
+        "detection",
     }
 
 
@@ -211,8 +214,8 @@ BAD = {
     "bad_training_fraction": "thresholds.toml:12: thresholds.training[1].alert_fractions[1]: "
     "expected `float` <= 1.0",
     "bad_top_level_key": "limits.toml:3: limits: unknown key (expected one of: "
-    "accelerators, compute, currency, default_tier, gpu_prices, groups, model_prices, origin, plans, rules,"
-    " thresholds, tiers)",
+    "accelerators, compute, currency, default_tier, detection, gpu_prices, groups, model_prices, origin,"
+    " parameters, plans, rules, thresholds, tiers)",
     "bad_name_clash": "countries.toml:1: groups.tier1: 'tier1' is both a group and a tier; names must differ",
     "bad_plan_tier": "plans.toml:3: plans.partners.tiers[1]: undefined tier 'gold'",
     "bad_plan_window": "plans.toml:3: plans.partners.limits[0]: give a period or rolling_days, not both",
