@@ -29,6 +29,7 @@ from .audit.writer import AuditWriter
 from .auth import OIDCValidator
 from .compute.flagger import Flagger
 from .db import connect_pool, migrate, resolve_database_url
+from .detect.runner import Detector, engine
 from .errors import ServiceUnavailable
 from .identity import KeyCache
 from .kyc.expiry import ExpirySweeper
@@ -77,6 +78,7 @@ class Services:
     expiry: ExpirySweeper
     checkpointer: Checkpointer
     flagger: Flagger
+    detector: Detector
     audit: AuditWriter
     ledger: LedgerWriter
     registry: UpstreamRegistry
@@ -194,6 +196,12 @@ class Services:
         policies.subscribe(loaded)
         self.flagger = Flagger(self.pool, lambda: policies.policy, interval=s.compute_flag_seconds)
         self.flagger.start()
+        # Built always (the admin API runs it on demand); in the background unless detect_seconds is 0.
+        self.detector = Detector(
+            self.pool, lambda: policies.policy, self.kyc, engine(), interval=s.detect_seconds
+        )
+        if s.detect_seconds > 0:
+            self.detector.start()
         self.ledger = LedgerWriter(
             self.pool,
             s.state_path / "spool",
@@ -255,6 +263,7 @@ class Services:
         await self.expiry.stop()
         await self.checkpointer.stop()
         await self.flagger.stop()
+        await self.detector.stop()
         for cache in (self.keys, self.standings, self.overrides):
             if cache is not None:
                 await cache.stop()

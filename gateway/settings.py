@@ -221,6 +221,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """How often the head of the audit log is signed, when it grew."""
     compute_flag_seconds: float = 300.0
     """How often one replica looks for training-scale levels newly reached, and logs them."""
+    detect_seconds: float = 300.0
+    """How often one replica runs the distillation and abuse detector over the policy's window
+    (``[detection]``) and takes its actions; 0: never in the background (``gateway detect run``
+    still runs it)."""
     regulator_issuer: str | None = None
     """Issuer of the OAuth 2.0 access tokens regulators present to ``/regulator/v1`` (client
     credentials); a token's scopes ``reports:<JURISDICTION>`` name what it may read. Unset: API disabled."""
@@ -346,6 +350,8 @@ def _validate(settings: Settings, origin: str) -> Settings:
         raise fail("regulator_algorithms", f"{sorted(bad)} not allowed; use public-key algorithms")
     if not 1 <= settings.compute_flag_seconds <= 86400:
         raise fail("compute_flag_seconds", "must be between 1 and 86400")
+    if settings.detect_seconds != 0 and not 1 <= settings.detect_seconds <= 86400:
+        raise fail("detect_seconds", "must be 0 (off) or between 1 and 86400")
     if not 0.1 <= settings.audit_checkpoint_seconds <= 3600:
         raise fail("audit_checkpoint_seconds", "must be between 0.1 and 3600")
     if settings.provider_name is not None and not settings.provider_name.strip():

@@ -50,10 +50,10 @@ from .webhooks import ProviderEvent
 _log = structlog.get_logger(__name__)
 _encode = msgspec.json.encode
 
-Action = Literal["approve", "reject", "suspend", "reinstate", "request_info", "reopen"]
+Action = Literal["approve", "reject", "suspend", "reinstate", "request_info", "reopen", "review"]
 _TARGET: dict[Action, Status] = {
     "approve": "verified", "reject": "rejected", "suspend": "suspended", "reinstate": "verified",
-    "request_info": "pending", "reopen": "pending",
+    "request_info": "pending", "reopen": "pending", "review": "in_review",
 }  # fmt: skip
 
 

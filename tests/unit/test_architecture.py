@@ -71,6 +71,7 @@ DECISIONS = (
     "gateway.reports.model",
     "gateway.reports.usage",
     "gateway.reports.training",
+    "gateway.detect.triage",
 )
 """Pure functions over typed facts: they compute an answer and touch nothing."""
 IO = ("asyncpg", "pyreqwest", "httpx", "aiohttp", "socket", "subprocess", "urllib.request", "http.client",
