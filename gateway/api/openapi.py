@@ -104,9 +104,10 @@ _ERRORS: dict[int, str] = {
     403: "The API is disabled in this deployment: `admin_disabled`, `onboarding_disabled`.",
     404: "Not found: `customer_not_found`, `application_not_found` (also for an application that"
     " belongs to someone else), `owner_not_found`, `hit_not_found`, `override_not_found`,"
-    " `provider_not_found`, `route_not_found`.",
+    " `provider_not_found`, `route_not_found`, `cluster_not_found`, `action_not_found`.",
     409: "The customer's state forbids it: `illegal_transition`, `incomplete`, `open_screening_hits`,"
-    " `application_exists`, `application_locked`, `retention_period`, `erased`, `customer_exists`, ...",
+    " `application_exists`, `application_locked`, `retention_period`, `erased`, `customer_exists`,"
+    " `already_reversed`, `action_exists`, `cluster_dismissed`, `detector_busy`, `detection_off`, ...",
     413: "The body is too large: `request_too_large`.",
     422: "`policy_invalid`: the policy does not load; the policy in force is kept.",
     503: "Not available now: `not_ready` (starting or stopping), `oidc_unavailable`,"

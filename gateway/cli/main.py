@@ -25,6 +25,7 @@ from ..settings import SettingsError, load_settings
 from . import audit as audit_commands
 from . import clusters as cluster_commands
 from . import compute as compute_commands
+from . import detect as detect_commands
 from . import kyc as kyc_commands
 from . import policy as policy_commands
 from . import quota as quota_commands
@@ -192,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     quota_commands.register(sub, add)
     compute_commands.register(sub, add)
     cluster_commands.register(sub, add)
+    detect_commands.register(sub, add)
 
     ke = sub.add_parser("keys", help="API keys", description="API keys")
     kes = ke.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")

@@ -51,7 +51,18 @@ def check_reason(reason: str) -> str:
     reason = reason.strip()
     if not reason or len(reason) > 1000:
         raise BadRequest("a reason of 1-1000 characters is required", code="invalid_reason")
+    # PostgreSQL text holds neither NUL nor a lone surrogate: refused here, not as a database error.
+    if "\x00" in reason or (not reason.isprintable() and _unencodable(reason)):
+        raise BadRequest("the reason holds a character that cannot be stored", code="invalid_reason")
     return reason
+
+
+def _unencodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 async def take(

@@ -82,9 +82,14 @@ def window(
 ) -> tuple[dt.datetime, dt.datetime]:
     """The stretch a run scores: ``window_days`` up to ``until`` (default: now) unless ``since`` is given."""
     end = until if until is not None else now
-    start = since if since is not None else end - dt.timedelta(days=policy.detection.window_days)
-    if start.tzinfo is None or end.tzinfo is None:
-        raise BadRequest("since and until need a time zone (or are taken as UTC)", code="invalid_window")
+    if end.tzinfo is None or (since is not None and since.tzinfo is None):
+        raise BadRequest("since and until need a time zone offset", code="invalid_window")
+    try:
+        start = since if since is not None else end - dt.timedelta(days=policy.detection.window_days)
+    except OverflowError:
+        raise BadRequest(
+            f"until ({end.isoformat()}) is too early for a window", code="invalid_window"
+        ) from None
     if start >= end:
         raise BadRequest(
             f"since ({start.isoformat()}) must be before until ({end.isoformat()})", code="invalid_window"

@@ -16,7 +16,7 @@ from litestar import Litestar, Request, Response, get
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, InternalServerException
 
-from ..api import admin_routes, onboarding_routes, regulator_routes, webhook_routes
+from ..api import admin_routes, detect_routes, onboarding_routes, regulator_routes, webhook_routes
 from ..api.common import MAX_BODY
 from ..api.openapi import ReadinessBody, openapi_config, ops_api
 from ..bodies import IncompleteBody
@@ -114,6 +114,7 @@ def create_control_app(runtime: Runtime) -> Litestar:
             readyz,
             metrics,
             *admin_routes,
+            *detect_routes,
             *onboarding_routes,
             *webhook_routes,
             *regulator_routes,
