@@ -110,7 +110,7 @@ async def record(
     return out
 
 
-_EVIDENCE = "$2, $3, $4, $5::uuid[], $6::jsonb, $7::jsonb, $8::jsonb, $9"
+_EVIDENCE = "$2, $3, $4::uuid[], $5::jsonb, $6::jsonb, $7::jsonb, $8"
 
 
 def _evidence_args(finding: Finding, digest: str) -> tuple[object, ...]:
@@ -132,7 +132,7 @@ async def _insert(
         f"""
         insert into detect_clusters (id, kind, score, members, signals, reasons, links, evidence_hash,
                                      first_seen, flagged_at, updated_at, since, until)
-        values ($1, {_EVIDENCE}, $10, $11, $11, $12, $13)
+        values ($1, {_EVIDENCE}, $9, $10, $10, $11, $12)
         """,  # noqa: S608 - _EVIDENCE is a constant
         cluster_id,
         *_evidence_args(finding, digest),

@@ -54,7 +54,10 @@ async def review(
             "evidence": cluster.evidence_hash,
             "reason": commitment(reason),
         }
-        await log.append(conn, [entry("detect.cluster_reviewed", actor=actor, at=now, data=data)])
+        subject = f"detect_cluster:{cluster_id}"
+        await log.append(
+            conn, [entry("detect.cluster_reviewed", actor=actor, at=now, subject=subject, data=data)]
+        )
         await conn.execute(
             """
             update detect_clusters set status = $2, reviewed_by = $3, reviewed_at = $4, review_reason = $5,

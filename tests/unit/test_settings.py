@@ -161,6 +161,12 @@ jwt_key_file = "/etc/slurm/jwt_hs256.key"
             "invalid setting provider_country ({file}): 'EU' is not an ISO 3166-1",
         ),
         ("", {"GATEWAY_PROVIDER_NAME": " "}, "invalid setting provider_name"),
+        (
+            "detect_seconds = 0.5\n",
+            {},
+            "invalid setting detect_seconds ({file}): must be 0 (off) or between 1 and 86400",
+        ),
+        ("", {"GATEWAY_DETECT_SECONDS": "-1"}, "invalid setting detect_seconds"),
     ],
 )
 def test_bad_configuration_names_the_key(
@@ -203,3 +209,8 @@ def test_the_report_provider_defaults_to_the_audit_origins_host() -> None:
         None, environ={"GATEWAY_PROVIDER_NAME": "Example GPU Cloud Inc.", "GATEWAY_PROVIDER_COUNTRY": "DE"}
     )
     assert (s.report_provider_name, s.provider_country) == ("Example GPU Cloud Inc.", "DE")
+
+
+def test_the_detector_runs_every_five_minutes_unless_told_otherwise(tmp_path: Path) -> None:
+    assert load_settings(write(tmp_path, ""), environ={}).detect_seconds == 300
+    assert load_settings(write(tmp_path, "detect_seconds = 0\n"), environ={}).detect_seconds == 0  # off
