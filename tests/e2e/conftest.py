@@ -79,6 +79,8 @@ def gateway_config(upstream_port: int, dead_port: int, issuer: str = "http://127
 max_body_bytes = 1048576
 access_log = true
 ledger_flush_interval_seconds = 0.05
+# The tests run the detector themselves (tests/e2e/test_detect.py): none in the background.
+detect_seconds = 0
 oidc_issuer = "{issuer}"
 regulator_issuer = "{issuer}"
 admin_token_sha256 = "{hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()}"

@@ -54,7 +54,7 @@ def test_a_finding_continues_the_cluster_it_overlaps_by_half_or_more_of_the_same
     a = known(IDS[:10])
     b = known(IDS[20:30])
     other_kind = known(IDS[:10], kind="extractor")
-    f1 = finding(IDS[:9] + [IDS[35]])  # 9 shared of 11: 0.82
+    f1 = finding([*IDS[:9], IDS[35]])  # 9 shared of 11: 0.82
     f2 = finding(IDS[20:25])  # 5 of 10: exactly 0.5
     f3 = finding(IDS[20:24])  # 4 of 10: below
     assert assign([f1, f2], [other_kind, a, b]) == [a, b]
