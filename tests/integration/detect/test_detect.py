@@ -15,7 +15,7 @@ from gateway.detect.actions import DETECTOR, reverse
 from gateway.detect.findings import Finding, Link
 from gateway.detect.repository import cluster_detail, get_action, list_clusters
 from gateway.detect.review import act, review
-from gateway.detect.runner import run_once
+from gateway.detect.runner import Detector, run_once
 from gateway.detect.triage import evidence_hash
 from gateway.errors import BadRequest, Conflict, NotFoundInStore
 from gateway.policy.detection import Detection, DetectionActions
@@ -24,7 +24,7 @@ from gateway.policy.model import Policy
 from gateway.policy.store import policy_dirs
 from gateway.quota.overrides import list_overrides, set_override
 from gateway.settings import Settings
-from tests.conftest import kyc_service, verified_customer
+from tests.conftest import eventually, kyc_service, verified_customer
 
 NOW = dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC)
 BASE = load_policy(*policy_dirs(Settings()))
@@ -357,3 +357,27 @@ async def test_off_busy_and_bad_input(conn, database_url: str) -> None:
         await list_clusters(conn, "closed")
     with pytest.raises(NotFoundInStore):
         await get_action(conn, 2**62)
+
+
+async def test_the_detector_runs_in_the_background_and_reruns_history_on_demand(database_url: str) -> None:
+    kyc = kyc_service()
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    engine = Fake()
+    detector = Detector(pool, lambda: policy(window_days=2), kyc, engine, interval=3600, wall=lambda: NOW)
+    try:
+        detector.start()
+        await eventually(lambda: _true(bool(engine.windows)))
+        assert engine.windows == [(NOW - dt.timedelta(days=2), NOW)]  # the window ending now
+        history = await detector.run(since=NOW - dt.timedelta(days=60), until=NOW - dt.timedelta(days=30))
+        assert history.status == "done" and history.run is not None
+        assert (history.run.since, history.run.until) == (
+            NOW - dt.timedelta(days=60),
+            NOW - dt.timedelta(days=30),
+        )
+    finally:
+        await detector.stop()
+        await pool.close()
+
+
+async def _true(value: bool) -> bool:
+    return value
