@@ -85,10 +85,12 @@ def window(
     if end.tzinfo is None or (since is not None and since.tzinfo is None):
         raise BadRequest("since and until need a time zone offset", code="invalid_window")
     try:
+        end = end.astimezone(dt.UTC)
         start = since if since is not None else end - dt.timedelta(days=policy.detection.window_days)
+        start = start.astimezone(dt.UTC)
     except OverflowError:
         raise BadRequest(
-            f"until ({end.isoformat()}) is too early for a window", code="invalid_window"
+            "the window reaches beyond the dates that can be represented", code="invalid_window"
         ) from None
     if start >= end:
         raise BadRequest(

@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from gateway.detect.findings import Finding, Link
+from gateway.detect.runner import window
 from gateway.detect.triage import (
     Known,
     assign,
@@ -20,7 +21,11 @@ from gateway.detect.triage import (
     problem,
     reflagged,
 )
+from gateway.errors import BadRequest
 from gateway.policy.detection import Detection, DetectionActions
+from gateway.policy.loader import load_policy
+from gateway.policy.store import policy_dirs
+from gateway.settings import Settings
 
 T0 = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 IDS = [uuid.UUID(int=i) for i in range(1, 40)]
@@ -128,3 +133,22 @@ def test_a_finding_that_cannot_be_recorded_says_why() -> None:
     assert problem(finding(IDS[:2], score=1.5)) == "score 1.5 is not in 0..1"
     assert problem(finding(IDS[:2], score=float("nan"))) == "score nan is not in 0..1"
     assert problem(finding(IDS[:2], signals={"z": float("inf")})) == "signals ['z'] are not finite numbers"
+
+
+def test_the_window_of_a_run() -> None:
+    policy = load_policy(*policy_dirs(Settings()))  # window_days = 7
+    assert window(policy, None, None, T0) == (T0 - dt.timedelta(days=7), T0)
+    plus2 = dt.timezone(dt.timedelta(hours=2))
+    assert window(policy, dt.datetime(2026, 11, 1, 2, tzinfo=plus2), None, T0) == (
+        dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+        T0,
+    )
+    for since, until, message in [
+        (T0, T0, "must be before until"),
+        (T0.replace(tzinfo=None), None, "need a time zone offset"),
+        (None, dt.datetime(1, 1, 3, tzinfo=dt.UTC), "beyond the dates"),
+        (dt.datetime(1, 1, 1, tzinfo=plus2), None, "beyond the dates"),
+    ]:
+        with pytest.raises(BadRequest, match=message) as err:
+            window(policy, since, until, T0)
+        assert err.value.code == "invalid_window"
