@@ -65,8 +65,9 @@ def engine() -> Detect:
 class Outcome(msgspec.Struct, kw_only=True):
     """What one call to :meth:`Detector.run` did."""
 
-    status: Literal["done", "busy", "off"]
-    """``busy``: another replica holds the lock; ``off``: the policy's detection mode is off."""
+    status: Literal["done", "busy", "recent", "off"]
+    """``busy``: another replica holds the lock; ``recent``: another replica ran within the interval
+    (background runs only); ``off``: the policy's detection mode is off."""
     since: dt.datetime
     until: dt.datetime
     run: Run | None = None
@@ -108,8 +109,10 @@ async def run_once(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     now: dt.datetime,
+    unless_within: dt.timedelta | None = None,
 ) -> Outcome:
-    """One run over the window, unless detection is off or another replica is running."""
+    """One run over the window, unless detection is off, another replica is running, or (with
+    ``unless_within``) one ran that recently."""
     start, end = window(policy, since, until, now)
     mode = policy.detection.mode
     if mode == "off":
@@ -118,6 +121,15 @@ async def run_once(
     async with conn.transaction():
         if not await conn.fetchval(_LOCK):
             return Outcome(status="busy", since=start, until=end)
+        if unless_within is not None:
+            # Either side of now: a run stamped ahead (a replica's clock) must not block for long.
+            near = await conn.fetchval(
+                "select exists (select 1 from detect_runs where started_at > $1 and started_at < $2)",
+                now - unless_within,
+                now + unless_within,
+            )
+            if near:
+                return Outcome(status="recent", since=start, until=end)
         findings = await detect(conn, policy, start, end, now=now)
         done = await record(conn, findings, policy.detection, kyc, now=now)
         seconds = time.perf_counter() - began
@@ -174,10 +186,23 @@ class Detector:
         self._wall = wall
         self._task: asyncio.Task[None] | None = None
 
-    async def run(self, since: dt.datetime | None = None, until: dt.datetime | None = None) -> Outcome:
+    async def run(
+        self,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        *,
+        unless_within: dt.timedelta | None = None,
+    ) -> Outcome:
         async with self.pool.acquire() as conn:
             return await run_once(
-                conn, self.policy(), self.kyc, self.detect, since=since, until=until, now=self._wall()
+                conn,
+                self.policy(),
+                self.kyc,
+                self.detect,
+                since=since,
+                until=until,
+                now=self._wall(),
+                unless_within=unless_within,
             )
 
     def start(self) -> None:
@@ -194,7 +219,9 @@ class Detector:
         # one interval of its evidence reaching the ledger; history is rerun on demand (--since).
         while True:
             try:
-                outcome = await self.run()
+                # Every replica wakes up each interval; one run per interval is enough (a little
+                # slack, so that replicas whose clocks or turns drift do not skip a whole round).
+                outcome = await self.run(unless_within=dt.timedelta(seconds=self.interval * 0.9))
                 if outcome.status == "done" and outcome.run is not None:
                     _log.info(
                         "detect_run",

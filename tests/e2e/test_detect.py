@@ -40,8 +40,8 @@ def _cli(gw: GatewayProcess, *args: str) -> Any:
     return json.loads(out.stdout)
 
 
-def _flagged(database_url: str, customer: uuid.UUID) -> uuid.UUID:
-    """A cluster of one flagged account, as a run of the detector records it."""
+def flagged(database_url: str, customer: uuid.UUID) -> tuple[uuid.UUID, int]:
+    """A cluster of one flagged account, as a run of the detector records it, and its flag's id."""
     now = dt.datetime.now(dt.UTC)
     finding = Finding(
         kind="extractor",
@@ -54,13 +54,14 @@ def _flagged(database_url: str, customer: uuid.UUID) -> uuid.UUID:
         until=now,
     )
 
-    async def record() -> uuid.UUID:
+    async def record() -> tuple[uuid.UUID, int]:
         conn = await asyncpg.connect(database_url)
         try:
             flag_only = policy(actions=DetectionActions(flag=0.5, throttle=None))
             out = await run_once(conn, flag_only, kyc_service(), Fake(finding), now=now)
             (cid,) = out.new_clusters
-            return cid
+            (flag,) = out.actions
+            return cid, flag
         finally:
             await conn.close()
 
@@ -74,7 +75,7 @@ def test_a_throttled_or_suspended_customer_is_refused_and_served_again_after_rev
     key = new_key(database_url, gateway, name).key
     assert chat(gateway, key).status_code == 200
     customer = uuid.UUID(_id(gateway, name))
-    cid = _flagged(database_url, customer)
+    cid, _ = flagged(database_url, customer)
 
     listed = _cli(gateway, "clusters", "--status", "open")
     assert str(cid) in [c["id"] for c in listed]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ from gateway.runtime import Runtime
 from gateway.settings import load_settings
 from tests.conftest import make_database
 from tests.e2e.conftest import ADMIN_TOKEN, GENERIC_SECRET, GatewayProcess, free_port, gateway_config
+from tests.e2e.test_detect import flagged
 from tests.oidc_issuer import TestIssuer
 
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
@@ -199,7 +201,11 @@ def fuzz_target(
         )
         assert loaded.status_code == 201, loaded.text
         status = httpx.get(f"{gw.url}/admin/v1/customers/{listed.json()['id']}/kyc/status", headers=admin)
+        # A detection cluster (of the organisation) and its flag, to review, act on and reverse.
+        cluster_id, action_id = flagged(url, uuid.UUID(ids["customer_id"]))
         ids |= {
+            "cluster_id": str(cluster_id),
+            "action_id": str(action_id),
             "owner_id": owner.json()["id"],
             "override_id": str(override.json()["id"]),
             "hit_id": str(status.json()["screening"]["hits"][0]["id"]),
