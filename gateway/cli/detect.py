@@ -101,7 +101,8 @@ def _print_actions(actions: list[Action]) -> None:
                 "action": a.action + (" (shadow)" if a.shadow else ""),
                 "by": a.actor,
                 "state": a.state,
-                "effect": next(iter(a.effect), ""),
+                # jsonb keeps no key order: the effect is the key that is not the reversal's.
+                "effect": next((k for k in a.effect if k != "undone"), ""),
                 "at": f"{a.created_at:%Y-%m-%d %H:%M}",
             }
             for a in actions

@@ -91,7 +91,9 @@ async def take(
         elif action == "throttle":
             override_id, effect = await _throttle(conn, customer_id, throttle_rpm, actor)
         else:
-            effect = await _hold(conn, kyc, customer_id, action, actor, reason)
+            # The KYC trail cites the cluster, whoever acted.
+            cited = reason if str(cluster_id) in reason else f"detection cluster {cluster_id}: {reason}"
+            effect = await _hold(conn, kyc, customer_id, action, actor, cited)
         data = {
             "cluster": str(cluster_id),
             "action": action,

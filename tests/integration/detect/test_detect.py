@@ -271,6 +271,10 @@ async def test_dismissing_reverses_automatic_actions_and_keeps_the_cluster_quiet
         customer_id=members[0],
     )
     assert not manual.automatic and await status(conn, members[0]) == "in_review"
+    cited = await conn.fetchval(
+        "select reason from kyc_transitions where customer_id = $1 order by id desc limit 1", members[0]
+    )
+    assert cited == f"detection cluster {cid}: ask for more"  # the KYC trail names the cluster
 
     detail = await review(conn, kyc, cid, "dismiss", actor="cli:ops", reason="a benchmark lab", now=NOW)
     assert detail.cluster.status == "dismissed" and detail.cluster.reviewed_by == "cli:ops"
