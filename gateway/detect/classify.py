@@ -64,7 +64,7 @@ _CODE = re.compile(
     r"exception|unit tests?|implement|algorithm|api endpoint|snippet|script)\b"
 )
 _MATH = re.compile(
-    r"\\(?:frac|sum|int|sqrt|lim|cdot)|\$[^$\n]+\$|\b\d+\s*[-+*/^×÷]\s*\d+\b|\b(?:solve|equation|integral|"
+    r"\\(?:frac|sum|int|sqrt|lim|cdot)|\$[^$\n]+\$|\b\d+\s*[-+*/^\u00d7\u00f7]\s*\d+\b|\b(?:solve|equation|integral|"
     r"derivative|differentiate|integrate|prove that|proof|theorem|lemma|probability|algebra|geometry|"
     r"calculus|polynomial|matrix|eigen\w*|arithmetic|how many|compute the|calculate)\b"
 )

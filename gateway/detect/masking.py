@@ -16,7 +16,7 @@ import re
 
 MAX_CHARS = 16_384
 
-_UPPER = "A-ZÀ-ÖØ-ÞĀ-ſА-ЯЁ"
+_UPPER = r"A-Z\u00c0-\u00d6\u00d8-\u00de\u0100-\u017f\u0401\u0410-\u042f"  # Latin, Cyrillic capitals
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"```.*?(?:```|\Z)", re.S), " <code> "),
     (re.compile(r"`[^`\n]{1,200}`"), " <code> "),
@@ -25,7 +25,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), " <uuid> "),
     (re.compile(r"\b(?:0x[0-9a-f]+|(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,})\b", re.I), " <hex> "),
     (re.compile(r"\"[^\"\n]{1,300}\"|“[^”\n]{1,300}”|«[^»\n]{1,300}»|'[^'\n]{2,300}'(?!\w)"), " <str> "),
-    (re.compile(rf"\b[{_UPPER}][\w'’-]*(?:[ \t]+[{_UPPER}][\w'’-]*)+"), " <name> "),
+    (re.compile(rf"\b[{_UPPER}][\w'\u2019-]*(?:[ \t]+[{_UPPER}][\w'\u2019-]*)+"), " <name> "),
     (re.compile(r"[-+]?(?<![\w.])\d[\d,_]*(?:\.\d+)?(?:e[-+]?\d+)?%?"), " <num> "),
 )
 _SPACE = re.compile(r"\s+")

@@ -87,7 +87,9 @@ class _Table:
             f"${i}::text[]" if t.endswith("[]") else f"${i}::{t}[]" for i, t in enumerate(pg_types, start=1)
         )
         names = [f"c{i}" for i in range(len(pg_types))]
-        picked = ", ".join(f"{n}::{t}" if t.endswith("[]") else n for n, t in zip(names, pg_types, strict=True))
+        picked = ", ".join(
+            f"{n}::{t}" if t.endswith("[]") else n for n, t in zip(names, pg_types, strict=True)
+        )
         self.insert = (
             f"insert into {name} ({', '.join(columns)}) select {picked} "  # noqa: S608
             f"from unnest({params}) as t({', '.join(names)}) on conflict do nothing"

@@ -42,7 +42,9 @@ def features(customer: uuid.UUID, body: bytes | None = BODY, ip: str | None = "2
 
 
 async def rows(conn: asyncpg.Connection, customer: uuid.UUID) -> list[CallFeatures]:
-    found = await conn.fetch("select * from call_features where customer_id = $1 order by request_id", customer)
+    found = await conn.fetch(
+        "select * from call_features where customer_id = $1 order by request_id", customer
+    )
     return [
         CallFeatures(
             **{
