@@ -26,7 +26,8 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(?:0x[0-9a-f]+|(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,})\b", re.I), " <hex> "),
     (re.compile(r"\"[^\"\n]{1,300}\"|“[^”\n]{1,300}”|«[^»\n]{1,300}»|'[^'\n]{2,300}'(?!\w)"), " <str> "),
     (re.compile(rf"\b[{_UPPER}][\w'\u2019-]*(?:[ \t]+[{_UPPER}][\w'\u2019-]*)+"), " <name> "),
-    (re.compile(r"[-+]?(?<![\w.])\d[\d,_]*(?:\.\d+)?(?:e[-+]?\d+)?%?"), " <num> "),
+    # Digits inside a word too ("item_1370", "gpt4"): generated identifiers vary like numbers.
+    (re.compile(r"[-+]?(?<![.\d])\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?%?"), " <num> "),
 )
 _SPACE = re.compile(r"\s+")
 

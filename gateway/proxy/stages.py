@@ -244,7 +244,7 @@ class GuardParameters:
         standing = ctx.standing
         if head is None or standing is None:
             return  # nothing is forwarded (e.g. /v1/models)
-        if head.logprobs is None and head.top_logprobs is None and head.logit_bias is None and head.n is None:
+        if head.logprobs is None and head.top_logprobs is None and not head.logit_bias and head.n is None:
             return  # the common case: none of them set
         policy = self.policy()
         tier = standing.entitlement.tier if standing.entitlement is not None else policy.default_tier

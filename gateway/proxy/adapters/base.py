@@ -35,8 +35,9 @@ class RequestHead(msgspec.Struct):
     logprobs: bool | int | None = None
     """Chat and Responses: ``true``; legacy completions: how many alternatives per token."""
     top_logprobs: int | None = None
-    logit_bias: msgspec.Raw | None = None
-    """Left undecoded (no cost): only whether it biases anything matters."""
+    logit_bias: msgspec.Raw = msgspec.Raw()
+    """Left undecoded (no cost): only whether it biases anything matters. Empty when absent
+    (msgspec takes ``Raw`` alone, not ``Raw | None``)."""
 
     def asks_logprobs(self) -> bool:
         return self.logprobs is True or type(self.logprobs) is int or bool(self.top_logprobs)
@@ -49,7 +50,7 @@ class RequestHead(msgspec.Struct):
 
     def biases_logits(self) -> bool:
         """``logit_bias`` is set to something other than null or an empty object."""
-        return self.logit_bias is not None and bool(msgspec.json.decode(self.logit_bias))
+        return len(self.logit_bias) > 0 and bool(msgspec.json.decode(self.logit_bias))
 
     def output_cap(self) -> int | None:
         """The most output tokens the request allows, or None when it names no maximum."""
