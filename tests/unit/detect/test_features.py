@@ -44,7 +44,7 @@ def test_a_call_with_everything() -> None:
             logprobs=True,
             top_logprobs=5,
             logit_bias={"1": -100},
-        ),  # fmt: skip
+        ),
     )
     assert (f.request_id, f.occurred_at, f.customer_id, f.key_id) == (
         e.request_id, e.occurred_at, e.customer_id, e.key_id,

@@ -55,13 +55,16 @@ def test_systematic_variation_of_one_word_still_collides() -> None:
     assert sum(hits) / len(hits) >= 0.9
 
 
+WORDS = (
+    "river market engine violet harbor candle orbit lemon fabric thunder saddle pixel glacier "
+    "ledger meadow copper signal lantern quarry velvet walnut cipher beacon tunnel marble falcon "
+    "garden socket planet rocket mirror timber anchor basket canyon desert"
+)
+
+
 def test_unrelated_prompts_share_no_band() -> None:
     rng = random.Random(3)
-    words = (
-        "river market engine violet harbor candle orbit lemon fabric thunder saddle pixel glacier "
-        "ledger meadow copper signal lantern quarry velvet walnut cipher beacon tunnel marble falcon "
-        "garden socket planet rocket mirror timber anchor basket canyon desert"
-    ).split()
+    words = WORDS.split()
     prompts = [" ".join(rng.choice(words) for _ in range(30)) for _ in range(30)]
     prompts += [filled(t, rng) for t in TEMPLATES]
     collisions = [
