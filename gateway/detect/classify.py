@@ -29,25 +29,29 @@ import re
 
 from .prompts import Asked
 
-SCAN_CHARS = 8_192
-"""Only the opening of a long prompt is scanned: what it asks is said there."""
+SCAN_CHARS = 4_096
+"""Only the opening of a long prompt is scanned for its family: what it asks is said there. For
+reasoning, its closing :data:`TAIL_CHARS` too ("... Think step by step." ends many prompts)."""
+TAIL_CHARS = 1_024
 
 FAMILIES = ("code", "math", "reasoning", "tools", "translation", "writing", "extraction", "chat", "other")
 
+# No pattern starts with \b or a class: each alternative starts with a literal, so re finds the
+# characters that can start a match by a fast scan (a leading \b costs ~10x on a long prompt).
 _REASONING = re.compile(
     "|".join(
         (
             r"step[- ]by[- ]step",
-            r"\b(?:show|explain|give|provide|include|write out|articulate|describe|reveal|share|output|print)"
+            r"(?:show|explain|give|provide|include|write out|articulate|describe|reveal|share|output|print)"
             r"\b(?: me)?(?: all| each of)? (?:your|the|all|each|every) (?:own )?(?:internal )?"
             r"(?:reasoning|thought process|thinking|thoughts|steps|working|work)\b",
-            r"\bchain[- ]of[- ]thoughts?\b",
-            r"\bthink(?:ing)? (?:it |this |that |everything )?through\b",
-            r"\binternal (?:reasoning|monologue|thoughts?)\b",
-            r"\breasoning (?:trace|traces|process|chain|steps)\b",
-            r"\bthought process\b",
-            r"\bwalk me through\b",
-            r"\blet'?s think\b",
+            r"chain[- ]of[- ]thoughts?\b",
+            r"think(?:ing)? (?:it |this |that |everything )?through\b",
+            r"internal (?:reasoning|monologue|thoughts?)\b",
+            r"reasoning (?:trace|traces|process|chain|steps)\b",
+            r"thought process\b",
+            r"walk me through\b",
+            r"let'?s think\b",
             r"一步一步|逐步|分步|思考过程|推理过程|思维链",
             r"шаг за шагом|пошагов|ход (?:своих |ваших |твоих )?рассуждени|цепочк\w* рассуждени",
             r"paso a paso|(?:tu|su) razonamiento|cadena de pensamiento",
@@ -58,38 +62,45 @@ _REASONING = re.compile(
     )
 )
 _CODE_BLOCK = re.compile(r"```|^(?:def|class|import|from \w+ import|#include|function|const|let|var) ", re.M)
+# \b first here (slower): "rust" must not match "trust".
 _CODE = re.compile(
     r"\b(?:python|javascript|typescript|java|c\+\+|c#|golang|rust|kotlin|swift|ruby|php|bash|sql|html|"
     r"css|regex|code|coding|function|method|class|compile[rsd]?|debug|refactor|bug|stack ?trace|"
     r"exception|unit tests?|implement|algorithm|api endpoint|snippet|script)\b"
 )
+_LATEX = re.compile(r"\\(?:frac|sum|int|sqrt|lim|cdot)|\$[^$\n]+\$")
+_ARITHMETIC = re.compile(r"\d\s*[+*/^=\u00d7\u00f7]\s*\d|\d\s+-\s+\d")  # not 2026-12-01
 _MATH = re.compile(
-    r"\\(?:frac|sum|int|sqrt|lim|cdot)|\$[^$\n]+\$|\b\d+\s*[-+*/^\u00d7\u00f7]\s*\d+\b|\b(?:solve|equation|integral|"
+    r"(?:solve|equation|integral|"
     r"derivative|differentiate|integrate|prove that|proof|theorem|lemma|probability|algebra|geometry|"
     r"calculus|polynomial|matrix|eigen\w*|arithmetic|how many|compute the|calculate)\b"
 )
 _TRANSLATION = re.compile(
-    r"\btranslat\w*|traduc\w*|tradu[iz]\w*|übersetz\w*|перевед\w*|перевод\w*|翻译|翻譯|翻訳"
+    r"translat\w*|traduc\w*|tradu[iz]\w*|übersetz\w*|перевед\w*|перевод\w*|翻译|翻譯|翻訳"
 )
 _EXTRACTION = re.compile(
-    r"\b(?:extract\w*|parse|parsing|classify|classification|categori[sz]e|named entit\w*|label each|"
+    r"(?:extract\w*|parse|parsing|classify|classification|categori[sz]e|named entit\w*|label each|"
     r"fill in the fields|key[- ]value|as json|in json|json object|json schema|structured data)\b"
 )
 _WRITING = re.compile(
-    r"\b(?:write|draft|compose|essay|story|poem|blog|article|cover letter|rewrite|paraphrase|"
+    r"(?:write|draft|compose|essay|story|poem|blog|article|cover letter|rewrite|paraphrase|"
     r"summari[sz]e|summary|proofread|edit this|slogan|tweet|headline)\b"
 )
-_PUZZLE = re.compile(r"\b(?:riddle|puzzle|logic problem|deduce|brain ?teaser)\b")
+_PUZZLE = re.compile(r"(?:riddle|puzzle|logic problem|deduce|brain ?teaser)\b")
 
 
 def asks_reasoning(asked: Asked) -> bool:
     """The request asks for step-by-step reasoning or its trace, in words or by parameter."""
     if asked.thinking:
         return True
-    return any(
-        text is not None and _REASONING.search(text[:SCAN_CHARS].lower()) is not None
-        for text in (asked.prompt, asked.system)
-    )
+    for text in (asked.prompt, asked.system):
+        if text is None:
+            continue
+        if len(text) > SCAN_CHARS + TAIL_CHARS:
+            text = text[:SCAN_CHARS] + "\n" + text[-TAIL_CHARS:]
+        if _REASONING.search(text.lower()) is not None:
+            return True
+    return False
 
 
 def family(asked: Asked, reasoning: bool) -> str:
@@ -102,7 +113,11 @@ def family(asked: Asked, reasoning: bool) -> str:
     lowered = text.lower()
     if _CODE_BLOCK.search(text) or _CODE.search(lowered):
         return "code"
-    if _MATH.search(lowered):
+    if (
+        _ARITHMETIC.search(text)
+        or (("\\" in text or "$" in text) and _LATEX.search(text))
+        or _MATH.search(lowered)
+    ):
         return "math"
     if _TRANSLATION.search(lowered):
         return "translation"

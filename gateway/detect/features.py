@@ -8,6 +8,7 @@ request body, for the gateway and ``gateway usage import`` alike.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import uuid
 from typing import TYPE_CHECKING
@@ -98,6 +99,7 @@ def extract(event: UsageEvent, body: bytes | None) -> CallFeatures:
     )
 
 
+@functools.lru_cache(maxsize=65536)
 def network_of(ip: str | None) -> str | None:
     """The /24 (IPv4) or /48 (IPv6) an address is in; None without one, or for a malformed one."""
     if ip is None:

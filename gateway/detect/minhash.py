@@ -59,15 +59,23 @@ def signature(masked: str) -> npt.NDArray[np.uint64] | None:
     return result
 
 
+_BAND_PREFIXES = tuple(band.to_bytes(2, "little") for band in range(BANDS))
+_BAND_BYTES = ROWS * 8
+
+
 def band_keys(sig: npt.NDArray[np.uint64]) -> tuple[int, ...]:
-    """One signed 64-bit key per band: equal keys, equal rows in that band."""
-    values = sig.astype("<u8", copy=False)
-    keys = []
-    for band in range(BANDS):
-        h = hashlib.blake2b(band.to_bytes(2, "little"), digest_size=8)
-        h.update(values[band * ROWS : (band + 1) * ROWS].tobytes())
-        keys.append(int.from_bytes(h.digest(), "big", signed=True))
-    return tuple(keys)
+    """One signed 64-bit key per band (BLAKE2b of the band's index and its rows): equal keys, equal
+    rows in the same band."""
+    data = sig.astype("<u8", copy=False).tobytes()
+    blake2b = hashlib.blake2b
+    return tuple(
+        int.from_bytes(
+            blake2b(prefix + data[i * _BAND_BYTES : (i + 1) * _BAND_BYTES], digest_size=8).digest(),
+            "big",
+            signed=True,
+        )
+        for i, prefix in enumerate(_BAND_PREFIXES)
+    )
 
 
 def bands(masked: str) -> tuple[int, ...]:

@@ -76,3 +76,12 @@ def test_the_first_rule_that_applies_wins() -> None:
     assert family(chat("Write a Python function to integrate a polynomial"), False) == "code"
     # Math with a request for reasoning is math (the reasoning flag says the rest).
     assert family(chat("Prove that the sum is even, step by step"), True) == "math"
+
+
+def test_words_inside_other_words_and_dates_do_not_count() -> None:
+    assert family(chat("Can I trust this summary of the meeting?"), False) == "writing"
+    assert family(chat("Meet me on 2026-12-01 at the station"), False) == "chat"
+
+
+def test_a_request_for_reasoning_at_the_end_of_a_long_prompt() -> None:
+    assert asks_reasoning(chat("data " * 5000 + "Now think step by step."))

@@ -17,7 +17,7 @@ from gateway.detect.masking import MAX_CHARS, mask
         ),
         ("Rewrite \"the quick fox\" and 'lazy dog'", "rewrite <str> and <str>"),
         ("Fix:\n```python\nprint(1)\n```\nand `x = 2`", "fix: <code> and <code>"),
-        ("Price: 1,234.50 or 3.5% or -7e3", "price: <num> or <num> or <num>"),
+        ("Price: 1,234.50 or 3.5% or -7e3", "price: <num> or <num> or - <num>"),
         ("  Many   spaces\n\tHere  ", "many spaces here"),
         ("Tell me about New York City", "tell me about <name>"),
         ("Call solve_1370 on gpt4", "call solve_ <num> on gpt <num>"),
