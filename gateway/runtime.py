@@ -221,8 +221,9 @@ class Services:
         self.metrics.bind_ledger(lambda: ledger.depth, lambda: ledger.written, lambda: ledger.spooled)
         await self.ledger.start()
         if s.detect_features:
-            self.features = FeatureTap(self.ledger.record_features)
-            self.features.start()
+            self.features = tap = FeatureTap(self.ledger.record_features)
+            self.metrics.bind_features(lambda: tap.depth)
+            tap.start()
         self.registry = UpstreamRegistry(s.upstreams, self.environ)
         self.proxy = ProxyApp(
             self.pipeline(),
