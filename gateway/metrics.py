@@ -24,6 +24,11 @@ class Metrics:
             "gateway_upstream_errors", "Upstream calls that failed, by upstream and error code.",
             ["upstream", "code"], registry=self.registry,
         )  # fmt: skip
+        self.features_pending = Gauge(
+            "gateway_features_pending",
+            "Calls waiting for feature extraction (off the request path).",
+            registry=self.registry,
+        )
         self.ledger_depth = Gauge(
             "gateway_ledger_queue_depth", "Usage events accepted and not yet written.", registry=self.registry
         )
@@ -53,6 +58,10 @@ class Metrics:
     def refused_unattributed(self, code: str) -> None:
         """A refusal the ledger cannot record (no principal): counted here instead."""
         self.unattributed.labels(code).inc()
+
+    def bind_features(self, pending: Callable[[], float]) -> None:
+        """The calls handed over for feature extraction and not yet extracted (``detect.tap``)."""
+        self.features_pending.set_function(pending)
 
     def bind_ledger(
         self, depth: Callable[[], float], written: Callable[[], float], spooled: Callable[[], float]

@@ -30,6 +30,7 @@ from .auth import OIDCValidator
 from .compute.flagger import Flagger
 from .db import connect_pool, migrate, resolve_database_url
 from .detect.runner import Detector, engine
+from .detect.tap import FeatureTap
 from .errors import ServiceUnavailable
 from .identity import KeyCache
 from .kyc.expiry import ExpirySweeper
@@ -43,7 +44,16 @@ from .policy.reloads import PolicyReloads
 from .policy.store import PolicyStore, policy_dirs
 from .proxy import ProxyApp, UpstreamRegistry
 from .proxy.origin import OriginResolver
-from .proxy.stages import Identify, KnowCustomer, Meter, Place, ReadBody, ResolveOrigin, RouteToUpstream
+from .proxy.stages import (
+    GuardParameters,
+    Identify,
+    KnowCustomer,
+    Meter,
+    Place,
+    ReadBody,
+    ResolveOrigin,
+    RouteToUpstream,
+)
 from .quota.meter import QuotaMeter
 from .quota.overrides import OverrideCache
 from .settings import Settings
@@ -91,6 +101,8 @@ class Services:
     regulator_oidc: OIDCValidator | None = None
     cluster_proxy: ClusterProxy | None = None
     follower: Follower | None = None
+    features: FeatureTap | None = None
+    """Feature extraction off the hot path (``detect_features``)."""
 
     def __init__(self, settings: Settings, environ: Mapping[str, str], metrics: Metrics) -> None:
         """Not started: use :meth:`start`, which returns the services only once all are running."""
@@ -108,19 +120,23 @@ class Services:
     def pipeline(self) -> list[Stage]:
         """The request pipeline, in order. Each later capability is one more stage here."""
         mode = self.settings.policy_mode
+        policies = self.policies
         stages: list[Stage] = [
             ResolveOrigin(OriginResolver(self.settings.trusted_proxies)),  # from where
             Identify(self.keys),  # who is calling
             KnowCustomer(self.standings),  # verified, and clear of sanctions?
             ReadBody(self.settings.max_body_bytes),  # what they ask for
-            RouteToUpstream(self.registry),  # which upstream serves it
         ]
+        if mode != "off":
+            stages.append(  # extraction-friendly parameters within the customer's limits?
+                GuardParameters(lambda: policies.policy, shadow=mode == "shadow")
+            )
+        stages.append(RouteToUpstream(self.registry))  # which upstream serves it
         if mode != "off":
             stages.append(  # may they use it from here?
                 Place(self.standings, shadow=mode == "shadow", audit=self.audit.record)
             )
         if self.meter is not None:
-            policies = self.policies
             stages.append(  # within quota?
                 Meter(self.meter, self.settings.quota_default_max_tokens, lambda: policies.policy.prices)
             )
@@ -212,9 +228,18 @@ class Services:
         ledger = self.ledger
         self.metrics.bind_ledger(lambda: ledger.depth, lambda: ledger.written, lambda: ledger.spooled)
         await self.ledger.start()
+        if s.detect_features:
+            self.features = tap = FeatureTap(self.ledger.record_features)
+            self.metrics.bind_features(lambda: tap.depth)
+            tap.start()
         self.registry = UpstreamRegistry(s.upstreams, self.environ)
         self.proxy = ProxyApp(
-            self.pipeline(), self.registry, self.ledger, self.metrics, access_log=s.access_log
+            self.pipeline(),
+            self.registry,
+            self.ledger,
+            self.metrics,
+            access_log=s.access_log,
+            features=self.features.take if self.features is not None else None,
         )
         if s.clusters:
             from .clusters.admission import JobAdmission
@@ -257,6 +282,8 @@ class Services:
             await cluster.close()
         if self.meter is not None:
             await self.meter.stop()
+        if self.features is not None:
+            await self.features.stop()  # its last features go to the ledger, which is flushed next
         await self.ledger.stop()
         _log.info("ledger_flushed", written=self.ledger.written, spooled=self.ledger.spooled)
         await self.audit.stop()

@@ -171,6 +171,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     ledger_flush_interval_seconds: float = 0.25
     ledger_max_buffer: int = 200_000
     """Events held in memory while the database is down; beyond it they are spooled to disk."""
+    detect_features: bool = True
+    """Keep each model-API call's features beside the ledger (``call_features``: counts, parameters,
+    task family, fingerprints and LSH band keys of the masked prompt; never its text), extracted off
+    the hot path, for distillation and abuse detection. Off: no features are kept."""
     shutdown_timeout_seconds: float = 30.0
     upstreams: list[UpstreamSettings] = []
     clusters: list[ClusterSettings] = []

@@ -1,18 +1,22 @@
-"""``gateway usage list|compute|summary``: the ledger, read back.
+"""``gateway usage list|compute|summary|import``: the ledger, read back and filled from elsewhere.
 
 ``list`` prints model-API and cluster-API calls, ``compute`` the cluster jobs settled (what each
 computed), ``summary`` each customer's calls, tokens and compute over a period: what reports and
-detection read, from the same tables.
+detection read, from the same tables. ``import`` adds model-API calls served elsewhere (JSON Lines,
+``detect.imports.CallRecord``), with the same call features as the gateway keeps.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import msgspec
 
+from ..detect.imports import import_calls
 from ..identity.repository import find_customer
 from ..ledger.repository import list_compute, list_usage, usage_summary
 from .common import AddCommand, CliError, instant, positive, print_json, print_table, with_db
@@ -78,6 +82,30 @@ def cmd_usage_summary(args: argparse.Namespace) -> None:
     print_table([msgspec.structs.asdict(r) for r in rows], columns)
 
 
+def cmd_usage_import(args: argparse.Namespace) -> None:
+    if args.file == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        try:
+            data = Path(args.file).read_bytes()
+        except OSError as exc:
+            raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
+
+    async def work(conn: asyncpg.Connection) -> Any:
+        return await import_calls(conn, data, dry_run=args.dry_run)
+
+    summary = with_db(args, work)
+    if args.json:
+        print_json(summary)
+        return
+    verb = "would be written" if summary.dry_run else "written"
+    print(
+        f"{summary.lines} lines, {summary.written} calls {verb}, "
+        f"{summary.duplicates} duplicates skipped"
+        + (" (dry run: nothing written)" if summary.dry_run else "")
+    )
+
+
 def register(sub: Any, add: AddCommand) -> None:
     us = sub.add_parser("usage", help="usage ledger", description="usage ledger")
     uss = us.add_subparsers(dest="usage_command", required=True, metavar="COMMAND")
@@ -95,3 +123,11 @@ def register(sub: Any, add: AddCommand) -> None:
     p.add_argument("--since", type=instant, required=True, help="start, ISO 8601 (inclusive; UTC if no zone)")
     p.add_argument("--until", type=instant, required=True, help="end, ISO 8601 (exclusive; UTC if no zone)")
     p.add_argument("--customer", help="only this customer's (id or name)")
+    p = add(
+        uss,
+        "import",
+        cmd_usage_import,
+        "import model-API calls served elsewhere (JSON Lines), with their call features",
+    )
+    p.add_argument("file", metavar="FILE", help="JSON Lines, one call a line; - reads standard input")
+    p.add_argument("--dry-run", action="store_true", help="check every line, write nothing")

@@ -8,9 +8,17 @@ request body, for the gateway and ``gateway usage import`` alike.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import ipaddress
 import uuid
+from typing import TYPE_CHECKING
 
 import msgspec
+
+from . import classify, masking, minhash, prompts
+
+if TYPE_CHECKING:
+    from ..ledger.events import UsageEvent
 
 
 class CallFeatures(msgspec.Struct, frozen=True, kw_only=True):
@@ -45,3 +53,60 @@ class CallFeatures(msgspec.Struct, frozen=True, kw_only=True):
 
 
 FEATURE_COLUMNS: tuple[str, ...] = tuple(f.name for f in msgspec.structs.fields(CallFeatures))
+
+
+def extract(event: UsageEvent, body: bytes | None) -> CallFeatures:
+    """The features of one call, from its usage event and its request body (pure).
+
+    A missing body, or one that is not a JSON object, gives features without a prompt: no
+    fingerprints, no band keys, family ``other`` (or ``tools``).
+    """
+    asked = prompts.read(body)
+    reasoning = classify.asks_reasoning(asked)
+    template_fp: int | None = None
+    bands: tuple[int, ...] = ()
+    if asked.prompt is not None:
+        skeleton = masking.mask(asked.prompt)
+        if skeleton:
+            template_fp = minhash.fingerprint(skeleton)
+            bands = minhash.bands(skeleton)
+    system_fp = None
+    if asked.system is not None:
+        system = masking.mask(asked.system)
+        system_fp = minhash.fingerprint(system) if system else None
+    return CallFeatures(
+        request_id=event.request_id,
+        occurred_at=event.occurred_at,
+        customer_id=event.customer_id,
+        key_id=event.key_id,
+        model=event.model,
+        status=event.status,
+        prompt_tokens=event.prompt_tokens,
+        completion_tokens=event.completion_tokens,
+        client_ip=event.client_ip,
+        network=network_of(event.client_ip),
+        country=event.origin_country,
+        temperature=asked.temperature,
+        n=asked.n,
+        logprobs=asked.logprobs,
+        top_logprobs=asked.top_logprobs,
+        logit_bias=asked.logit_bias,
+        reasoning=reasoning,
+        family=classify.family(asked, reasoning),
+        system_fp=system_fp,
+        template_fp=template_fp,
+        bands=bands,
+    )
+
+
+@functools.lru_cache(maxsize=65536)
+def network_of(ip: str | None) -> str | None:
+    """The /24 (IPv4) or /48 (IPv6) an address is in; None without one, or for a malformed one."""
+    if ip is None:
+        return None
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))

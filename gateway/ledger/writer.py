@@ -1,7 +1,8 @@
-"""Batch writer for the ledger: usage events and compute events.
+"""Batch writer for the ledger: usage events, compute events and call features.
 
 Requests append to an in-memory buffer (no I/O on the hot path); a background task COPYs
-batches into ``usage_events``, and settled cluster jobs into ``compute_events``, the same way.
+batches into ``usage_events``, and settled cluster jobs into ``compute_events``, and each call's
+features (``gateway/detect/``, extracted off the hot path) into ``call_features``, the same way.
 While the database is down events stay buffered; past ``max_buffer`` and at shutdown, whatever
 cannot be written is appended to a spool file under the state folder and replayed at the next
 start. An accepted event is therefore written once the database is back, or on disk.
@@ -21,6 +22,7 @@ import asyncpg
 import msgspec
 import structlog
 
+from ..detect.features import FEATURE_COLUMNS, CallFeatures
 from ..spool import SPOOL_FILE_MODE, spool_folder
 from .events import COMPUTE_COLUMNS, USAGE_COLUMNS, ComputeEvent, UsageEvent
 
@@ -39,6 +41,12 @@ _COMPUTE_TYPES = (
     "double precision", "double precision", "double precision", "boolean", "text",
 )  # fmt: skip
 
+_FEATURE_TYPES = (
+    "uuid", "timestamptz", "uuid", "text", "text", "integer", "integer", "integer", "inet", "cidr",
+    "text", "real", "smallint", "boolean", "smallint", "boolean", "boolean", "text", "bigint", "bigint",
+    "bigint[]",
+)  # fmt: skip
+
 
 def _usage_row(e: UsageEvent) -> tuple[object, ...]:
     return (
@@ -53,12 +61,12 @@ def _usage_row(e: UsageEvent) -> tuple[object, ...]:
 class _Table:
     """One ledger table: its events waiting to be written, how each becomes a row, its spool files."""
 
-    __slots__ = ("buffer", "columns", "decode", "insert", "name", "row", "spool_prefix")
+    __slots__ = ("arrays", "buffer", "columns", "decode", "insert", "name", "row", "spool_prefix")
 
     def __init__(
         self,
         name: str,
-        event: type[UsageEvent | ComputeEvent],
+        event: type[UsageEvent | ComputeEvent | CallFeatures],
         columns: Sequence[str],
         pg_types: Sequence[str],
         row: Callable[[Any], tuple[object, ...]],
@@ -72,9 +80,31 @@ class _Table:
         self.spool_prefix = spool_prefix
         self.buffer: list[Any] = []
         # unnest() of one array per column inserts a batch in one statement, skipping duplicates.
-        self.insert = "insert into {} ({}) select * from unnest({}) on conflict do nothing".format(  # noqa: S608
-            name, ", ".join(columns), ", ".join(f"${i}::{t}[]" for i, t in enumerate(pg_types, start=1))
+        # An array column cannot ride in an array of arrays (unnest() would flatten it, and rows'
+        # arrays differ in length): it is passed as text literals and cast back per row.
+        self.arrays = tuple(i for i, t in enumerate(pg_types) if t.endswith("[]"))
+        params = ", ".join(
+            f"${i}::text[]" if t.endswith("[]") else f"${i}::{t}[]" for i, t in enumerate(pg_types, start=1)
         )
+        names = [f"c{i}" for i in range(len(pg_types))]
+        picked = ", ".join(
+            f"{n}::{t}" if t.endswith("[]") else n for n, t in zip(names, pg_types, strict=True)
+        )
+        self.insert = (
+            f"insert into {name} ({', '.join(columns)}) select {picked} "  # noqa: S608
+            f"from unnest({params}) as t({', '.join(names)}) on conflict do nothing"
+        )
+
+    def columns_of(self, batch: Sequence[Any]) -> list[Sequence[object]]:
+        """The batch as one sequence per column, for :attr:`insert`."""
+        columns: list[Sequence[object]] = list(zip(*(self.row(e) for e in batch), strict=True))
+        for i in self.arrays:
+            columns[i] = [None if v is None else _array_literal(v) for v in columns[i]]  # type: ignore[arg-type]
+        return columns
+
+
+def _array_literal(values: Sequence[object]) -> str:
+    return "{" + ",".join(str(v) for v in values) + "}"
 
 
 def _usage_table() -> _Table:
@@ -85,6 +115,17 @@ def _usage_table() -> _Table:
         _USAGE_TYPES,
         _usage_row,
         "usage",
+    )
+
+
+def _features_table() -> _Table:
+    return _Table(
+        "call_features",
+        CallFeatures,
+        FEATURE_COLUMNS,
+        _FEATURE_TYPES,
+        msgspec.structs.astuple,
+        "features",
     )
 
 
@@ -116,7 +157,8 @@ class LedgerWriter:
         self._max_buffer = max_buffer
         self._usage = _usage_table()
         self._compute = _compute_table()
-        self._tables = (self._usage, self._compute)
+        self._features = _features_table()
+        self._tables = (self._usage, self._compute, self._features)
         self._buffer = self._usage.buffer  # the hot path's list: only ever changed in place
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -136,9 +178,15 @@ class LedgerWriter:
         """A settled cluster job: written with the next batch, like a usage event."""
         self._compute.buffer.append(event)
 
+    def record_features(self, features: CallFeatures) -> None:
+        """One call's features (extracted off the hot path): written with the next batch."""
+        self._features.buffer.append(features)
+        if len(self._features.buffer) >= self._batch_size:
+            self._wake.set()
+
     @property
     def depth(self) -> int:
-        return len(self._usage.buffer) + len(self._compute.buffer)
+        return sum(len(table.buffer) for table in self._tables)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -203,9 +251,8 @@ class LedgerWriter:
         return False
 
     async def _insert_tolerant(self, table: _Table, batch: Sequence[Any]) -> None:
-        columns = list(zip(*(table.row(e) for e in batch), strict=True))
         async with self._pool.acquire(timeout=5) as conn:
-            await conn.execute(table.insert, *columns, timeout=30)
+            await conn.execute(table.insert, *table.columns_of(batch), timeout=30)
 
     # -- spool -------------------------------------------------------------
 
@@ -245,3 +292,26 @@ class LedgerWriter:
             path.unlink()
             replayed += len(events)
         return replayed
+
+
+_USAGE = _usage_table()
+_FEATURES = _features_table()
+
+
+async def insert_calls(
+    conn: asyncpg.Connection,
+    events: Sequence[UsageEvent],
+    features: Sequence[CallFeatures],
+    *,
+    batch_size: int = 5000,
+) -> int:
+    """Usage events and their features through the writer's tolerant insert (a row already there is
+    skipped), on the caller's connection and so in its transaction: what ``gateway usage import``
+    writes. Returns how many usage events were new."""
+    written = 0
+    for table, rows in ((_USAGE, events), (_FEATURES, features)):
+        for i in range(0, len(rows), batch_size):
+            status = await conn.execute(table.insert, *table.columns_of(rows[i : i + batch_size]))
+            if table is _USAGE:
+                written += int(status.rsplit(" ", 1)[-1])
+    return written

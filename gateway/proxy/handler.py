@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -57,12 +57,16 @@ class ProxyApp:
         metrics: Metrics,
         *,
         access_log: bool = False,
+        features: Callable[[UsageEvent, bytes], None] | None = None,
     ) -> None:
         self.stages = tuple(stages)
         self.registry = registry
         self.ledger = ledger
         self.metrics = metrics
         self.access_log = access_log
+        self.features = features
+        """Where each call with a body goes for feature extraction (``detect.tap.FeatureTap.take``);
+        None: no features (``detect_features = false``)."""
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         ctx = RequestContext(scope, receive)
@@ -242,30 +246,32 @@ class ProxyApp:
             ctx.admission.settle(actual_usage(ctx, ctx.admission.estimate))
         principal = ctx.principal
         if principal is not None:
-            self.ledger.record(
-                UsageEvent(
-                    request_id=ctx.request_uuid,
-                    occurred_at=dt.datetime.fromtimestamp(ctx.occurred_at, _UTC),
-                    customer_id=principal.customer_id,
-                    project_id=principal.project_id,
-                    key_id=principal.key_id,
-                    upstream=ctx.upstream.name if ctx.upstream is not None else None,
-                    route=route,
-                    model=ctx.model,
-                    stream=ctx.stream,
-                    status=ctx.status,
-                    error_code=ctx.error_code,
-                    prompt_tokens=ctx.prompt_tokens,
-                    completion_tokens=ctx.completion_tokens,
-                    usage_complete=ctx.usage_complete,
-                    duration_ms=elapsed * 1000.0,
-                    bytes_in=ctx.bytes_in,
-                    bytes_out=ctx.bytes_out,
-                    client_ip=ctx.client_ip,
-                    origin_country=ctx.origin_country,
-                    policy_hash=ctx.policy_hash,
-                )
+            event = UsageEvent(
+                request_id=ctx.request_uuid,
+                occurred_at=dt.datetime.fromtimestamp(ctx.occurred_at, _UTC),
+                customer_id=principal.customer_id,
+                project_id=principal.project_id,
+                key_id=principal.key_id,
+                upstream=ctx.upstream.name if ctx.upstream is not None else None,
+                route=route,
+                model=ctx.model,
+                stream=ctx.stream,
+                status=ctx.status,
+                error_code=ctx.error_code,
+                prompt_tokens=ctx.prompt_tokens,
+                completion_tokens=ctx.completion_tokens,
+                usage_complete=ctx.usage_complete,
+                duration_ms=elapsed * 1000.0,
+                bytes_in=ctx.bytes_in,
+                bytes_out=ctx.bytes_out,
+                client_ip=ctx.client_ip,
+                origin_country=ctx.origin_country,
+                policy_hash=ctx.policy_hash,
             )
+            self.ledger.record(event)
+            # Only calls whose body was read (routes that forward): the body is what features are of.
+            if self.features is not None and ctx.body:
+                self.features(event, ctx.body)
         elif ctx.error_code is not None:
             # No key, a key that is not one, a path that is no route: no customer to record it under.
             self.metrics.refused_unattributed(ctx.error_code)

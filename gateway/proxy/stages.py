@@ -17,6 +17,7 @@ from ..errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from ..identity import KeyCache
 from ..identity.cache import IdentityUnavailable, RevokedKey
 from ..kyc.standing import StandingCache
+from ..policy import parameters
 from ..policy import trail as policy_trail
 from ..policy.decide import Action
 from ..quota.meter import QuotaMeter
@@ -28,7 +29,7 @@ from .upstreams import UpstreamRegistry
 
 if TYPE_CHECKING:
     from ..audit.entry import AuditEntry
-    from ..policy.model import Prices
+    from ..policy.model import Policy, Prices
 
 _log = structlog.get_logger("gateway")
 
@@ -217,6 +218,48 @@ async def read_body(ctx: RequestContext, max_bytes: int) -> bytes:
         if not message.get("more_body"):
             ctx.bytes_in = size
             return b"".join(chunks)
+
+
+class GuardParameters:
+    """Extraction-friendly parameters (``logit_bias`` with ``logprobs``, many ``top_logprobs``, large
+    ``n``) within the limits the policy's ``[parameters.*]`` rules set for the customer's tier and KYC
+    level; from memory (the merged limits are kept per policy hash, tier and level)."""
+
+    def __init__(self, policy: Callable[[], Policy], *, shadow: bool = False) -> None:
+        self.policy = policy
+        self.shadow = shadow
+        self._limits: dict[tuple[str, str, str], parameters.Limits] = {}
+
+    def limits(self, policy: Policy, tier: str, kyc_level: str) -> parameters.Limits:
+        key = (policy.hash, tier, kyc_level)
+        found = self._limits.get(key)
+        if found is None:
+            if len(self._limits) > 1024:  # old policies' entries: start again
+                self._limits.clear()
+            found = self._limits[key] = parameters.merge(policy.parameter_rules_for(tier, kyc_level))
+        return found
+
+    async def __call__(self, ctx: RequestContext) -> None:
+        head = ctx.head
+        standing = ctx.standing
+        if head is None or standing is None:
+            return  # nothing is forwarded (e.g. /v1/models)
+        if head.logprobs is None and head.top_logprobs is None and not head.logit_bias and head.n is None:
+            return  # the common case: none of them set
+        policy = self.policy()
+        tier = standing.entitlement.tier if standing.entitlement is not None else policy.default_tier
+        limits = self.limits(policy, tier, standing.facts.kyc_level)
+        if limits.empty:
+            return
+        asked = parameters.Asked(head.asks_logprobs(), head.alternatives(), head.biases_logits(), head.n)
+        refused = parameters.check(limits, asked)
+        if refused is None:
+            return
+        code, message = refused
+        if self.shadow:
+            _log.info("parameters_would_deny", request_id=ctx.request_id, code=code, reason=message)
+            return
+        raise Forbidden(message, code=code)
 
 
 class RouteToUpstream:

@@ -146,7 +146,7 @@ def test_a_replica_with_another_master_key_refuses_to_start(gateway, gateway_con
     "command",
     [[], ["serve"], ["db", "migrate"], ["db", "status"], ["customers", "create"], ["customers", "list"],
      ["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["usage", "list"], ["usage", "compute"],
-     ["usage", "summary"], ["audit", "verify"], ["audit", "export"], ["audit", "verify-export"],
+     ["usage", "summary"], ["usage", "import"], ["audit", "verify"], ["audit", "export"], ["audit", "verify-export"],
      ["audit", "checkpoint"], ["audit", "keys"], ["audit", "list"], ["demo"], ["version"],
      ["owners", "add"], ["owners", "link"], ["owners", "list"], ["screening", "load"], ["kyc", "submit"],
      ["kyc", "approve"], ["kyc", "status"], ["kyc", "confirm-hit"], ["kyc", "erase"],

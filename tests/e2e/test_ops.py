@@ -19,6 +19,7 @@ def test_health_ready_and_metrics(gateway, api_key) -> None:
     assert 'gateway_requests_total{route="/v1/chat/completions",status="200"}' in text
     assert 'gateway_request_duration_seconds_bucket{le="0.005",route="/v1/chat/completions"}' in text
     assert "gateway_ledger_queue_depth " in text
+    assert "gateway_features_pending " in text
 
 
 def test_logs_are_json_and_carry_no_secrets(gateway, api_key) -> None:

@@ -72,6 +72,12 @@ DECISIONS = (
     "gateway.reports.usage",
     "gateway.reports.training",
     "gateway.detect.triage",
+    "gateway.policy.parameters",
+    "gateway.detect.features",
+    "gateway.detect.prompts",
+    "gateway.detect.masking",
+    "gateway.detect.minhash",
+    "gateway.detect.classify",
 )
 """Pure functions over typed facts: they compute an answer and touch nothing."""
 IO = ("asyncpg", "pyreqwest", "httpx", "aiohttp", "socket", "subprocess", "urllib.request", "http.client",

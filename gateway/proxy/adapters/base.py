@@ -31,6 +31,26 @@ class RequestHead(msgspec.Struct):
     """OpenAI Responses API."""
     n: Annotated[int, msgspec.Meta(ge=1, le=128)] | None = None
     """Choices per request: each may generate up to the maximum."""
+    # Extraction-friendly parameters, limited per tier and KYC level (policy ``[parameters.*]``).
+    logprobs: bool | int | None = None
+    """Chat and Responses: ``true``; legacy completions: how many alternatives per token."""
+    top_logprobs: int | None = None
+    logit_bias: msgspec.Raw = msgspec.Raw()
+    """Left undecoded (no cost): only whether it biases anything matters. Empty when absent
+    (msgspec takes ``Raw`` alone, not ``Raw | None``)."""
+
+    def asks_logprobs(self) -> bool:
+        return self.logprobs is True or type(self.logprobs) is int or bool(self.top_logprobs)
+
+    def alternatives(self) -> int | None:
+        """Log-probability alternatives per token: ``top_logprobs``, or legacy ``logprobs: N``."""
+        if self.top_logprobs is not None:
+            return self.top_logprobs
+        return self.logprobs if type(self.logprobs) is int else None
+
+    def biases_logits(self) -> bool:
+        """``logit_bias`` is set to something other than null or an empty object."""
+        return len(self.logit_bias) > 0 and bool(msgspec.json.decode(self.logit_bias))
 
     def output_cap(self) -> int | None:
         """The most output tokens the request allows, or None when it names no maximum."""

@@ -1,0 +1,82 @@
+"""The hand-off from the hot path: each call's usage event and body, kept for feature extraction.
+
+The proxy's settle step calls :meth:`FeatureTap.take`, a list append and nothing else (measured in
+``tests/bench/bench_features.py``). A background task takes what is pending every
+``interval`` seconds, extracts the features (:func:`.features.extract`, tens of µs a call) and hands
+them to the ledger writer, yielding to the event loop every :data:`YIELD_EVERY` calls so that a
+backlog never holds requests up. :meth:`FeatureTap.stop` extracts everything still pending: call it
+after the server has finished its requests and before the ledger writer stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+import structlog
+
+from ..ledger.events import UsageEvent
+from .features import CallFeatures, extract
+
+_log = structlog.get_logger(__name__)
+
+YIELD_EVERY = 64
+
+
+class FeatureTap:
+    def __init__(self, sink: Callable[[CallFeatures], None], *, interval: float = 0.05) -> None:
+        self._sink = sink
+        self._interval = interval
+        self._pending: list[tuple[UsageEvent, bytes]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self.extracted = 0
+        self.failed = 0
+
+    # -- hot path -------------------------------------------------------------
+
+    def take(self, event: UsageEvent, body: bytes) -> None:
+        """Keep one call for extraction (the caller skips calls without a body)."""
+        self._pending.append((event, body))
+
+    @property
+    def depth(self) -> int:
+        return len(self._pending)
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="feature-tap")
+
+    async def stop(self) -> None:
+        """Extract everything taken so far, then end."""
+        self._stopping.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.drain()
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
+            await self.drain()
+
+    async def drain(self) -> int:
+        """Extract and hand over every pending call; returns how many."""
+        done = 0
+        while self._pending:
+            # Swap the list rather than copy it: take() appends to the new one meanwhile.
+            batch, self._pending = self._pending, []
+            for i, (event, body) in enumerate(batch, start=1):
+                try:
+                    self._sink(extract(event, body))
+                    self.extracted += 1
+                except Exception:
+                    self.failed += 1
+                    _log.exception("feature_extraction_failed", request_id=str(event.request_id))
+                if i % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+            done += len(batch)
+        return done
