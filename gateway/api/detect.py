@@ -137,7 +137,7 @@ async def reverse_action(request: AnyRequest, action_id: RowId) -> Action:
 
 @post("/admin/v1/detect/runs", guards=[_guard], status_code=201, **admin_api(409, body=RunIn))
 async def run(request: AnyRequest) -> Outcome:
-    """Run the detector now (``since`` reruns history); 409 ``detection_off`` or ``detector_busy``."""
+    """Run the detector now (``since`` reruns history), after a run in progress; 409 ``detection_off``."""
     body = await decode_body(request, RunIn)
     outcome = await services_of(request).detector.run(body.since, body.until)
     if outcome.status == "off":

@@ -49,7 +49,9 @@ def cmd_detect_run(args: argparse.Namespace) -> None:
     policy = _policy(args)
 
     async def work(kyc: KycService, conn: asyncpg.Connection) -> Outcome:
-        return await run_once(conn, policy, kyc, engine(), since=args.since, until=args.until, now=_now())
+        return await run_once(
+            conn, policy, kyc, engine(), since=args.since, until=args.until, now=_now(), wait=True
+        )
 
     outcome = with_kyc(args, work)
     if args.json:

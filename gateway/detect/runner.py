@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 _log = structlog.get_logger("gateway.detect")
 _LOCK = "select pg_try_advisory_xact_lock(hashtextextended('gateway-detector', 0))"
+_WAIT = "select pg_advisory_xact_lock(hashtextextended('gateway-detector', 0))"
 
 
 class Detect(Protocol):
@@ -110,16 +111,19 @@ async def run_once(
     until: dt.datetime | None = None,
     now: dt.datetime,
     unless_within: dt.timedelta | None = None,
+    wait: bool = False,
 ) -> Outcome:
-    """One run over the window, unless detection is off, another replica is running, or (with
-    ``unless_within``) one ran that recently."""
+    """One run over the window, unless detection is off, another replica is running (with ``wait``:
+    after it), or (with ``unless_within``) one ran that recently."""
     start, end = window(policy, since, until, now)
     mode = policy.detection.mode
     if mode == "off":
         return Outcome(status="off", since=start, until=end)
     began = time.perf_counter()
     async with conn.transaction():
-        if not await conn.fetchval(_LOCK):
+        if wait:
+            await conn.execute(_WAIT)
+        elif not await conn.fetchval(_LOCK):
             return Outcome(status="busy", since=start, until=end)
         if unless_within is not None:
             # Either side of now: a run stamped ahead (a replica's clock) must not block for long.
@@ -203,6 +207,8 @@ class Detector:
                 until=until,
                 now=self._wall(),
                 unless_within=unless_within,
+                # Asked for (CLI, admin API): after a run in progress, not "busy".
+                wait=unless_within is None,
             )
 
     def start(self) -> None:
