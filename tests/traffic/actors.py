@@ -168,7 +168,11 @@ def diurnal_times(
 class Ordinary(Actor):
     """A customer using the API for its own work: its own system prompts, families and habits."""
 
-    SIZES = {"hobbyist": (12.0, 5.0, 300.0), "startup": (150.0, 15.0, 120.0), "enterprise": (800.0, 40.0, 40.0)}
+    SIZES = {
+        "hobbyist": (12.0, 5.0, 300.0),
+        "startup": (150.0, 15.0, 120.0),
+        "enterprise": (800.0, 40.0, 40.0),
+    }
 
     def __init__(
         self, plan: random.Random, customer: Customer, volume: float, popular_agent: bool, launch: float
@@ -195,7 +199,9 @@ class Ordinary(Actor):
         self.adopt = plan.choice((0.0, 0.0, 0.1, 0.3, 0.6))
         self.temperature = plan.choice((None, None, 0.0, 0.2, 0.7, 1.0))
         self.logprobs = self.route == OPENAI_ROUTE and plan.random() < 0.03  # confidence scores
-        self.hosts = [(n, host(n, plan.randint(2, 250))) for n in customer.networks for _ in range(plan.randint(1, 3))]
+        self.hosts = [
+            (n, host(n, plan.randint(2, 250))) for n in customer.networks for _ in range(plan.randint(1, 3))
+        ]
         self.launch = launch
 
     def expected_per_day(self) -> float:
@@ -263,12 +269,11 @@ class Ring(Actor):
             if begin < self.start_at:
                 continue
             boost = 1.5 if begin >= self.launch else 1.0
-            counts = [poisson(rng, boost * self.per_member / len(self.bursts)) for _ in self.customers]
-            order = list(range(len(self.customers)))
-            rng.shuffle(order)
-            queue = [m for r in range(max(counts, default=0)) for m in order if counts[m] > r]
-            step = self.BURST / max(1, len(queue))
-            out += [(begin + (i + rng.random()) * step, m) for i, m in enumerate(queue)]
+            # The controller spreads each account's share evenly over the burst: every account is
+            # busy in the same windows, none faster than a few calls a minute.
+            for m in range(len(self.customers)):
+                k = poisson(rng, boost * self.per_member / len(self.bursts))
+                out += [(begin + (j + rng.uniform(0.1, 0.9)) * self.BURST / k, m) for j in range(k)]
         return out
 
     def make(self, rng: random.Random, t: float, member: int) -> Call:
@@ -277,7 +282,11 @@ class Ring(Actor):
         family = self.templates[index][0]
         reasoning = rng.random() < 0.8
         new = t >= self.launch and rng.random() < 0.5
-        model = LAUNCHED[self.route] if new else (OPENAI_MODELS if self.route == OPENAI_ROUTE else ANTHROPIC_MODELS)[0]
+        model = (
+            LAUNCHED[self.route]
+            if new
+            else (OPENAI_MODELS if self.route == OPENAI_ROUTE else ANTHROPIC_MODELS)[0]
+        )
         ip = rng.choice(self.hosts[c.id])
         return self.call(
             rng, t, c, route=self.route, model=model, family=family, reasoning=reasoning,
@@ -295,11 +304,15 @@ class Ring(Actor):
 class Extractor(Actor):
     """One heavy account extracting broadly: CoT templates over many families, logprobs, around the clock."""
 
-    def __init__(self, plan: random.Random, customer: Customer, start: float, launch: float, volume: float) -> None:
+    def __init__(
+        self, plan: random.Random, customer: Customer, start: float, launch: float, volume: float
+    ) -> None:
         self.name, self.customers, self.c = customer.name, (customer,), customer
         self.start_at, self.launch = start, launch
         self.rate = volume * plan.uniform(3000, 5000)
-        self.templates = text.campaign_templates(plan, ("code", "math", "reasoning", "tools", "writing", "translation"), 2)
+        self.templates = text.campaign_templates(
+            plan, ("code", "math", "reasoning", "tools", "writing", "translation"), 2
+        )
         self.cot = plan.choice(text.COT_PHRASES)
         self.hosts = [(n, host(n, plan.randint(2, 250))) for n in customer.networks for _ in range(3)]
 
@@ -327,4 +340,6 @@ class Extractor(Actor):
 
     def build(self, rng: random.Random, call: Call) -> dict[str, Any]:
         skeleton = self.templates[int(call.template.rsplit("/", 1)[1])][1] if call.template else ""
-        return request_body(call, None, text.fill_template(rng, skeleton, self.cot if call.reasoning else ""), 4096)
+        return request_body(
+            call, None, text.fill_template(rng, skeleton, self.cot if call.reasoning else ""), 4096
+        )

@@ -241,7 +241,11 @@ def generate(config: Config) -> Traffic:
     for i in range(config.resellers):
         cid = f"reseller-{i}"
         r = p.customer("reseller", "reseller", kind="organisation", campaign=cid, keys=3)
-        add(ManyUsers(rng, r, config.volume, [p.network() for _ in range(rng.randint(60, 120))], reseller=True))
+        add(
+            ManyUsers(
+                rng, r, config.volume, [p.network() for _ in range(rng.randint(60, 120))], reseller=True
+            )
+        )
         campaigns.append(_campaign(cid, "reseller", [r], start, 0.0))
     for i in range(config.extractors):
         cid = f"extractor-{i}"

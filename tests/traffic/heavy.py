@@ -7,7 +7,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import text
-from .actors import ANTHROPIC_MODELS, DAY, LAUNCHED, OPENAI_MODELS, Actor, request_body, diurnal_times, host, poisson
+from .actors import (
+    ANTHROPIC_MODELS,
+    DAY,
+    LAUNCHED,
+    OPENAI_MODELS,
+    Actor,
+    diurnal_times,
+    host,
+    poisson,
+    request_body,
+)
 from .model import ANTHROPIC_ROUTE, OPENAI_ROUTE, Call, Customer
 
 BATCH_TEMPLATE = (
@@ -34,7 +44,9 @@ class BenchmarkLab(Actor):
         return 4.0 * len(self.items)
 
     def times(self, rng: random.Random, day: int) -> list[tuple[float, int]]:
-        runs = [(day * DAY + (h - self.c.utc_offset) * 3600 + rng.uniform(0, 1800), h == 15) for h in (10, 15)]
+        runs = [
+            (day * DAY + (h - self.c.utc_offset) * 3600 + rng.uniform(0, 1800), h == 15) for h in (10, 15)
+        ]
         if day * DAY <= self.launch < (day + 1) * DAY:
             runs.append((self.launch + rng.uniform(600, 3600), True))
         out = []
@@ -111,7 +123,10 @@ class ManyUsers(Actor):
             (n, host(n, plan.randint(2, 250)), f"{customer.name}/user{i}" if reseller else "popular-app")
             for i, n in enumerate(end_networks)
         ]
-        self.systems = {s: text.ordinary_system(plan, f"client {i} of {customer.name}") for i, (_, _, s) in enumerate(self.users)}
+        self.systems = {
+            s: text.ordinary_system(plan, f"client {i} of {customer.name}")
+            for i, (_, _, s) in enumerate(self.users)
+        }
         self.systems["popular-app"] = POPULAR_APP_SYSTEM
         self.weights = [1 / (i + 1) ** 0.6 for i in range(len(self.users))]  # a few big end users
 
@@ -134,7 +149,11 @@ class ManyUsers(Actor):
             route = OPENAI_ROUTE if rng.random() < 0.6 else ANTHROPIC_ROUTE
             model = rng.choice(OPENAI_MODELS if route == OPENAI_ROUTE else ANTHROPIC_MODELS)
         else:
-            family, route, model = rng.choice(("chat", "writing", "translation")), OPENAI_ROUTE, "gpt-4.1-mini"
+            family, route, model = (
+                rng.choice(("chat", "writing", "translation")),
+                OPENAI_ROUTE,
+                "gpt-4.1-mini",
+            )
         reasoning = rng.random() < 0.06
         return self.call(
             rng, t, self.c, route=route, model=model, family=family, reasoning=reasoning, template=None,

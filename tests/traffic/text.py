@@ -11,36 +11,220 @@ import random
 
 FAMILIES = ("code", "math", "reasoning", "tools", "translation", "writing", "extraction", "chat")
 
-NOUNS = (
-    "invoice parser dashboard garden recipe contract budget playlist sensor drone ledger warehouse "
-    "meeting schedule poem essay story cluster pipeline database schema report forecast survey "
-    "tenant lease bicycle telescope vaccine enzyme bridge harbour festival museum library camera "
-    "battery turbine satellite compiler kernel router firewall spreadsheet timeline itinerary "
-    "portfolio mortgage thesis lecture quiz podcast newsletter banner logo mascot ticket refund "
-    "shipment supplier customer patient clinic pharmacy orchard vineyard bakery brewery tractor "
-    "reactor glacier volcano estuary prairie canyon lighthouse subway tramline airport runway"
-).split()
-VERBS = (
-    "summarise rewrite explain draft refactor translate compare outline review debug optimise "
-    "classify describe plan estimate design improve shorten expand proofread convert list brainstorm "
-    "critique organise simplify annotate"
-).split()
-ADJECTIVES = (
-    "quarterly friendly formal concise detailed playful urgent internal legacy modern rural coastal "
-    "seasonal experimental robust accessible bilingual sustainable vintage minimal noisy cheerful "
-    "sceptical cautious ambitious"
-).split()
+NOUNS = [
+    "invoice",
+    "parser",
+    "dashboard",
+    "garden",
+    "recipe",
+    "contract",
+    "budget",
+    "playlist",
+    "sensor",
+    "drone",
+    "ledger",
+    "warehouse",
+    "meeting",
+    "schedule",
+    "poem",
+    "essay",
+    "story",
+    "cluster",
+    "pipeline",
+    "database",
+    "schema",
+    "report",
+    "forecast",
+    "survey",
+    "tenant",
+    "lease",
+    "bicycle",
+    "telescope",
+    "vaccine",
+    "enzyme",
+    "bridge",
+    "harbour",
+    "festival",
+    "museum",
+    "library",
+    "camera",
+    "battery",
+    "turbine",
+    "satellite",
+    "compiler",
+    "kernel",
+    "router",
+    "firewall",
+    "spreadsheet",
+    "timeline",
+    "itinerary",
+    "portfolio",
+    "mortgage",
+    "thesis",
+    "lecture",
+    "quiz",
+    "podcast",
+    "newsletter",
+    "banner",
+    "logo",
+    "mascot",
+    "ticket",
+    "refund",
+    "shipment",
+    "supplier",
+    "customer",
+    "patient",
+    "clinic",
+    "pharmacy",
+    "orchard",
+    "vineyard",
+    "bakery",
+    "brewery",
+    "tractor",
+    "reactor",
+    "glacier",
+    "volcano",
+    "estuary",
+    "prairie",
+    "canyon",
+    "lighthouse",
+    "subway",
+    "tramline",
+    "airport",
+    "runway",
+]
+VERBS = [
+    "summarise",
+    "rewrite",
+    "explain",
+    "draft",
+    "refactor",
+    "translate",
+    "compare",
+    "outline",
+    "review",
+    "debug",
+    "optimise",
+    "classify",
+    "describe",
+    "plan",
+    "estimate",
+    "design",
+    "improve",
+    "shorten",
+    "expand",
+    "proofread",
+    "convert",
+    "list",
+    "brainstorm",
+    "critique",
+    "organise",
+    "simplify",
+    "annotate",
+]
+ADJECTIVES = [
+    "quarterly",
+    "friendly",
+    "formal",
+    "concise",
+    "detailed",
+    "playful",
+    "urgent",
+    "internal",
+    "legacy",
+    "modern",
+    "rural",
+    "coastal",
+    "seasonal",
+    "experimental",
+    "robust",
+    "accessible",
+    "bilingual",
+    "sustainable",
+    "vintage",
+    "minimal",
+    "noisy",
+    "cheerful",
+    "sceptical",
+    "cautious",
+    "ambitious",
+]
 LANGUAGES = ("Python", "TypeScript", "Go", "Rust", "Java", "Kotlin", "SQL", "Bash", "C++", "Ruby")
 HUMAN_LANGUAGES = ("French", "German", "Spanish", "Japanese", "Portuguese", "Italian", "Korean", "Dutch")
-GIVEN = (
-    "Ana Ben Chen Dara Eli Fatima Goran Hana Ivan Jun Kofi Lena Mateo Nadia Omar Priya Quinn Rosa "
-    "Sven Tariq Uma Viktor Wen Yara Zoltan Amara Bilal Chiara Dmitri Elena Farid Greta Hugo Ingrid"
-).split()
-FAMILY_NAMES = (
-    "Almeida Brandt Castillo Dubois Eriksen Fischer Gomez Haddad Ivanova Jensen Kowalski Larsen "
-    "Moreau Nakamura Okafor Petrov Quispe Rossi Schmidt Tanaka Usman Varga Weber Xu Yilmaz Zhang "
-    "Novak Costa Lindqvist Horvat Mensah Ortiz Sato Kaur Dumont Berg"
-).split()
+GIVEN = [
+    "Ana",
+    "Ben",
+    "Chen",
+    "Dara",
+    "Eli",
+    "Fatima",
+    "Goran",
+    "Hana",
+    "Ivan",
+    "Jun",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nadia",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tariq",
+    "Uma",
+    "Viktor",
+    "Wen",
+    "Yara",
+    "Zoltan",
+    "Amara",
+    "Bilal",
+    "Chiara",
+    "Dmitri",
+    "Elena",
+    "Farid",
+    "Greta",
+    "Hugo",
+    "Ingrid",
+]
+FAMILY_NAMES = [
+    "Almeida",
+    "Brandt",
+    "Castillo",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Gomez",
+    "Haddad",
+    "Ivanova",
+    "Jensen",
+    "Kowalski",
+    "Larsen",
+    "Moreau",
+    "Nakamura",
+    "Okafor",
+    "Petrov",
+    "Quispe",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+    "Usman",
+    "Varga",
+    "Weber",
+    "Xu",
+    "Yilmaz",
+    "Zhang",
+    "Novak",
+    "Costa",
+    "Lindqvist",
+    "Horvat",
+    "Mensah",
+    "Ortiz",
+    "Sato",
+    "Kaur",
+    "Dumont",
+    "Berg",
+]
 
 COT_PHRASES = (
     "Think step by step and show all of your reasoning before the final answer.",
@@ -100,7 +284,9 @@ def ordinary_prompt(rng: random.Random, family: str, reasoning: bool) -> str:
             f"{rng.randint(2, 40)}% a year, what is it worth after {rng.randint(2, 15)} years?"
         )
     elif family == "reasoning":
-        head = f"Is it a good idea to {verb} the {adj} {noun} before the {rng.choice(NOUNS)}? Weigh both sides."
+        head = (
+            f"Is it a good idea to {verb} the {adj} {noun} before the {rng.choice(NOUNS)}? Weigh both sides."
+        )
     elif family == "tools":
         head = f"Use the calendar tool to {verb} a {adj} {noun} with {person(rng)} next {rng.choice(('Monday', 'Friday', 'week'))}."
     elif family == "translation":
@@ -110,7 +296,9 @@ def ordinary_prompt(rng: random.Random, family: str, reasoning: bool) -> str:
     elif family == "extraction":
         head = f"Pull the names, dates and amounts out of this {noun} note: {_sentence(rng)} {_sentence(rng)}"
     else:
-        head = f"hey, what do you think about {adj} {noun}s? my {rng.choice(NOUNS)} says {words(rng, NOUNS, 3)}"
+        head = (
+            f"hey, what do you think about {adj} {noun}s? my {rng.choice(NOUNS)} says {words(rng, NOUNS, 3)}"
+        )
     context = " ".join(_sentence(rng) for _ in range(rng.choice((0, 0, 1, 1, 2, 4))))
     tail = " Please explain step by step." if reasoning else ""
     return f"{head} {context}".strip() + tail
@@ -150,20 +338,16 @@ _TEMPLATE_SKELETONS = {
         "You have the tools search(query), open(url) and calc(expr). Task {n1}: find the {noun} with id "
         "'{quoted}' and compute its total times {n2}. {cot} Write each tool call you would make and why.",
     ),
-    "translation": (
-        "Translate the passage into {hlang}, explaining each choice of word: '{quoted}'. {cot}",
-    ),
-    "writing": (
-        "Write an essay of {n1} words on '{quoted}'. First plan the essay. {cot}",
-    ),
-    "extraction": (
-        "Extract every entity from record {n1}: '{quoted}'. {cot} Return JSON.",
-    ),
+    "translation": ("Translate the passage into {hlang}, explaining each choice of word: '{quoted}'. {cot}",),
+    "writing": ("Write an essay of {n1} words on '{quoted}'. First plan the essay. {cot}",),
+    "extraction": ("Extract every entity from record {n1}: '{quoted}'. {cot} Return JSON.",),
 }
 _NOISE = ("", "", "Be thorough.", "Be precise.", "Do not skip steps.", "Answer carefully.")
 
 
-def campaign_templates(rng: random.Random, families: tuple[str, ...], per_family: int) -> list[tuple[str, str]]:
+def campaign_templates(
+    rng: random.Random, families: tuple[str, ...], per_family: int
+) -> list[tuple[str, str]]:
     """(family, skeleton) pairs a campaign uses; each campaign words its skeletons its own way."""
     out = []
     opener = rng.choice(("", "Task: ", "Instruction: ", "### Request\n", "Q: "))
