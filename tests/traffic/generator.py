@@ -267,10 +267,19 @@ def _campaign(cid: str, kind: Any, members: list[Customer], start: dt.datetime, 
     return Campaign(cid, kind, frozenset(m.id for m in members), start + dt.timedelta(seconds=begin))
 
 
-def for_events(events: int, days: int = 3, seed: int = 7, **overrides: Any) -> Config:
-    """A config of about ``events`` calls over ``days``: the ordinary customers make up the rest."""
+def for_events(
+    events: int, days: int = 3, seed: int = 7, *, ordinary_share: float = 0.6, **overrides: Any
+) -> Config:
+    """A config of about ``events`` calls over ``days``: the ordinary customers make up the rest.
+
+    Campaigns and heavy users keep their shape; when they alone would be more than
+    ``1 - ordinary_share`` of the calls, every rate is scaled down (``volume``) so that ordinary
+    customers, the population false alerts are counted in, stay the majority."""
     base = Config(seed=seed, days=days, **overrides)
     fixed = generate(dataclasses.replace(base, ordinary=0)).expected_calls()
+    if fixed > (1 - ordinary_share) * events:
+        base = dataclasses.replace(base, volume=base.volume * (1 - ordinary_share) * events / fixed)
+        fixed = generate(dataclasses.replace(base, ordinary=0)).expected_calls()
     sample = generate(dataclasses.replace(base, ordinary=400)).expected_calls() - fixed
     per_customer = sample / 400
     return dataclasses.replace(base, ordinary=max(10, round((events - fixed) / per_customer)))

@@ -30,6 +30,7 @@ from gateway.kyc.owner_input import fold
 from gateway.kyc.service import KycService
 
 from .model import Customer
+from .synthetic import project_id
 
 SEED_ACTOR = "traffic-seed"
 _encode = msgspec.json.encode
@@ -77,9 +78,9 @@ async def seed_customers(
             pii = seal(dek, _encode(OwnerFacts(name=name)), f"owner:{owner_id}")
             owners.append((owner_id, c.id, "person", c.country, index, pii, now))
             edges.append((c.id, owner_id, None, 100.0 / len(c.owners), None, now))
-        project_id = uuid.uuid5(_OWNER_NAMESPACE, f"{c.id}/project/{c.project}")
-        projects.append((project_id, c.id, c.project, now))
-        keys += [(k.id, c.id, project_id, None, hash_key(k.secret), now) for k in c.keys]
+        project = project_id(c)
+        projects.append((project, c.id, c.project, now))
+        keys += [(k.id, c.id, project, None, hash_key(k.secret), now) for k in c.keys]
         transitions += [
             (c.id, "pending", "in_review", SEED_ACTOR, "submitted", now),
             (c.id, "in_review", "verified", SEED_ACTOR, "verified for the traffic evaluation", now),

@@ -214,3 +214,8 @@ def test_for_events_sizes_the_ordinary_population_to_the_event_count() -> None:
     config = for_events(200_000, days=2, seed=3, volume=1.0)
     expected = generate(config).expected_calls()
     assert 0.9 * 200_000 <= expected <= 1.1 * 200_000
+    small = for_events(60_000, days=3, seed=3)
+    traffic = generate(small)
+    ordinary = sum(a.expected_per_day() for a in traffic.actors if a.customers[0].label == "ordinary")
+    assert small.volume < 1 and ordinary * 3 >= 0.55 * traffic.expected_calls()
+    assert 0.85 * 60_000 <= traffic.expected_calls() <= 1.15 * 60_000
