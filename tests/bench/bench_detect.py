@@ -157,16 +157,17 @@ async def load(pool: asyncpg.Pool, traffic: Traffic, how: str, skip: set[uuid.UU
 
 
 def pick_sample(traffic: Traffic, size: int) -> list[Call]:
-    """The last ``size`` calls of a few accounts of every kind (close to now: the gateway stamps
-    its own time on what it records)."""
-    chosen: set[uuid.UUID] = set()
+    """The last calls of three accounts of every kind, ``size`` in all (close to now: the gateway
+    stamps its own time on what it records), in time order."""
+    chosen: list[uuid.UUID] = []
     for label in SAMPLED:
-        chosen.update(c.id for c in traffic.labelled(label)[:3])  # type: ignore[arg-type]
-    last: deque[Call] = deque(maxlen=size)
+        chosen += [c.id for c in traffic.labelled(label)[:3]]  # type: ignore[arg-type]
+    each = max(1, size // len(chosen))
+    last: dict[uuid.UUID, deque[Call]] = {c: deque(maxlen=each) for c in chosen}
     for call in traffic.calls():
-        if call.customer_id in chosen:
-            last.append(call)
-    return list(last)
+        if call.customer_id in last:
+            last[call.customer_id].append(call)
+    return sorted((c for q in last.values() for c in q), key=lambda c: c.at)[-size:]
 
 
 def gateway_config(folder: Path, upstream_port: int) -> Path:
@@ -197,7 +198,8 @@ async def through_gateway(
                GATEWAY_LOG_LEVEL="warning", GATEWAY_KYC_KEYS=KYC_KEYS)  # fmt: skip
     argv = [PYTHON, "-m", "gateway", "serve", "--config", str(gateway_config(workdir, port))]
     gateway = Child("gateway", [*argv, "--host", HOST, "--port", str(gw_port)], workdir / "gateway.log", env)
-    statuses: dict[int, int] = {}
+    statuses: dict[str, int] = {}
+    featured = 0
     try:
         wait_http_ok(f"http://{HOST}:{gw_port}/readyz", gateway, timeout=90)
         async with httpx.AsyncClient(base_url=f"http://{HOST}:{gw_port}", timeout=30) as client:
@@ -209,22 +211,31 @@ async def through_gateway(
                 else:
                     headers["authorization"] = f"Bearer {secret}"
                 resp = await client.post(call.route, json=call.body(), headers=headers)
-                statuses[resp.status_code] = statuses.get(resp.status_code, 0) + 1
+                outcome = str(resp.status_code)
+                if resp.status_code != 200:
+                    with contextlib.suppress(ValueError, AttributeError):
+                        outcome += f" {resp.json()['error'].get('code') or resp.json()['error'].get('type')}"
+                statuses[outcome] = statuses.get(outcome, 0) + 1
         # The ledger writes in batches: wait until the sample's rows are in (or 15 s).
         conn = await asyncpg.connect(url)
         try:
             deadline = time.monotonic() + 15
             while time.monotonic() < deadline:
                 n = await conn.fetchval("select count(*) from usage_events where upstream like 'bench-%'")
-                if n >= statuses.get(200, 0):
+                if n >= statuses.get("200", 0):
                     break
                 await asyncio.sleep(0.2)
+            featured = await conn.fetchval(
+                "select count(*) from call_features f join usage_events u using (request_id, occurred_at)"
+                " where u.upstream like 'bench-%'"
+            )
+            print(f"gateway sample: the gateway recorded {n} usage events and {featured} call_features rows")
         finally:
             await conn.close()
     finally:
         gateway.stop()
         upstream.stop()
-    return statuses
+    return statuses, featured
 
 
 # -- detection ------------------------------------------------------------------------------
@@ -299,9 +310,14 @@ async def evaluation(args: argparse.Namespace, dbs: Databases, detect: Detect, w
     print(
         f"mixed database: {args.load} of every call but the {len(skip)} sampled took {time.perf_counter() - began:.1f} s"
     )
-    statuses = await through_gateway(mixed, sample, workdir, secrets_by_key) if sample else {}
+    statuses, featured = await through_gateway(mixed, sample, workdir, secrets_by_key) if sample else ({}, 0)
+    problems = []
     if sample:
         print(f"gateway sample: {len(sample)} calls, statuses {dict(sorted(statuses.items()))}")
+        if not featured:
+            problems.append(
+                "the gateway wrote no call_features rows for the sample (is the hand-off merged?)"
+            )
     end = max(traffic.end, dt.datetime.now(dt.UTC)) + dt.timedelta(seconds=1)
     every = dt.timedelta(hours=args.every_hours)
     flags, seconds, events = await run_detection(mixed, detect, traffic, end, every)
@@ -310,10 +326,7 @@ async def evaluation(args: argparse.Namespace, dbs: Databases, detect: Detect, w
     print(
         f"detector, last run over the whole window: {events:,.0f} events in {seconds:.2f} s = {events / seconds:,.0f} events/s"
     )
-    misses = report.meets()
-    for miss in misses:
-        print(f"MISS {miss}")
-
+    misses = problems + report.meets()
     if sample:
         only_import = await seeded(dbs, traffic, jurisdictions=False)
         async with asyncpg.create_pool(only_import, min_size=1, max_size=2) as pool:
@@ -326,6 +339,8 @@ async def evaluation(args: argparse.Namespace, dbs: Databases, detect: Detect, w
               f"{len(accounts)} sampled accounts" + (f"; differ: {differ}" if differ else ""))  # fmt: skip
         if differ:
             misses.append("the gateway and import paths disagree")
+    for miss in misses:
+        print(f"MISS {miss}")
     return 1 if misses else 0
 
 
