@@ -189,8 +189,9 @@ def gateway_config(folder: Path, upstream_port: int) -> Path:
 
 async def through_gateway(
     url: str, sample: list[Call], workdir: Path, secrets_by_key: dict[str, str]
-) -> dict[int, int]:
-    """Send the sample through a real gateway; the count of each response status."""
+) -> tuple[dict[str, int], int]:
+    """Send the sample through a real gateway; the count of each response status (and error code),
+    and the ``call_features`` rows the gateway wrote for them."""
     upstream, port = start_demo_upstream(workdir)
     gw_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
@@ -310,7 +311,10 @@ async def evaluation(args: argparse.Namespace, dbs: Databases, detect: Detect, w
     print(
         f"mixed database: {args.load} of every call but the {len(skip)} sampled took {time.perf_counter() - began:.1f} s"
     )
-    statuses, featured = await through_gateway(mixed, sample, workdir, secrets_by_key) if sample else ({}, 0)
+    statuses: dict[str, int] = {}
+    featured = 0
+    if sample:
+        statuses, featured = await through_gateway(mixed, sample, workdir, secrets_by_key)
     problems = []
     if sample:
         print(f"gateway sample: {len(sample)} calls, statuses {dict(sorted(statuses.items()))}")

@@ -11,7 +11,7 @@ import pytest
 
 from gateway.db.migrate import migrate
 from tests.conftest import kyc_service, make_database
-from tests.traffic.generator import Config, Traffic, generate
+from tests.traffic.generator import Config, generate
 from tests.traffic.seed import seed_customers
 from tests.traffic.synthetic import copy_calls, features
 
@@ -60,5 +60,3 @@ def test_templated_prompts_share_most_bands_free_text_shares_none() -> None:
     assert all(not set(a.bands) & set(b.bands) for a, b in itertools.pairwise(free))
     assert {f.system_fp for f in free if f.system_fp is not None}
     assert all(isinstance(f.occurred_at, dt.datetime) for f in free)
-
-
