@@ -353,8 +353,9 @@ def campaign_templates(
     opener = rng.choice(("", "Task: ", "Instruction: ", "### Request\n", "Q: "))
     for family in families:
         skeletons = _TEMPLATE_SKELETONS[family]
-        for i in range(per_family):
-            out.append((family, opener + skeletons[(i + rng.randrange(len(skeletons))) % len(skeletons)]))
+        first = rng.randrange(len(skeletons))
+        for i in range(min(per_family, len(skeletons))):
+            out.append((family, opener + skeletons[(first + i) % len(skeletons)]))
     return out
 
 

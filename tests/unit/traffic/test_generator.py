@@ -6,11 +6,13 @@ import collections
 import datetime as dt
 import ipaddress
 import itertools
+import random
 import re
 import uuid
 
 import pytest
 
+from tests.traffic import text
 from tests.traffic.actors import DAY, LAUNCHED
 from tests.traffic.generator import Config, Traffic, for_events, generate
 from tests.traffic.heavy import POPULAR_APP_SYSTEM
@@ -219,3 +221,10 @@ def test_for_events_sizes_the_ordinary_population_to_the_event_count() -> None:
     ordinary = sum(a.expected_per_day() for a in traffic.actors if a.customers[0].label == "ordinary")
     assert small.volume < 1 and ordinary * 3 >= 0.55 * traffic.expected_calls()
     assert 0.85 * 60_000 <= traffic.expected_calls() <= 1.15 * 60_000
+
+
+def test_a_campaign_fills_distinct_skeletons() -> None:
+    rng = random.Random(4)
+    families = ("code", "math", "reasoning", "tools", "writing")
+    first = text.campaign_templates(rng, families, 2)
+    assert len({s for _, s in first}) == len(first) == 7  # two skeletons for code, math; one for the rest
