@@ -44,9 +44,11 @@ async def load_calls(pool: asyncpg.Pool, records: Iterable[dict[str, Any]]) -> N
     ``gateway usage import FILE`` on each against the pool's database."""
     async with pool.acquire() as conn:
         url = await database_url(conn)
-    env = {**os.environ, "GATEWAY_DATABASE_URL": url, "GATEWAY_LOG_LEVEL": "warning"}
     encoder = msgspec.json.Encoder()
     with tempfile.TemporaryDirectory(prefix="traffic-") as folder:
+        # The master keys (GATEWAY_KYC_KEYS) pass through: the database was seeded with them.
+        env = {**os.environ, "GATEWAY_DATABASE_URL": url, "GATEWAY_LOG_LEVEL": "warning",
+               "GATEWAY_STATE_DIR": str(Path(folder) / "state")}  # fmt: skip
         it = iter(records)
         for n in itertools.count():
             chunk = list(itertools.islice(it, BATCH))
