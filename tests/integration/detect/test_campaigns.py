@@ -41,6 +41,7 @@ def own_database_url(admin_url: str) -> Iterator[str]:
 async def test_planted_campaigns_are_found_and_legitimate_heavy_users_are_not(
     own_database_url: str, seed: int
 ) -> None:
+    detect = seams.detection_engine()
     traffic = generate(Config.small(seed=seed))
     conn = await asyncpg.connect(own_database_url)
     try:
@@ -55,7 +56,7 @@ async def test_planted_campaigns_are_found_and_legitimate_heavy_users_are_not(
             pool,
             traffic,
             load_calls=seams.load_calls,
-            detect=seams.detection_engine(),
+            detect=detect,
             policy=load_policy(),
             every=dt.timedelta(hours=12),
         )
