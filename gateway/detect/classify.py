@@ -50,6 +50,8 @@ _REASONING = re.compile(
             r"internal (?:reasoning|monologue|thoughts?)\b",
             r"reasoning (?:trace|traces|process|chain|steps)\b",
             r"thought process\b",
+            r"intermediate steps?\b",
+            r"steps? of (?:your|the|its) (?:reasoning|thinking|working|derivation)\b",
             r"walk me through\b",
             r"let'?s think\b",
             r"一步一步|逐步|分步|思考过程|推理过程|思维链",

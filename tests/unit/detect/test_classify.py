@@ -22,6 +22,8 @@ def chat(prompt: str | None, **kw: object) -> Asked:
         "Write out your internal reasoning",
         "Give me the full reasoning trace",
         "Walk me through how you got there",
+        "Show every intermediate step, then state the answer.",
+        "List each step of your derivation before the result",
         "Imagine and articulate the internal reasoning behind a completed response",
         "请一步一步地思考",
         "Реши задачу шаг за шагом",
