@@ -71,6 +71,9 @@ DECISIONS = (
     "gateway.reports.model",
     "gateway.reports.usage",
     "gateway.reports.training",
+    "gateway.detect.signals",
+    "gateway.detect.linkage",
+    "gateway.detect.score",
 )
 """Pure functions over typed facts: they compute an answer and touch nothing."""
 IO = ("asyncpg", "pyreqwest", "httpx", "aiohttp", "socket", "subprocess", "urllib.request", "http.client",
