@@ -41,8 +41,12 @@ FULL_PAIRS = 32
 """Up to this many accounts share an artifact, every pair is linked; beyond it, a sparse expander."""
 SYNC_FLOOR = 0.2
 """What template evidence keeps between accounts whose activity is not synchronised at all."""
-SYNC_FULL = 0.3
-"""Activity correlation at which template evidence counts fully."""
+SYNC_SIGMAS = 3.0
+"""Two independent accounts' hourly residuals correlate by chance with a spread of about
+1/sqrt(hours) (0.077 over a week): a correlation counts only beyond this many spreads (0.23 over a
+week), so that among thousands of candidate pairs chance alone links almost none."""
+SYNC_SPAN = 0.3
+"""From the noise level plus this, template evidence counts fully."""
 MIN_EDGE = 0.03
 """Soft links weaker than this are dropped before clustering: e.g. a template used by a fifth of
 the accounts, for a third of their traffic, at unsynchronised times (about 0.01)."""
@@ -153,8 +157,10 @@ def _pairs(members: Sequence[uuid.UUID]) -> Iterable[tuple[int, int]]:
         return
     # A random circulant (offsets drawn once, seeded by the members): an expander, which Louvain
     # keeps whole; evenly spaced offsets (1, 2, 4, ...) make a lattice that it cuts into arcs.
+    # Offsets below n/2 only: offset s and n - s would give the same pairs twice.
     rng = random.Random(members[0].int ^ n)  # noqa: S311 - a layout, not a secret
-    for step in rng.sample(range(1, n), min(n - 1, 2 * math.ceil(math.log2(n)))):
+    offsets = range(1, (n + 1) // 2)
+    for step in rng.sample(offsets, min(len(offsets), 2 * math.ceil(math.log2(n)))):
         for i in range(n):
             yield i, (i + step) % n
 
@@ -212,8 +218,12 @@ def soft_evidence(
     return pairs
 
 
-def _weight(pair: _Pair) -> float:
-    synced = SYNC_FLOOR + (1 - SYNC_FLOOR) * min(1.0, max(0.0, pair.sync) / SYNC_FULL)
+def sync_noise(hours: int) -> float:
+    return SYNC_SIGMAS / math.sqrt(max(hours, 1))
+
+
+def _weight(pair: _Pair, noise: float) -> float:
+    synced = SYNC_FLOOR + (1 - SYNC_FLOOR) * min(1.0, max(0.0, pair.sync - noise) / SYNC_SPAN)
     return min(1.0, pair.network) + min(1.0, pair.template) * synced
 
 
@@ -246,7 +256,8 @@ def cluster(
         corr = np.einsum("ij,ij->i", vectors[ia], vectors[ib])
         for key, c in zip(keys, corr.tolist(), strict=True):
             pairs[key].sync = c
-    soft = {k: p for k, p in pairs.items() if _weight(p) >= MIN_EDGE}
+    noise = sync_noise(hours)
+    soft = {k: p for k, p in pairs.items() if _weight(p, noise) >= MIN_EDGE}
 
     graph: nx.Graph = nx.Graph()
     for root in sorted({uf.find(a) for a in uf.parent}):
@@ -255,7 +266,7 @@ def cluster(
         ra, rb = uf.find(a), uf.find(b)
         if ra == rb:
             continue
-        w = _weight(soft[(a, b)])
+        w = _weight(soft[(a, b)], noise)
         if graph.has_edge(ra, rb):
             graph[ra][rb]["weight"] += w
         else:
@@ -284,7 +295,9 @@ def cluster(
     for (a, b), p in soft.items():
         if a in where and where[a] == where.get(b):
             soft_in[where[a]][(a, b)] = p
-    clusters = [_describe(members, hard_in[i], soft_in[i], vectors, index) for i, members in enumerate(found)]
+    clusters = [
+        _describe(members, hard_in[i], soft_in[i], vectors, index, noise) for i, members in enumerate(found)
+    ]
     clusters.sort(key=lambda c: c.members)
     return clusters
 
@@ -295,6 +308,7 @@ def _describe(
     soft: Mapping[tuple[uuid.UUID, uuid.UUID], _Pair],
     vectors: npt.NDArray[np.float64],
     index: Mapping[uuid.UUID, int],
+    noise: float,
 ) -> Cluster:
     hard = list(hard_links)
     soft_links: list[Link] = []
@@ -309,9 +323,10 @@ def _describe(
             )  # fmt: skip
         if p.template > 0:
             tmpl.update((a, b))
-            kind = "timing" if p.sync >= SYNC_FULL else "template"
+            kind = "timing" if p.sync >= noise + SYNC_SPAN else "template"
+            weight = _weight(p, noise) - min(1.0, p.network)
             soft_links.append(
-                Link(a=a, b=b, kind=kind, hard=False, weight=round(_weight(p) - min(1.0, p.network), 4),
+                Link(a=a, b=b, kind=kind, hard=False, weight=round(weight, 4),
                      detail=f"share prompt skeletons; activity correlation {p.sync:.2f}")
             )  # fmt: skip
     soft_links.sort(key=lambda lk: (-lk.weight, lk.a, lk.b, lk.kind))
