@@ -53,7 +53,7 @@ class AccountStats(msgspec.Struct, frozen=True, kw_only=True):
     templates: int = 0
     """Distinct prompt skeletons."""
     top_template_share: float = 0.0
-    """Share of the calls in the account's five most used skeletons."""
+    """Share of the calls on the account's most used skeleton."""
     repeat_share: float = 0.0
     """Share of the calls whose exact skeleton the account sent more than once."""
     variant_share: float = 0.0

@@ -72,6 +72,7 @@ DECISIONS = (
     "gateway.reports.usage",
     "gateway.reports.training",
     "gateway.detect.signals",
+    "gateway.detect.bands",
     "gateway.detect.linkage",
     "gateway.detect.score",
 )
