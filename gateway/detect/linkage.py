@@ -148,46 +148,50 @@ def residuals(hourly: Mapping[int, int], hours: int, offset: int) -> npt.NDArray
     return x / norm if norm > 0 else x
 
 
-def _pairs(members: Sequence[uuid.UUID]) -> Iterable[tuple[int, int]]:
+def _pairs(members: Sequence[uuid.UUID]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Positions (i, j) in ``members`` to link: every pair up to :data:`FULL_PAIRS`, else a sparse
+    expander."""
     n = len(members)
     if n <= FULL_PAIRS:
-        for i in range(n):
-            for j in range(i + 1, n):
-                yield i, j
-        return
+        i, j = np.triu_indices(n, 1)
+        return i.astype(np.int64), j.astype(np.int64)
     # A random circulant (offsets drawn once, seeded by the members): an expander, which Louvain
     # keeps whole; evenly spaced offsets (1, 2, 4, ...) make a lattice that it cuts into arcs.
     # Offsets below n/2 only: offset s and n - s would give the same pairs twice.
     rng = random.Random(members[0].int ^ n)  # noqa: S311 - a layout, not a secret
-    offsets = range(1, (n + 1) // 2)
-    for step in rng.sample(offsets, min(len(offsets), 2 * math.ceil(math.log2(n)))):
-        for i in range(n):
-            yield i, (i + step) % n
+    choices = range(1, (n + 1) // 2)
+    offsets = np.array(rng.sample(choices, min(len(choices), 2 * math.ceil(math.log2(n)))), dtype=np.int64)
+    i = np.tile(np.arange(n, dtype=np.int64), len(offsets))
+    return i, (i + np.repeat(offsets, n)) % n
 
 
-class _Pair:
-    __slots__ = ("network", "sync", "template")
+class Evidence(msgspec.Struct, frozen=True):
+    """Soft evidence per linked pair of account positions (``a < b``), as parallel arrays."""
 
-    def __init__(self) -> None:
-        self.network = 0.0
-        self.template = 0.0
-        self.sync = 0.0
+    a: npt.NDArray[np.int64]
+    b: npt.NDArray[np.int64]
+    network: npt.NDArray[np.float64]
+    template: npt.NDArray[np.float64]
 
 
 def soft_evidence(
     postings: Iterable[Posting],
+    accounts: Sequence[uuid.UUID],
     calls: Mapping[uuid.UUID, int],
     band_calls: Mapping[uuid.UUID, int],
-    active: int,
-) -> dict[tuple[uuid.UUID, uuid.UUID], _Pair]:
-    """Network and template evidence per linked pair (a < b), before synchronisation. A posting's
-    calls are out of the account's ``calls`` (networks) or ``band_calls`` (band keys, sampled)."""
+) -> Evidence:
+    """Network and template evidence per linked pair of ``accounts`` (sorted: the active ones),
+    before synchronisation. A posting's calls are out of the account's ``calls`` (networks) or
+    ``band_calls`` (band keys, sampled). Accumulated in numpy: a ring of thousands of accounts gives
+    millions of pair contributions."""
+    index = {c: i for i, c in enumerate(accounts)}
+    active = len(accounts)
     by_artifact: dict[Artifact, dict[uuid.UUID, int]] = {}
     frequency: dict[Artifact, int] = {}
     for p in postings:
         by_artifact.setdefault((p.kind, p.key), {})[p.customer_id] = p.calls
         frequency[(p.kind, p.key)] = max(frequency.get((p.kind, p.key), 0), p.holders)
-    # Artifacts with the same holders (the 16 bands of one shared skeleton) are one piece of evidence
+    # Artifacts with the same holders (the bands of one shared skeleton) are one piece of evidence
     # with their weights summed: the pairs are generated once.
     merged: dict[tuple[str, tuple[uuid.UUID, ...]], dict[uuid.UUID, float]] = {}
     scale = math.log(max(active, 2))
@@ -203,28 +207,53 @@ def soft_evidence(
         for m in members:
             share = min(1.0, holders[m] / max(out_of.get(m, 1), 1))
             into[m] = into.get(m, 0.0) + idf * share * per
-    pairs: dict[tuple[uuid.UUID, uuid.UUID], _Pair] = {}
-    for (kind, members), weights in sorted(merged.items()):
-        for i, j in _pairs(members):
-            a, b = sorted((members[i], members[j]))
-            pair = pairs.get((a, b))
-            if pair is None:
-                pair = pairs[(a, b)] = _Pair()
-            w = min(weights[a], weights[b])
-            if kind == "network":
-                pair.network += w
-            else:
-                pair.template += w
-    return pairs
+    keys: list[npt.NDArray[np.int64]] = []
+    contributions: list[npt.NDArray[np.float64]] = []
+    is_network: list[npt.NDArray[np.bool_]] = []
+    for (kind, members), by_member in sorted(merged.items()):
+        i, j = _pairs(members)
+        pos = np.array([index[m] for m in members], dtype=np.int64)
+        w = np.array([by_member[m] for m in members], dtype=np.float64)
+        keys.append(np.minimum(pos[i], pos[j]) * active + np.maximum(pos[i], pos[j]))
+        contributions.append(np.minimum(w[i], w[j]))
+        is_network.append(np.full(len(i), kind == "network"))
+    if not keys:
+        none = np.zeros(0, dtype=np.int64)
+        return Evidence(none, none, np.zeros(0), np.zeros(0))
+    weight = np.concatenate(contributions)
+    net = np.concatenate(is_network)
+    unique, inverse = np.unique(np.concatenate(keys), return_inverse=True)
+    network = np.bincount(inverse, weights=np.where(net, weight, 0.0), minlength=len(unique)).astype(
+        np.float64
+    )
+    template = np.bincount(inverse, weights=np.where(net, 0.0, weight), minlength=len(unique)).astype(
+        np.float64
+    )
+    return Evidence(unique // active, unique % active, network, template)
 
 
 def sync_noise(hours: int) -> float:
     return SYNC_SIGMAS / math.sqrt(max(hours, 1))
 
 
-def _weight(pair: _Pair, noise: float) -> float:
-    synced = SYNC_FLOOR + (1 - SYNC_FLOOR) * min(1.0, max(0.0, pair.sync - noise) / SYNC_SPAN)
-    return min(1.0, pair.network) + min(1.0, pair.template) * synced
+def weights(
+    network: npt.NDArray[np.float64],
+    template: npt.NDArray[np.float64],
+    sync: npt.NDArray[np.float64],
+    noise: float,
+) -> npt.NDArray[np.float64]:
+    """Soft links' weights: network evidence, plus template evidence scaled by how far the two
+    accounts' activity is synchronised beyond chance."""
+    synced = SYNC_FLOOR + (1 - SYNC_FLOOR) * np.clip((sync - noise) / SYNC_SPAN, 0.0, 1.0)
+    result: npt.NDArray[np.float64] = np.minimum(network, 1.0) + np.minimum(template, 1.0) * synced
+    return result
+
+
+class _Pair(msgspec.Struct, frozen=True):
+    network: float
+    template: float
+    sync: float
+    weight: float
 
 
 def cluster(
@@ -248,16 +277,19 @@ def cluster(
     for a, i in index.items():
         vectors[i] = residuals(hourly.get(a, {}), hours, offset)
     uf, hard_links = hard_components((c, art) for c, art in hard if c in active)
-    pairs = soft_evidence((p for p in postings if p.customer_id in active), calls, band_calls, len(active))
-    keys = sorted(pairs)
-    if keys:
-        ia = np.fromiter((index[a] for a, _ in keys), dtype=np.int64, count=len(keys))
-        ib = np.fromiter((index[b] for _, b in keys), dtype=np.int64, count=len(keys))
-        corr = np.einsum("ij,ij->i", vectors[ia], vectors[ib])
-        for key, c in zip(keys, corr.tolist(), strict=True):
-            pairs[key].sync = c
+    ordered = sorted(active)
+    ev = soft_evidence((p for p in postings if p.customer_id in active), ordered, calls, band_calls)
+    sync = np.einsum("ij,ij->i", vectors[ev.a], vectors[ev.b])
     noise = sync_noise(hours)
-    soft = {k: p for k, p in pairs.items() if _weight(p, noise) >= MIN_EDGE}
+    weight = weights(ev.network, ev.template, sync, noise)
+    keep = np.flatnonzero(weight >= MIN_EDGE)
+    soft = {
+        (ordered[a], ordered[b]): _Pair(n, t, c, w)
+        for a, b, n, t, c, w in zip(
+            ev.a[keep].tolist(), ev.b[keep].tolist(), ev.network[keep].tolist(),
+            ev.template[keep].tolist(), sync[keep].tolist(), weight[keep].tolist(), strict=True,
+        )
+    }  # fmt: skip
 
     graph: nx.Graph = nx.Graph()
     for root in sorted({uf.find(a) for a in uf.parent}):
@@ -266,7 +298,7 @@ def cluster(
         ra, rb = uf.find(a), uf.find(b)
         if ra == rb:
             continue
-        w = _weight(soft[(a, b)], noise)
+        w = soft[(a, b)].weight
         if graph.has_edge(ra, rb):
             graph[ra][rb]["weight"] += w
         else:
@@ -324,7 +356,7 @@ def _describe(
         if p.template > 0:
             tmpl.update((a, b))
             kind = "timing" if p.sync >= noise + SYNC_SPAN else "template"
-            weight = _weight(p, noise) - min(1.0, p.network)
+            weight = p.weight - min(1.0, p.network)
             soft_links.append(
                 Link(a=a, b=b, kind=kind, hard=False, weight=round(weight, 4),
                      detail=f"share prompt skeletons; activity correlation {p.sync:.2f}")
