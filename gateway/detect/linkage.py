@@ -14,15 +14,12 @@
   (networkx, BSD; fixed seed, weighted), one connected component at a time.
 
 Artifacts shared by many accounts would give a quadratic number of pairs; beyond
-:data:`FULL_PAIRS` members each member is linked to the members a few seeded random offsets after it
-(in id order): a sparse expander (4 log n links each) that Louvain keeps together, at a cost
-n log n in the artifact's size.
+:data:`FULL_PAIRS` holders each is linked to the artifact's :data:`ANCHORS` first holders instead.
 """
 
 from __future__ import annotations
 
 import math
-import random
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -38,7 +35,14 @@ BANDS = 8
 all of them; two skeletons at Jaccard 0.9 share at least one with probability 0.99, at 0.8 with
 0.77, at 0.5 with 0.03. Half the bands, half the cost of the costliest query."""
 FULL_PAIRS = 32
-"""Up to this many accounts share an artifact, every pair is linked; beyond it, a sparse expander."""
+"""Up to this many accounts share an artifact, every pair is linked; beyond it, each to anchors."""
+ANCHORS = 8
+"""Beyond :data:`FULL_PAIRS` holders, each holder is linked to the artifact's first 8 holders in id
+order (ids are random), which link among themselves: linear in the holders, a many-centred star that
+Louvain keeps whole, and consistent across artifacts. The last matters: a ring's band keys have
+overlapping but different holders (each member sends some variants), and only pairs that recur
+across artifacts accumulate their evidence; per-artifact random layouts scattered it over different
+pairs, each too weak alone."""
 SYNC_FLOOR = 0.2
 """What template evidence keeps between accounts whose activity is not synchronised at all."""
 SYNC_SIGMAS = 3.0
@@ -47,7 +51,7 @@ SYNC_SIGMAS = 3.0
 week), so that among thousands of candidate pairs chance alone links almost none."""
 SYNC_SPAN = 0.3
 """From the noise level plus this, template evidence counts fully."""
-MIN_EDGE = 0.03
+MIN_EDGE = 0.02
 """Soft links weaker than this are dropped before clustering: e.g. a template used by a fifth of
 the accounts, for a third of their traffic, at unsynchronised times (about 0.01)."""
 LOUVAIN_SEED = 16
@@ -149,20 +153,17 @@ def residuals(hourly: Mapping[int, int], hours: int, offset: int) -> npt.NDArray
 
 
 def _pairs(members: Sequence[uuid.UUID]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Positions (i, j) in ``members`` to link: every pair up to :data:`FULL_PAIRS`, else a sparse
-    expander."""
+    """Positions (i, j) in ``members`` (sorted) to link: every pair up to :data:`FULL_PAIRS`; beyond,
+    each member to the artifact's :data:`ANCHORS` first members (and those among themselves)."""
     n = len(members)
     if n <= FULL_PAIRS:
         i, j = np.triu_indices(n, 1)
         return i.astype(np.int64), j.astype(np.int64)
-    # A random circulant (offsets drawn once, seeded by the members): an expander, which Louvain
-    # keeps whole; evenly spaced offsets (1, 2, 4, ...) make a lattice that it cuts into arcs.
-    # Offsets below n/2 only: offset s and n - s would give the same pairs twice.
-    rng = random.Random(members[0].int ^ n)  # noqa: S311 - a layout, not a secret
-    choices = range(1, (n + 1) // 2)
-    offsets = np.array(rng.sample(choices, min(len(choices), 2 * math.ceil(math.log2(n)))), dtype=np.int64)
-    i = np.tile(np.arange(n, dtype=np.int64), len(offsets))
-    return i, (i + np.repeat(offsets, n)) % n
+    ai, aj = np.triu_indices(ANCHORS, 1)
+    rest = np.arange(ANCHORS, n, dtype=np.int64)
+    i = np.concatenate([ai.astype(np.int64), np.repeat(rest, ANCHORS)])
+    j = np.concatenate([aj.astype(np.int64), np.tile(np.arange(ANCHORS, dtype=np.int64), len(rest))])
+    return i, j
 
 
 class Evidence(msgspec.Struct, frozen=True):
@@ -172,6 +173,22 @@ class Evidence(msgspec.Struct, frozen=True):
     b: npt.NDArray[np.int64]
     network: npt.NDArray[np.float64]
     template: npt.NDArray[np.float64]
+    """Template evidence as found."""
+    synced: npt.NDArray[np.float64]
+    """Template evidence, each piece scaled by how far its holders' activity moves together."""
+    sync: npt.NDArray[np.float64]
+    """The pair's activity correlation (with the rest of the holders), weighted over its evidence."""
+
+
+def holder_sync(vectors: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Each holder's correlation with the sum of the other holders of an artifact: for two holders
+    their correlation; for many, a robust measure even when each is small and sparse (the noise of
+    many independent others averages out, a shared schedule adds up)."""
+    rest = vectors.sum(axis=0)[None, :] - vectors
+    norms = np.linalg.norm(rest, axis=1)
+    dots = np.einsum("ij,ij->i", vectors, rest)
+    out: npt.NDArray[np.float64] = np.where(norms > 0, dots / np.where(norms > 0, norms, 1.0), 0.0)
+    return out
 
 
 def soft_evidence(
@@ -179,11 +196,14 @@ def soft_evidence(
     accounts: Sequence[uuid.UUID],
     calls: Mapping[uuid.UUID, int],
     band_calls: Mapping[uuid.UUID, int],
+    vectors: npt.NDArray[np.float64],
+    noise: float,
 ) -> Evidence:
-    """Network and template evidence per linked pair of ``accounts`` (sorted: the active ones),
-    before synchronisation. A posting's calls are out of the account's ``calls`` (networks) or
-    ``band_calls`` (band keys, sampled). Accumulated in numpy: a ring of thousands of accounts gives
-    millions of pair contributions."""
+    """Network and template evidence per linked pair of ``accounts`` (sorted: the active ones; row i
+    of ``vectors`` is account i's activity :func:`residuals`). A posting's calls are out of the
+    account's ``calls`` (networks) or ``band_calls`` (band keys, sampled). Template evidence counts
+    fully only where the artifact's holders are synchronised beyond ``noise``. Accumulated in numpy:
+    a ring of thousands of accounts gives millions of pair contributions."""
     index = {c: i for i, c in enumerate(accounts)}
     active = len(accounts)
     by_artifact: dict[Artifact, dict[uuid.UUID, int]] = {}
@@ -208,45 +228,54 @@ def soft_evidence(
             share = min(1.0, holders[m] / max(out_of.get(m, 1), 1))
             into[m] = into.get(m, 0.0) + idf * share * per
     keys: list[npt.NDArray[np.int64]] = []
-    contributions: list[npt.NDArray[np.float64]] = []
+    pieces: list[npt.NDArray[np.float64]] = []
+    factors: list[npt.NDArray[np.float64]] = []
+    syncs: list[npt.NDArray[np.float64]] = []
     is_network: list[npt.NDArray[np.bool_]] = []
     for (kind, members), by_member in sorted(merged.items()):
         i, j = _pairs(members)
         pos = np.array([index[m] for m in members], dtype=np.int64)
         w = np.array([by_member[m] for m in members], dtype=np.float64)
         keys.append(np.minimum(pos[i], pos[j]) * active + np.maximum(pos[i], pos[j]))
-        contributions.append(np.minimum(w[i], w[j]))
+        pieces.append(np.minimum(w[i], w[j]))
         is_network.append(np.full(len(i), kind == "network"))
+        if kind == "network":
+            factors.append(np.ones(len(i)))
+            syncs.append(np.zeros(len(i)))
+            continue
+        r = holder_sync(vectors[pos])
+        s = np.minimum(r[i], r[j])
+        syncs.append(s)
+        factors.append(SYNC_FLOOR + (1 - SYNC_FLOOR) * np.clip((s - noise) / SYNC_SPAN, 0.0, 1.0))
     if not keys:
-        none = np.zeros(0, dtype=np.int64)
-        return Evidence(none, none, np.zeros(0), np.zeros(0))
-    weight = np.concatenate(contributions)
+        none, zero = np.zeros(0, dtype=np.int64), np.zeros(0)
+        return Evidence(none, none, zero, zero, zero, zero)
+    piece = np.concatenate(pieces)
     net = np.concatenate(is_network)
+    factor = np.concatenate(factors)
+    sync = np.concatenate(syncs)
     unique, inverse = np.unique(np.concatenate(keys), return_inverse=True)
-    network = np.bincount(inverse, weights=np.where(net, weight, 0.0), minlength=len(unique)).astype(
-        np.float64
+    n = len(unique)
+
+    def total(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        summed: npt.NDArray[np.float64] = np.bincount(inverse, weights=values, minlength=n).astype(np.float64)
+        return summed
+
+    tmpl = np.where(net, 0.0, piece)
+    template = total(tmpl)
+    mean_sync = total(tmpl * sync) / np.where(template > 0, template, 1.0)
+    return Evidence(
+        unique // active,
+        unique % active,
+        total(np.where(net, piece, 0.0)),
+        template,
+        total(tmpl * factor),
+        mean_sync,
     )
-    template = np.bincount(inverse, weights=np.where(net, 0.0, weight), minlength=len(unique)).astype(
-        np.float64
-    )
-    return Evidence(unique // active, unique % active, network, template)
 
 
 def sync_noise(hours: int) -> float:
     return SYNC_SIGMAS / math.sqrt(max(hours, 1))
-
-
-def weights(
-    network: npt.NDArray[np.float64],
-    template: npt.NDArray[np.float64],
-    sync: npt.NDArray[np.float64],
-    noise: float,
-) -> npt.NDArray[np.float64]:
-    """Soft links' weights: network evidence, plus template evidence scaled by how far the two
-    accounts' activity is synchronised beyond chance."""
-    synced = SYNC_FLOOR + (1 - SYNC_FLOOR) * np.clip((sync - noise) / SYNC_SPAN, 0.0, 1.0)
-    result: npt.NDArray[np.float64] = np.minimum(network, 1.0) + np.minimum(template, 1.0) * synced
-    return result
 
 
 class _Pair(msgspec.Struct, frozen=True):
@@ -278,16 +307,17 @@ def cluster(
         vectors[i] = residuals(hourly.get(a, {}), hours, offset)
     uf, hard_links = hard_components((c, art) for c, art in hard if c in active)
     ordered = sorted(active)
-    ev = soft_evidence((p for p in postings if p.customer_id in active), ordered, calls, band_calls)
-    sync = np.einsum("ij,ij->i", vectors[ev.a], vectors[ev.b])
     noise = sync_noise(hours)
-    weight = weights(ev.network, ev.template, sync, noise)
+    ev = soft_evidence(
+        (p for p in postings if p.customer_id in active), ordered, calls, band_calls, vectors, noise
+    )
+    weight = np.minimum(ev.network, 1.0) + np.minimum(ev.synced, 1.0)
     keep = np.flatnonzero(weight >= MIN_EDGE)
     soft = {
         (ordered[a], ordered[b]): _Pair(n, t, c, w)
         for a, b, n, t, c, w in zip(
             ev.a[keep].tolist(), ev.b[keep].tolist(), ev.network[keep].tolist(),
-            ev.template[keep].tolist(), sync[keep].tolist(), weight[keep].tolist(), strict=True,
+            ev.template[keep].tolist(), ev.sync[keep].tolist(), weight[keep].tolist(), strict=True,
         )
     }  # fmt: skip
 

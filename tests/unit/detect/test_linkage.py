@@ -16,6 +16,7 @@ from gateway.detect.linkage import (
     hard_components,
     residuals,
     soft_evidence,
+    sync_noise,
 )
 
 from .helpers import HOURS, diurnal, flat, uid, waves
@@ -78,7 +79,8 @@ def test_a_common_template_used_at_unrelated_times_does_not_link_but_a_synchroni
     postings = _bands(common, "common", calls, 0.3) + _bands(ring, "ring", calls, 0.9)
 
     ordered = sorted(calls)
-    ev = soft_evidence(postings, ordered, calls, calls)
+    vectors = np.array([residuals(hourly[m], HOURS, 0) for m in ordered])
+    ev = soft_evidence(postings, ordered, calls, calls, vectors, sync_noise(HOURS))
     inside = {ordered[i] for i in ev.a.tolist() + ev.b.tolist()}
     assert set(common) <= inside  # evidence, before timing
     assert float(ev.template.max()) > 0 and float(ev.network.max()) == 0
