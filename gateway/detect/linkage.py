@@ -43,17 +43,21 @@ Louvain keeps whole, and consistent across artifacts. The last matters: a ring's
 overlapping but different holders (each member sends some variants), and only pairs that recur
 across artifacts accumulate their evidence; per-artifact random layouts scattered it over different
 pairs, each too weak alone."""
-SYNC_FLOOR = 0.2
-"""What template evidence keeps between accounts whose activity is not synchronised at all."""
+SYNC_FLOOR = 0.05
+"""What template evidence keeps between accounts whose activity is not synchronised at all: little.
+Inverse frequency alone cannot tell a big ring's templates (held by many, so not rare) from a
+popular template (held by many unrelated accounts); whether the holders move together can."""
 SYNC_SIGMAS = 3.0
 """Two independent accounts' hourly residuals correlate by chance with a spread of about
 1/sqrt(hours) (0.077 over a week): a correlation counts only beyond this many spreads (0.23 over a
 week), so that among thousands of candidate pairs chance alone links almost none."""
 SYNC_SPAN = 0.3
 """From the noise level plus this, template evidence counts fully."""
-MIN_EDGE = 0.02
-"""Soft links weaker than this are dropped before clustering: e.g. a template used by a fifth of
-the accounts, for a third of their traffic, at unsynchronised times (about 0.01)."""
+MIN_EDGE = 0.01
+"""Soft links weaker than this are dropped before clustering. A template held by a fifth of the
+accounts, for a third of their traffic, sent at unsynchronised times weighs about 0.004; a big ring's
+members (two of five thousand holding most of the same variants at a tenth of their traffic each,
+in step) about 0.02."""
 LOUVAIN_SEED = 16
 LOUVAIN_RESOLUTION = 0.2
 """Below 1, Louvain prefers larger communities: a component is split only where fewer than about a

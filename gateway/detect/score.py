@@ -7,7 +7,8 @@ figure between a harmless and an alarming value, so that one strong figure alone
 - **ring** = cohesion x intent x magnitude. *Cohesion*: the members are one operator (hard links,
   shared networks, or shared skeletons sent in step). *Intent*: what distillation looks like, over
   the cluster's pooled traffic: reasoning elicitation or extraction parameters, concentration on
-  few task families, templated prompts, machine-like flat load, young accounts. *Magnitude*: the
+  few task families, templated prompts, machine-like flat load, young accounts, and concealment
+  (acting in step with no declared link). *Magnitude*: the
   pooled volume against single accounts of the cohort, so 500 small accounts weigh as one big one.
 - **extractor** = heavy x elicitation x (targeting, steadiness, novelty). A benchmark lab (bursty
   runs of the same prompts) and a batch job (no reasoning elicitation) stay below the cutoffs.
@@ -125,7 +126,10 @@ def score_ring(
     templated = ramp(p.templated, *TEMPLATED)
     # Pooled, many members are active every hour whatever they are: only the day's shape tells.
     machine = p.flatness
-    intent = 0.4 * elicit + 0.6 * (focus + templated + machine + p.young) / 4
+    # Accounts acting as one (in step) while declaring nothing in common (no payment or owner link)
+    # hide their relationship; a company's accounts share a card or an owner.
+    concealed = (1.0 - hard) * sync
+    intent = 0.4 * elicit + 0.6 * (focus + templated + machine + p.young + concealed) / 5
     z = volume_z(p.calls, p.tokens, base)
     magnitude = 0.5 + 0.5 * ramp(z, *POOLED)
     score = cohesion * intent * magnitude
@@ -148,6 +152,7 @@ def score_ring(
         "flatness": round(p.flatness, 4),
         "active_hour_share": round(p.steady, 4),
         "young_share": round(p.young, 4),
+        "concealed": round(concealed, 4),
     }
     typical = math.expm1(base.calls_median)
     reasons = [
@@ -162,6 +167,7 @@ def score_ring(
         (templated, f"{_pct(p.templated)} of calls on varied or shared prompt templates"),
         (machine, f"flat load over the day (flatness {p.flatness:.2f})"),
         (p.young, f"{_pct(p.young)} of the accounts are younger than two weeks"),
+        (concealed, f"{_pct(1 - hard)} of the accounts act in step with no payment or owner in common"),
     ]  # fmt: skip
     return Finding(
         kind="ring",
