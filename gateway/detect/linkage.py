@@ -202,14 +202,18 @@ def soft_evidence(
     band_calls: Mapping[uuid.UUID, int],
     vectors: npt.NDArray[np.float64],
     noise: float,
+    *,
+    active: int | None = None,
 ) -> Evidence:
     """Network and template evidence per linked pair of ``accounts`` (sorted: the active ones; row i
     of ``vectors`` is account i's activity :func:`residuals`). A posting's calls are out of the
     account's ``calls`` (networks) or ``band_calls`` (band keys, sampled). Template evidence counts
     fully only where the artifact's holders are synchronised beyond ``noise``. Accumulated in numpy:
-    a ring of thousands of accounts gives millions of pair contributions."""
+    a ring of thousands of accounts gives millions of pair contributions. ``active`` (default: all of
+    ``accounts``) is how many accounts the window has, for the inverse frequencies."""
     index = {c: i for i, c in enumerate(accounts)}
-    active = len(accounts)
+    width = len(accounts)
+    active = width if active is None else active
     by_artifact: dict[Artifact, dict[uuid.UUID, int]] = {}
     frequency: dict[Artifact, int] = {}
     for p in postings:
@@ -240,7 +244,7 @@ def soft_evidence(
         i, j = _pairs(members)
         pos = np.array([index[m] for m in members], dtype=np.int64)
         w = np.array([by_member[m] for m in members], dtype=np.float64)
-        keys.append(np.minimum(pos[i], pos[j]) * active + np.maximum(pos[i], pos[j]))
+        keys.append(np.minimum(pos[i], pos[j]) * width + np.maximum(pos[i], pos[j]))
         pieces.append(np.minimum(w[i], w[j]))
         is_network.append(np.full(len(i), kind == "network"))
         if kind == "network":
@@ -269,8 +273,8 @@ def soft_evidence(
     template = total(tmpl)
     mean_sync = total(tmpl * sync) / np.where(template > 0, template, 1.0)
     return Evidence(
-        unique // active,
-        unique % active,
+        unique // width,
+        unique % width,
         total(np.where(net, piece, 0.0)),
         template,
         total(tmpl * factor),
@@ -305,16 +309,15 @@ def cluster(
     ``hours`` is the window's length in hours and ``offset`` the UTC hour of day at which it starts.
     """
     active = set(accounts)
-    index = {a: i for i, a in enumerate(sorted(active))}
-    vectors = np.zeros((len(index), hours), dtype=np.float64)
-    for a, i in index.items():
-        vectors[i] = residuals(hourly.get(a, {}), hours, offset)
     uf, hard_links = hard_components((c, art) for c, art in hard if c in active)
-    ordered = sorted(active)
+    mine = [p for p in postings if p.customer_id in active]
+    # Activity vectors only for the accounts with shared artifacts: a 90-day window has 2,160 hours.
+    ordered = sorted({p.customer_id for p in mine})
+    vectors = np.zeros((len(ordered), hours), dtype=np.float64)
+    for i, a in enumerate(ordered):
+        vectors[i] = residuals(hourly.get(a, {}), hours, offset)
     noise = sync_noise(hours)
-    ev = soft_evidence(
-        (p for p in postings if p.customer_id in active), ordered, calls, band_calls, vectors, noise
-    )
+    ev = soft_evidence(mine, ordered, calls, band_calls, vectors, noise, active=len(active))
     weight = np.minimum(ev.network, 1.0) + np.minimum(ev.synced, 1.0)
     keep = np.flatnonzero(weight >= MIN_EDGE)
     soft = {
@@ -362,7 +365,8 @@ def cluster(
         if a in where and where[a] == where.get(b):
             soft_in[where[a]][(a, b)] = p
     clusters = [
-        _describe(members, hard_in[i], soft_in[i], vectors, index, noise) for i, members in enumerate(found)
+        _describe(members, hard_in[i], soft_in[i], hourly, hours, offset, noise)
+        for i, members in enumerate(found)
     ]
     clusters.sort(key=lambda c: c.members)
     return clusters
@@ -372,8 +376,9 @@ def _describe(
     members: list[uuid.UUID],
     hard_links: Sequence[Link],
     soft: Mapping[tuple[uuid.UUID, uuid.UUID], _Pair],
-    vectors: npt.NDArray[np.float64],
-    index: Mapping[uuid.UUID, int],
+    hourly: Mapping[uuid.UUID, Mapping[int, int]],
+    hours: int,
+    offset: int,
     noise: float,
 ) -> Cluster:
     hard = list(hard_links)
@@ -404,7 +409,9 @@ def _describe(
         hard_members=len(hard_ids),
         network_members=len(net),
         template_members=len(tmpl),
-        sync=round(_cluster_sync(vectors[[index[m] for m in members]]), 4),
+        sync=round(
+            _cluster_sync(np.array([residuals(hourly.get(m, {}), hours, offset) for m in members])), 4
+        ),
     )
 
 
