@@ -6,10 +6,10 @@
   window's active accounts (a /24 shared by a cloud NAT or a skeleton everybody sends is weak; a
   rare one is strong) and by how much of each account's traffic carries it:
   shared client networks, and shared LSH band keys of prompt skeletons (a near-identical or
-  systematically varied template). Template evidence counts fully only between accounts whose
-  activity is synchronised (the correlation of their hourly activity with each account's own daily
-  rhythm taken out), so a common template sent by unrelated accounts at their own times links them
-  only weakly.
+  systematically varied template). Template evidence counts fully only where the artifact's
+  holders move together (each holder's hourly activity, its own daily rhythm taken out, correlated
+  with the sum of the other holders'), so a common template sent by unrelated accounts at their own
+  times links them only weakly, and a thousand small accounts in step link strongly.
 - The soft graph, with each hard component contracted to one node, is clustered with Louvain
   (networkx, BSD; fixed seed, weighted), one connected component at a time.
 
