@@ -39,13 +39,32 @@ async def db(empty_database_url: str) -> AsyncIterator[asyncpg.Connection]:
     rows = [
         _row(A, 0, reasoning=True, family="math"),
         _row(A, 1, family="math", logprobs=True, logit_bias=True),
-        _row(A, 61, key_id="k2", network="203.0.113.0/24", client_ip="203.0.113.9", country="FR",
-             system_fp=8, template_fp=8, bands=NEAR),  # fmt: skip
-        _row(A, 62, key_id="k2", network="192.0.2.0/24", client_ip="192.0.2.1", system_fp=None,
-             template_fp=12, bands=tuple(range(300, 316))),  # fmt: skip
+        _row(
+            A,
+            61,
+            key_id="k2",
+            network="203.0.113.0/24",
+            client_ip="203.0.113.9",
+            country="FR",
+            system_fp=8,
+            template_fp=8,
+            bands=NEAR,
+        ),
+        _row(
+            A,
+            62,
+            key_id="k2",
+            network="192.0.2.0/24",
+            client_ip="192.0.2.1",
+            system_fp=None,
+            template_fp=12,
+            bands=tuple(range(300, 316)),
+        ),
         _row(B, 5),
         _row(B, 6, template_fp=None, bands=()),
-        _row(C, 30, network="192.0.2.0/24", client_ip="192.0.2.2", template_fp=16, bands=tuple(range(400, 416))),
+        _row(
+            C, 30, network="192.0.2.0/24", client_ip="192.0.2.2", template_fp=16, bands=tuple(range(400, 416))
+        ),
         _row(C, 60 * 24 + 5),  # the next day: outside the window
     ]
     await conn.copy_records_to_table(
