@@ -44,6 +44,8 @@ REASONING = (0.2, 0.5)
 """Share of calls asking for step-by-step reasoning: ordinary traffic asks now and then."""
 EXTRACTION = (0.1, 0.4)
 """Share of calls asking for log probabilities or setting logit bias."""
+LOGIT_BIAS_LOGPROBS = (0.05, 0.3)
+"""Share of calls setting logit bias and asking for log probabilities together."""
 FOCUS = (0.35, 0.7)
 """Herfindahl index over task families (chat and other excluded): 0.5 is two families."""
 TEMPLATED = (0.3, 0.7)
@@ -85,6 +87,7 @@ class Pooled:
         self.first_seen = min(s.first_seen for s in members)
         self.reasoning = sum(s.reasoning_calls for s in members) / weight
         self.extraction = sum(s.extraction_calls for s in members) / weight
+        self.logit_bias_logprobs = sum(s.logit_bias_logprobs_calls for s in members) / weight
         self.focus = herfindahl(families)
         self.templated = (
             sum(max(s.variant_share, s.shared_template_share) * s.calls for s in members) / weight
@@ -96,7 +99,15 @@ class Pooled:
 
 
 def _elicit(p: Pooled) -> float:
-    return max(ramp(p.reasoning, *REASONING), ramp(p.extraction, *EXTRACTION))
+    """Reasoning elicitation, or log probabilities on novel prompts (a classification batch rerunning
+    one skeleton with logprobs is not extraction), or logit bias with logprobs at all (the
+    output-layer attack)."""
+    novel = 1.0 - ramp(p.repeats, *REPEATS)
+    return max(
+        ramp(p.reasoning, *REASONING),
+        ramp(p.extraction, *EXTRACTION) * novel,
+        ramp(p.logit_bias_logprobs, *LOGIT_BIAS_LOGPROBS),
+    )
 
 
 def _pct(x: float) -> str:

@@ -106,11 +106,14 @@ def test_a_heavy_extractor_is_found_and_legitimate_heavy_users_are_not() -> None
     batch = account(rng, 50_000, reasoning_calls=0, families={"extraction": 50_000}, repeat_share=1.0,
                     top_template_share=1.0, variant_share=0.0, hourly=flat(rng, 50_000))  # fmt: skip
     app = account(rng, 60_000, reasoning_calls=3000, hourly=diurnal(rng, 60_000))
-    base = cohort([*ordinary, extractor, lab, batch, app])
+    classifier = account(rng, 50_000, reasoning_calls=0, extraction_calls=50_000, families={"extraction": 50_000},
+                         repeat_share=1.0, top_template_share=1.0, variant_share=0.0,
+                         hourly=flat(rng, 50_000))  # fmt: skip
+    base = cohort([*ordinary, extractor, lab, batch, app, classifier])
     found = score_extractor(extractor, base, SINCE, UNTIL)
     assert found.score >= 0.9 and found.members == (extractor.customer_id,)
     assert found.signals["heavy"] == 1.0 and found.reasons
-    for legit in (lab, batch, app):
+    for legit in (lab, batch, app, classifier):
         assert score_extractor(legit, base, SINCE, UNTIL).score < CUTOFF
 
 
