@@ -229,3 +229,41 @@ async def load(conn: asyncpg.Connection, scenario: Scenario) -> None:
         records=[tuple(getattr(r, c) for c in FEATURE_COLUMNS) for r in scenario.rows()],
         columns=list(FEATURE_COLUMNS),
     )
+
+
+async def _measure(url: str, seed: int, scale: float) -> None:
+    """Build the scenario into a fresh database at ``url``, run detect() once and print what it found
+    against the labels, and how long it took."""
+    import time
+
+    from gateway.db.migrate import migrate
+    from gateway.detect.engine import detect
+    from gateway.policy import load_policy
+
+    conn = await asyncpg.connect(url)
+    try:
+        await migrate(conn)
+        scenario = build(seed, scale=scale)
+        await load(conn, scenario)
+        await conn.execute("analyze call_features")
+        rows = sum(len(a.rows) for a in scenario.accounts)
+        label = {a.id: a.label for a in scenario.accounts}
+        started = time.perf_counter()
+        found = await detect(conn, load_policy(), SINCE, UNTIL, now=UNTIL)
+        elapsed = time.perf_counter() - started
+        print(
+            f"{rows} calls, {len(scenario.accounts)} accounts: detect {elapsed:.2f}s ({rows / elapsed:,.0f} calls/s)"
+        )
+        for f in found:
+            labels = sorted({label[m] for m in f.members})
+            print(f"  {f.kind:9} score {f.score:.2f}  {len(f.members):4} members  {labels}")
+    finally:
+        await conn.close()
+
+
+if __name__ == "__main__":  # python -m tests.detect_scenario postgresql://.../empty_db [seed] [scale]
+    import asyncio
+    import sys
+
+    asyncio.run(_measure(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1,
+                         float(sys.argv[3]) if len(sys.argv) > 3 else 1.0))  # fmt: skip
