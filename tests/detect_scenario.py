@@ -116,7 +116,9 @@ def _diurnal(tz: int) -> list[float]:
 
 
 def build(seed: int = 1, *, ordinary: int = 300, ring_payment: int = 80, ring_templates: int = 100,
-          scale: float = 1.0) -> Scenario:  # fmt: skip
+          scale: float = 1.0, mix: float = 1.0) -> Scenario:  # fmt: skip
+    """``mix``: the share of a ring's calls that are the campaign's; the rest look ordinary (chat,
+    one-off prompts)."""
     rng = random.Random(seed)
     old = SINCE - dt.timedelta(days=200)
     common = [template(rng) for _ in range(8)]
@@ -152,6 +154,11 @@ def build(seed: int = 1, *, ordinary: int = 300, ring_payment: int = 80, ring_te
         for at in _times(
             rng, int(rng.uniform(15, 35) * (DAYS - 1) * scale), flat, SINCE + dt.timedelta(days=1)
         ):
+            if rng.random() > mix:
+                _call(
+                    rng, a, at, family="chat", tmpl=template(rng), network=rng.choice(proxies), country="SG"
+                )
+                continue
             _call(rng, a, at, family=rng.choice(("code", "math")), tmpl=variant(rng, rng.choice(families)),
                   network=rng.choice(proxies), reasoning=rng.random() < 0.8, country="SG")  # fmt: skip
         accounts.append(a)
@@ -163,6 +170,9 @@ def build(seed: int = 1, *, ordinary: int = 300, ring_payment: int = 80, ring_te
         a = Account(_uuid(rng), "ring_templates", old + dt.timedelta(days=rng.uniform(0, 100)))
         net = _net(rng)
         for at in _times(rng, int(rng.uniform(20, 40) * DAYS * scale), waves):
+            if rng.random() > mix:
+                _call(rng, a, at, family="chat", tmpl=template(rng), network=net, country="DE")
+                continue
             _call(rng, a, at, family=rng.choice(("reasoning", "tools")), tmpl=variant(rng, rng.choice(families)),
                   network=net, reasoning=rng.random() < 0.7, country=rng.choice(("DE", "FR", "NL")))  # fmt: skip
         accounts.append(a)

@@ -44,6 +44,9 @@ REASONING = (0.2, 0.5)
 """Share of calls asking for step-by-step reasoning: ordinary traffic asks now and then."""
 EXTRACTION = (0.1, 0.4)
 """Share of calls asking for log probabilities or setting logit bias."""
+RING_REASONING_SLACK = 0.1
+"""For a cluster, the reasoning share counts from the typical account's share plus 0.1 (to plus 0.4):
+pooled, a campaign's reasoning calls padded with ordinary ones still stand out."""
 LOGIT_BIAS_LOGPROBS = (0.05, 0.3)
 """Share of calls setting logit bias and asking for log probabilities together."""
 FOCUS = (0.35, 0.7)
@@ -60,6 +63,12 @@ POOLED = (1.0, 4.0)
 """Robust z of a cluster's pooled log volume against single accounts."""
 SYNC = (0.05, 0.3)
 """Mean correlation of each member's activity with the rest (daily rhythm taken out)."""
+CONCEALED_SYNC = (0.1, 0.4)
+"""Cluster sync that counts as acting in step for concealment: stricter than for cohesion, since a
+shared event (an outage, a launch) moves everybody a little."""
+CONCEALMENT = 0.4
+"""How much acting in step with no declared link (no payment or owner in common) adds to intent:
+intent becomes 1 - (1 - intent) x (1 - 0.4 x concealed)."""
 SPREAD_NETWORKS = (8.0, 40.0)
 """Client /24 networks behind one key."""
 SPREAD_COUNTRIES = (3.0, 10.0)
@@ -89,6 +98,7 @@ class Pooled:
         self.extraction = sum(s.extraction_calls for s in members) / weight
         self.logit_bias_logprobs = sum(s.logit_bias_logprobs_calls for s in members) / weight
         self.focus = herfindahl(families)
+        self.task_focus = herfindahl(families, tasks_only=True)
         self.templated = (
             sum(max(s.variant_share, s.shared_template_share) * s.calls for s in members) / weight
         )
@@ -98,13 +108,16 @@ class Pooled:
         self.young = sum(1 for s in members if young(s)) / len(members)
 
 
-def _elicit(p: Pooled) -> float:
-    """Reasoning elicitation, or log probabilities on novel prompts (a classification batch rerunning
-    one skeleton with logprobs is not extraction), or logit bias with logprobs at all (the
-    output-layer attack)."""
+def _elicit(p: Pooled, baseline: float = 0.0) -> float:
+    """Reasoning elicitation (beyond ``baseline``, what the typical account asks for), or log
+    probabilities on novel prompts (a classification batch rerunning one skeleton with logprobs is
+    not extraction), or logit bias with logprobs at all (the output-layer attack)."""
     novel = 1.0 - ramp(p.repeats, *REPEATS)
+    lo, hi = REASONING
     return max(
-        ramp(p.reasoning, *REASONING),
+        ramp(p.reasoning - baseline, lo - RING_REASONING_SLACK, hi - RING_REASONING_SLACK)
+        if baseline
+        else ramp(p.reasoning, lo, hi),
         ramp(p.extraction, *EXTRACTION) * novel,
         ramp(p.logit_bias_logprobs, *LOGIT_BIAS_LOGPROBS),
     )
@@ -132,15 +145,19 @@ def score_ring(
     template = cluster.template_members / n
     sync = ramp(cluster.sync, *SYNC)
     cohesion = max(hard, network, template * (0.5 + 0.5 * sync), sync)
-    elicit = _elicit(p)
-    focus = ramp(p.focus, *FOCUS)
+    # Pooled over many accounts, ordinary use averages out: what stands out against the typical
+    # account counts, and a campaign padded with ordinary-looking calls still shows.
+    elicit = _elicit(p, baseline=base.reasoning_median)
+    focus = ramp(p.task_focus, *FOCUS)
     templated = ramp(p.templated, *TEMPLATED)
     # Pooled, many members are active every hour whatever they are: only the day's shape tells.
     machine = p.flatness
     # Accounts acting as one (in step) while declaring nothing in common (no payment or owner link)
     # hide their relationship; a company's accounts share a card or an owner.
-    concealed = (1.0 - hard) * sync
-    intent = 0.4 * elicit + 0.6 * (focus + templated + machine + p.young + concealed) / 5
+    # Alone it stays below the flag cutoff (at most CONCEALMENT x cohesion); it lifts weak intent.
+    concealed = (1.0 - hard) * ramp(cluster.sync, *CONCEALED_SYNC)
+    intent = 0.4 * elicit + 0.6 * (focus + templated + machine + p.young) / 4
+    intent = 1.0 - (1.0 - intent) * (1.0 - CONCEALMENT * concealed)
     z = volume_z(p.calls, p.tokens, base)
     magnitude = 0.5 + 0.5 * ramp(z, *POOLED)
     score = cohesion * intent * magnitude
@@ -158,7 +175,7 @@ def score_ring(
         "volume_z": round(z, 3),
         "reasoning_share": round(p.reasoning, 4),
         "extraction_share": round(p.extraction, 4),
-        "family_concentration": round(p.focus, 4),
+        "family_concentration": round(p.task_focus, 4),
         "templated_share": round(p.templated, 4),
         "flatness": round(p.flatness, 4),
         "active_hour_share": round(p.steady, 4),
@@ -174,7 +191,7 @@ def score_ring(
                     f"(robust z {z:.1f}), {p.calls / n:.0f} per account"),
         (elicit, f"{_pct(p.reasoning)} of calls ask for step-by-step reasoning, "
                  f"{_pct(p.extraction)} for log probabilities or logit bias"),
-        (focus, f"task families concentrated (Herfindahl {p.focus:.2f})"),
+        (focus, f"task families concentrated (Herfindahl {p.task_focus:.2f} among task families)"),
         (templated, f"{_pct(p.templated)} of calls on varied or shared prompt templates"),
         (machine, f"flat load over the day (flatness {p.flatness:.2f})"),
         (p.young, f"{_pct(p.young)} of the accounts are younger than two weeks"),

@@ -71,13 +71,15 @@ class AccountStats(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Cohort(msgspec.Struct, frozen=True):
-    """Robust centre and spread of log volume over the accounts active in the window."""
+    """Robust centre and spread of log volume over the accounts active in the window, and the
+    typical account's reasoning-elicitation share (what ordinary use asks for)."""
 
     calls_median: float
     calls_spread: float
     tokens_median: float
     tokens_spread: float
     accounts: int
+    reasoning_median: float = 0.0
 
 
 def _median(values: Sequence[float]) -> float:
@@ -101,7 +103,8 @@ def cohort(stats: Iterable[AccountStats]) -> Cohort:
     rows = list(stats)
     calls_c, calls_s = _robust([math.log1p(s.calls) for s in rows])
     tokens_c, tokens_s = _robust([math.log1p(s.prompt_tokens + s.completion_tokens) for s in rows])
-    return Cohort(calls_c, calls_s, tokens_c, tokens_s, len(rows))
+    reasoning = _median([s.reasoning_calls / max(s.calls, 1) for s in rows])
+    return Cohort(calls_c, calls_s, tokens_c, tokens_s, len(rows), reasoning)
 
 
 def volume_z(calls: int, tokens: int, base: Cohort) -> float:
@@ -111,13 +114,16 @@ def volume_z(calls: int, tokens: int, base: Cohort) -> float:
     return max(z_calls, z_tokens)
 
 
-def herfindahl(counts: Mapping[str, int]) -> float:
+def herfindahl(counts: Mapping[str, int], *, tasks_only: bool = False) -> float:
     """Concentration of calls over task families: 1 for one family, 1/k for k even ones.
-    ``chat`` and ``other`` are what ordinary use looks like, so they never count as a target."""
-    total = sum(counts.values())
+    ``chat`` and ``other`` are what ordinary use looks like, so they never count as a target; with
+    ``tasks_only`` they are left out of the total too (concentration among the task families alone:
+    a campaign padded with chat still targets its few families)."""
+    tasks = {f: c for f, c in counts.items() if f not in ("chat", "other")}
+    total = sum(tasks.values() if tasks_only else counts.values())
     if total <= 0:
         return 0.0
-    return sum((c / total) ** 2 for f, c in counts.items() if f not in ("chat", "other"))
+    return sum((c / total) ** 2 for c in tasks.values())
 
 
 def hour_of_day(hourly: Mapping[int, int], since: dt.datetime) -> list[int]:
