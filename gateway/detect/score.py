@@ -7,9 +7,9 @@ figure between a harmless and an alarming value, so that one strong figure alone
 - **ring** = cohesion x intent x magnitude. *Cohesion*: the members are one operator (hard links,
   shared networks, or shared skeletons sent in step). *Intent*: what distillation looks like, over
   the cluster's pooled traffic: reasoning elicitation or extraction parameters, concentration on
-  few task families, templated prompts, machine-like flat load, young accounts, and concealment
-  (acting in step with no declared link). *Magnitude*: the
-  pooled volume against single accounts of the cohort, so 500 small accounts weigh as one big one.
+  few task families, templated prompts, machine-like flat load, young accounts, lifted by
+  concealment (the same templates in step with no declared link). *Magnitude*: the pooled volume
+  against single accounts of the cohort, so 500 small accounts weigh as one big one.
 - **extractor** = heavy x elicitation x (targeting, steadiness, novelty). A benchmark lab (bursty
   runs of the same prompts) and a batch job (no reasoning elicitation) stay below the cutoffs.
 - **reseller** = spread x many system prompts x flat day. A popular app has many end users but
@@ -66,6 +66,9 @@ SYNC = (0.05, 0.3)
 CONCEALED_SYNC = (0.1, 0.4)
 """Cluster sync that counts as acting in step for concealment: stricter than for cohesion, since a
 shared event (an outage, a launch) moves everybody a little."""
+CONCEALED_TEMPLATES = (0.2, 0.5)
+"""Share of the pooled calls on varied or shared templates for concealment: in step *on the same
+templates* (a shared schedule alone, or a shared task family, is weak)."""
 CONCEALMENT = 0.4
 """How much acting in step with no declared link (no payment or owner in common) adds to intent:
 intent becomes 1 - (1 - intent) x (1 - 0.4 x concealed)."""
@@ -152,10 +155,10 @@ def score_ring(
     templated = ramp(p.templated, *TEMPLATED)
     # Pooled, many members are active every hour whatever they are: only the day's shape tells.
     machine = p.flatness
-    # Accounts acting as one (in step) while declaring nothing in common (no payment or owner link)
-    # hide their relationship; a company's accounts share a card or an owner.
-    # Alone it stays below the flag cutoff (at most CONCEALMENT x cohesion); it lifts weak intent.
-    concealed = (1.0 - hard) * ramp(cluster.sync, *CONCEALED_SYNC)
+    # Accounts sending the same templates in step while declaring nothing in common (no payment or
+    # owner link) hide their relationship; a company's accounts share a card or an owner. Alone it
+    # stays below the flag cutoff (at most CONCEALMENT x cohesion); it lifts weak intent.
+    concealed = (1.0 - hard) * ramp(cluster.sync, *CONCEALED_SYNC) * ramp(p.templated, *CONCEALED_TEMPLATES)
     intent = 0.4 * elicit + 0.6 * (focus + templated + machine + p.young) / 4
     intent = 1.0 - (1.0 - intent) * (1.0 - CONCEALMENT * concealed)
     z = volume_z(p.calls, p.tokens, base)
@@ -195,7 +198,8 @@ def score_ring(
         (templated, f"{_pct(p.templated)} of calls on varied or shared prompt templates"),
         (machine, f"flat load over the day (flatness {p.flatness:.2f})"),
         (p.young, f"{_pct(p.young)} of the accounts are younger than two weeks"),
-        (concealed, f"{_pct(1 - hard)} of the accounts act in step with no payment or owner in common"),
+        (concealed, f"{_pct(1 - hard)} of the accounts send the same templates in step with no payment "
+                    "or owner in common"),
     ]  # fmt: skip
     return Finding(
         kind="ring",

@@ -148,3 +148,34 @@ def test_findings_report_each_account_once_and_in_a_stable_order() -> None:
     assert loud.customer_id in out[1].members  # in its ring, not also an extractor on its own
     assert findings(list(reversed(stats)), [_cluster(ring)], SINCE, UNTIL, cutoff=CUTOFF,
                     base=cohort(stats)) == out  # fmt: skip
+
+
+def test_a_ring_padded_with_ordinary_calls_still_stands_out_but_acting_in_step_alone_does_not() -> None:
+    rng = random.Random(8)
+    ordinary = _ordinary(rng, 1000)
+    schedule = [1.0 if rng.random() < 0.3 else 0.0 for _ in range(HOURS)]
+    padded = []
+    for _ in range(100):  # half the calls chat, one-off; half reasoning on two task families
+        calls = rng.randint(100, 200)
+        padded.append(
+            account(
+                rng,
+                calls,
+                reasoning_calls=int(calls * 0.35),
+                variant_share=0.5,
+                shared_template_share=0.5,
+                families={
+                    "chat": calls // 2,
+                    "reasoning": calls // 4,
+                    "tools": calls - calls // 2 - calls // 4,
+                },
+                hourly=waves(rng, calls, schedule),
+            )
+        )
+    stats = ordinary + padded
+    by_id = {s.customer_id: s for s in stats}
+    found = score_ring(_cluster(padded, sync=0.8), by_id, cohort(stats), SINCE, UNTIL)
+    assert found is not None and found.score >= CUTOFF and found.signals["concealed"] == 1.0
+    in_step = ordinary[:100]  # ordinary accounts, somehow in step, sharing nothing declared
+    found = score_ring(_cluster(in_step, sync=0.8), by_id, cohort(stats), SINCE, UNTIL)
+    assert found is not None and found.score < CUTOFF
