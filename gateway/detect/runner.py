@@ -24,6 +24,7 @@ import msgspec
 import structlog
 
 from ..errors import BadRequest
+from .engine import detect
 from .record import record
 from .repository import Run
 
@@ -51,16 +52,9 @@ class Detect(Protocol):
     ) -> list[Finding]: ...
 
 
-async def no_engine(
-    conn: asyncpg.Connection, policy: Policy, since: dt.datetime, until: dt.datetime, *, now: dt.datetime
-) -> list[Finding]:
-    """Finds nothing: the stand-in until the scoring engine is wired in :func:`engine`."""
-    return []
-
-
 def engine() -> Detect:
     """The engine the gateway runs (the runtime's loop, the CLI, the admin API)."""
-    return no_engine
+    return detect
 
 
 class Outcome(msgspec.Struct, kw_only=True):

@@ -78,6 +78,10 @@ DECISIONS = (
     "gateway.detect.masking",
     "gateway.detect.minhash",
     "gateway.detect.classify",
+    "gateway.detect.signals",
+    "gateway.detect.bands",
+    "gateway.detect.linkage",
+    "gateway.detect.score",
 )
 """Pure functions over typed facts: they compute an answer and touch nothing."""
 IO = ("asyncpg", "pyreqwest", "httpx", "aiohttp", "socket", "subprocess", "urllib.request", "http.client",
