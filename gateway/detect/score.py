@@ -57,8 +57,9 @@ MACHINE = (0.3, 0.7)
 """Share of the hours since the first call with any call at all (steady streams are machines)."""
 REPEATS = (0.3, 0.8)
 """Share of calls on skeletons sent before: evaluations rerun the same prompts, extractors do not."""
-HEAVY = (2.0, 4.0)
-"""Robust z of an account's log volume against the cohort (one account alone must stand out)."""
+HEAVY = (1.0, 2.5)
+"""Robust z of an account's log volume against the cohort (one account alone must stand out). The
+cohort's log spread is wide (hobbyists to enterprises), so 2.5 spreads is already a top account."""
 POOLED = (1.0, 4.0)
 """Robust z of a cluster's pooled log volume against single accounts."""
 SYNC = (0.05, 0.3)
@@ -224,7 +225,10 @@ def score_extractor(s: AccountStats, base: Cohort, since: dt.datetime, until: dt
     focus = ramp(p.focus, *FOCUS)
     steady = ramp(p.steady, *MACHINE)
     novel = 1.0 - ramp(p.repeats, *REPEATS)
-    score = heavy * elicit * (0.2 + 0.8 * (focus + steady + novel) / 3)
+    # Two of the three shapes suffice: a broad harvester targets no few families, and templated
+    # prompts repeat their skeletons; a benchmark lab (bursty reruns) and a batch job show none.
+    best_two = sum(sorted((focus, steady, novel))[1:]) / 2
+    score = heavy * elicit * (0.2 + 0.8 * best_two)
     signals = {
         "score": round(score, 4),
         "heavy": round(heavy, 4),

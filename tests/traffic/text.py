@@ -345,12 +345,24 @@ _TEMPLATE_SKELETONS = {
 _NOISE = ("", "", "Be thorough.", "Be precise.", "Do not skip steps.", "Answer carefully.")
 
 
+_TONES = ("careful", "terse", "formal", "patient", "rigorous", "friendly", "meticulous", "concise")
+_ROLES = ("senior engineer", "professor", "tutor", "analyst", "reviewer", "examiner", "consultant")
+
+
 def campaign_templates(
     rng: random.Random, families: tuple[str, ...], per_family: int
 ) -> list[tuple[str, str]]:
-    """(family, skeleton) pairs a campaign uses; each campaign words its skeletons its own way."""
+    """(family, skeleton) pairs a campaign uses; each campaign words its skeletons its own way: an
+    operator's own preamble (its dataset's subject and tone, fixed for the campaign) before the
+    shared task wording, as two independent operators would not write the same prompt."""
     out = []
-    opener = rng.choice(("", "Task: ", "Instruction: ", "### Request\n", "Q: "))
+    subject = rng.sample(NOUNS, 3)
+    preamble = (
+        f"You are producing the {subject[0]} and {subject[1]} {subject[2]} corpus; "
+        f"answer as a {rng.choice(_TONES)} {rng.choice(_ROLES)} would, "
+        f"in a {rng.choice(_TONES)} register. "
+    )
+    opener = rng.choice(("", "Task: ", "Instruction: ", "### Request\n", "Q: ")) + preamble
     for family in families:
         skeletons = _TEMPLATE_SKELETONS[family]
         first = rng.randrange(len(skeletons))
