@@ -293,10 +293,25 @@ def verdicts(flags: list[Flag], accounts: set[uuid.UUID], at: dt.datetime) -> di
 
 # -- main -----------------------------------------------------------------------------
 
+MIXES: dict[str, dict[str, object]] = {
+    "one": {},
+    # Several campaigns of every type and size, several legitimate heavy users of each kind.
+    "many": {
+        "ring_linked": (20, 60, 150, 500),
+        "ring_unlinked": (20, 60, 150),
+        "resellers": 3,
+        "extractors": 3,
+        "legit_heavy": 3,
+    },
+}
+
 
 async def evaluation(args: argparse.Namespace, dbs: Databases, detect: Detect, workdir: Path) -> int:
     now = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
-    config = for_events(args.events, days=args.days, seed=args.seed, start=now - dt.timedelta(days=args.days))
+    mix = MIXES[args.campaigns]
+    config = for_events(
+        args.events, days=args.days, seed=args.seed, start=now - dt.timedelta(days=args.days), **mix
+    )
     traffic = generate(config)
     print(f"traffic: {len(traffic.customers)} customers, {len(traffic.campaigns)} campaigns, "
           f"~{traffic.expected_calls():,.0f} calls over {args.days} days (seed {args.seed}), load path: {args.load}")  # fmt: skip
@@ -354,7 +369,7 @@ async def scaling(args: argparse.Namespace, dbs: Databases, detect: Detect) -> N
         f"{'events':>12s} {'customers':>9s} {'copy s':>8s} {'detect s':>9s} {'events/s':>10s} {'findings':>8s}  recall/precision per type"
     )
     for size in args.scales:
-        config = for_events(size, days=args.days, seed=args.seed)
+        config = for_events(size, days=args.days, seed=args.seed, **MIXES[args.campaigns])
         traffic = generate(config)
         url = await seeded(dbs, traffic, jurisdictions=False)
         began = time.perf_counter()
@@ -386,6 +401,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sample", type=int, default=200, help="calls through the real gateway (0: none)")
     p.add_argument("--every-hours", type=float, default=12.0, help="simulated hours between detector runs")
     p.add_argument("--load", choices=("import", "synthetic"), default="import")
+    p.add_argument("--campaigns", choices=tuple(MIXES), default="many",
+                   help="one campaign of each type, or many of every type and size")  # fmt: skip
     p.add_argument("--scales", type=lambda s: [int(x) for x in s.split(",") if x], default=[],
                    help="comma-separated event counts for the scaling runs, e.g. 1000000,10000000")  # fmt: skip
     p.add_argument("--detect", default=seams.ENGINE, help="the detector, MODULE:FUNCTION")

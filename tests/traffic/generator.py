@@ -54,6 +54,8 @@ class Config:
     ring_unlinked: tuple[int, ...] = (60,)
     resellers: int = 1
     extractors: int = 1
+    legit_heavy: int = 1
+    """How many of each legitimate heavy user (benchmark lab, batch-job company, popular app)."""
     shared_payment: float = 0.2
     """Share of a linked ring's accounts paying with one of a few shared instruments (0-0.3)."""
     launch_day: float = 1.5
@@ -208,13 +210,15 @@ def generate(config: Config) -> Traffic:
         agent = profile in ("hobbyist", "startup") and rng.random() < 0.08
         add(Ordinary(rng, c, config.volume, agent, launch_s))
 
-    # Legitimate heavy users.
-    lab = p.customer("benchmark_lab", "legit_heavy", kind="organisation", zone=("US", -8))
-    add(BenchmarkLab(rng, lab, launch_s, config.volume))
-    batch = p.customer("batch_jobs", "legit_heavy", kind="organisation", zone=("DE", 1), keys=2)
-    add(BatchJobs(rng, batch, config.volume))
-    app = p.customer("popular_app", "legit_heavy", kind="organisation", zone=("US", -5), keys=2)
-    add(ManyUsers(rng, app, config.volume, [p.network() for _ in range(200)], reseller=False))
+    # Legitimate heavy users: each kind ``legit_heavy`` times, in different places.
+    zones = (("US", -8), ("DE", 1), ("US", -5), ("JP", 9), ("GB", 0), ("BR", -3), ("IN", 5.5))
+    for i in range(config.legit_heavy):
+        lab = p.customer("benchmark_lab", "legit_heavy", kind="organisation", zone=zones[i % 7])
+        add(BenchmarkLab(rng, lab, launch_s, config.volume))
+        batch = p.customer("batch_jobs", "legit_heavy", kind="organisation", zone=zones[(i + 1) % 7], keys=2)
+        add(BatchJobs(rng, batch, config.volume))
+        app = p.customer("popular_app", "legit_heavy", kind="organisation", zone=zones[(i + 2) % 7], keys=2)
+        add(ManyUsers(rng, app, config.volume, [p.network() for _ in range(200)], reseller=False))
 
     # Planted campaigns.
     for i, size in enumerate(config.ring_linked):
