@@ -29,6 +29,11 @@ class Metrics:
             "Calls waiting for feature extraction (off the request path).",
             registry=self.registry,
         )
+        self.features_dropped = Gauge(
+            "gateway_features_dropped",
+            "Calls whose features were not extracted since start: the extraction backlog was full.",
+            registry=self.registry,
+        )
         self.ledger_depth = Gauge(
             "gateway_ledger_queue_depth", "Usage events accepted and not yet written.", registry=self.registry
         )
@@ -59,9 +64,11 @@ class Metrics:
         """A refusal the ledger cannot record (no principal): counted here instead."""
         self.unattributed.labels(code).inc()
 
-    def bind_features(self, pending: Callable[[], float]) -> None:
-        """The calls handed over for feature extraction and not yet extracted (``detect.tap``)."""
+    def bind_features(self, pending: Callable[[], float], dropped: Callable[[], float]) -> None:
+        """The calls handed over for feature extraction and not yet extracted (``detect.tap``), and
+        those not kept because the backlog was full."""
         self.features_pending.set_function(pending)
+        self.features_dropped.set_function(dropped)
 
     def bind_ledger(
         self, depth: Callable[[], float], written: Callable[[], float], spooled: Callable[[], float]

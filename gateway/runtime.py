@@ -230,7 +230,7 @@ class Services:
         await self.ledger.start()
         if s.detect_features:
             self.features = tap = FeatureTap(self.ledger.record_features)
-            self.metrics.bind_features(lambda: tap.depth)
+            self.metrics.bind_features(lambda: tap.depth, lambda: tap.dropped)
             tap.start()
         self.registry = UpstreamRegistry(s.upstreams, self.environ)
         self.proxy = ProxyApp(

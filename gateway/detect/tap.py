@@ -6,6 +6,10 @@ The proxy's settle step calls :meth:`FeatureTap.take`, a list append and nothing
 them to the ledger writer, yielding to the event loop every :data:`YIELD_EVERY` calls so that a
 backlog never holds requests up. :meth:`FeatureTap.stop` extracts everything still pending: call it
 after the server has finished its requests and before the ledger writer stops.
+
+The bodies waiting are bounded (``max_bytes``): past it, a call is counted (``dropped``, the metric
+``gateway_features_dropped``) and not kept, so a flood the extractor cannot keep up with costs
+features, never the process's memory. The call's usage event is recorded whatever happens here.
 """
 
 from __future__ import annotations
@@ -22,22 +26,34 @@ from .features import CallFeatures, extract
 _log = structlog.get_logger(__name__)
 
 YIELD_EVERY = 64
+MAX_BYTES = 256 * 1024 * 1024
+"""Request bodies waiting for extraction, at most (bytes)."""
 
 
 class FeatureTap:
-    def __init__(self, sink: Callable[[CallFeatures], None], *, interval: float = 0.05) -> None:
+    def __init__(
+        self, sink: Callable[[CallFeatures], None], *, interval: float = 0.05, max_bytes: int = MAX_BYTES
+    ) -> None:
         self._sink = sink
         self._interval = interval
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._pending: list[tuple[UsageEvent, bytes]] = []
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.extracted = 0
         self.failed = 0
+        self.dropped = 0
 
     # -- hot path -------------------------------------------------------------
 
     def take(self, event: UsageEvent, body: bytes) -> None:
         """Keep one call for extraction (the caller skips calls without a body)."""
+        size = len(body)
+        if self._bytes + size > self._max_bytes:
+            self.dropped += 1
+            return
+        self._bytes += size
         self._pending.append((event, body))
 
     @property
@@ -69,6 +85,7 @@ class FeatureTap:
         while self._pending:
             # Swap the list rather than copy it: take() appends to the new one meanwhile.
             batch, self._pending = self._pending, []
+            self._bytes -= sum(len(body) for _, body in batch)
             for i, (event, body) in enumerate(batch, start=1):
                 try:
                     self._sink(extract(event, body))

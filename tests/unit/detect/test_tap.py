@@ -78,3 +78,19 @@ async def test_a_failing_sink_loses_that_call_only() -> None:
         tap.take(event(), BODY)
     assert await tap.drain() == 3
     assert (tap.extracted, tap.failed, len(written)) == (2, 1, 3)
+
+
+async def test_a_full_backlog_drops_calls_and_counts_them_and_frees_room_as_it_drains() -> None:
+    written: list[CallFeatures] = []
+    tap = FeatureTap(written.append, interval=3600, max_bytes=3 * len(BODY))
+    kept = [event() for _ in range(3)]
+    for e in kept:
+        tap.take(e, BODY)
+    tap.take(event(), BODY)  # the fourth body does not fit
+    assert tap.depth == 3 and tap.dropped == 1
+    await tap.drain()
+    late = event()
+    tap.take(late, BODY)  # room again once the backlog is extracted
+    await tap.stop()
+    assert [f.request_id for f in written] == [e.request_id for e in kept] + [late.request_id]
+    assert tap.dropped == 1
