@@ -47,6 +47,9 @@ EXTRACTION = (0.1, 0.4)
 RING_REASONING_SLACK = 0.1
 """For a cluster, the reasoning share counts from the typical account's share plus 0.1 (to plus 0.4):
 pooled, a campaign's reasoning calls padded with ordinary ones still stand out."""
+LOGPROBS_ALONE = 0.5
+"""Log probabilities without logit bias have honest uses (confidence scores, calibration, ranking):
+alone they weigh half as much as reasoning elicitation or logit bias with logprobs."""
 LOGIT_BIAS_LOGPROBS = (0.05, 0.3)
 """Share of calls setting logit bias and asking for log probabilities together."""
 FOCUS = (0.35, 0.7)
@@ -60,6 +63,8 @@ REPEATS = (0.3, 0.8)
 HEAVY = (1.0, 2.5)
 """Robust z of an account's log volume against the cohort (one account alone must stand out). The
 cohort's log spread is wide (hobbyists to enterprises), so 2.5 spreads is already a top account."""
+EXTRACTOR_CALLS = (50.0, 200.0)
+"""Calls in the window before one account can count as heavy at all, however it ranks."""
 POOLED = (1.0, 4.0)
 """Robust z of a cluster's pooled log volume against single accounts."""
 SYNC = (0.05, 0.3)
@@ -122,7 +127,7 @@ def _elicit(p: Pooled, baseline: float = 0.0) -> float:
         ramp(p.reasoning - baseline, lo - RING_REASONING_SLACK, hi - RING_REASONING_SLACK)
         if baseline
         else ramp(p.reasoning, lo, hi),
-        ramp(p.extraction, *EXTRACTION) * novel,
+        ramp(p.extraction, *EXTRACTION) * novel * LOGPROBS_ALONE,
         ramp(p.logit_bias_logprobs, *LOGIT_BIAS_LOGPROBS),
     )
 
@@ -220,7 +225,8 @@ def score_extractor(s: AccountStats, base: Cohort, since: dt.datetime, until: dt
     targeted, steady or novel."""
     p = Pooled([s], since, until)
     z = volume_z(s.calls, s.prompt_tokens + s.completion_tokens, base)
-    heavy = ramp(z, *HEAVY)
+    # Relative volume early in a window (few accounts seen yet) is noise: harvesting takes calls.
+    heavy = ramp(z, *HEAVY) * ramp(s.calls, *EXTRACTOR_CALLS)
     elicit = _elicit(p)
     focus = ramp(p.focus, *FOCUS)
     steady = ramp(p.steady, *MACHINE)
