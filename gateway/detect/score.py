@@ -23,7 +23,7 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 
-from .findings import Finding
+from .findings import Finding, FindingKind
 from .linkage import Cluster
 from .signals import (
     AccountStats,
@@ -259,8 +259,21 @@ def score_extractor(s: AccountStats, base: Cohort, since: dt.datetime, until: dt
         (novel, f"{_pct(1 - p.repeats)} of calls on skeletons not sent before "
                 f"({_pct(s.variant_share)} systematic variants of one another)"),
     ]  # fmt: skip
+    return _one_account("extractor", s, score, signals, reasons, since, until)
+
+
+def _one_account(
+    kind: FindingKind,
+    s: AccountStats,
+    score: float,
+    signals: dict[str, float],
+    reasons: list[tuple[float, str]],
+    since: dt.datetime,
+    until: dt.datetime,
+) -> Finding:
+    """A finding about one account; its reasons strongest first, those that did not count left out."""
     return Finding(
-        kind="extractor",
+        kind=kind,
         members=(s.customer_id,),
         score=round(min(1.0, score), 4),
         signals=signals,
@@ -297,16 +310,7 @@ def score_reseller(s: AccountStats, since: dt.datetime, until: dt.datetime) -> F
                   "of calls"),
         (flat, f"flatness over the day {flat:.2f}"),
     ]  # fmt: skip
-    return Finding(
-        kind="reseller",
-        members=(s.customer_id,),
-        score=round(min(1.0, score), 4),
-        signals=signals,
-        reasons=tuple(text for w, text in sorted(reasons, key=lambda r: -r[0]) if w > 0),
-        first_seen=s.first_seen,
-        since=since,
-        until=until,
-    )
+    return _one_account("reseller", s, score, signals, reasons, since, until)
 
 
 def findings(
