@@ -58,8 +58,10 @@ TEMPLATED = (0.3, 0.7)
 """Share of calls on skeletons that are varied or shared with the other members."""
 MACHINE = (0.3, 0.7)
 """Share of the hours since the first call with any call at all (steady streams are machines)."""
-REPEATS = (0.3, 0.8)
-"""Share of calls on skeletons sent before: evaluations rerun the same prompts, extractors do not."""
+REPEATS = (0.5, 0.95)
+"""Share of calls on skeletons sent before: an evaluation reruns nearly all of its prompts. A templated
+harvester repeats skeletons too (masking makes a template's instances one skeleton), so only a share
+near one says "rerun"."""
 HEAVY = (1.0, 2.5)
 """Robust z of an account's log volume against the cohort (one account alone must stand out). The
 cohort's log spread is wide (hobbyists to enterprises), so 2.5 spreads is already a top account."""
@@ -231,10 +233,10 @@ def score_extractor(s: AccountStats, base: Cohort, since: dt.datetime, until: dt
     focus = ramp(p.focus, *FOCUS)
     steady = ramp(p.steady, *MACHINE)
     novel = 1.0 - ramp(p.repeats, *REPEATS)
-    # Two of the three shapes suffice: a broad harvester targets no few families, and templated
-    # prompts repeat their skeletons; a benchmark lab (bursty reruns) and a batch job show none.
-    best_two = sum(sorted((focus, steady, novel))[1:]) / 2
-    score = heavy * elicit * (0.2 + 0.8 * best_two)
+    # Two of the three shapes must show (the weaker of the best two counts): a broad harvester
+    # targets no few families; a benchmark lab targets its suite but reruns it in bursts.
+    second = sorted((focus, steady, novel))[1]
+    score = heavy * elicit * (0.2 + 0.8 * second)
     signals = {
         "score": round(score, 4),
         "heavy": round(heavy, 4),

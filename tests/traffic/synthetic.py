@@ -5,7 +5,7 @@ running every body through the import path would measure the import rather than 
 feature extractor. The fingerprints are 64-bit hashes of the system prompt's and the template's ids;
 the 16 LSH band keys of a templated prompt are its template's, each replaced by a per-call key with
 probability ``1 - SHARED_BAND`` (a near-duplicate: most bands collide, not all), and a free-text
-prompt's are all its own. Country comes from the client IP (``iptocc``), as the extractor does it.
+prompt's are all its own; a template with word slots has ``SLOT_VARIANTS`` skeletons. Country comes from the client IP (``iptocc``), as the extractor does it.
 Say so wherever their figures are printed.
 """
 
@@ -27,6 +27,8 @@ from .model import Call, Customer
 
 BANDS = 16
 SHARED_BAND = 0.8
+SLOT_VARIANTS = 2000
+"""Distinct skeletons one template's slot fillings give after masking."""
 USAGE_COLUMNS = (
     "request_id", "occurred_at", "customer_id", "project_id", "key_id", "upstream", "route", "model",
     "stream", "status", "prompt_tokens", "completion_tokens", "usage_complete", "duration_ms", "bytes_in",
@@ -72,6 +74,10 @@ def _skeleton(template: str) -> str:
     return "benchmark" if template.startswith("benchmark/") else template
 
 
+def template_fp_exact(template: str) -> bool:
+    return template.startswith("benchmark/") or template == "batch"
+
+
 def features(call: Call) -> CallFeatures:
     seed = call.text_seed
     if call.template is not None:
@@ -81,7 +87,12 @@ def features(call: Call) -> CallFeatures:
         bands = tuple(
             shared[i] if ((seed >> (i * 3)) & 7) < SHARED_BAND * 8 else _mix(seed, i) for i in range(BANDS)
         )
-        template_fp = _fp("template", skeleton)
+        # A template's word slots (language, noun, verb, name) survive masking, so the extractor's
+        # skeletons of one template vary: about half of a busy harvester's calls repeat a skeleton
+        # already sent (measured through the real extractor). A benchmark item is one skeleton,
+        # rerun; the batch template's fills are all masked (numbers, quoted text).
+        exact = template_fp_exact(call.template)
+        template_fp = _fp("template", skeleton) if exact else h64(skeleton, seed % SLOT_VARIANTS)
     else:
         bands = tuple(_mix(seed, i) for i in range(BANDS))
         template_fp = _mix(seed, BANDS)

@@ -52,9 +52,12 @@ async def test_rows_land_beside_each_other_and_join_the_seeded_keys(pool: asyncp
 def test_templated_prompts_share_most_bands_free_text_shares_none() -> None:
     calls = list(itertools.islice(TRAFFIC.calls(), 4000))
     ring_calls = (c for c in TRAFFIC.calls() if c.template and c.template.startswith("ring_linked"))
-    ring = [features(c) for c in itertools.islice(ring_calls, 400)]
-    same = [f for f in ring if f.template_fp == ring[0].template_fp][:20]
+    ring_of = list(itertools.islice(ring_calls, 400))
+    ring = [features(c) for c in ring_of]
+    same = [f for c, f in zip(ring_of, ring, strict=True) if c.template == ring_of[0].template][:20]
     assert len(same) >= 5
+    # A template with word slots gives many skeletons (as the real extractor does), not one.
+    assert len({f.template_fp for f in same}) > 1
     shared = [len(set(a.bands) & set(b.bands)) for a, b in itertools.pairwise(same)]
     assert min(shared) >= 4 and sum(shared) / len(shared) >= 9
     free = [features(c) for c in calls if c.template is None][:50]
