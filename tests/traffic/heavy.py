@@ -76,6 +76,14 @@ class BenchmarkLab(Actor):
         return request_body(call, None, item + (" Let's think step by step." if call.reasoning else ""), 1024)
 
 
+_BATCH_ASKS = (
+    "classify the customer feedback below for the quality team.",
+    "tag this product review for the weekly report.",
+    "label the sentiment of the message that follows.",
+    "sort the following comment into our support queues.",
+)
+
+
 class BatchJobs(Actor):
     """One template, one family, huge volume, mostly at night, no reasoning."""
 
@@ -83,6 +91,10 @@ class BatchJobs(Actor):
         self.name, self.customers, self.c = customer.name, (customer,), customer
         self.rate = volume * plan.uniform(5000, 8000)
         self.hosts = [host(customer.networks[0], h) for h in (10, 11)]
+        # Its own pipeline's wording: independent companies do not send byte-identical templates.
+        self.preamble = (
+            f"Pipeline {plan.choice(text.NOUNS)}-{plan.choice(text.VERBS)}: {plan.choice(_BATCH_ASKS)} "
+        )
 
     def expected_per_day(self) -> float:
         return self.rate
@@ -94,12 +106,14 @@ class BatchJobs(Actor):
     def make(self, rng: random.Random, t: float, member: int) -> Call:
         return self.call(
             rng, t, self.c, route=OPENAI_ROUTE, model="gpt-4.1-mini", family="extraction", reasoning=False,
-            template="batch", system=None, network=self.c.networks[0], ip=rng.choice(self.hosts),
+            template=f"batch/{self.name}", system=None, network=self.c.networks[0], ip=rng.choice(self.hosts),
             completion=int(rng.uniform(8, 30)), prompt_tokens=int(rng.uniform(60, 250)), temperature=0.0,
         )  # fmt: skip
 
     def build(self, rng: random.Random, call: Call) -> dict[str, Any]:
-        return request_body(call, None, BATCH_TEMPLATE.format(review=text.review_text(rng)), 64)
+        return request_body(
+            call, None, self.preamble + BATCH_TEMPLATE.format(review=text.review_text(rng)), 64
+        )
 
 
 class ManyUsers(Actor):

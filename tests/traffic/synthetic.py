@@ -75,7 +75,7 @@ def _skeleton(template: str) -> str:
 
 
 def template_fp_exact(template: str) -> bool:
-    return template.startswith("benchmark/") or template == "batch"
+    return template.startswith(("benchmark/", "batch/"))
 
 
 def features(call: Call) -> CallFeatures:
