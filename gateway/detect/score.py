@@ -169,6 +169,10 @@ def score_ring(
     concealed = (1.0 - hard) * ramp(cluster.sync, *CONCEALED_SYNC) * ramp(p.templated, *CONCEALED_TEMPLATES)
     intent = 0.4 * elicit + 0.6 * (focus + templated + machine + p.young) / 4
     intent = 1.0 - (1.0 - intent) * (1.0 - CONCEALMENT * concealed)
+    # Harvesting wants outputs it does not have: labs rerunning one public benchmark after a model
+    # launch send the same prompts in step, and learn nothing new from the answers.
+    novel = 1.0 - ramp(p.repeats, *REPEATS)
+    intent *= novel
     z = volume_z(p.calls, p.tokens, base)
     magnitude = 0.5 + 0.5 * ramp(z, *POOLED)
     score = cohesion * intent * magnitude
@@ -192,6 +196,7 @@ def score_ring(
         "active_hour_share": round(p.steady, 4),
         "young_share": round(p.young, 4),
         "concealed": round(concealed, 4),
+        "repeat_share": round(p.repeats, 4),
     }
     typical = math.expm1(base.calls_median)
     reasons = [

@@ -179,3 +179,22 @@ def test_a_ring_padded_with_ordinary_calls_still_stands_out_but_acting_in_step_a
     in_step = ordinary[:100]  # ordinary accounts, somehow in step, sharing nothing declared
     found = score_ring(_cluster(in_step, sync=0.8), by_id, cohort(stats), SINCE, UNTIL)
     assert found is not None and found.score < CUTOFF
+
+
+def test_labs_rerunning_one_public_benchmark_in_step_are_not_a_ring() -> None:
+    """The same prompts, eliciting reasoning, in step after a launch: but reruns harvest nothing new.
+    The same cluster sending novel prompts is a ring."""
+    rng = random.Random(5)
+    ordinary = _ordinary(rng)
+    schedule = [1.0 if h % 24 in (9, 10, 11) else 0.0 for h in range(HOURS)]
+    labs = [_ring_member(rng, schedule, calls=2000, repeat_share=1.0, created_at=SINCE - dt.timedelta(days=900))
+            for _ in range(3)]  # fmt: skip
+    stats = ordinary + labs
+    base = cohort(stats)
+    by_id = {s.customer_id: s for s in stats}
+    rerun = score_ring(_cluster(labs), by_id, base, SINCE, UNTIL)
+    assert rerun is not None and rerun.score < CUTOFF and rerun.signals["repeat_share"] == 1.0
+    novel = [AccountStats(**{**{f: getattr(m, f) for f in AccountStats.__struct_fields__}, "repeat_share": 0.1})
+             for m in labs]  # fmt: skip
+    harvest = score_ring(_cluster(novel), {**by_id, **{m.customer_id: m for m in novel}}, base, SINCE, UNTIL)
+    assert harvest is not None and harvest.score >= CUTOFF
