@@ -239,6 +239,25 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     ``audit_origin`` (``kyc-gateway.local`` for ``kyc-gateway.local/audit``)."""
     provider_country: str = "US"
     """The provider's home country (ISO 3166-1 alpha-2): a usage report for it covers every customer."""
+    web_client_id: str | None = None
+    """The OIDC client the web pages (``/web``) sign people in with at ``oidc_issuer`` (authorization
+    code with PKCE). Unset: no web pages."""
+    web_client_secret_env: str | None = None
+    """Environment variable holding that client's secret (a confidential client); unset: a public
+    client, proven by PKCE alone."""
+    web_public_url: str | None = None
+    """The gateway's address as browsers reach it (``https://gateway.example``): the base of the
+    redirect URI and the one origin a form may be posted from. Needed with ``web_client_id``;
+    ``https://`` (plain ``http://`` only on a loopback host, for trying it out)."""
+    web_roles_claim: str = "roles"
+    """The ID token claim listing a person's roles (a dotted path, e.g. ``realm_access.roles``)."""
+    web_operator_role: str = "gateway-operator"
+    """The role that opens the operator console."""
+    web_regulator_role_prefix: str = "gateway-regulator:"
+    """Roles ``<prefix><JURISDICTION>`` (``gateway-regulator:EU``) open the regulator portal for
+    the reports addressed to that jurisdiction."""
+    web_session_minutes: int = 480
+    """A web session ends this long after sign-in (or at sign-out)."""
 
     @property
     def report_provider_name(self) -> str:
@@ -247,6 +266,40 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     @property
     def state_path(self) -> Path:
         return Path(self.state_dir).expanduser().resolve()
+
+
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def _check_web(settings: Settings, fail: Callable[[str, str], SettingsError]) -> None:
+    if settings.web_client_id is None:
+        return
+    if settings.oidc_issuer is None:
+        raise fail("web_client_id", "the web pages sign people in at oidc_issuer: set it too")
+    url = settings.web_public_url
+    if url is None:
+        raise fail("web_public_url", "needed with web_client_id: the address browsers reach the gateway at")
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].rsplit(":", 1)[0] if not rest.startswith("[") else rest.split("]")[0] + "]"
+    if scheme != "https" and not (scheme == "http" and host in _LOOPBACK_HOSTS):
+        # Session cookies are Secure: a browser keeps them only over https (or on a loopback host).
+        raise fail("web_public_url", f"{url!r} must be https:// (http:// only on a loopback host)")
+    if "/" in rest.rstrip("/") or not host:
+        raise fail("web_public_url", f"{url!r} must be an origin, like https://gateway.example")
+    if settings.web_client_secret_env is not None and not _is_env_name(settings.web_client_secret_env):
+        raise fail(
+            "web_client_secret_env", f"{settings.web_client_secret_env!r} is not an environment variable name"
+        )
+    if (
+        not settings.web_roles_claim
+        or not settings.web_operator_role
+        or not settings.web_regulator_role_prefix
+    ):
+        raise fail(
+            "web_roles_claim", "web_roles_claim, web_operator_role and web_regulator_role_prefix must be set"
+        )
+    if not 5 <= settings.web_session_minutes <= 7 * 24 * 60:
+        raise fail("web_session_minutes", "must be between 5 and 10080 (a week)")
 
 
 _COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
@@ -352,6 +405,7 @@ def _validate(settings: Settings, origin: str) -> Settings:
         raise fail("regulator_issuer", f"{settings.regulator_issuer!r} is not an http(s) URL")
     if bad := set(settings.regulator_algorithms) - _OIDC_ALGORITHMS:
         raise fail("regulator_algorithms", f"{sorted(bad)} not allowed; use public-key algorithms")
+    _check_web(settings, fail)
     if not 1 <= settings.compute_flag_seconds <= 86400:
         raise fail("compute_flag_seconds", "must be between 1 and 86400")
     if settings.detect_seconds != 0 and not 1 <= settings.detect_seconds <= 86400:

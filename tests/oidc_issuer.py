@@ -4,6 +4,11 @@ It signs with PyJWT, a different library from the validator's authlib, so the te
 check that the two agree on the wire format. Tests steer it: ``rotate()`` the RSA key,
 set ``outage`` to make discovery and JWKS answer 500, hold JWKS answers back to keep a
 fetch in flight (``holding_jwks()``), and count ``jwks_fetches``.
+It also signs people in, as a provider's login page does: the authorization-code flow with PKCE
+(RFC 7636, S256 required) for the clients and users a test registers (``register_client``,
+``add_user``), a plain HTML sign-in form, and a token endpoint that checks the code, the client,
+the redirect URI and the verifier before it hands out an ID token (aud: the client, with the nonce
+and the user's claims) and an access token (aud: the onboarding API).
 ``SigningKey`` and ``forge_token`` make tokens the issuer would never sign (an impostor's
 key under the issuer's ``kid``, ``alg: none``, HMAC with the public key as the secret).
 """
@@ -12,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import html
 import json
 import secrets
 import socket
@@ -21,6 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import jwt
 import uvicorn
@@ -108,6 +116,10 @@ class TestIssuer:
     discovery_fetches: int = 0
     paths: list[str] = field(default_factory=list)
     port: int = 0
+    clients: dict[str, dict[str, Any]] = field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    token_requests: list[dict[str, str]] = field(default_factory=list)
     _hold: Hold | None = None
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
@@ -188,10 +200,20 @@ class TestIssuer:
             self._hold = None
             hold.release()
 
+    def register_client(self, client_id: str, redirect_uri: str, secret: str | None = None) -> None:
+        self.clients[client_id] = {"redirect_uri": redirect_uri, "secret": secret}
+
+    def add_user(self, username: str, **claims: Any) -> None:
+        """A person who can sign in as ``username`` (their ``sub``), with extra ID-token claims."""
+        self.users[username] = claims
+
     def discovery(self) -> dict[str, Any]:
         return {
             "issuer": self.issuer,
             "jwks_uri": self.jwks_uri,
+            "authorization_endpoint": self.issuer + "/protocol/openid-connect/auth",
+            "token_endpoint": self.issuer + "/protocol/openid-connect/token",
+            "code_challenge_methods_supported": ["S256"],
             "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         }
 
@@ -205,7 +227,11 @@ class TestIssuer:
         path = scope["path"]
         self.paths.append(path)
         status, body = 404, {"error": "not_found"}
-        if path == REALM_PATH + "/.well-known/openid-configuration":
+        if path == REALM_PATH + "/protocol/openid-connect/auth":
+            return await self._authorize(scope, receive, send)
+        if path == REALM_PATH + "/protocol/openid-connect/token":
+            status, body = self._token(await _body(receive), _headers(scope))
+        elif path == REALM_PATH + "/.well-known/openid-configuration":
             self.discovery_fetches += 1
             status, body = 200, self.discovery()
         elif path == REALM_PATH + "/protocol/openid-connect/certs":
@@ -220,6 +246,78 @@ class TestIssuer:
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": data})
+
+    # -- the authorization-code flow -------------------------------------------------------------
+
+    async def _authorize(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        query = dict(parse_qsl(scope["query_string"].decode()))
+        form = dict(parse_qsl((await _body(receive)).decode())) if scope["method"] == "POST" else {}
+        params = {**query, **{k: v for k, v in form.items() if k != "username"}}
+        client = self.clients.get(params.get("client_id", ""))
+        problem = None
+        if client is None or params.get("redirect_uri") != client["redirect_uri"]:
+            problem = "unknown client or redirect URI"
+        elif params.get("response_type") != "code" or "openid" not in params.get("scope", "").split():
+            problem = "response_type must be code, with the openid scope"
+        elif params.get("code_challenge_method") != "S256" or len(params.get("code_challenge", "")) != 43:
+            problem = "PKCE with S256 is required"
+        if problem is not None:  # never redirect to a URI we cannot trust
+            return await _send(send, 400, problem.encode(), b"text/plain")
+        username = form.get("username", "").strip()
+        if scope["method"] == "POST" and username in self.users:
+            code = secrets.token_urlsafe(24)
+            self.codes[code] = {**params, "sub": username, "issued": time.time()}
+            target = (
+                params["redirect_uri"] + "?" + urlencode({"code": code, "state": params.get("state", "")})
+            )
+            return await _send(send, 302, b"", b"text/plain", [(b"location", target.encode())])
+        hidden = "".join(
+            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+            for k, v in params.items()
+        )
+        error = '<p role="alert">Unknown user.</p>' if scope["method"] == "POST" else ""
+        page = (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Test identity provider</title>'
+            f'</head><body><h1>Sign in</h1>{error}<form method="post">{hidden}'
+            '<label for="username">Username</label> <input id="username" name="username" autocomplete="username">'
+            ' <button type="submit">Sign in</button></form></body></html>'
+        )
+        await _send(send, 200, page.encode(), b"text/html; charset=utf-8")
+
+    def _token(self, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        form = dict(parse_qsl(body.decode()))
+        self.token_requests.append(form)
+        client_id, secret = form.get("client_id"), form.get("client_secret")
+        if headers.get("authorization", "").startswith("Basic "):
+            client_id, _, secret = base64.b64decode(headers["authorization"][6:]).decode().partition(":")
+        grant = self.codes.pop(form.get("code", ""), None)  # a code is good once
+        if form.get("grant_type") != "authorization_code" or grant is None:
+            return 400, {"error": "invalid_grant", "error_description": "unknown or used code"}
+        client = self.clients.get(client_id or "")
+        if (
+            client is None
+            or grant["client_id"] != client_id
+            or (client["secret"] or None) != (secret or None)
+        ):
+            return 401, {"error": "invalid_client"}
+        if form.get("redirect_uri") != grant["redirect_uri"] or time.time() - grant["issued"] > 60:
+            return 400, {
+                "error": "invalid_grant",
+                "error_description": "redirect URI differs or code expired",
+            }
+        verifier = form.get("code_verifier", "")
+        if b64url(hashlib.sha256(verifier.encode()).digest()) != grant["code_challenge"]:
+            return 400, {"error": "invalid_grant", "error_description": "PKCE verification failed"}
+        user = self.users[grant["sub"]]
+        id_claims = {"aud": client_id, "sub": grant["sub"], **user}
+        if "nonce" in grant:
+            id_claims["nonce"] = grant["nonce"]
+        return 200, {
+            "access_token": self.sign(sub=grant["sub"]),
+            "id_token": self.sign(id_claims),
+            "token_type": "Bearer",
+            "expires_in": 300,
+        }
 
     def start(self) -> TestIssuer:
         with socket.socket() as s:
@@ -240,3 +338,24 @@ class TestIssuer:
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
             self._thread.join(timeout=10)
+
+
+async def _body(receive: Any) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _headers(scope: dict[str, Any]) -> dict[str, str]:
+    return {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+
+
+async def _send(
+    send: Any, status: int, data: bytes, content_type: bytes, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(data)).encode()), *(extra or [])]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})

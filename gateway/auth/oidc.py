@@ -310,6 +310,10 @@ class OIDCValidator:
 
     async def validate(self, token: str) -> Claims:
         """The token's claims, or Unauthorized (401) / ServiceUnavailable (503) saying why not."""
+        return (await self.validate_all(token))[0]
+
+    async def validate_all(self, token: str) -> tuple[Claims, dict[str, Any]]:
+        """As :meth:`validate`, with every claim the token carries (an ID token's ``nonce``, roles)."""
         # Size first, before any parsing (CVE-2025-61920). A char is at least one byte, and a JWT
         # is ASCII, so for any token that gets further, chars are bytes.
         if len(token) > self._max_token_bytes:
@@ -334,7 +338,7 @@ class OIDCValidator:
 
     # -- signature and claims ---------------------------------------------------------------------
 
-    def _check(self, token: str, header: TokenHeader, key: Key, now: float) -> Claims:
+    def _check(self, token: str, header: TokenHeader, key: Key, now: float) -> tuple[Claims, dict[str, Any]]:
         def load_key(parsed: dict[str, Any], _payload: object) -> Key:
             # authlib parses the header again; act only if it reads the same alg and kid as we did.
             if parsed.get("alg") != header.alg or parsed.get("kid") != header.kid:
@@ -375,7 +379,7 @@ class OIDCValidator:
         scopes = tuple(granted.split() if isinstance(granted, str) else granted or ())
         return Claims(
             payload.iss, payload.sub, audience, int(payload.exp), payload.email, payload.name, scopes
-        )
+        ), dict(claims)
 
     def _invalid_claim(self, name: str, claims: JWTClaims) -> Unauthorized:
         if name == "iss":

@@ -23,6 +23,8 @@ from ..bodies import IncompleteBody
 from ..db.migrate import is_current
 from ..errors import GatewayError, error_body
 from ..runtime import Runtime
+from ..web import close_web, web_routes
+from ..web.common import error_page
 
 _log = structlog.get_logger("gateway")
 _TYPES = {
@@ -73,7 +75,7 @@ def create_control_app(runtime: Runtime) -> Litestar:
     def metrics() -> bytes:
         return runtime.metrics.render()
 
-    def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
         if isinstance(exc, InternalServerException) and "disconnected" in str(exc.detail):
             # Litestar's "client disconnected prematurely" while reading the body: the body ended
             # early (granian reports a broken chunked encoding that way, the client still there).
@@ -86,6 +88,8 @@ def create_control_app(runtime: Runtime) -> Litestar:
             message, code=_CODES.get(exc.status_code, "invalid_request"), status=exc.status_code
         )
         err.type = _TYPES.get(exc.status_code, "api_error")
+        if request.url.path.startswith("/web/"):  # a person's browser: the error as a page
+            return error_page(request, err)
         return Response(
             error_body(err, _request_id(request)), status_code=exc.status_code, media_type="application/json"
         )
@@ -118,8 +122,10 @@ def create_control_app(runtime: Runtime) -> Litestar:
             *onboarding_routes,
             *webhook_routes,
             *regulator_routes,
+            *web_routes,
         ],
         lifespan=[lifespan],
+        on_shutdown=[close_web],
         state=State({"runtime": runtime}),
         exception_handlers={
             HTTPException: on_http_error,

@@ -1,0 +1,7 @@
+"""(being built: issue 17)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+regulator_routes: list[Any] = []
