@@ -98,9 +98,11 @@ class Form:
         try:
             number = float(value)
         except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
             self.fail(name, f"The {label} must be a number between 0 and 100.")
             return None
-        if not math.isfinite(number) or not 0 < number <= 100:
+        if not 0 < number <= 100:
             self.fail(name, f"The {label} must be more than 0 and at most 100 (it is {value[:20]}).")
             return None
         return number
@@ -114,9 +116,11 @@ class Form:
         try:
             number = float(value)
         except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
             self.fail(name, f"The {label} must be a number.")
             return None
-        if not math.isfinite(number) or number < minimum:
+        if number < minimum:
             self.fail(name, f"The {label} must be at least {minimum:g}.")
             return None
         return number
