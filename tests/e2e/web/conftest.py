@@ -4,14 +4,18 @@ session's CSRF token. Browser tests (Chromium, Playwright) build on the same gat
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
 import httpx
 import pytest
+import pytest_asyncio
 
 from gateway.demo.upstream import DemoUpstream
 from tests.e2e.conftest import GatewayProcess, free_port, gateway_config
@@ -120,6 +124,84 @@ def browser_client(web_gateway: GatewayProcess) -> Iterator[WebClient]:
     client.close()
 
 
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# As root in a container: no sandbox; and no background traffic to Google, which this machine's
+# closed network refuses (Chromium would log the refusals and retry).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(
+    os.environ.get("GATEWAY_SCREENSHOTS", Path(__file__).resolve().parents[3] / ".artifacts" / "screenshots")
+)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def chromium() -> AsyncIterator[Any]:
+    """Debian's chromium driven by Playwright (``executable_path``; Playwright's own browsers are
+    never downloaded). Where it is not installed the browser tests are skipped, saying so.
+    Playwright's async API, on the tests' one event loop: its sync API would hold a loop running
+    in the main thread for the whole session, and the fixtures' own loops could not run."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(
+            f"no Chromium at {CHROMIUM}: the browser tests need Debian's chromium package "
+            "(`make test` installs it where apt can)"
+        )
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+class Visit:
+    """One person's browser tab: records console errors (a CSP violation is one) and takes screenshots."""
+
+    def __init__(self, context: Any, page: Any, base: str) -> None:
+        self.context = context
+        self.page = page
+        self.errors: list[str] = []
+
+        def console(message: Any) -> None:
+            # The gateway's pages only: the test issuer's sign-in page is not ours (it has no icon).
+            if message.type == "error" and str(message.location.get("url", "")).startswith(base):
+                self.errors.append(f"{message.text} ({message.location.get('url')})")
+
+        page.on("console", console)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    @classmethod
+    async def open(cls, browser: Any, base: str, *, phone: bool = False) -> Visit:
+        size = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 900}
+        context = await browser.new_context(viewport=size, base_url=base, is_mobile=phone, has_touch=phone)
+        return cls(context, await context.new_page(), base)
+
+    async def sign_in(self, issuer: TestIssuer, username: str, **claims: Any) -> None:
+        issuer.add_user(username, **claims)
+        await self.page.goto("/web/")
+        await self.page.get_by_role("link", name="Sign in").click()
+        await self.page.get_by_label("Username").fill(username)
+        await self.page.get_by_role("button", name="Sign in").click()
+        await self.page.wait_for_url("**/web/**")
+
+    async def shot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        await self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    async def close(self) -> None:
+        await self.context.close()
+
+
 def new_subject(prefix: str = "person") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
@@ -128,4 +210,4 @@ def absolute(base: str, location: str) -> str:
     return urljoin(base + "/", location)
 
 
-__all__ = ["WebClient", "absolute", "new_subject"]
+__all__ = ["CHROMIUM", "SCREENSHOTS", "Visit", "WebClient", "absolute", "new_subject"]
