@@ -50,13 +50,14 @@ MAX_EXAMPLES = 50  # per operation and mode
 
 
 def control_routes(config: Path | None) -> set[tuple[str, str]]:
-    """(path, method) of every route the control plane's Litestar app has, as built from ``config``."""
+    """(path, method) of every route the control plane's Litestar app has, as built from ``config``;
+    but the web pages (``/web``): HTML for people, not part of the API's contract."""
     app = create_control_app(Runtime(load_settings(str(config) if config else None)))
     return {
         (route.path_format, method)
         for route in app.routes
         for method in getattr(route, "route_handler_map", {})
-        if method in METHODS and not route.path_format.startswith(OPENAPI_PATH)
+        if method in METHODS and not route.path_format.startswith((OPENAPI_PATH, "/web"))
     }
 
 
