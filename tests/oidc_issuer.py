@@ -120,6 +120,8 @@ class TestIssuer:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     token_requests: list[dict[str, str]] = field(default_factory=list)
+    id_token_tamper: dict[str, Any] = field(default_factory=dict)
+    """Claims forced into the next ID tokens (a test's misbehaving provider); None drops a claim."""
     _hold: Hold | None = None
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
@@ -312,6 +314,7 @@ class TestIssuer:
         id_claims = {"aud": client_id, "sub": grant["sub"], **user}
         if "nonce" in grant:
             id_claims["nonce"] = grant["nonce"]
+        id_claims.update(self.id_token_tamper)
         return 200, {
             "access_token": self.sign(sub=grant["sub"]),
             "id_token": self.sign(id_claims),

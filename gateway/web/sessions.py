@@ -13,10 +13,15 @@ import secrets
 import asyncpg
 import msgspec
 
+from ..errors import ServiceUnavailable
+
 __all__ = ["Login", "Session", "begin_login", "close_session", "find_session", "open_session", "take_login"]
 
 LOGIN_MINUTES = 10
 """How long a person has to sign in at the provider before the attempt is void."""
+MAX_PENDING_LOGINS = 10_000
+"""Starting a sign-in needs no credential, so each start's row is bounded: past this many within
+LOGIN_MINUTES (a flood, not people), new starts are refused until the old ones lapse."""
 
 
 class Login(msgspec.Struct, frozen=True):
@@ -51,12 +56,18 @@ async def begin_login(conn: asyncpg.Connection, return_to: str) -> Login:
         await conn.execute(
             "delete from web_logins where created_at < now() - make_interval(mins => $1)", LOGIN_MINUTES
         )
-        await conn.execute(
-            "insert into web_logins (state_hash, code_verifier, nonce, return_to) values ($1, $2, $3, $4)",
+        inserted = await conn.execute(
+            "insert into web_logins (state_hash, code_verifier, nonce, return_to)"
+            " select $1, $2, $3, $4 where (select count(*) from web_logins) < $5",
             _digest(login.state),
             login.code_verifier,
             login.nonce,
             login.return_to,
+            MAX_PENDING_LOGINS,
+        )
+    if inserted != "INSERT 0 1":
+        raise ServiceUnavailable(
+            "too many sign-ins are under way; try again in a few minutes", code="sign_in_busy"
         )
     return login
 

@@ -58,9 +58,9 @@ class WebClient:
     session cookie (``Secure`` cookies are not sent over http by httpx's jar, so it sends it
     itself), and posts forms with the CSRF token of the page it last saw."""
 
-    def __init__(self, gateway: GatewayProcess) -> None:
-        self.base = gateway.url
-        self.http = httpx.Client(base_url=gateway.url, follow_redirects=False, timeout=30)
+    def __init__(self, gateway: GatewayProcess | str) -> None:
+        self.base = gateway if isinstance(gateway, str) else gateway.url
+        self.http = httpx.Client(base_url=self.base, follow_redirects=False, timeout=30)
         self.session: str | None = None
         self.csrf: str | None = None
 

@@ -7,6 +7,7 @@ import base64
 import hashlib
 from urllib.parse import parse_qs, urlsplit
 
+import asyncpg
 import httpx
 
 from tests.e2e.conftest import GatewayProcess
@@ -104,22 +105,13 @@ def test_next_page_is_kept_and_an_outside_one_is_not(
 ) -> None:
     done = browser_client.sign_in(oidc_issuer, new_subject(), next_page="/web/account")
     assert done.headers["location"] == "/web/account"
-    other = WebClient.__new__(WebClient)
-    other.__init__(browser_client_gateway(browser_client))  # type: ignore[misc]
-    try:
-        done = other.sign_in(oidc_issuer, new_subject(), next_page="//evil.example/web")
-        assert done.headers["location"] == "/web/"
-    finally:
-        other.close()
-
-
-def browser_client_gateway(client: WebClient) -> GatewayProcess:
-    return GatewayProcess.__new__(GatewayProcess) if False else _Url(client.base)  # type: ignore[return-value]
-
-
-class _Url:
-    def __init__(self, url: str) -> None:
-        self.url = url
+    for outside in ("//evil.example/web", "https://evil.example/web", "/web\\@evil.example", "/admin/v1"):
+        other = WebClient(browser_client.base)
+        try:
+            done = other.sign_in(oidc_issuer, new_subject(), next_page=outside)
+            assert done.headers["location"] == "/web/", outside
+        finally:
+            other.close()
 
 
 def test_a_page_that_needs_a_session_sends_the_browser_to_sign_in(browser_client: WebClient) -> None:
@@ -149,11 +141,76 @@ def test_roles_come_from_the_id_token(browser_client: WebClient, oidc_issuer: Te
     home = browser_client.get("/web/").text
     assert 'href="/web/console"' in home and 'href="/web/regulator"' in home
     assert "regulator: EU" in home
-    plain = WebClient.__new__(WebClient)
-    plain.__init__(_Url(browser_client.base))  # type: ignore[arg-type]
+    plain = WebClient(browser_client.base)
     try:
         plain.sign_in(oidc_issuer, new_subject(), roles=["something-else"])
         home = plain.get("/web/").text
         assert 'href="/web/console"' not in home and 'href="/web/regulator"' not in home
     finally:
         plain.close()
+
+
+def _callback_after_provider(client: WebClient, issuer: TestIssuer, username: str) -> httpx.Response:
+    issuer.add_user(username)
+    start = client.http.get("/web/login")
+    back = httpx.post(start.headers["location"], data={"username": username}, timeout=10)
+    return client.http.get(back.headers["location"][len(client.base) :])
+
+
+def test_an_id_token_for_another_sign_in_or_client_opens_no_session(
+    browser_client: WebClient, oidc_issuer: TestIssuer
+) -> None:
+    cases = {"nonce": "someone-elses-nonce", "aud": "another-client", "iss": "https://impostor.example"}
+    for claim, value in cases.items():
+        oidc_issuer.id_token_tamper = {claim: value}
+        try:
+            answer = _callback_after_provider(browser_client, oidc_issuer, new_subject())
+        finally:
+            oidc_issuer.id_token_tamper = {}
+        assert answer.status_code == 401, (claim, answer.text)
+        assert "sign_in_failed" in answer.text
+        assert not any(v.startswith("__Host-gateway-session=") for v in answer.headers.get_list("set-cookie"))
+    oidc_issuer.id_token_tamper = {"nonce": None}
+    try:
+        answer = _callback_after_provider(browser_client, oidc_issuer, new_subject())
+    finally:
+        oidc_issuer.id_token_tamper = {}
+    assert answer.status_code == 401 and "nonce" in answer.text
+
+
+def test_the_provider_refusing_is_shown_plainly(browser_client: WebClient) -> None:
+    start = browser_client.http.get("/web/login")
+    state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
+    answer = browser_client.http.get(
+        "/web/callback",
+        params={"state": state, "error": "access_denied", "error_description": "user cancelled"},
+    )
+    assert answer.status_code == 401
+    assert "access_denied user cancelled" in answer.text and "<script" not in answer.text
+
+
+async def test_an_expired_session_signs_in_again(
+    browser_client: WebClient, oidc_issuer: TestIssuer, database_url: str
+) -> None:
+    browser_client.sign_in(oidc_issuer, new_subject())
+    assert "Sign out" in browser_client.get("/web/").text
+    digest = hashlib.sha256((browser_client.session or "").encode()).digest()
+    conn = await asyncpg.connect(database_url)
+    try:
+        moved = await conn.execute(
+            "update web_sessions set created_at = now() - interval '2 days', expires_at = now() - interval '1 second'"
+            " where token_hash = $1",
+            digest,
+        )
+    finally:
+        await conn.close()
+    assert moved == "UPDATE 1"
+    assert "Sign out" not in browser_client.get("/web/").text
+    assert browser_client.get("/web/apply").status_code == 303
+
+
+def test_without_web_client_id_there_are_no_pages(gateway: GatewayProcess) -> None:
+    home = httpx.get(gateway.url + "/web/")
+    assert home.status_code == 200 and "not enabled" in home.text
+    login = httpx.get(gateway.url + "/web/login")
+    assert login.status_code == 403 and "web_disabled" in login.text
