@@ -13,6 +13,7 @@ actor ``regulator:<subject>`` as the API writes it.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import uuid
 from typing import Any
 
@@ -127,7 +128,21 @@ async def report_page(request: AnyRequest, report_id: uuid.UUID) -> Response[str
         proof_api_url=f"{base}/regulator/v1/reports/{report.id}/proof",
         file_stem=_stem(report),
         utc=dt.UTC,
+        magnitude=_magnitude,
     )
+
+
+def _magnitude(text: str) -> tuple[str, int] | None:
+    """A large decimal string (FLOP) as ``(mantissa, exponent)`` for reading, 3 significant digits;
+    None when it is small enough to read as it is (the exact figure is shown beside it)."""
+    try:
+        value = decimal.Decimal(text)
+    except decimal.InvalidOperation:
+        return None
+    if not value.is_finite() or abs(value) < 1_000_000:
+        return None
+    mantissa, _, exponent = f"{value:.2e}".partition("e")
+    return mantissa.rstrip("0").rstrip("."), int(exponent)
 
 
 def _stem(report: StoredReport) -> str:
