@@ -71,6 +71,7 @@ DECISIONS = (
     "gateway.reports.model",
     "gateway.reports.usage",
     "gateway.reports.training",
+    "gateway.reports.verify",
     "gateway.detect.triage",
     "gateway.policy.parameters",
     "gateway.web.roles",
