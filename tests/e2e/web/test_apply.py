@@ -43,7 +43,14 @@ PERSON_DETAILS = {
     "id_value": "",
     "id_country": "",
 }
-ADDRESS = {"line1": "Unter den Linden 1", "line2": "", "city": "Berlin", "region": "", "postal_code": "10117", "country": "DE"}
+ADDRESS = {
+    "line1": "Unter den Linden 1",
+    "line2": "",
+    "city": "Berlin",
+    "region": "",
+    "postal_code": "10117",
+    "country": "DE",
+}
 OWNER = {"name": "Hedy Lamarr", "kind": "person", "country": "AT", "percent": "60", "role": "", "birth_date": "1914-11-09", "nationality": "AT"}  # fmt: skip
 
 
@@ -71,7 +78,9 @@ def application(database_url: str, subject: str) -> asyncpg.Record | None:
 
 
 def edges(database_url: str, customer_id: uuid.UUID) -> list[float | None]:
-    rows = query(database_url, "select percent from ownership_edges where customer_id = $1 order by id", customer_id)
+    rows = query(
+        database_url, "select percent from ownership_edges where customer_id = $1 order by id", customer_id
+    )
     return [r["percent"] for r in rows]
 
 
@@ -101,7 +110,9 @@ def start(client: WebClient, issuer: TestIssuer, kind: str, *, country: str = "D
 
 
 def admin(gw: GatewayProcess, path: str, **body: str) -> httpx.Response:
-    return httpx.post(gw.url + path, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}, json=body, timeout=10)
+    return httpx.post(
+        gw.url + path, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}, json=body, timeout=10
+    )
 
 
 # --- the whole flow --------------------------------------------------------------------------------
@@ -123,7 +134,12 @@ def test_an_organisation_applies_step_by_step_with_two_owners_and_submits(
     assert made.status_code == 303 and made.headers["location"] == "/web/apply/details"
     row = application(database_url, subject)
     assert row is not None
-    assert (row["name"], row["kind"], row["country"], row["kyc_status"]) == (name, "organisation", "DE", "pending")
+    assert (row["name"], row["kind"], row["country"], row["kyc_status"]) == (
+        name,
+        "organisation",
+        "DE",
+        "pending",
+    )
     assert row["oidc_issuer"] == oidc_issuer.issuer and row["facts_sealed"] is None
     cid = row["id"]
 
@@ -136,7 +152,11 @@ def test_an_organisation_applies_step_by_step_with_two_owners_and_submits(
 
     assert c.post("/web/apply/addresses", ADDRESS).status_code == 303
     page = c.get("/web/apply/addresses")
-    assert current_step(page) == "addresses" and "Unter den Linden 1" in page.text and "10117 Berlin" in page.text
+    assert (
+        current_step(page) == "addresses"
+        and "Unter den Linden 1" in page.text
+        and "10117 Berlin" in page.text
+    )
 
     assert c.post("/web/apply/owners", OWNER).status_code == 303
     parent = {**OWNER, "name": "Nimbus Holding AG", "kind": "organisation", "country": "CH", "percent": "40",
@@ -149,7 +169,7 @@ def test_an_organisation_applies_step_by_step_with_two_owners_and_submits(
 
     handoff = c.get("/web/apply/verification")
     assert handoff.status_code == 200 and current_step(handoff) == "verification"
-    assert f'data-reference>{cid}<' in handoff.text
+    assert f"data-reference>{cid}<" in handoff.text
     assert "persona, acme-idv" in handoff.text
 
     review = c.get("/web/apply/review")
@@ -207,7 +227,9 @@ def test_once_submitted_the_forms_refuse_every_change(
     ):
         refused = c.post(path, form)
         assert refused.status_code == 409, (path, refused.status_code)
-        assert 'data-error-code="application_locked"' in refused.text and "Nothing was changed" in refused.text
+        assert (
+            'data-error-code="application_locked"' in refused.text and "Nothing was changed" in refused.text
+        )
     after = application(database_url, subject)
     assert after["facts_sealed"] == row["facts_sealed"] and after["kyc_status"] == "in_review"
     assert after["name"] == row["name"]
@@ -263,7 +285,9 @@ def test_a_request_for_information_reopens_the_forms_and_shows_the_reviewer_s_wo
     c.post("/web/apply/addresses", ADDRESS)
     assert c.post("/web/apply/submit").status_code == 303
     cid = application(database_url, subject)["id"]
-    asked = admin(web_gateway, f"/admin/v1/customers/{cid}/kyc/request-info", reason="Please add your passport number")
+    asked = admin(
+        web_gateway, f"/admin/v1/customers/{cid}/kyc/request-info", reason="Please add your passport number"
+    )
     assert asked.status_code == 200, asked.text
     page = c.get("/web/apply")
     assert 'data-status="needs_information"' in page.text
@@ -287,13 +311,22 @@ def test_a_request_for_information_reopens_the_forms_and_shows_the_reviewer_s_wo
         ({"kind": "organisation", "name": "", "country": "DE"}, "name", "Enter the name"),
         ({"kind": "organisation", "name": "x" * 201, "country": "DE"}, "name", "at most 200 characters"),
         ({"kind": "organisation", "name": "Acme", "country": "XX"}, "country", "two-letter ISO country code"),
-        ({"kind": "organisation", "name": "Acme", "country": "Germany"}, "country", "two-letter ISO country code"),
+        (
+            {"kind": "organisation", "name": "Acme", "country": "Germany"},
+            "country",
+            "two-letter ISO country code",
+        ),
         ({"kind": "organisation", "name": "Acme", "country": ""}, "country", "Choose the country"),
         ({"kind": "company", "name": "Acme", "country": "DE"}, "kind", "Choose the kind of applicant"),
     ],
 )
 def test_bad_applicant_input_is_shown_beside_its_field_and_creates_nothing(
-    browser_client: WebClient, oidc_issuer: TestIssuer, database_url: str, form: dict[str, str], field: str, says: str
+    browser_client: WebClient,
+    oidc_issuer: TestIssuer,
+    database_url: str,
+    form: dict[str, str],
+    field: str,
+    says: str,
 ) -> None:
     subject = new_subject("bad-applicant")
     browser_client.sign_in(oidc_issuer, subject)
@@ -352,7 +385,10 @@ def test_a_bad_change_leaves_saved_details_as_they_were(
     for changes, field in (
         ({"birth_date": "1850-01-01"}, "birth_date"),
         ({"nationality": "UK"}, "nationality"),
-        ({"legal_name": "Ada King", "phone": "0000"}, "phone"),  # one bad answer: the good one is not saved either
+        (
+            {"legal_name": "Ada King", "phone": "0000"},
+            "phone",
+        ),  # one bad answer: the good one is not saved either
     ):
         page = browser_client.post("/web/apply/details", {**PERSON_DETAILS, **changes})
         assert page.status_code == 400 and field in field_errors(page)
@@ -451,7 +487,12 @@ def test_direct_owners_cannot_hold_more_than_100_percent_together(
     assert "110.5%" in message and "at most 30%" in message
     assert edges(database_url, cid) == [70.0]
     # A director who owns nothing is no share: a role alone is fine.
-    assert c.post("/web/apply/owners", {**OWNER, "name": "A Director", "percent": "", "role": "director"}).status_code == 303
+    assert (
+        c.post(
+            "/web/apply/owners", {**OWNER, "name": "A Director", "percent": "", "role": "director"}
+        ).status_code
+        == 303
+    )
     assert c.post("/web/apply/owners", {**OWNER, "name": "Third Owner", "percent": "30"}).status_code == 303
     assert sorted(e or 0 for e in edges(database_url, cid)) == [0, 30.0, 70.0]
 
@@ -469,7 +510,11 @@ def test_one_person_cannot_reach_another_s_application(
         start(mallory, oidc_issuer, "organisation")
         for step in ("/web/apply", "/web/apply/details", "/web/apply/owners", "/web/apply/review"):
             page = mallory.get(step)
-            assert a_name not in page.text and "Hedy Lamarr" not in page.text and str(a_row["id"]) not in page.text
+            assert (
+                a_name not in page.text
+                and "Hedy Lamarr" not in page.text
+                and str(a_row["id"]) not in page.text
+            )
         stolen = mallory.post(f"/web/apply/owners/{owner_id}/remove")
         assert stolen.status_code == 404 and "owner_not_found" in stolen.text
         assert edges(database_url, a_row["id"]) == [60.0]
