@@ -76,6 +76,7 @@ DECISIONS = (
     "gateway.policy.parameters",
     "gateway.web.roles",
     "gateway.web.forms",
+    "gateway.web.charts",
     "gateway.detect.features",
     "gateway.detect.prompts",
     "gateway.detect.masking",
