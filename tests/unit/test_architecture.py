@@ -75,6 +75,7 @@ DECISIONS = (
     "gateway.policy.parameters",
     "gateway.web.roles",
     "gateway.web.forms",
+    "gateway.web.graph",
     "gateway.detect.features",
     "gateway.detect.prompts",
     "gateway.detect.masking",
