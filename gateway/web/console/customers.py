@@ -94,7 +94,7 @@ async def customer_context(svc: Services, conn: asyncpg.Connection, customer_id:
     names = {str(o.id): o.name or "(erased)" for o in review.owners}
     return {
         "review": review,
-        "status": review.status,
+        "kyc": review.status,
         "facts": review.facts,
         "owner_names": names,
         "graph_svg": picture,
