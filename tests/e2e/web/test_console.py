@@ -163,6 +163,13 @@ def test_an_applicant_is_in_the_queue_and_its_page_shows_facts_hits_and_the_grap
     assert empty.status_code == 400 and "every decision must say why" in (error_for(empty.text, field) or "")
     state = query(database_url, "select state from screening_hits where id = $1", int(hits[0]))[0][0]
     assert state == "open"
+    # The hit is decided from its own customer's page only: from another's, it does not exist.
+    stranger = applied(database_url, f"stranger-{uuid.uuid4().hex[:6]}")
+    elsewhere = client.post(
+        f"{CONSOLE}/customers/{stranger}/hits/{hits[0]}", {"verdict": "dismiss", field: "x"}
+    )
+    assert elsewhere.status_code == 404 and "hit_not_found" in elsewhere.text
+    assert query(database_url, "select state from screening_hits where id = $1", int(hits[0]))[0][0] == "open"
     dismissed = client.post(
         f"{CONSOLE}/customers/{cid}/hits/{hits[0]}",
         {"verdict": "dismiss", field: "different person: DOB differs"},
