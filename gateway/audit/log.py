@@ -17,7 +17,7 @@ import asyncpg
 import msgspec
 
 from . import merkle
-from .entry import AuditEntry, canonical
+from .entry import AuditEntry, canonical, parse
 
 _DUMMY = b"\x00" * 32
 CHAIN_START = b"\x00" * 32
@@ -240,3 +240,34 @@ async def checkpoint_by_id(conn: asyncpg.Connection, checkpoint_id: int) -> Stor
         if r is None
         else StoredCheckpoint(r["id"], r["size"], bytes(r["root"]), r["note"], r["signed_at"])
     )
+
+
+class Listed(msgspec.Struct, frozen=True):
+    seq: int
+    entry: AuditEntry
+
+
+async def browse(
+    conn: asyncpg.Connection,
+    *,
+    limit: int,
+    before: int | None = None,
+    kind: str | None = None,
+    actor: str | None = None,
+) -> list[Listed]:
+    """Entries newest first, below ``before`` (a page's last seq), whose kind and actor start with
+    ``kind`` and ``actor`` (``operator:`` finds every operator): what the console browses."""
+    rows = await conn.fetch(
+        """
+        select seq, entry from audit_entries
+        where ($2::bigint is null or seq < $2)
+          and ($3::text is null or left(kind, length($3)) = $3)
+          and ($4::text is null or left(convert_from(entry, 'UTF8')::jsonb ->> 'actor', length($4)) = $4)
+        order by seq desc limit $1
+        """,
+        limit,
+        before,
+        kind,
+        actor,
+    )
+    return [Listed(r["seq"], parse(bytes(r["entry"]))) for r in rows]

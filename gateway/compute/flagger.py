@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import asyncpg
+import msgspec
 import structlog
 
 from ..audit import log
@@ -129,3 +130,30 @@ class Flagger:
             except Exception as exc:
                 _log.warning("compute_flagger_failed", error=type(exc).__name__, detail=str(exc)[:200])
             await asyncio.sleep(self.interval)
+
+
+class RaisedFlag(msgspec.Struct, frozen=True, kw_only=True):
+    """A ``compute_flags`` row: a level a customer's linked group reached, when it was first seen."""
+
+    customer_id: uuid.UUID
+    threshold: str
+    level: float
+    threshold_flop: float
+    flop: float
+    flop_settled: float
+    flop_expected: float
+    group_size: int
+    jobs: int
+    raised_at: dt.datetime
+    audit_seq: int
+
+
+async def raised_flags(conn: asyncpg.Connection, *, limit: int = 200) -> list[RaisedFlag]:
+    """The flags raised so far, newest first (the history the reports cite)."""
+    rows = await conn.fetch(
+        "select customer_id, threshold, level, threshold_flop, flop, flop_settled, flop_expected,"
+        " group_size, jobs, raised_at, audit_seq from compute_flags order by raised_at desc, audit_seq desc"
+        " limit $1",
+        limit,
+    )
+    return [RaisedFlag(**dict(r)) for r in rows]

@@ -105,3 +105,64 @@ async def usage_summary(
         )
         for r in rows
     ]
+
+
+class CustomerTraffic(msgspec.Struct, frozen=True, kw_only=True):
+    """One customer's model-API calls over a period, and how many were refused, by error code."""
+
+    customer_id: uuid.UUID
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    refused: int
+    """Calls that ended with an error code (refused by the gateway, or failed upstream)."""
+    refusals: dict[str, int]
+
+
+_TRAFFIC = """
+select customer_id, error_code, count(*) as requests, coalesce(sum(prompt_tokens), 0) as prompt_tokens,
+       coalesce(sum(completion_tokens), 0) as completion_tokens
+from usage_events
+where occurred_at >= $1 and occurred_at < $2
+group by customer_id, error_code
+order by customer_id, error_code
+"""
+
+
+async def traffic(
+    conn: asyncpg.Connection, *, since: dt.datetime, until: dt.datetime
+) -> list[CustomerTraffic]:
+    """Per customer, its calls, tokens and refusals by code in ``[since, until)``: the operators'
+    live view (one grouped scan of the time index; the codes are folded here)."""
+    folded: dict[uuid.UUID, CustomerTraffic] = {}
+    for r in await conn.fetch(_TRAFFIC, since, until):
+        cid = r["customer_id"]
+        was = folded.get(cid) or CustomerTraffic(
+            customer_id=cid, requests=0, prompt_tokens=0, completion_tokens=0, refused=0, refusals={}
+        )
+        code = r["error_code"]
+        folded[cid] = CustomerTraffic(
+            customer_id=cid,
+            requests=was.requests + r["requests"],
+            prompt_tokens=was.prompt_tokens + int(r["prompt_tokens"]),
+            completion_tokens=was.completion_tokens + int(r["completion_tokens"]),
+            refused=was.refused + (r["requests"] if code is not None else 0),
+            refusals={**was.refusals, code: r["requests"]} if code is not None else was.refusals,
+        )
+    return list(folded.values())
+
+
+async def recent_refusals(
+    conn: asyncpg.Connection, *, since: dt.datetime, limit: int = 50
+) -> list[UsageEvent]:
+    """Calls that ended with an error code since ``since``, newest first."""
+    rows = await conn.fetch(
+        _LIST + " where occurred_at >= $1 and error_code is not null"
+        " order by occurred_at desc, request_id limit $2",
+        since,
+        limit,
+    )
+    return [
+        UsageEvent(**{**dict(r), "client_ip": str(r["client_ip"]) if r["client_ip"] is not None else None})
+        for r in rows
+    ]

@@ -77,6 +77,7 @@ DECISIONS = (
     "gateway.web.roles",
     "gateway.web.forms",
     "gateway.web.charts",
+    "gateway.web.graph",
     "gateway.detect.features",
     "gateway.detect.prompts",
     "gateway.detect.masking",
