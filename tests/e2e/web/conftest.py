@@ -171,11 +171,24 @@ class Visit:
         self.errors: list[str] = []
 
         def console(message: Any) -> None:
-            # The gateway's pages only: the test issuer's sign-in page is not ours (it has no icon).
-            if message.type == "error" and str(message.location.get("url", "")).startswith(base):
+            # The gateway's pages only (the test issuer's sign-in page is not ours), and not the
+            # browser's note on a page answered 4xx: a form re-shown with its errors is answered 400.
+            if message.type != "error" or not str(message.location.get("url", "")).startswith(base):
+                return
+            if not message.text.startswith("Failed to load resource"):
                 self.errors.append(f"{message.text} ({message.location.get('url')})")
 
+        def response(answer: Any) -> None:
+            # A stylesheet, image or script of ours that fails to load is a broken page.
+            if (
+                answer.status >= 400
+                and answer.request.resource_type != "document"
+                and answer.url.startswith(base)
+            ):
+                self.errors.append(f"{answer.status} for {answer.url}")
+
         page.on("console", console)
+        page.on("response", response)
         page.on("pageerror", lambda e: self.errors.append(str(e)))
 
     @classmethod

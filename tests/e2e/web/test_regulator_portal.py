@@ -120,7 +120,7 @@ def test_the_list_shows_the_regulators_jurisdictions_only(
     (access,) = audited(database_url, "regulator.access", f"regulator:{subject}")
     assert access["data"]["path"] == "/web/regulator" and access["data"]["reports"] == len(ids)
 
-    both = WebClient(_Url(client.base))  # type: ignore[arg-type]
+    both = WebClient(client.base)
     try:
         both.sign_in(oidc_issuer, new_subject("eu-us-regulator"), roles=[*EU, REGULATOR_PREFIX + "us"])
         page = both.get("/web/regulator").text
@@ -128,11 +128,6 @@ def test_the_list_shows_the_regulators_jurisdictions_only(
         assert set(re.findall(r'data-jurisdiction="([^"]+)"', page)) == {"EU", "US"}
     finally:
         both.close()
-
-
-class _Url:
-    def __init__(self, url: str) -> None:
-        self.url = url
 
 
 def test_the_report_page_checks_the_signature_the_digest_and_the_proof(
