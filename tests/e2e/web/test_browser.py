@@ -38,7 +38,7 @@ async def test_sign_in_and_out_in_a_browser(
         # Keyboard: the first Tab reaches the skip link.
         await page.keyboard.press("Tab")
         assert await page.evaluate("document.activeElement.textContent") == "Skip to content"
-        await page.get_by_role("button", name="Sign out").click()
+        await navigate(page, page.get_by_role("button", name="Sign out"))
         await page.wait_for_url("**/web/")
         assert await page.get_by_role("link", name="Sign in").is_visible()
         assert not [c for c in await visit.context.cookies() if c["name"] == "__Host-gateway-session"]
@@ -76,6 +76,13 @@ async def fill(page: Any, values: dict[str, str]) -> None:
             await field.fill(value)
 
 
+async def navigate(page: Any, target: Any) -> None:
+    """Click a button or link and wait for the page it loads: a form answered by a redirect back to
+    the same URL (or re-shown with its errors) would satisfy a wait on the URL before it loaded."""
+    async with page.expect_navigation():
+        await target.click()
+
+
 async def until(check: Any, what: str, timeout: float = 30.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not await check():
@@ -99,7 +106,7 @@ async def test_onboarding_approval_key_call_usage_and_a_verified_report_in_a_bro
         await page.goto("/web/apply")
         await customer.shot("apply-1-applicant")
         await fill(page, {"kind": "organisation", "name": name, "country": "DE"})
-        await page.get_by_role("button", name="Start the application").click()
+        await navigate(page, page.get_by_role("button", name="Start the application"))
         await page.wait_for_url("**/web/apply/details")
         await fill(
             page,
@@ -114,31 +121,31 @@ async def test_onboarding_approval_key_call_usage_and_a_verified_report_in_a_bro
             },
         )
         await customer.shot("apply-2-details")
-        await page.get_by_role("button", name="Save and continue").click()
+        await navigate(page, page.get_by_role("button", name="Save and continue"))
         await page.wait_for_url("**/web/apply/addresses")
         await fill(
             page, {"line1": "Unter den Linden 1", "city": "Berlin", "postal_code": "10117", "country": "DE"}
         )
-        await page.get_by_role("button", name="Add the address").click()
+        await navigate(page, page.get_by_role("button", name="Add the address"))
         await page.wait_for_url("**/web/apply/addresses")
         await settled(customer)
         await page.goto("/web/apply/owners")
         # A percentage over 100 is shown beside its field, and no owner is saved.
         owner = {"name": "Hedy Lamarr", "kind": "person", "country": "AT", "percent": "150"}
         await fill(page, owner)
-        await page.get_by_role("button", name="Add the owner").click()
+        await navigate(page, page.get_by_role("button", name="Add the owner"))
         message = page.locator('[data-error-for="percent"]')
         assert "at most 100" in await message.inner_text()
         assert await page.locator("#f-percent").get_attribute("aria-invalid") == "true"
         await customer.shot("apply-4-owners-error")
         assert await owners_of(database_url, subject) == []
         await fill(page, {**owner, "percent": "60", "birth_date": "1914-11-09", "nationality": "AT"})
-        await page.get_by_role("button", name="Add the owner").click()
+        await navigate(page, page.get_by_role("button", name="Add the owner"))
         await page.wait_for_url("**/web/apply/owners")
         await fill(
             page, {"name": "Journey Holding AG", "kind": "organisation", "country": "CH", "percent": "40"}
         )
-        await page.get_by_role("button", name="Add the owner").click()
+        await navigate(page, page.get_by_role("button", name="Add the owner"))
         await page.wait_for_url("**/web/apply/owners")
         await customer.shot("apply-4-owners")
         assert sorted(await owners_of(database_url, subject)) == [40.0, 60.0]
@@ -147,7 +154,7 @@ async def test_onboarding_approval_key_call_usage_and_a_verified_report_in_a_bro
         await page.goto("/web/apply/review")
         await customer.shot("apply-6-review")
         await settled(customer)
-        await page.get_by_role("button", name="Submit the application").click()
+        await navigate(page, page.get_by_role("button", name="Submit the application"))
         await page.wait_for_url("**/web/apply**")
         assert await status_of(database_url, subject) == "in_review"
         await customer.shot("apply-status-in-review")
@@ -157,17 +164,17 @@ async def test_onboarding_approval_key_call_usage_and_a_verified_report_in_a_bro
         op = operator.page
         await op.goto("/web/console/queue")
         await operator.shot("console-queue")
-        await op.get_by_role("link", name=name).click()
+        await navigate(op, op.get_by_role("link", name=name))
         await op.wait_for_url("**/web/console/customers/**")
         graph = op.locator("svg.graph")
         assert await graph.count() == 1
         assert "Hedy Lamarr" in await graph.inner_html() and "60" in await graph.inner_html()
         await operator.shot("console-customer")
-        await op.get_by_role("button", name="Approve").click()
+        await navigate(op, op.get_by_role("button", name="Approve"))
         assert await op.locator('[data-error-for="reason"]').count() == 1
         assert await status_of(database_url, subject) == "in_review"
         await op.locator("#f-reason").fill("Documents and owners checked; no screening hits.")
-        await op.get_by_role("button", name="Approve").click()
+        await navigate(op, op.get_by_role("button", name="Approve"))
         await until(lambda: is_status(database_url, subject, "verified"), "the approval")
         await settled(operator)
 
@@ -176,7 +183,7 @@ async def test_onboarding_approval_key_call_usage_and_a_verified_report_in_a_bro
         assert await page.locator("[data-status]").first.get_attribute("data-status") == "verified"
         await page.goto("/web/account")
         await fill(page, {"project": "research", "key_name": "laptop"})
-        await page.get_by_role("button", name="Create the key").click()
+        await navigate(page, page.get_by_role("button", name="Create the key"))
         secret = await page.locator("[data-secret]").input_value()
         assert secret.startswith("gk_")
         await customer.shot("account-key-created")
@@ -228,7 +235,7 @@ async def test_onboarding_approval_key_call_usage_and_a_verified_report_in_a_bro
         await op.goto("/web/console/usage")
         assert name in await op.content()
         await op.goto("/web/console/audit")
-        await op.get_by_role("button", name="Verify the log").click()
+        await navigate(op, op.get_by_role("button", name="Verify the log"))
         assert "Verified" in await op.locator("main").inner_text()
         await operator.shot("console-audit-verified")
 
@@ -240,7 +247,7 @@ async def test_onboarding_approval_key_call_usage_and_a_verified_report_in_a_bro
         rp = regulator.page
         await rp.goto("/web/regulator")
         await regulator.shot("regulator-reports")
-        await rp.locator(f'a[href="/web/regulator/reports/{report["id"]}"]').first.click()
+        await navigate(rp, rp.locator(f'a[href="/web/regulator/reports/{report["id"]}"]').first)
         inclusion = rp.locator('[data-check="inclusion"]')
 
         async def proven() -> bool:
