@@ -23,7 +23,7 @@ from ..audit import log
 from ..audit.entry import entry as audit_entry
 from ..auth import Claims
 from ..errors import BadRequest, Forbidden, NotFoundInStore, Unauthorized
-from ..reports.exports import to_csv, to_pdf
+from ..reports.exports import download_headers, to_csv, to_pdf
 from ..reports.repository import StoredReport, get_report, list_reports, proof_bundle
 from ..runtime import Services
 from .common import AnyRequest, bearer, services_of
@@ -126,15 +126,7 @@ async def report(request: AnyRequest, report_id: uuid.UUID) -> ReportSummary:
 
 
 def _download(body: bytes, media_type: str, report: StoredReport, name: str) -> Response[bytes]:
-    return Response(
-        body,
-        media_type=media_type,
-        headers={
-            "content-disposition": f'attachment; filename="{name}"',
-            "x-report-sha256": report.sha256,
-            "x-report-signature": report.jws,
-        },
-    )
+    return Response(body, media_type=media_type, headers=download_headers(report, name))
 
 
 @get(f"{_BASE}/reports/{{report_id:uuid}}/report.json", **regulator_api(404))

@@ -38,6 +38,16 @@ class Section(msgspec.Struct, frozen=True):
     rows: list[tuple[str, ...]]
 
 
+def download_headers(report: StoredReport, filename: str) -> dict[str, str]:
+    """How a report file is handed out (the regulator API and the portal alike): as an attachment,
+    with the digest and the detached signature of the report's JSON bytes beside it."""
+    return {
+        "content-disposition": f'attachment; filename="{filename}"',
+        "x-report-sha256": report.sha256,
+        "x-report-signature": report.jws,
+    }
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""

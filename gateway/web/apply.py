@@ -76,6 +76,17 @@ async def _mine(request: AnyRequest, conn: asyncpg.Connection, party: Party) -> 
     )
 
 
+async def _draft(request: AnyRequest) -> tuple[Party, Mine] | Response[str]:
+    """The signed-in person's application while it is still a draft; otherwise (none yet, or
+    submitted) the way back to /web/apply, which shows where it stands."""
+    party = await require(request)
+    async with services(request).pool.acquire() as conn:
+        mine = await _mine(request, conn, party)
+    if mine is None or not mine.editable:
+        return redirect("/web/apply")
+    return party, mine
+
+
 async def _lock_draft(conn: asyncpg.Connection, customer_id: uuid.UUID) -> None:
     """Inside the change's transaction: hold the application and refuse it once submitted (as the
     onboarding API refuses, ``application_locked``)."""
@@ -194,11 +205,10 @@ async def create_application(request: AnyRequest) -> Response[str]:
 
 @get("/web/apply/details", include_in_schema=False)
 async def details(request: AnyRequest) -> Response[str]:
-    party = await require(request)
-    async with services(request).pool.acquire() as conn:
-        mine = await _mine(request, conn, party)
-    if mine is None or not mine.editable:
-        return redirect("/web/apply")
+    found = await _draft(request)
+    if isinstance(found, Response):
+        return found
+    party, mine = found
     form = Form(details_values(mine.view.facts))
     return _step_page(request, party, mine, "details", form, id_types=ID_TYPES)
 
@@ -249,11 +259,10 @@ def _address_in(a: Any) -> AddressIn:
 
 @get("/web/apply/addresses", include_in_schema=False)
 async def addresses(request: AnyRequest) -> Response[str]:
-    party = await require(request)
-    async with services(request).pool.acquire() as conn:
-        mine = await _mine(request, conn, party)
-    if mine is None or not mine.editable:
-        return redirect("/web/apply")
+    found = await _draft(request)
+    if isinstance(found, Response):
+        return found
+    party, mine = found
     return _step_page(request, party, mine, "addresses", Form({}))
 
 
@@ -356,11 +365,10 @@ def _owners_page(
 
 @get("/web/apply/owners", include_in_schema=False)
 async def owners(request: AnyRequest) -> Response[str]:
-    party = await require(request)
-    async with services(request).pool.acquire() as conn:
-        mine = await _mine(request, conn, party)
-    if mine is None or not mine.editable:
-        return redirect("/web/apply")
+    found = await _draft(request)
+    if isinstance(found, Response):
+        return found
+    party, mine = found
     return _owners_page(request, party, mine, Form({"kind": "person"}))
 
 
@@ -429,11 +437,10 @@ async def verification(request: AnyRequest) -> Response[str]:
 
 @get("/web/apply/review", include_in_schema=False)
 async def review(request: AnyRequest) -> Response[str]:
-    party = await require(request)
-    async with services(request).pool.acquire() as conn:
-        mine = await _mine(request, conn, party)
-    if mine is None or not mine.editable:
-        return redirect("/web/apply")
+    found = await _draft(request)
+    if isinstance(found, Response):
+        return found
+    party, mine = found
     return _step_page(request, party, mine, "review", None)
 
 

@@ -23,7 +23,7 @@ from litestar import Response, get
 from ..audit import merkle
 from ..audit.entry import entry as audit_entry
 from ..errors import Forbidden, NotFoundInStore
-from ..reports.exports import Section, sections, to_csv, to_pdf
+from ..reports.exports import Section, download_headers, sections, to_csv, to_pdf
 from ..reports.model import ReportError, decode
 from ..reports.repository import StoredReport, get_report, list_reports, proof_bundle
 from ..reports.verify import InclusionCheck, ReportCheck, check_digest, check_inclusion, check_signature
@@ -152,14 +152,7 @@ def _stem(report: StoredReport) -> str:
 def _download(body: bytes, media_type: str, report: StoredReport, name: str) -> Response[bytes]:
     """A file with the API's headers: the body's digest and its detached signature."""
     return Response(
-        body,
-        media_type=media_type,
-        headers={
-            **SECURITY_HEADERS,
-            "content-disposition": f'attachment; filename="{name}"',
-            "x-report-sha256": report.sha256,
-            "x-report-signature": report.jws,
-        },
+        body, media_type=media_type, headers={**SECURITY_HEADERS, **download_headers(report, name)}
     )
 
 
