@@ -146,6 +146,7 @@ def test_usage_and_denials_show_a_real_call_and_a_real_refusal(
             f">{name}</a>" in row and f"data-requests>{recorded}<" in row and f"data-refused>{failed}<" in row
         )
         assert '<span class="mono" data-code="model_not_found">model_not_found: 1</span>' in row
+    assert '<meta http-equiv="refresh" content="30">' in html  # live: it reloads itself
     latest = html.split('data-table="refused"', 1)[1]
     assert refused.headers["x-request-id"] in latest and "model_not_found" in latest
     home = client.get(CONSOLE).text
