@@ -23,6 +23,7 @@ import httpx
 import pytest
 import uvicorn
 
+from gateway.audit.keys import new_key_spec
 from gateway.clusters import identities
 from gateway.demo.upstream import DemoUpstream
 from gateway.identity.repository import CreatedKey, create_key
@@ -31,6 +32,10 @@ from tests.oidc_issuer import TestIssuer
 from tests.slurm_cluster import SlurmCluster
 
 UPSTREAM_KEY = "sk-upstream-test-credential-0123456789"
+# Every gateway of a run shares the one database, as replicas do: they share the audit log's signing
+# key too (as production sets audit_keys for all replicas), so that any of them verifies the log's
+# checkpoints, whichever signed them.
+TEST_AUDIT_KEYS = new_key_spec(1)
 
 
 def free_port() -> int:
@@ -153,6 +158,7 @@ class GatewayProcess:
             GATEWAY_DATABASE_URL=self.database_url,
             GATEWAY_STATE_DIR=str(self.state_dir),
             GATEWAY_KYC_KEYS=TEST_KYC_KEYS,
+            GATEWAY_AUDIT_KEYS=TEST_AUDIT_KEYS,
             TEST_UPSTREAM_KEY=UPSTREAM_KEY,
             TEST_PERSONA_SECRET=PERSONA_SECRET,
             TEST_GENERIC_SECRET=GENERIC_SECRET,
