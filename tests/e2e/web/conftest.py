@@ -124,7 +124,8 @@ def browser_client(web_gateway: GatewayProcess) -> Iterator[WebClient]:
     client.close()
 
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# GATEWAY_TEST_CHROMIUM names another Chromium (or, naming none, shows how the suite runs without one).
+CHROMIUM = os.environ.get("GATEWAY_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 # As root in a container: no sandbox; and no background traffic to Google, which this machine's
 # closed network refuses (Chromium would log the refusals and retry).
 CHROMIUM_ARGS = [
