@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint browser bench clean
+.PHONY: run test lint test-tools bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -24,17 +24,20 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check gateway tests
 	$(BIN)/mypy
 
-# The browser tests (tests/e2e/web/test_browser.py) drive Debian's chromium through Playwright;
-# Playwright's own browser download is never used. Installed here where apt can (as root); where it
-# cannot, the suite still runs and those tests say they were skipped, and why.
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) >/dev/null 2>&1 \
-	  && echo "make test: installed Debian's chromium for the browser tests" \
-	  || echo "make test: chromium could not be installed here; the browser tests will be skipped, saying why" >&2; }
+# Debian packages that tests drive (never a tool's own download): chromium for the browser tests
+# (tests/e2e/web/test_browser.py, through Playwright), pgbouncer for the pooler tests
+# (tests/e2e/test_pgbouncer.py). Installed here where apt can (as root); where it cannot, the suite
+# still runs and those tests say they were skipped, and why.
+test-tools:
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	[ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null 2>&1 || missing="$$missing pgbouncer"; \
+	[ -z "$$missing" ] || { \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing) >/dev/null 2>&1 \
+	  && echo "make test: installed$$missing for the tests" \
+	  || echo "make test: could not install$$missing here; the tests that need them will be skipped, saying why" >&2; }
 
 # pytest exits 5 when it collected nothing: that is a failure here, not a pass.
-test: lint browser
+test: lint test-tools
 	@$(BIN)/pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 

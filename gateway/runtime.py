@@ -146,11 +146,16 @@ class Services:
         s = self.settings
         self.database_url = resolve_database_url(s)
         self.pool = await connect_pool(self.database_url, s)
-        async with self.pool.acquire() as conn:
+        # Straight to PostgreSQL, past any pooler: migrations hold a session lock, and a LISTEN
+        # hears only in the server session that issued it.
+        url = s.database_direct_url or self.database_url
+        conn = await asyncpg.connect(url, timeout=30)
+        try:
             applied = await migrate(conn)
+        finally:
+            await conn.close()
         if applied:
             _log.info("migrations_applied", versions=[m.version for m in applied])
-        url = self.database_url
         self.keys = KeyCache(
             lambda: asyncpg.connect(url),
             self.pool,

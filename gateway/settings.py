@@ -149,7 +149,13 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Everything the gateway reads at start-up. Each field has an env name: ``GATEWAY_<FIELD>``."""
 
     database_url: str | None = None
-    """PostgreSQL DSN. Unset: an embedded PostgreSQL under ``state_dir``."""
+    """PostgreSQL DSN. Unset: an embedded PostgreSQL under ``state_dir``. It may name a pooler
+    (pgbouncer in transaction mode): then set ``database_direct_url`` too, and, before pgbouncer
+    1.21, ``db_statement_cache_size = 0``."""
+    database_direct_url: str | None = None
+    """A connection straight to PostgreSQL, for what a transaction-mode pooler cannot carry: the
+    caches' LISTEN connections (a notification goes to the session that listens), the migrations'
+    session lock, and the ``gateway`` command. Unset: ``database_url``."""
     state_dir: str = ".gateway"
     host: str = "127.0.0.1"
     port: int = 8080
@@ -162,7 +168,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     db_pool_min: int = 1
     db_pool_max: int = 10
     db_statement_cache_size: int = 100
-    """Set to 0 behind pgbouncer < 1.21 in transaction mode (prepared statements break)."""
+    """Set to 0 behind pgbouncer < 1.21 in transaction mode: asyncpg's named prepared statements
+    live in one server session, and the pooler hands the next transaction another one."""
     key_cache_resync_seconds: float = 60.0
     """Full reload of the key cache, as a safety net under LISTEN/NOTIFY."""
     key_cache_max_staleness_seconds: float = 30.0
@@ -333,6 +340,11 @@ def _validate(settings: Settings, origin: str) -> Settings:
         ("postgresql://", "postgres://")
     ):
         raise fail("database_url", "must be a postgresql:// URL")
+    if settings.database_direct_url is not None:
+        if not settings.database_direct_url.startswith(("postgresql://", "postgres://")):
+            raise fail("database_direct_url", "must be a postgresql:// URL")
+        if settings.database_url is None:
+            raise fail("database_direct_url", "set database_url too (the pooler's address)")
     seen_names: set[str] = set()
     seen_models: dict[str, str] = {}
     for i, up in enumerate(settings.upstreams):

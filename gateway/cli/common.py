@@ -78,7 +78,8 @@ def with_db(
 ) -> T:
     """Run `work` on a connection; the schema is brought up to date first (idempotent, locked)."""
     settings = settings_of(args)
-    url = resolve_database_url(settings)
+    # Past any pooler: a command holds one connection (and migrations a session lock) throughout.
+    url = settings.database_direct_url or resolve_database_url(settings)
 
     async def run() -> T:
         conn = await asyncpg.connect(url, statement_cache_size=settings.db_statement_cache_size, timeout=10)

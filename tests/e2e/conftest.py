@@ -135,6 +135,12 @@ connect_timeout = 1.0
 """
 
 
+def with_settings(config: str, settings: str) -> str:
+    """``config`` with top-level ``settings`` added: they must come before its first ``[[table]]``."""
+    head, _, tables = config.partition("\n[[")
+    return head + "\n" + settings.strip() + "\n" + ("\n[[" + tables if tables else "")
+
+
 @dataclass
 class GatewayProcess:
     config: Path

@@ -214,3 +214,30 @@ def test_the_report_provider_defaults_to_the_audit_origins_host() -> None:
 def test_the_detector_runs_every_five_minutes_unless_told_otherwise(tmp_path: Path) -> None:
     assert load_settings(write(tmp_path, ""), environ={}).detect_seconds == 300
     assert load_settings(write(tmp_path, "detect_seconds = 0\n"), environ={}).detect_seconds == 0  # off
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('database_direct_url = "postgresql://db/gw"\n', "set database_url too"),
+        (
+            'database_url = "postgresql://pooler/gw"\ndatabase_direct_url = "mysql://db/gw"\n',
+            "must be a postgresql://",
+        ),
+    ],
+)
+def test_a_direct_url_needs_a_pooled_one_and_must_be_postgresql(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(SettingsError, match=f"database_direct_url .*{message}"):
+        load_settings(write(tmp_path, text), environ={})
+
+
+def test_a_pooled_and_a_direct_url_load(tmp_path: Path) -> None:
+    text = 'database_url = "postgresql://pooler:6432/gw"\ndatabase_direct_url = "postgresql://db:5432/gw"\n'
+    s = load_settings(write(tmp_path, text), environ={"GATEWAY_DB_STATEMENT_CACHE_SIZE": "0"})
+    assert (s.database_url, s.database_direct_url, s.db_statement_cache_size) == (
+        "postgresql://pooler:6432/gw",
+        "postgresql://db:5432/gw",
+        0,
+    )

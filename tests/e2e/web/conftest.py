@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 
 from gateway.demo.upstream import DemoUpstream
-from tests.e2e.conftest import GatewayProcess, free_port, gateway_config
+from tests.e2e.conftest import GatewayProcess, free_port, gateway_config, with_settings
 from tests.oidc_issuer import TestIssuer
 
 WEB_CLIENT = "gateway-web"
@@ -41,13 +41,7 @@ def web_gateway(
     folder = tmp_path_factory.mktemp("web")
     config = folder / "gateway.toml"
     base = gateway_config(upstream[1], free_port(), oidc_issuer.issuer)
-    web = f"""
-web_client_id = "{WEB_CLIENT}"
-web_public_url = "{public}"
-"""
-    # Top-level keys must come before the first [[table]] of the base config.
-    head, _, tables = base.partition("\n[[")
-    config.write_text(head + web + "\n[[" + tables)
+    config.write_text(with_settings(base, f'web_client_id = "{WEB_CLIENT}"\nweb_public_url = "{public}"'))
     gw = GatewayProcess(config, database_url, folder / "state", port=port).start()
     yield gw
     gw.stop()
