@@ -37,6 +37,7 @@ from .kyc.expiry import ExpirySweeper
 from .kyc.service import KycService
 from .kyc.standing import StandingCache
 from .ledger import LedgerWriter
+from .ledger.partitions import PartitionKeeper
 from .metrics import Metrics
 from .policy import trail as policy_trail
 from .policy.reloads import CHANNEL as POLICY_CHANNEL
@@ -88,6 +89,7 @@ class Services:
     expiry: ExpirySweeper
     checkpointer: Checkpointer
     flagger: Flagger
+    partitions: PartitionKeeper
     detector: Detector
     audit: AuditWriter
     ledger: LedgerWriter
@@ -217,6 +219,8 @@ class Services:
         policies.subscribe(loaded)
         self.flagger = Flagger(self.pool, lambda: policies.policy, interval=s.compute_flag_seconds)
         self.flagger.start()
+        self.partitions = PartitionKeeper(self.pool, retention_days=s.ledger_retention_days)
+        self.partitions.start()
         # Built always (the admin API runs it on demand); in the background unless detect_seconds is 0.
         self.detector = Detector(
             self.pool, lambda: policies.policy, self.kyc, engine(), interval=s.detect_seconds
@@ -295,6 +299,7 @@ class Services:
         await self.expiry.stop()
         await self.checkpointer.stop()
         await self.flagger.stop()
+        await self.partitions.stop()
         await self.detector.stop()
         for cache in (self.keys, self.standings, self.overrides):
             if cache is not None:

@@ -174,6 +174,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Full reload of the key cache, as a safety net under LISTEN/NOTIFY."""
     key_cache_max_staleness_seconds: float = 30.0
     """With the change feed down longer than this, keys are refused (503) rather than trusted."""
+    ledger_retention_days: int | None = None
+    """Months of the ledger (usage and compute events, call features) entirely older than this many
+    days are dropped, a partition at a time. Unset: kept for ever. Mind what a regulator requires
+    (the README's Deploy section)."""
     ledger_batch_size: int = 1000
     ledger_flush_interval_seconds: float = 0.25
     ledger_max_buffer: int = 200_000
@@ -334,6 +338,8 @@ def _validate(settings: Settings, origin: str) -> Settings:
         raise fail("max_body_bytes", "must be at least 1024")
     if settings.db_pool_min < 1 or settings.db_pool_max < settings.db_pool_min:
         raise fail("db_pool_max", "need 1 <= db_pool_min <= db_pool_max")
+    if settings.ledger_retention_days is not None and settings.ledger_retention_days < 31:
+        raise fail("ledger_retention_days", "must be at least 31 (a month), or unset to keep everything")
     if settings.ledger_batch_size < 1 or settings.ledger_max_buffer < settings.ledger_batch_size:
         raise fail("ledger_max_buffer", "need 1 <= ledger_batch_size <= ledger_max_buffer")
     if settings.database_url is not None and not settings.database_url.startswith(

@@ -1,9 +1,12 @@
-"""``gateway usage list|compute|summary|import``: the ledger, read back and filled from elsewhere.
+"""``gateway usage list|compute|summary|import|partitions|prune``: the ledger, read back, filled from
+elsewhere, and its monthly partitions.
 
 ``list`` prints model-API and cluster-API calls, ``compute`` the cluster jobs settled (what each
 computed), ``summary`` each customer's calls, tokens and compute over a period: what reports and
 detection read, from the same tables. ``import`` adds model-API calls served elsewhere (JSON Lines,
-``detect.imports.CallRecord``), with the same call features as the gateway keeps.
+``detect.imports.CallRecord``), with the same call features as the gateway keeps. ``partitions``
+lists the ledger's monthly partitions and ``prune`` drops the months before a date (audited), as
+``ledger_retention_days`` does on its own.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ import msgspec
 
 from ..detect.imports import import_calls
 from ..identity.repository import find_customer
+from ..ledger.partitions import partitions, prune
 from ..ledger.repository import list_compute, list_usage, usage_summary
-from .common import AddCommand, CliError, instant, positive, print_json, print_table, with_db
+from .common import AddCommand, CliError, cli_actor, instant, positive, print_json, print_table, with_db
 
 
 async def _customer_id(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
@@ -106,6 +110,25 @@ def cmd_usage_import(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_usage_partitions(args: argparse.Namespace) -> None:
+    found = with_db(args, partitions)
+    if args.json:
+        print_json(found)
+        return
+    print_table([msgspec.structs.asdict(p) for p in found], ["table", "name", "bounds", "rows"])
+
+
+def cmd_usage_prune(args: argparse.Namespace) -> None:
+    async def work(conn: asyncpg.Connection) -> list[str]:
+        return await prune(conn, args.before, actor=cli_actor())
+
+    dropped = with_db(args, work)
+    if args.json:
+        print_json(dropped)
+        return
+    print("\n".join(dropped) if dropped else f"no partition ends before {args.before.isoformat()}")
+
+
 def register(sub: Any, add: AddCommand) -> None:
     us = sub.add_parser("usage", help="usage ledger", description="usage ledger")
     uss = us.add_subparsers(dest="usage_command", required=True, metavar="COMMAND")
@@ -131,3 +154,6 @@ def register(sub: Any, add: AddCommand) -> None:
     )
     p.add_argument("file", metavar="FILE", help="JSON Lines, one call a line; - reads standard input")
     p.add_argument("--dry-run", action="store_true", help="check every line, write nothing")
+    add(uss, "partitions", cmd_usage_partitions, "list the ledger's monthly partitions")
+    p = add(uss, "prune", cmd_usage_prune, "drop the ledger's months that end before a date (audited)")
+    p.add_argument("--before", type=instant, required=True, help="ISO 8601; whole months before it go")

@@ -219,3 +219,25 @@ def test_key_changes_are_audited_and_verified_by_a_third_party(gateway, tmp_path
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert wrong.returncode != 0 and wrong.stderr.strip()
+
+
+def test_the_ledgers_partitions_are_listed_and_pruned_only_before_a_date(gateway) -> None:
+    listed = gateway_cli(gateway, "usage", "partitions", "--json")
+    assert listed.returncode == 0, listed.stderr
+    names = {p["name"] for p in json.loads(listed.stdout)}
+    assert {
+        "usage_events_before",
+        "usage_events_default",
+        "call_features_before",
+        "compute_events_before",
+    } <= names
+    table = gateway_cli(gateway, "usage", "partitions")
+    assert "usage_events_default" in table.stdout and "DEFAULT" in table.stdout
+    # Nothing ends before 2000: nothing is dropped (the shared database keeps its rows).
+    pruned = gateway_cli(gateway, "usage", "prune", "--before", "2000-01-01")
+    assert (
+        pruned.returncode == 0
+        and pruned.stdout.strip() == "no partition ends before 2000-01-01T00:00:00+00:00"
+    )
+    bad = gateway_cli(gateway, "usage", "prune", "--before", "next tuesday")
+    assert bad.returncode != 0 and "--before" in bad.stderr
