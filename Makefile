@@ -26,11 +26,13 @@ lint: $(STAMP)
 
 # Debian packages that tests drive (never a tool's own download): chromium for the browser tests
 # (tests/e2e/web/test_browser.py, through Playwright), pgbouncer for the pooler tests
-# (tests/e2e/test_pgbouncer.py). Installed here where apt can (as root); where it cannot, the suite
-# still runs and those tests say they were skipped, and why.
+# (tests/e2e/test_pgbouncer.py), docker-compose to validate deploy/compose.yaml (no engine needed).
+# Installed here where apt can (as root); where it cannot, the suite still runs and those tests say
+# they were skipped, and why.
 test-tools:
 	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	[ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null 2>&1 || missing="$$missing pgbouncer"; \
+	command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose"; \
 	[ -z "$$missing" ] || { \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing) >/dev/null 2>&1 \
 	  && echo "make test: installed$$missing for the tests" \
