@@ -233,6 +233,7 @@ class Services:
             batch_size=s.ledger_batch_size,
             flush_interval=s.ledger_flush_interval_seconds,
             max_buffer=s.ledger_max_buffer,
+            journal=s.ledger_journal,
         )
         ledger = self.ledger
         self.metrics.bind_ledger(lambda: ledger.depth, lambda: ledger.written, lambda: ledger.spooled)

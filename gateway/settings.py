@@ -179,6 +179,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     days are dropped, a partition at a time. Unset: kept for ever. Mind what a regulator requires
     (the README's Deploy section)."""
     ledger_batch_size: int = 1000
+    ledger_journal: bool = True
+    """Append each usage event to a journal file in ``state_dir`` as it is recorded (one write per
+    call, no fsync): a gateway killed outright loses none of the calls it served. Off: the events of
+    the last ``ledger_flush_interval_seconds`` die with a killed process."""
     ledger_flush_interval_seconds: float = 0.25
     ledger_max_buffer: int = 200_000
     """Events held in memory while the database is down; beyond it they are spooled to disk."""

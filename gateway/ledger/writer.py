@@ -5,7 +5,9 @@ batches into ``usage_events``, and settled cluster jobs into ``compute_events``,
 features (``gateway/detect/``, extracted off the hot path) into ``call_features``, the same way.
 While the database is down events stay buffered; past ``max_buffer`` and at shutdown, whatever
 cannot be written is appended to a spool file under the state folder and replayed at the next
-start. An accepted event is therefore written once the database is back, or on disk.
+start. An accepted event is therefore written once the database is back, or on disk. With the
+journal on (``ledger_journal``), each usage event is also on disk from the moment it is recorded,
+so that not even a killed process loses one (``journal.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import structlog
 from ..detect.features import FEATURE_COLUMNS, CallFeatures
 from ..spool import SPOOL_FILE_MODE, spool_folder
 from .events import COMPUTE_COLUMNS, USAGE_COLUMNS, ComputeEvent, UsageEvent
+from .journal import Journal, leftovers
 
 _log = structlog.get_logger(__name__)
 _encode_line = msgspec.json.Encoder().encode
@@ -149,6 +152,7 @@ class LedgerWriter:
         batch_size: int = 1000,
         flush_interval: float = 0.25,
         max_buffer: int = 200_000,
+        journal: bool = False,
     ) -> None:
         self._pool = pool
         self._spool_dir = spool_dir
@@ -160,6 +164,9 @@ class LedgerWriter:
         self._features = _features_table()
         self._tables = (self._usage, self._compute, self._features)
         self._buffer = self._usage.buffer  # the hot path's list: only ever changed in place
+        # Usage events on disk as they are recorded (journal.py). Compute events need none (the
+        # follower finds a settled job whose event is missing), nor call features (derived).
+        self._journal = Journal(spool_dir) if journal else None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -171,6 +178,8 @@ class LedgerWriter:
 
     def record(self, event: UsageEvent) -> None:
         self._buffer.append(event)
+        if self._journal is not None:
+            self._journal.append(_encode_line(event) + b"\n")
         if len(self._buffer) >= self._batch_size:
             self._wake.set()
 
@@ -193,6 +202,9 @@ class LedgerWriter:
     async def start(self) -> None:
         spool_folder(self._spool_dir)
         await self.replay_spool()
+        if self._journal is not None:
+            await self._replay_journal()
+            self._journal.open()
         self._task = asyncio.create_task(self._run(), name="ledger-writer")
 
     async def stop(self) -> None:
@@ -206,6 +218,8 @@ class LedgerWriter:
             while table.buffer:
                 if not await self._flush_once(table):
                     self._spool_all(table)
+        if self._journal is not None:
+            self._journal.close()
 
     async def _run(self) -> None:
         backoff = self._interval
@@ -213,6 +227,8 @@ class LedgerWriter:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=backoff)
             self._wake.clear()
+            if self._journal is not None:
+                self._journal.rotate()
             ok = True
             for table in self._tables:
                 while table.buffer and ok and not self._closing:
@@ -243,6 +259,8 @@ class LedgerWriter:
             return self._failed(table, batch)
         del table.buffer[: len(batch)]
         self.written += len(batch)
+        if table is self._usage and self._journal is not None:
+            self._journal.consumed(len(batch))
         return True
 
     def _failed(self, table: _Table, batch: list[Any]) -> bool:
@@ -258,6 +276,8 @@ class LedgerWriter:
 
     def _spool_all(self, table: _Table) -> None:
         self._spool(table, table.buffer)
+        if table is self._usage and self._journal is not None:
+            self._journal.consumed(len(table.buffer))  # the spool has them now, fsynced
         table.buffer.clear()
 
     def _spool(self, table: _Table, events: list[Any]) -> None:
@@ -282,6 +302,23 @@ class LedgerWriter:
         if replayed:
             _log.info("ledger_spool_replayed", events=replayed)
         return replayed
+
+    async def _replay_journal(self) -> None:
+        """What a killed process journaled: inserted (rows already written are skipped), then gone."""
+        replayed = 0
+        for path in leftovers(self._spool_dir):
+            events = []
+            for line in path.read_bytes().splitlines():
+                try:
+                    events.append(self._usage.decode(line))
+                except msgspec.DecodeError:  # a line cut short by a full disk: the rest is whole
+                    _log.warning("ledger_journal_bad_line", file=path.name)
+            for i in range(0, len(events), self._batch_size):
+                await self._insert_tolerant(self._usage, events[i : i + self._batch_size])
+            path.unlink()
+            replayed += len(events)
+        if replayed:
+            _log.info("ledger_journal_replayed", events=replayed)
 
     async def _replay(self, table: _Table) -> int:
         replayed = 0

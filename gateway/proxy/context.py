@@ -44,6 +44,7 @@ class RequestContext:
         "request_uuid",
         "response_started",
         "route",
+        "settled",
         "standing",
         "started",
         "status",
@@ -91,6 +92,7 @@ class RequestContext:
         self.bytes_in = 0
         self.bytes_out = 0
         self.response_started = False
+        self.settled = False
         self.disconnected = False
 
     def header(self, name: bytes) -> str | None:

@@ -192,6 +192,8 @@ class ProxyApp:
             feed(event_data(rest))
             ctx.bytes_out += len(rest)
             await send({"type": "http.response.body", "body": rest, "more_body": True})
+        self._take_usage(ctx, reader.usage())
+        self._settle(ctx)  # recorded (and journaled) before the stream's end leaves: see _settle
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     @staticmethod
@@ -233,12 +235,18 @@ class ProxyApp:
         headers.append((b"content-length", str(len(body)).encode()))
         await self._start(ctx, send, status, headers, upstream_id)
         ctx.bytes_out += len(body)
+        self._settle(ctx)  # recorded (and journaled) before the last byte leaves: see _settle
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
     # -- settling -------------------------------------------------------------
 
     def _settle(self, ctx: RequestContext) -> None:
-        """Runs once per request, on success, error and disconnect alike."""
+        """Runs once per request, on success, error and disconnect alike: just before a response's
+        last byte is handed to the server (so that a client never holds a whole response whose call
+        a killed gateway did not record), or, for a call that ends otherwise, as it ends."""
+        if ctx.settled:
+            return
+        ctx.settled = True
         elapsed = time.perf_counter() - ctx.started
         route = ctx.route.name if ctx.route is not None else "unmatched"
         self.metrics.observe(route, ctx.status, elapsed)
