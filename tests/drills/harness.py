@@ -1,0 +1,160 @@
+"""Failure drills against several gateway replicas on one database, under load: what each drill
+served, refused (by code), whether every answered call reached the ledger, and how long recovery
+took. Used by the e2e drills (tests/e2e/test_drills.py, short) and ``tests/drills/run.py`` (the
+README's table, at full length)."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import os
+import signal
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+CHAT = {"model": "gpt-test", "messages": [{"role": "user", "content": "drill"}]}
+
+
+@dataclass
+class Answer:
+    at: float  # seconds since the load began
+    replica: int
+    status: int  # 0: no answer (connection refused or reset)
+    code: str | None
+    request_id: str | None
+
+
+@dataclass
+class Load:
+    """Clients spread over the replicas, each sending chat calls one after another until stopped."""
+
+    urls: list[str]
+    keys: list[str]
+    """Client ``i`` uses ``keys[i % len(keys)]``: several customers, so that one customer's rate
+    limits do not cap the drill's traffic."""
+    clients: int = 16
+    answers: list[Answer] = field(default_factory=list)
+    started: float = 0.0
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def now(self) -> float:
+        return time.monotonic() - self.started
+
+    async def _client(self, index: int, http: httpx.AsyncClient) -> None:
+        replica = index % len(self.urls)
+        key = self.keys[index % len(self.keys)]
+        while not self.stop.is_set():
+            try:
+                r = await http.post(
+                    self.urls[replica] + "/v1/chat/completions",
+                    headers={"authorization": f"Bearer {key}"},
+                    json=CHAT,
+                )
+            except httpx.HTTPError:
+                self.answers.append(Answer(self.now(), replica, 0, "no_answer", None))
+                await asyncio.sleep(0.05)  # a dead replica refuses at once: do not spin
+                continue
+            code = None
+            if r.status_code != 200:
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    code = r.json()["error"]["code"]
+            self.answers.append(
+                Answer(self.now(), replica, r.status_code, code, r.headers.get("x-request-id"))
+            )
+
+    async def run(self) -> None:
+        self.started = time.monotonic()
+        limits = httpx.Limits(max_connections=self.clients, max_keepalive_connections=self.clients)
+        async with httpx.AsyncClient(timeout=10, limits=limits) as http:
+            await asyncio.gather(*(self._client(i, http) for i in range(self.clients)))
+
+    async def during(self, drill: Callable[[Load], Awaitable[dict[str, object]]]) -> dict[str, object]:
+        task = asyncio.create_task(self.run())
+        try:
+            return await drill(self)
+        finally:
+            self.stop.set()
+            await task
+
+
+@dataclass
+class Outcome:
+    drill: str
+    answered: int
+    served: int
+    refused: dict[str, int]
+    recorded: int
+    lost: int
+    recovery: str
+    note: str = ""
+
+    def row(self) -> list[str]:
+        refused = ", ".join(f"{code} {n}" for code, n in sorted(self.refused.items())) or "none"
+        return [self.drill, str(self.served), refused, f"{self.recorded} of {self.answered}", str(self.lost),
+                self.recovery, self.note]  # fmt: skip
+
+
+HEADER = ["drill", "served", "refused (code: calls)", "usage events written", "lost", "recovery", "note"]
+
+
+def table(outcomes: list[Outcome]) -> str:
+    rows = [HEADER, ["---"] * len(HEADER), *(o.row() for o in outcomes)]
+    return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+
+async def in_ledger(database_url: str, request_ids: list[str], deadline: float = 30.0) -> int:
+    """How many of these calls have their usage event, waiting up to ``deadline`` for them all."""
+    ids = [uuid.UUID(i) for i in request_ids]
+    end = time.monotonic() + deadline
+    conn = await asyncpg.connect(database_url)
+    try:
+        while True:
+            found: int = await conn.fetchval(
+                "select count(*) from usage_events where request_id = any($1::uuid[])", ids
+            )
+            if found >= len(ids) or time.monotonic() > end:
+                return found
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+
+
+async def outcome(name: str, load: Load, database_url: str, recovery: str, note: str = "") -> Outcome:
+    answered = [a for a in load.answers if a.request_id is not None]
+    refused = collections.Counter(a.code or str(a.status) for a in load.answers if a.status != 200)
+    recorded = await in_ledger(database_url, [a.request_id for a in answered if a.request_id])
+    served = sum(1 for a in load.answers if a.status == 200)
+    return Outcome(
+        name, len(answered), served, dict(refused), recorded, len(answered) - recorded, recovery, note
+    )
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a server and its worker processes (every thread's children), workers first."""
+    found = [pid]
+    for parent in found:
+        for children in Path(f"/proc/{parent}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                found.extend(int(c) for c in children.read_text().split())
+    for each in reversed(found):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(each, signal.SIGKILL)
+
+
+async def ready(url: str, timeout: float = 60.0) -> float:
+    """Seconds until ``url``'s /readyz says ready."""
+    start = time.monotonic()
+    async with httpx.AsyncClient(timeout=2) as http:
+        while time.monotonic() - start < timeout:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(url + "/readyz")).status_code == 200:
+                    return time.monotonic() - start
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"{url} not ready after {timeout} s")
