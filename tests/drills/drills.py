@@ -7,15 +7,18 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import httpx
 
+from gateway.db.migrate import migrate
 from gateway.identity.repository import CreatedKey, revoke_key
 from tests.drills.harness import Load, Outcome, kill_tree, outcome, ready
-from tests.e2e.conftest import GatewayProcess, new_key
+from tests.drills.postgres import LocalPostgres
+from tests.e2e.conftest import ADMIN_TOKEN, GatewayProcess, free_port, gateway_config, new_key, with_settings
 from tests.tcp_proxy import TcpProxy
 
 
@@ -28,6 +31,8 @@ class Replicas:
     """The replicas' only way to PostgreSQL: what the network drill cuts."""
     policy_dir: Path
     admin_token: str
+    restart_database: Callable[[], None] | None = None
+    """Restarts the PostgreSQL server the replicas use (a server of the drills' own)."""
 
     @property
     def urls(self) -> list[str]:
@@ -48,6 +53,34 @@ class Replicas:
 
     async def keys(self, drill: str, count: int = 4) -> list[str]:
         return [(await self.key(_name(drill))).key for _ in range(count)]
+
+
+async def start(
+    upstream_port: int, issuer: str, folder: Path, count: int = 4
+) -> tuple[Replicas, LocalPostgres]:
+    """``count`` replicas on a PostgreSQL server of their own (migrated), through a TCP proxy."""
+    pg = await asyncio.to_thread(LocalPostgres().start)
+    conn = await asyncpg.connect(pg.url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    proxy = await TcpProxy("127.0.0.1", pg.port).start()
+    through = pg.url.replace(f":{pg.port}/", f":{proxy.port}/")
+    policy_dir = folder / "policies"
+    policy_dir.mkdir()
+    config = folder / "gateway.toml"
+    base = gateway_config(upstream_port, free_port(), issuer)
+    config.write_text(with_settings(base, f'policy_dir = "{policy_dir}"'))
+    gateways = [GatewayProcess(config, through, folder / f"state-{i}") for i in range(count)]
+    await asyncio.gather(*(asyncio.to_thread(g.start) for g in gateways))
+    return Replicas(gateways, pg.url, proxy, policy_dir, ADMIN_TOKEN, pg.restart), pg
+
+
+async def stop(replicas: Replicas, pg: LocalPostgres) -> None:
+    await asyncio.gather(*(asyncio.to_thread(g.stop) for g in replicas.gateways))
+    await replicas.proxy.cut()
+    await asyncio.to_thread(pg.stop)
 
 
 def _name(drill: str) -> str:
@@ -159,4 +192,27 @@ async def network_cut(c: Replicas, seconds: float = 30.0) -> Outcome:
     return await outcome(
         f"(c) PostgreSQL unreachable for {seconds:g} s", load, c.database_url,
         f"all replicas ready {result['ready']:.1f} s after the network came back", note + "; events held, then written",
+    )  # fmt: skip
+
+
+async def postgres_restarted(c: Replicas, seconds: float = 2.0) -> Outcome:
+    """(b) The PostgreSQL server restarted (fast shutdown, then up) mid-load."""
+    assert c.restart_database is not None
+    restart = c.restart_database
+    load = Load(c.urls, await c.keys("restart"))
+
+    async def drill(load: Load) -> dict[str, object]:
+        await asyncio.sleep(seconds / 2)
+        took = time.monotonic()
+        await asyncio.to_thread(restart)
+        down = time.monotonic() - took
+        waits = await asyncio.gather(*(ready(u) for u in c.urls))
+        await asyncio.sleep(seconds / 2)
+        return {"down": down, "ready": max(waits)}
+
+    result = await load.during(drill)
+    return await outcome(
+        "(b) PostgreSQL restarted", load, c.database_url,
+        f"server back in {result['down']:.1f} s; all replicas ready {result['ready']:.1f} s later",
+        "connections the restart broke are replaced; events held meanwhile, then written",
     )  # fmt: skip
