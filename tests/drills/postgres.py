@@ -4,6 +4,7 @@ that a drill may restart it without touching the server the rest of the suite us
 from __future__ import annotations
 
 import glob
+import os
 import shutil
 import socket
 import subprocess
@@ -17,7 +18,8 @@ def _binaries() -> Path | None:
 
 
 def available() -> bool:
-    return _binaries() is not None
+    """Debian's server binaries, and root to run them as the postgres user (``runuser``)."""
+    return _binaries() is not None and os.geteuid() == 0
 
 
 class LocalPostgres:
