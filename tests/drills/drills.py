@@ -56,7 +56,7 @@ class Replicas:
 
 
 async def start(
-    upstream_port: int, issuer: str, folder: Path, count: int = 4
+    upstream_port: int, issuer: str, folder: Path, count: int = 4, *, as_shipped: bool = False
 ) -> tuple[Replicas, LocalPostgres]:
     """``count`` replicas on a PostgreSQL server of their own (migrated), through a TCP proxy."""
     pg = await asyncio.to_thread(LocalPostgres().start)
@@ -71,6 +71,8 @@ async def start(
     policy_dir.mkdir()
     config = folder / "gateway.toml"
     base = gateway_config(upstream_port, free_port(), issuer)
+    if as_shipped:  # sizing: no access log, the ledger's default flush interval (0.25 s)
+        base = base.replace("access_log = true\n", "").replace("ledger_flush_interval_seconds = 0.05\n", "")
     config.write_text(with_settings(base, f'policy_dir = "{policy_dir}"'))
     gateways = [GatewayProcess(config, through, folder / f"state-{i}") for i in range(count)]
     await asyncio.gather(*(asyncio.to_thread(g.start) for g in gateways))
