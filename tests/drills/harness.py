@@ -24,7 +24,8 @@ CHAT = {"model": "gpt-test", "messages": [{"role": "user", "content": "drill"}]}
 
 @dataclass
 class Answer:
-    at: float  # seconds since the load began
+    sent: float  # seconds since the load began, when the call was sent
+    at: float  # ... and when its answer came (or did not)
     replica: int
     status: int  # 0: no answer (connection refused or reset)
     code: str | None
@@ -51,6 +52,7 @@ class Load:
         replica = index % len(self.urls)
         key = self.keys[index % len(self.keys)]
         while not self.stop.is_set():
+            sent = self.now()
             try:
                 r = await http.post(
                     self.urls[replica] + "/v1/chat/completions",
@@ -58,7 +60,7 @@ class Load:
                     json=CHAT,
                 )
             except httpx.HTTPError:
-                self.answers.append(Answer(self.now(), replica, 0, "no_answer", None))
+                self.answers.append(Answer(sent, self.now(), replica, 0, "no_answer", None))
                 await asyncio.sleep(0.05)  # a dead replica refuses at once: do not spin
                 continue
             code = None
@@ -66,7 +68,7 @@ class Load:
                 with contextlib.suppress(ValueError, KeyError, TypeError):
                     code = r.json()["error"]["code"]
             self.answers.append(
-                Answer(self.now(), replica, r.status_code, code, r.headers.get("x-request-id"))
+                Answer(sent, self.now(), replica, r.status_code, code, r.headers.get("x-request-id"))
             )
 
     async def run(self) -> None:
