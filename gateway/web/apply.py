@@ -10,8 +10,10 @@ that nothing is half-saved and nothing changes once it is submitted.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any, NamedTuple
 
 import asyncpg
@@ -87,15 +89,22 @@ async def _draft(request: AnyRequest) -> tuple[Party, Mine] | Response[str]:
     return party, mine
 
 
-async def _lock_draft(conn: asyncpg.Connection, customer_id: uuid.UUID) -> None:
-    """Inside the change's transaction: hold the application and refuse it once submitted (as the
-    onboarding API refuses, ``application_locked``)."""
-    customer = await repo.get_customer(conn, customer_id, lock=True)
-    if customer.kyc_status != "pending":
-        raise Conflict(
-            f"the application is {customer.kyc_status!r}: it can be changed only while it is a draft",
-            code="application_locked",
-        )
+@contextlib.asynccontextmanager
+async def _change(
+    conn: asyncpg.Connection, request: AnyRequest, party: Party, mine: Mine, action: str
+) -> AsyncIterator[None]:
+    """One change to the application, in one transaction: the application held and refused once it
+    is submitted (as the onboarding API refuses, ``application_locked``), and the access logged; an
+    error inside rolls all of it back."""
+    async with conn.transaction():
+        customer = await repo.get_customer(conn, mine.id, lock=True)
+        if customer.kyc_status != "pending":
+            raise Conflict(
+                f"the application is {customer.kyc_status!r}: it can be changed only while it is a draft",
+                code="application_locked",
+            )
+        await repo.log_access(conn, mine.id, _ip(request), action, party.subject)
+        yield
 
 
 def _context(mine: Mine | None, current: str) -> dict[str, Any]:
@@ -226,9 +235,7 @@ async def save_details(request: AnyRequest) -> Response[str]:
         if facts is None:
             return _step_page(request, party, mine, "details", form, status=400, id_types=ID_TYPES)
         try:
-            async with conn.transaction():
-                await _lock_draft(conn, mine.id)
-                await repo.log_access(conn, mine.id, _ip(request), "update_facts", party.subject)
+            async with _change(conn, request, party, mine, "update_facts"):
                 await svc.kyc.update_facts(conn, mine.id, facts)
         except Conflict as exc:
             return _locked(request, party, mine, exc.message)
@@ -280,9 +287,7 @@ async def add_address(request: AnyRequest) -> Response[str]:
         if address is None:
             return _step_page(request, party, mine, "addresses", form, status=400)
         try:
-            async with conn.transaction():
-                await _lock_draft(conn, mine.id)
-                await repo.log_access(conn, mine.id, _ip(request), "update_facts", party.subject)
+            async with _change(conn, request, party, mine, "update_facts"):
                 # The service replaces the list whole: all of them, the new one last.
                 await svc.kyc.update_facts(conn, mine.id, _facts_with([*have, address]))
         except Conflict as exc:
@@ -325,9 +330,7 @@ async def remove_address(request: AnyRequest) -> Response[str]:
             )
         del have[int(raw)]
         try:
-            async with conn.transaction():
-                await _lock_draft(conn, mine.id)
-                await repo.log_access(conn, mine.id, _ip(request), "update_facts", party.subject)
+            async with _change(conn, request, party, mine, "update_facts"):
                 await svc.kyc.update_facts(conn, mine.id, _facts_with(have))
         except Conflict as exc:
             return _locked(request, party, mine, exc.message)
@@ -387,13 +390,11 @@ async def add_owner(request: AnyRequest) -> Response[str]:
         if owner is None:
             return _owners_page(request, party, mine, form, 400)
         try:
-            async with conn.transaction():
-                await _lock_draft(conn, mine.id)
+            async with _change(conn, request, party, mine, "add_owner"):
                 # The sum is checked again under the lock: two tabs cannot pass 100 % together.
                 edges = await repo.edges(conn, mine.id)
                 if owner.percent is not None and direct_percent(edges) + owner.percent > 100 + 1e-9:
                     raise BadRequest("the direct owners would hold more than 100%", code="invalid_owner")
-                await repo.log_access(conn, mine.id, _ip(request), "add_owner", party.subject)
                 await svc.kyc.add_owner(conn, mine.id, owner)
         except Conflict as exc:
             return _locked(request, party, mine, exc.message)
@@ -412,9 +413,7 @@ async def remove_owner(request: AnyRequest, owner_id: uuid.UUID) -> Response[str
         if not isinstance(mine, Mine):
             return mine
         try:
-            async with conn.transaction():
-                await _lock_draft(conn, mine.id)
-                await repo.log_access(conn, mine.id, _ip(request), "remove_owner", party.subject)
+            async with _change(conn, request, party, mine, "remove_owner"):
                 await svc.kyc.remove_owner(conn, mine.id, owner_id)  # owner_not_found: not in *this* graph
         except Conflict as exc:
             return _locked(request, party, mine, exc.message)
@@ -454,9 +453,7 @@ async def submit(request: AnyRequest) -> Response[str]:
         if not isinstance(mine, Mine):
             return mine
         try:
-            async with conn.transaction():
-                await _lock_draft(conn, mine.id)
-                await repo.log_access(conn, mine.id, _ip(request), "submit", party.subject)
+            async with _change(conn, request, party, mine, "submit"):
                 await svc.kyc.submit(conn, mine.id, party.actor, require_facts=True)
         except Conflict as exc:
             if exc.code == "application_locked":

@@ -95,11 +95,8 @@ class Form:
             if required:
                 self.fail(name, f"Enter the {label}.")
             return None
-        try:
-            number = float(value)
-        except ValueError:
-            number = math.nan
-        if not math.isfinite(number):
+        number = _finite(value)
+        if number is None:
             self.fail(name, f"The {label} must be a number between 0 and 100.")
             return None
         if not 0 < number <= 100:
@@ -113,14 +110,20 @@ class Form:
             if required:
                 self.fail(name, f"Enter the {label}.")
             return None
-        try:
-            number = float(value)
-        except ValueError:
-            number = math.nan
-        if not math.isfinite(number):
+        number = _finite(value)
+        if number is None:
             self.fail(name, f"The {label} must be a number.")
             return None
         if number < minimum:
             self.fail(name, f"The {label} must be at least {minimum:g}.")
             return None
         return number
+
+
+def _finite(value: str) -> float | None:
+    """The number written, or None for text that is not one (``nan`` and ``inf`` included)."""
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None

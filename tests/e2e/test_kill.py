@@ -6,8 +6,6 @@ only through the journal; without it, the same kill loses every one of them."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import signal
 import time
 import uuid
@@ -19,6 +17,7 @@ import httpx
 import pytest
 
 from gateway.demo.upstream import DemoUpstream
+from tests.drills.harness import kill_tree
 from tests.e2e.conftest import GatewayProcess, free_port, gateway_config, new_key, with_settings
 from tests.oidc_issuer import TestIssuer
 
@@ -56,19 +55,6 @@ def make_gateway(
     for gw in started:
         if gw.proc is not None and gw.proc.poll() is None:
             gw.stop()
-
-
-def kill_tree(pid: int) -> None:
-    """SIGKILL the server and its worker processes at once, workers first: killing only granian's
-    supervisor would let its worker shut down gracefully (and flush), which is not this drill."""
-    found = [pid]
-    for parent in found:  # a child may be any thread's: read every task's list
-        for children in Path(f"/proc/{parent}/task").glob("*/children"):
-            with contextlib.suppress(OSError):
-                found.extend(int(c) for c in children.read_text().split())
-    for each in reversed(found):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(each, signal.SIGKILL)
 
 
 async def served_until_killed(gw: GatewayProcess, key: str) -> list[str]:
