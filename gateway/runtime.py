@@ -219,7 +219,9 @@ class Services:
         policies.subscribe(loaded)
         self.flagger = Flagger(self.pool, lambda: policies.policy, interval=s.compute_flag_seconds)
         self.flagger.start()
-        self.partitions = PartitionKeeper(self.pool, retention_days=s.ledger_retention_days)
+        self.partitions = PartitionKeeper(
+            self.pool, retention_days=s.ledger_retention_days, audit_retention_days=s.audit_retention_days
+        )
         self.partitions.start()
         # Built always (the admin API runs it on demand); in the background unless detect_seconds is 0.
         self.detector = Detector(

@@ -236,6 +236,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Ed25519 signing keys of the audit log, ``"<version>:<base64 32-byte seed>,..."``; all of them
     sign every checkpoint (add a new one, let both sign, remove the old: a rotation with overlap).
     Unset: a key generated once in ``state_dir`` (one host only)."""
+    audit_retention_days: int | None = None
+    """Months of the audit log entirely older than this many days are dropped, a partition at a
+    time, from the front of the log; what they committed to is kept, so the rest still verifies.
+    Unset: kept for ever. At least 365; AML record keeping usually asks for five years."""
     audit_checkpoint_seconds: float = 10.0
     """How often the head of the audit log is signed, when it grew."""
     compute_flag_seconds: float = 300.0
@@ -344,6 +348,8 @@ def _validate(settings: Settings, origin: str) -> Settings:
         raise fail("db_pool_max", "need 1 <= db_pool_min <= db_pool_max")
     if settings.ledger_retention_days is not None and settings.ledger_retention_days < 31:
         raise fail("ledger_retention_days", "must be at least 31 (a month), or unset to keep everything")
+    if settings.audit_retention_days is not None and settings.audit_retention_days < 365:
+        raise fail("audit_retention_days", "must be at least 365 (a year), or unset to keep everything")
     if settings.ledger_batch_size < 1 or settings.ledger_max_buffer < settings.ledger_batch_size:
         raise fail("ledger_max_buffer", "need 1 <= ledger_batch_size <= ledger_max_buffer")
     if settings.database_url is not None and not settings.database_url.startswith(

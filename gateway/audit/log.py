@@ -4,7 +4,8 @@ An append locks the one row of ``audit_head`` (the sequencer), numbers its entri
 writes them with the perfect subtrees they complete, and moves the head's frontier, all in the
 caller's transaction: an entry is logged exactly when the change it records commits, whichever
 replica or process makes it, and the numbering has no gaps. Everything the proofs need is then a
-few rows of ``audit_nodes`` (level >= 1) or ``audit_entries`` (level 0, the leaves).
+few rows of ``audit_nodes`` (level >= 1) or ``audit_entries`` (level 0, the leaves), or, left of
+a retention cut, the cut's edge (``audit_cuts``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,30 @@ class Entry(msgspec.Struct, frozen=True):
     entry: bytes
 
 
+class Cut(msgspec.Struct, frozen=True):
+    """Retention dropped the log's first ``size`` entries (``gateway.audit.retention``); the tree's
+    right edge and the hash chain there are what the rest is checked and proven from."""
+
+    size: int
+    frontier: list[bytes]
+    chain: bytes
+    upto: dt.datetime
+    partitions: list[str]
+
+    def subtrees(self) -> dict[tuple[int, int], bytes]:
+        return dict(zip(merkle.edge(self.size), self.frontier, strict=True))
+
+
+async def latest_cut(conn: asyncpg.Connection) -> Cut | None:
+    row = await conn.fetchrow(
+        "select size, frontier, chain, upto, partitions from audit_cuts order by size desc limit 1"
+    )
+    if row is None:
+        return None
+    frontier = [bytes(h) for h in row["frontier"]]
+    return Cut(row["size"], frontier, bytes(row["chain"]), row["upto"], list(row["partitions"]))
+
+
 class StoredCheckpoint(msgspec.Struct, frozen=True):
     id: int
     size: int
@@ -54,7 +79,12 @@ async def append(conn: asyncpg.Connection, entries: Sequence[AuditEntry]) -> lis
         return []
     raws = [canonical(e) for e in entries]  # refused before the head is locked
     async with conn.transaction():
-        row = await conn.fetchrow("select size, frontier, chain from audit_head where id for update")
+        # logged_at: the month partition the entries go to (sql/018). Never earlier than the last
+        # append's, whatever the clock does, so that each month holds one run of the log.
+        row = await conn.fetchrow(
+            "select size, frontier, chain, greatest(clock_timestamp(), logged_at) as logged_at"
+            " from audit_head where id for update"
+        )
         assert row is not None, "migration 011 inserts the head"
         tree = merkle.CompactRange(row["size"], list(row["frontier"]))
         chain = bytes(row["chain"])
@@ -75,14 +105,15 @@ async def append(conn: asyncpg.Connection, entries: Sequence[AuditEntry]) -> lis
         await conn.execute(
             """
             with entries as (
-                insert into audit_entries (seq, leaf_hash, chain, entry, kind, occurred_at, subject)
-                select * from unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bytea[], $5::text[],
-                                     $6::timestamptz[], $7::text[])
+                insert into audit_entries
+                    (seq, leaf_hash, chain, entry, kind, occurred_at, subject, logged_at)
+                select *, $14::timestamptz from unnest($1::bigint[], $2::bytea[], $3::bytea[],
+                                                       $4::bytea[], $5::text[], $6::timestamptz[], $7::text[])
             ), nodes as (
                 insert into audit_nodes (level, index, hash)
                 select * from unnest($8::smallint[], $9::bigint[], $10::bytea[])
             )
-            update audit_head set size = $11, frontier = $12, chain = $13 where id
+            update audit_head set size = $11, frontier = $12, chain = $13, logged_at = $14 where id
             """,
             seqs,
             leaves,
@@ -97,6 +128,7 @@ async def append(conn: asyncpg.Connection, entries: Sequence[AuditEntry]) -> lis
             tree.size,
             tree.hashes,
             chain,
+            row["logged_at"],
         )
     assert seqs[0] == first
     return seqs
@@ -118,9 +150,10 @@ async def entries(conn: asyncpg.Connection, start: int, end: int) -> list[Entry]
     return [Entry(r["seq"], bytes(r["leaf_hash"]), bytes(r["chain"]), bytes(r["entry"])) for r in rows]
 
 
-async def _perfect(
+async def perfect_subtrees(
     conn: asyncpg.Connection, wanted: Iterable[tuple[int, int]]
 ) -> dict[tuple[int, int], bytes]:
+    """The stored hashes of these perfect subtrees ``(level, index)``, those the log has."""
     levels, indexes = [], []
     for level, index in set(wanted):
         levels.append(level)
@@ -141,6 +174,13 @@ async def _perfect(
             [i for _, i in inner],
         )
         found.update({(r["level"], r["index"]): bytes(r["hash"]) for r in rows})
+    if len(found) < len(levels):
+        # A leaf retention dropped: the cut's edge has the subtrees left of it.
+        cut = await latest_cut(conn)
+        if cut is not None:
+            edge = cut.subtrees()
+            wanted = zip(levels, indexes, strict=True)
+            found.update({k: edge[k] for k in wanted if k in edge and k not in found})
     return found
 
 
@@ -167,7 +207,7 @@ class _Recorder:
 async def _prove(conn: asyncpg.Connection, make: Callable[[merkle.Subtree], list[bytes]]) -> list[bytes]:
     dry = _Recorder()
     make(dry.subtree)
-    real = _Recorder(await _perfect(conn, dry.wanted))
+    real = _Recorder(await perfect_subtrees(conn, dry.wanted))
     return make(real.subtree)
 
 

@@ -272,6 +272,18 @@ def verify_consistency(old: int, new: int, old_root: bytes, new_root: bytes, pro
         raise ProofError("the consistency proof does not lead to the new root")
 
 
+def edge(size: int) -> list[tuple[int, int]]:
+    """The perfect subtrees that make up ``[0, size)``, largest (leftmost) first, as ``(level,
+    index)``: what :class:`CompactRange` keeps the hashes of, one for each bit set in ``size``."""
+    out: list[tuple[int, int]] = []
+    start = 0
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            out.append((level, start >> level))
+            start += 1 << level
+    return out
+
+
 class CompactRange:
     """The right edge of a tree built by appends: at most one perfect subtree per level (<= 64 hashes).
 

@@ -36,6 +36,9 @@ class Verification(msgspec.Struct, frozen=True):
     """Checkpoints whose root and signature were checked."""
     size: int
     problem: Problem | None = None
+    pruned: int = 0
+    """Entries retention dropped (``[0, pruned)``): the walk began at the cut's edge, and checkpoints
+    before it had their signatures checked, not their roots."""
 
     @property
     def ok(self) -> bool:
@@ -49,14 +52,37 @@ async def verify_log(
     batch: int = 5000,
     progress: Callable[[int, int], None] | None = None,
 ) -> Verification:
+    if conn.is_in_transaction():
+        return await _walk(conn, verifiers, batch, progress)
+    # One snapshot for the head and every entry: appends that commit meanwhile are not "past the head".
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        return await _walk(conn, verifiers, batch, progress)
+
+
+async def _walk(
+    conn: asyncpg.Connection,
+    verifiers: Sequence[NoteVerifier],
+    batch: int,
+    progress: Callable[[int, int], None] | None,
+) -> Verification:
     head = await log.head(conn)
     pending = sorted(await log.checkpoints(conn), key=lambda c: (c.size, c.id))
     tree = merkle.CompactRange()
     chain = log.CHAIN_START
     checked = 0
+    cut = await log.latest_cut(conn)
+    if cut is not None:
+        # On from the cut's edge; a forged edge breaks the next signed checkpoint's root.
+        tree = merkle.CompactRange(cut.size, cut.frontier)
+        chain = cut.chain
+        while pending and pending[0].size < cut.size:
+            cp = pending.pop(0)
+            if (problem := _checkpoint_problem(cp, None, verifiers)) is not None:
+                return Verification(cut.size, checked, head.size, problem, cut.size)
+            checked += 1
 
     def result(problem: Problem | None) -> Verification:
-        return Verification(tree.size, checked, head.size, problem)
+        return Verification(tree.size, checked, head.size, problem, cut.size if cut else 0)
 
     def check_checkpoints() -> Problem | None:
         nonlocal checked
@@ -121,10 +147,11 @@ async def verify_log(
 
 
 def _checkpoint_problem(
-    cp: log.StoredCheckpoint, root: bytes, verifiers: Sequence[NoteVerifier]
+    cp: log.StoredCheckpoint, root: bytes | None, verifiers: Sequence[NoteVerifier]
 ) -> Problem | None:
+    """``root``: what the entries before it hash to (None: they were dropped; the signature only)."""
     where = max(cp.size - 1, 0)
-    if cp.root != root:
+    if root is not None and cp.root != root:
         return Problem(f"checkpoint {cp.id}: the entries before it do not hash to its root", where, cp.id)
     try:
         text, _ = open_note(cp.note, verifiers)

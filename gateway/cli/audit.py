@@ -1,8 +1,11 @@
-"""``gateway audit verify|export|verify-export|checkpoint|keys|list``: the tamper-evident audit log.
+"""``gateway audit verify|export|verify-export|checkpoint|keys|list|partitions|prune``: the
+tamper-evident audit log.
 
 ``verify`` walks the log in the database and names the first entry or checkpoint that fails;
 ``export`` writes entries with inclusion proofs to the latest checkpoint; ``verify-export`` checks
-such a file with nothing but the log's public keys (no database, no configuration).
+such a file with nothing but the log's public keys (no database, no configuration). ``partitions``
+lists the log's monthly partitions and ``prune`` drops its months before a date, as
+``audit_retention_days`` does on its own.
 """
 
 from __future__ import annotations
@@ -16,13 +19,24 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from ..audit import log
+from ..audit import log, retention
 from ..audit.checkpoints import sign_checkpoint
 from ..audit.entry import parse
 from ..audit.keys import signing_keys
 from ..audit.note import Checkpoint, NoteVerifier, verify_cosignature
 from ..audit.verify import ExportError, export, verify_export, verify_log
-from .common import AddCommand, CliError, instant, positive, print_json, print_table, settings_of, with_db
+from ..ledger.partitions import partitions
+from .common import (
+    AddCommand,
+    CliError,
+    cli_actor,
+    instant,
+    positive,
+    print_json,
+    print_table,
+    settings_of,
+    with_db,
+)
 
 
 def _progress(done: int, total: int) -> None:
@@ -46,6 +60,8 @@ def cmd_audit_verify(args: argparse.Namespace) -> None:
         print_json(msgspec.structs.asdict(found) | {"ok": found.ok})
     elif found.ok:
         print(f"ok: {found.size} entries, {found.checkpoints} checkpoints verified")
+        if found.pruned:
+            print(f"   (entries 0-{found.pruned - 1} were dropped by retention; checked from the cut on)")
     if not found.ok:
         assert found.problem is not None
         if not args.json:
@@ -148,6 +164,31 @@ def cmd_audit_list(args: argparse.Namespace) -> None:
         print_table(rows, ["seq", "at", "kind", "actor", "subject"])
 
 
+def cmd_audit_partitions(args: argparse.Namespace) -> None:
+    async def work(conn: asyncpg.Connection) -> Any:
+        return await partitions(conn, "audit")
+
+    found = with_db(args, work)
+    if args.json:
+        print_json(found)
+        return
+    print_table([msgspec.structs.asdict(p) for p in found], ["name", "bounds", "rows"])
+
+
+def cmd_audit_prune(args: argparse.Namespace) -> None:
+    async def work(conn: asyncpg.Connection) -> Any:
+        return await retention.prune(conn, args.before, actor=cli_actor())
+
+    pruned = with_db(args, work)
+    if args.json:
+        print_json(pruned)
+    elif pruned is None:
+        print(f"no partition of the audit log ends before {args.before.isoformat()}")
+    else:
+        print(f"entries 0-{pruned.size - 1} dropped (logged before {pruned.upto.isoformat()}):")
+        print("\n".join(pruned.partitions))
+
+
 def register(sub: Any, add: AddCommand) -> None:
     audit = sub.add_parser(
         "audit", help="the tamper-evident audit log", description="the tamper-evident audit log"
@@ -180,5 +221,8 @@ def register(sub: Any, add: AddCommand) -> None:
     p.add_argument("--line", required=True, help="the witness's signature line ('— <name> <base64>')")
     p.add_argument("--vkey", required=True, help="the witness's verifier key (type 0x04)")
     add(aus, "keys", cmd_audit_keys, "the log's verifier keys (and, with --json, its JWKS)")
+    add(aus, "partitions", cmd_audit_partitions, "list the log's monthly partitions")
+    p = add(aus, "prune", cmd_audit_prune, "drop the log's months that end before a date (the rest verifies)")
+    p.add_argument("--before", type=instant, required=True, help="ISO 8601; whole months before it go")
     p = add(aus, "list", cmd_audit_list, "the latest entries")
     p.add_argument("--limit", type=positive, default=20, help="how many (default 20)")

@@ -5,7 +5,9 @@ Every replica runs a :class:`PartitionKeeper`: at start, then every ``interval``
 the partitions of the months to come (the database function takes a lock, so replicas take turns)
 and, with ``ledger_retention_days`` set, drops the months entirely older than that. A drop is an
 audit-log entry naming the partitions, in the same transaction: what the ledger no longer holds,
-and when it stopped holding it, is on the record.
+and when it stopped holding it, is on the record. The audit log's entries are partitioned the same
+way (``sql/018``); with ``audit_retention_days`` set, the keeper drops its oldest months through
+:func:`gateway.audit.retention.prune`, which keeps the rest verifiable.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import asyncpg
 import msgspec
 import structlog
 
-from ..audit import log
+from ..audit import log, retention
 from ..audit.entry import entry
 
 __all__ = ["MONTHS_AHEAD", "Partition", "PartitionKeeper", "ensure", "partitions", "prune"]
@@ -67,7 +69,8 @@ async def prune(conn: asyncpg.Connection, before: dt.datetime, *, actor: str) ->
     return dropped
 
 
-async def partitions(conn: asyncpg.Connection) -> list[Partition]:
+async def partitions(conn: asyncpg.Connection, family: str = "ledger") -> list[Partition]:
+    """The partitions of the ledger's tables (``family="audit"``: of the audit log's entries)."""
     rows = await conn.fetch(
         """
         select parent.relname as table, child.relname as name,
@@ -77,8 +80,10 @@ async def partitions(conn: asyncpg.Connection) -> list[Partition]:
         join pg_class parent on parent.relname = lp.table_name
         join pg_inherits i on i.inhparent = parent.oid
         join pg_class child on child.oid = i.inhrelid
+        where lp.family = $1
         order by parent.relname, child.relname
-        """
+        """,
+        family,
     )
     return [Partition(r["table"], r["name"], r["bounds"], int(r["rows"])) for r in rows]
 
@@ -91,11 +96,13 @@ class PartitionKeeper:
         pool: asyncpg.Pool,
         *,
         retention_days: int | None,
+        audit_retention_days: int | None = None,
         interval: float = 6 * 3600,
         wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self.pool = pool
         self.retention_days = retention_days
+        self.audit_retention_days = audit_retention_days
         self.interval = interval
         self._wall = wall
         self._task: asyncio.Task[None] | None = None
@@ -108,6 +115,11 @@ class PartitionKeeper:
             if self.retention_days is not None:
                 cutoff = now - dt.timedelta(days=self.retention_days)
                 dropped = await prune(conn, cutoff, actor="gateway:retention")
+            if self.audit_retention_days is not None:
+                cutoff = now - dt.timedelta(days=self.audit_retention_days)
+                cut = await retention.prune(conn, cutoff, actor="gateway:retention")
+                if cut is not None:
+                    dropped += cut.partitions
         if made or dropped:
             _log.info("ledger_partitions", made=made, dropped=dropped)
 

@@ -241,3 +241,11 @@ def test_the_ledgers_partitions_are_listed_and_pruned_only_before_a_date(gateway
     )
     bad = gateway_cli(gateway, "usage", "prune", "--before", "next tuesday")
     assert bad.returncode != 0 and "--before" in bad.stderr
+    # The audit log's months, the same way.
+    listed = gateway_cli(gateway, "audit", "partitions", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert {"audit_entries_before", "audit_entries_default"} <= {p["name"] for p in json.loads(listed.stdout)}
+    assert "usage_events_before" not in listed.stdout
+    pruned = gateway_cli(gateway, "audit", "prune", "--before", "2000-01-01")
+    assert pruned.returncode == 0, pruned.stderr
+    assert pruned.stdout.strip() == "no partition of the audit log ends before 2000-01-01T00:00:00+00:00"

@@ -93,7 +93,7 @@ async def test_rows_land_in_their_month_and_early_ones_move_when_it_is_made(
     assert await where(db, far.request_id) == "usage_events_default"
     # The keeper makes the months up to the far one: the early row moves into its month, kept whole.
     made = await ensure(db, months_ahead=14)
-    assert made == 3 * (14 - MONTHS_AHEAD)
+    assert made == 4 * (14 - MONTHS_AHEAD)  # the three ledger tables and the audit log's entries
     assert await where(db, far.request_id) == f"usage_events_p{month(now, 14):%Y%m}"
     assert await db.fetchval("select count(*) from usage_events where customer_id = $1", customer) == 3
     assert await db.fetchval("select count(*) from only usage_events_default") == 0
@@ -121,6 +121,9 @@ async def test_a_retention_drops_whole_months_and_says_so_in_the_audit_log(
     )))  # fmt: skip
     assert entry["actor"] == "operator:test" and sorted(entry["data"]["partitions"]) == sorted(dropped)
     assert await prune(db, cutoff, actor="operator:test") == []  # nothing left to drop: no entry either
+    # The keeper does not make a dropped month again (the floor moved past it).
+    await ensure(db)
+    assert await db.fetchval("select to_regclass($1)", f"usage_events_p{month(now, 1):%Y%m}") is None
     assert (
         await db.fetchval("select count(*) from audit_entries where kind = 'ledger.partitions_dropped'") == 1
     )

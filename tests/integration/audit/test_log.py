@@ -102,8 +102,8 @@ async def test_an_inserted_entry_is_named(fresh, keys) -> None:
     raw = canonical(item(99)).hex()
     leaf = merkle.leaf_hash(canonical(item(99))).hex()
     insert = (
-        "insert into audit_entries (seq, leaf_hash, chain, entry, kind, occurred_at)"
-        f" values (32, '\\x{leaf}', '\\x{'00' * 32}', '\\x{raw}', 'test.event', now())"
+        "insert into audit_entries (seq, leaf_hash, chain, entry, kind, occurred_at, logged_at)"
+        f" values (32, '\\x{leaf}', '\\x{'00' * 32}', '\\x{raw}', 'test.event', now(), now())"
     )
     assert await _tampered(fresh, keys, [insert]) == 32  # past the head: the sequencer never wrote it
 
@@ -258,3 +258,34 @@ async def test_a_witness_cosignature_is_attached_and_travels_with_the_export(fre
     assert [verify_cosignature(body, lin, vkey) for lin in lines if "witness.example" in lin] == [
         1_765_000_000
     ]
+
+
+async def test_appends_during_a_verification_are_not_taken_for_tampering(
+    fresh, keys, empty_database_url
+) -> None:
+    """The walk reads the head and every entry in one snapshot: entries another replica appends
+    meanwhile are simply not yet part of what is checked."""
+    import asyncio
+    import threading
+
+    await fill(fresh, 12)
+    await sign_checkpoint(fresh, keys, now=time.time())
+
+    async def append_elsewhere() -> None:
+        other = await asyncpg.connect(empty_database_url)
+        try:
+            await fill(other, 5, start=12)
+        finally:
+            await other.close()
+
+    def progress(done: int, total: int) -> None:
+        if done == 4:  # after the first batch: another process appends and commits, then the walk goes on
+            t = threading.Thread(target=asyncio.run, args=(append_elsewhere(),))
+            t.start()
+            t.join()
+
+    found = await verify_log(
+        fresh, [NoteVerifier.from_vkey(v) for v in keys.vkeys()], batch=4, progress=progress
+    )
+    assert found.ok, found.problem
+    assert found.size == 12 and await fresh.fetchval("select size from audit_head") == 17
