@@ -14,12 +14,13 @@ import pytest
 
 from gateway.audit import log, merkle, retention
 from gateway.audit.checkpoints import sign_checkpoint
+from gateway.audit.entry import canonical
 from gateway.audit.keys import SigningKeys
 from gateway.audit.note import NoteVerifier
 from gateway.audit.verify import verify_log
 from gateway.ledger.partitions import PartitionKeeper, ensure, partitions
 from gateway.settings import SettingsError, load_settings
-from tests.integration.audit.conftest import fill
+from tests.integration.audit.conftest import fill, item
 
 YEAR = dt.datetime.now(dt.UTC).year + 2  # months the tests make ahead of time, then log into
 
@@ -190,3 +191,54 @@ def test_an_audit_retention_under_a_year_is_refused() -> None:
     with pytest.raises(SettingsError, match="audit_retention_days"):
         load_settings(None, environ={"GATEWAY_AUDIT_RETENTION_DAYS": "90"})
     assert load_settings(None, environ={"GATEWAY_AUDIT_RETENTION_DAYS": "1825"}).audit_retention_days == 1825
+
+
+async def test_migrating_an_audit_log_keeps_its_entries_and_it_still_verifies(
+    empty_database_url: str, keys, tmp_path
+) -> None:
+    import shutil
+
+    from gateway.db.migrate import migrate, sql_dir
+
+    before = tmp_path / "sql"
+    before.mkdir()
+    for f in sorted(sql_dir().glob("*.sql")):
+        if int(f.name[:3]) < 18:
+            shutil.copy(f, before / f.name)
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        await migrate(conn, before)
+        await append_as_before_018(conn, 9)
+        await sign_checkpoint(conn, keys, now=time.time())
+        oid = await conn.fetchval("select 'audit_entries'::regclass::oid")
+        await migrate(conn)
+        # The same table, attached whole; its entries have no logged time.
+        assert await conn.fetchval("select 'audit_entries_before'::regclass::oid") == oid
+        assert await conn.fetchval("select count(*) from audit_entries where logged_at = '-infinity'") == 9
+        await fill(conn, 4, start=9)
+        assert await where(conn, 12) == "audit_entries_before"  # this month is still the old table's
+        await sign_checkpoint(conn, keys, now=time.time())
+        found = await verify_log(conn, verifiers(keys))
+        assert found.ok and (found.size, found.checkpoints) == (13, 2)
+    finally:
+        await conn.close()
+
+
+async def append_as_before_018(conn: asyncpg.Connection, count: int) -> None:
+    """What log.append wrote before the entries had a logged time."""
+    tree, chain = merkle.CompactRange(), log.CHAIN_START
+    for i in range(count):
+        raw = canonical(item(i))
+        leaf = merkle.leaf_hash(raw)
+        chain = log.chain_hash(chain, leaf)
+        await conn.execute(
+            "insert into audit_entries (seq, leaf_hash, chain, entry, kind, occurred_at, subject)"
+            " values ($1, $2, $3, $4, 'test.event', now(), $5)",
+            i, leaf, chain, raw, f"thing:{i}",
+        )  # fmt: skip
+        for level, index, value in tree.append(leaf):
+            if level >= 1:
+                await conn.execute("insert into audit_nodes values ($1, $2, $3)", level, index, value)
+    await conn.execute(
+        "update audit_head set size = $1, frontier = $2, chain = $3", tree.size, tree.hashes, chain
+    )
