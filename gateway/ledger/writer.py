@@ -190,6 +190,7 @@ class LedgerWriter:
         self.spool_error: str | None = None
         """Why the last spool write failed, until one succeeds."""
         self._refusing = False  # for the log line when refusing starts and ends
+        self._respool: list[tuple[_Table, Path]] = []  # spooled here while running: replayed here
         self.written = 0
         self.failures = 0
         self.spooled = 0
@@ -303,6 +304,8 @@ class LedgerWriter:
                     ok = await self._flush_once(table)
             if ok:
                 backoff = self._interval
+                if self._respool and not self._db_failing and not self._closing:
+                    await self._replay_own()
                 continue
             # While events wait in memory only, the spool is tried every round (the disk may have
             # room again) and the database at least every second: calls are refused meanwhile.
@@ -371,6 +374,7 @@ class LedgerWriter:
         path = self._spool_dir / f"{table.spool_prefix}-{time.time_ns()}-{os.getpid()}.jsonl"
         # Who called what, from where: readable by the gateway's user only, whatever the umask.
         write_spool_file(path, (_encode_line(event) + b"\n" for event in events))
+        self._respool.append((table, path))
         self.spooled += len(events)
         _log.error("ledger_spooled", table=table.name, events=len(events), file=path.name)
 
@@ -403,19 +407,46 @@ class LedgerWriter:
     async def _replay(self, table: _Table) -> int:
         replayed = 0
         for path in sorted(self._spool_dir.glob(f"{table.spool_prefix}-*.jsonl")):
-            events = []
-            for line in path.read_bytes().splitlines():
-                if not line.strip():
-                    continue
-                try:
-                    events.append(table.decode(line))
-                except msgspec.DecodeError:  # a file a crash cut short: the whole lines are kept
-                    _log.warning("ledger_spool_bad_line", file=path.name)
-            for i in range(0, len(events), self._batch_size):
-                await self._insert_tolerant(table, events[i : i + self._batch_size])
-            path.unlink()
-            replayed += len(events)
+            replayed += await self._replay_file(table, path)
         return replayed
+
+    async def _replay_file(self, table: _Table, path: Path) -> int:
+        # A small local file (read at once, as the journal's are): not worth a thread.
+        events = _spooled(table, path)
+        for i in range(0, len(events), self._batch_size):
+            await self._insert_tolerant(table, events[i : i + self._batch_size])
+        _remove(path)
+        return len(events)
+
+    async def _replay_own(self) -> None:
+        """The files this process spooled while the database was down, once it is back (not a
+        sibling's: one may be writing its file)."""
+        while self._respool:
+            table, path = self._respool[0]
+            try:
+                events = await self._replay_file(table, path)
+            except Exception as exc:
+                _log.warning("ledger_spool_replay_failed", file=path.name, error=type(exc).__name__)
+                self._db_failing = True  # tried again after the next flush that works
+                return
+            self._respool.pop(0)
+            _log.info("ledger_spool_replayed", table=table.name, events=events, file=path.name)
+
+
+def _spooled(table: _Table, path: Path) -> list[Any]:
+    events = []
+    for line in path.read_bytes().splitlines():
+        if not line.strip():
+            continue
+        try:
+            events.append(table.decode(line))
+        except msgspec.DecodeError:  # a file a crash cut short: the whole lines are kept
+            _log.warning("ledger_spool_bad_line", file=path.name)
+    return events
+
+
+def _remove(path: Path) -> None:
+    path.unlink()
 
 
 _USAGE = _usage_table()

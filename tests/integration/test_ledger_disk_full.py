@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import msgspec
@@ -19,6 +20,7 @@ from gateway.ledger import LedgerWriter
 from gateway.ledger.journal import PREFIX, Journal
 from tests.integration.test_ledger_writer import count, event
 from tests.small_disk import SmallDisk, unavailable
+from tests.tcp_proxy import TcpProxy
 
 DEAD = "postgresql://postgres@127.0.0.1:1/none"
 
@@ -120,11 +122,15 @@ async def test_with_the_database_up_a_full_disk_costs_no_event_and_no_call(
 async def test_with_the_database_down_a_full_disk_refuses_calls_until_the_spool_takes_the_events(
     database_url: str, conn: asyncpg.Connection, disk: SmallDisk
 ) -> None:
-    dead = await asyncpg.create_pool(DEAD, min_size=0, max_size=1)
-    writer = LedgerWriter(dead, disk.folder, batch_size=100, flush_interval=0.01, journal=True)
+    parts = urlsplit(database_url)
+    proxy = await TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432).start()
+    through = database_url.replace(f":{parts.port}/", f":{proxy.port}/")
+    pool = await asyncpg.create_pool(through, min_size=0, max_size=2)
+    writer = LedgerWriter(pool, disk.folder, batch_size=100, flush_interval=0.01, journal=True)
     customer = uuid.uuid4()
     try:
         await writer.start()
+        await proxy.cut()
         disk.fill()
         writer.record(first := event(customer, 0))
         assert writer.unjournaled == 1  # a fresh segment has no page to spare
@@ -144,17 +150,19 @@ async def test_with_the_database_down_a_full_disk_refuses_calls_until_the_spool_
         (spooled,) = disk.folder.glob("usage-*.jsonl")
         ids = [msgspec.json.decode(line)["request_id"] for line in spooled.read_bytes().splitlines()]
         assert ids == [str(first.request_id), str(refused.request_id)]
+        assert await count(conn, customer) == 0
+        # The database back: the next flush that works brings in what this process spooled.
+        await proxy.restore()
+        writer.record(event(customer, 2))
+        await until(
+            lambda: not spooled.exists(), "the spool file was not replayed once the database was back"
+        )
+        await until(lambda: writer.depth == 0, "the last event was not written")
+        assert await count(conn, customer) == 3
     finally:
         await writer.stop()
-        await dead.close()
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-    try:
-        replayer = LedgerWriter(pool, disk.folder, batch_size=100, journal=True)
-        await replayer.start()
-        await replayer.stop()
-    finally:
         await pool.close()
-    assert await count(conn, customer) == 2
+        await proxy.cut()
     assert list(disk.folder.glob("*.jsonl")) == []
 
 
