@@ -39,8 +39,8 @@ class Load:
 
     urls: list[str]
     keys: list[str]
-    """Client ``i`` uses ``keys[i % len(keys)]``: several customers, so that one customer's rate
-    limits do not cap the drill's traffic."""
+    """Client ``i`` sends to replica ``i % len(urls)`` with ``keys[i // len(urls) % len(keys)]``: several
+    customers, so that one customer's rate limits do not cap the drill's traffic, each on every replica."""
     clients: int = 16
     answers: list[Answer] = field(default_factory=list)
     started: float = 0.0
@@ -51,7 +51,7 @@ class Load:
 
     async def _client(self, index: int, http: httpx.AsyncClient) -> None:
         replica = index % len(self.urls)
-        which = index % len(self.keys)
+        which = index // len(self.urls) % len(self.keys)
         key = self.keys[which]
         while not self.stop.is_set():
             sent = self.now()
@@ -79,13 +79,24 @@ class Load:
         async with httpx.AsyncClient(timeout=10, limits=limits) as http:
             await asyncio.gather(*(self._client(i, http) for i in range(self.clients)))
 
-    async def during(self, drill: Callable[[Load], Awaitable[dict[str, object]]]) -> dict[str, object]:
+    async def during(
+        self, drill: Callable[[Load], Awaitable[dict[str, object]]], budget: Budget | None = None
+    ) -> dict[str, object]:
+        """Load while ``drill`` runs; with a ``budget``, on until it is exhausted (at most 30 s more),
+        whatever the machine's pace: the drill then shows whether the budget held."""
         task = asyncio.create_task(self.run())
         try:
-            return await drill(self)
+            result = await drill(self)
+            end = time.monotonic() + 30
+            while budget is not None and time.monotonic() < end and not self.exhausted(budget):
+                await asyncio.sleep(0.05)
+            return result
         finally:
             self.stop.set()
             await task
+
+    def exhausted(self, budget: Budget) -> bool:
+        return any(a.key == budget.key and a.code == "budget_exhausted" for a in self.answers)
 
 
 @dataclass
@@ -95,8 +106,9 @@ class Budget:
     customer: uuid.UUID
     key: int  # its key's index in ``Load.keys``
     limit: int
-    served: int = 0  # its calls served (status 200) in the ledger
+    served: int = 0  # its metered calls served (chat completions answered 200) in the ledger
     counted: float = 0.0  # ``used`` of its counter in the database
+    reserved: float = 0.0  # ... and ``reserved``, left so after the drill (a reservation never settled)
     exhausted: bool = False  # some of its calls were refused budget_exhausted
 
     @property
@@ -104,7 +116,8 @@ class Budget:
         return max(0, self.served - self.limit, int(self.counted) - self.limit)
 
     def cell(self) -> str:
-        return f"{self.served} of {self.limit}" + ("" if self.exhausted else " (not reached)")
+        stranded = f", {self.reserved:g} left reserved" if self.reserved else ""
+        return f"{self.served} of {self.limit}" + ("" if self.exhausted else " (not reached)") + stranded
 
 
 @dataclass
@@ -166,7 +179,7 @@ async def outcome(
     served = sum(1 for a in load.answers if a.status == 200)
     if budget is not None:
         await charged(database_url, budget)
-        budget.exhausted = any(a.key == budget.key and a.code == "budget_exhausted" for a in load.answers)
+        budget.exhausted = load.exhausted(budget)
     return Outcome(
         name, len(answered), served, dict(refused), recorded, len(answered) - recorded, recovery, note, budget
     )
@@ -174,11 +187,14 @@ async def outcome(
 
 async def charged(database_url: str, budget: Budget) -> None:
     """What the budget's customer was charged: calls served in the ledger (all of its calls are in by
-    now: :func:`in_ledger` waited), and its requests counter once the replicas' settlements are in."""
+    now: :func:`in_ledger` waited; not ``/v1/models``, which is not metered: the drills poll it for a
+    new key), and its requests counter once the replicas' settlements are in."""
     conn = await asyncpg.connect(database_url)
     try:
         budget.served = await conn.fetchval(
-            "select count(*) from usage_events where customer_id = $1 and status = 200", budget.customer
+            "select count(*) from usage_events where customer_id = $1 and status = 200"
+            " and route = '/v1/chat/completions'",
+            budget.customer,
         )
         end = time.monotonic() + 10
         while True:  # settlements are written in the background: wait for none to be left reserved
@@ -187,8 +203,8 @@ async def charged(database_url: str, budget: Budget) -> None:
                 " where scope_id = $1 and dimension = 'requests' and \"window\" = 'day'",
                 str(budget.customer),
             )
-            budget.counted = float(row["used"])
-            if row["reserved"] == 0 or time.monotonic() > end:
+            budget.counted, budget.reserved = float(row["used"]), float(row["reserved"])
+            if budget.reserved == 0 or time.monotonic() > end:
                 break
             await asyncio.sleep(0.2)
     finally:
