@@ -113,11 +113,19 @@ class Budget:
 
     @property
     def overshoot(self) -> int:
-        return max(0, self.served - self.limit, int(self.counted) - self.limit)
+        """Calls served beyond the budget, as the ledger records them."""
+        return max(0, self.served - self.limit)
 
     def cell(self) -> str:
-        stranded = f", {self.reserved:g} left reserved" if self.reserved else ""
-        return f"{self.served} of {self.limit}" + ("" if self.exhausted else " (not reached)") + stranded
+        # Where the counter disagrees with the ledger, it says so: a unit left reserved (never
+        # settled) is budget lost to the customer; one counted more than served, a charge too many.
+        counter = [f"{self.counted:g} used"] * (self.counted != self.served)
+        counter += [f"{self.reserved:g} left reserved"] * (self.reserved != 0)
+        return (
+            f"{self.served} of {self.limit}"
+            + ("" if self.exhausted else " (not reached)")
+            + (f"; counter: {', '.join(counter)}" if counter else "")
+        )
 
 
 @dataclass

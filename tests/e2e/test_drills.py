@@ -99,5 +99,6 @@ def test_the_table_is_markdown() -> None:
     assert lines[0] == "| " + " | ".join(HEADER) + " |"
     assert lines[2] == "| x | 1 | rate_limited 1 | 2 of 2 | 0 | 5 of 5 | 0 | now |  |"
     assert lines[3] == "| y | 0 | none | 0 of 0 | 0 | none | - | - |  |"
-    assert Budget(uuid.uuid4(), 0, 5, served=6).overshoot == 1  # the ledger's count beyond the limit
-    assert Budget(uuid.uuid4(), 0, 5, served=4, counted=7.0).overshoot == 2  # or the counter's
+    assert Budget(uuid.uuid4(), 0, 5, served=6, counted=6.0).overshoot == 1  # served beyond the limit
+    off = Budget(uuid.uuid4(), 0, 5, served=5, counted=6.0, reserved=1.0, exhausted=True)
+    assert (off.overshoot, off.cell()) == (0, "5 of 5; counter: 6 used, 1 left reserved")
