@@ -45,6 +45,17 @@ class Metrics:
             "Usage events spooled to disk since start.",
             registry=self.registry,
         )
+        self.ledger_unjournaled = Gauge(
+            "gateway_ledger_events_in_memory_only",
+            "Usage events neither journaled (the spool disk failing) nor yet written to the database.",
+            registry=self.registry,
+        )
+        self.ledger_accepting = Gauge(
+            "gateway_ledger_accepting",
+            "1 while calls can be recorded; 0 while they are refused (503 ledger_unavailable): a full "
+            "spool disk and the database not taking events.",
+            registry=self.registry,
+        )
         self.unattributed = Counter(
             "gateway_unattributed_refusals",
             "Data-plane calls refused before any customer was known, so with no usage event, by code.",
@@ -76,6 +87,10 @@ class Metrics:
         self.ledger_depth.set_function(depth)
         self.ledger_written.set_function(written)
         self.ledger_spooled.set_function(spooled)
+
+    def bind_ledger_disk(self, in_memory_only: Callable[[], float], accepting: Callable[[], float]) -> None:
+        self.ledger_unjournaled.set_function(in_memory_only)
+        self.ledger_accepting.set_function(accepting)
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))

@@ -46,6 +46,7 @@ from .policy.store import PolicyStore, policy_dirs
 from .proxy import ProxyApp, UpstreamRegistry
 from .proxy.origin import OriginResolver
 from .proxy.stages import (
+    CheckLedger,
     GuardParameters,
     Identify,
     KnowCustomer,
@@ -127,6 +128,7 @@ class Services:
             ResolveOrigin(OriginResolver(self.settings.trusted_proxies)),  # from where
             Identify(self.keys),  # who is calling
             KnowCustomer(self.standings),  # verified, and clear of sanctions?
+            CheckLedger(self.ledger),  # can the call be recorded?
             ReadBody(self.settings.max_body_bytes),  # what they ask for
         ]
         if mode != "off":
@@ -239,6 +241,7 @@ class Services:
         )
         ledger = self.ledger
         self.metrics.bind_ledger(lambda: ledger.depth, lambda: ledger.written, lambda: ledger.spooled)
+        self.metrics.bind_ledger_disk(lambda: ledger.unjournaled, lambda: float(ledger.accepting))
         await self.ledger.start()
         if s.detect_features:
             self.features = tap = FeatureTap(self.ledger.record_features)
@@ -261,7 +264,7 @@ class Services:
 
             self._clusters = [open_cluster(c, self.environ) for c in s.clusters]
             # Who, and verified: the same stages as the model APIs; the rest is the job's own.
-            front = self.pipeline()[:3]
+            front = self.pipeline()[:4]
             jobs = JobAdmission(
                 pool=self.pool, policy=lambda: policies.policy, meter=self.meter, audit=self.audit.record
             )

@@ -5,7 +5,8 @@ of up to ``batch_size`` per transaction, every ``flush_interval``, as the usage 
 A change that has a transaction of its own (a KYC decision, a key) appends its entry in it instead
 (:func:`gateway.audit.log.append`): logged exactly when it commits. Here, while the database is
 down, entries stay buffered; past ``max_buffer`` and at shutdown they go to a spool file (0600)
-under the state folder, appended at the next start, in the order they were recorded.
+under the state folder, appended at the next start, in the order they were recorded. A spool the
+disk refuses (full) leaves the entries in memory, tried again at the next round.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import asyncpg
 import msgspec
 import structlog
 
-from ..spool import SPOOL_FILE_MODE, spool_folder
+from ..spool import spool_folder, write_spool_file
 from . import log
 from .entry import AuditEntry, canonical
 
@@ -75,8 +76,9 @@ class AuditWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         while self._buffer:
-            if not await self.flush_once():
-                self._spool()
+            if not await self.flush_once() and not self._spool():
+                _log.error("audit_entries_unsaved", entries=len(self._buffer))
+                break
 
     async def _run(self) -> None:
         backoff = self._interval
@@ -103,18 +105,19 @@ class AuditWriter:
         self.written += len(batch)
         return True
 
-    def _spool(self) -> None:
+    def _spool(self) -> bool:
+        """The buffer to a spool file, fsynced; False (the entries kept) if the disk refuses."""
         path = self._spool_dir / f"audit-{time.time_ns()}-{os.getpid()}.jsonl"
-        spool_folder(self._spool_dir)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SPOOL_FILE_MODE)
-        with os.fdopen(fd, "wb") as fh:
-            for entry in self._buffer:
-                fh.write(msgspec.json.encode(entry) + b"\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            spool_folder(self._spool_dir)
+            write_spool_file(path, (msgspec.json.encode(entry) + b"\n" for entry in self._buffer))
+        except OSError as exc:
+            _log.error("audit_spool_failed", entries=len(self._buffer), error=exc.strerror)
+            return False
         self.spooled += len(self._buffer)
         _log.error("audit_spooled", entries=len(self._buffer), file=path.name)
         self._buffer.clear()
+        return True
 
     async def replay_spool(self) -> int:
         """Append spooled entries, oldest file first, and delete each file once it is in."""

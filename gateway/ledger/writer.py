@@ -8,6 +8,16 @@ cannot be written is appended to a spool file under the state folder and replaye
 start. An accepted event is therefore written once the database is back, or on disk. With the
 journal on (``ledger_journal``), each usage event is also on disk from the moment it is recorded,
 so that not even a killed process loses one (``journal.py``).
+
+**A full disk.** While the database takes events, a journal that cannot write costs only what a
+kill would lose of the last moments (the events wait in memory for the next flush, a fraction of
+a second): the gateway serves on and says so (:meth:`LedgerWriter.health`, a metric, a log line).
+When a usage event can be kept neither on disk nor in the database (not journaled, and the
+database failing or not taking it for ``grace`` seconds; or, without the journal, the spool failing
+while the database is down), :attr:`LedgerWriter.accepting` turns False and calls are refused
+(503 ``ledger_unavailable``, ``proxy/stages.py``) rather than served unrecorded. The writer tries to
+spool what it holds at every round meanwhile; as soon as the spool or the database takes it,
+calls are accepted again.
 """
 
 from __future__ import annotations
@@ -25,7 +35,8 @@ import msgspec
 import structlog
 
 from ..detect.features import FEATURE_COLUMNS, CallFeatures
-from ..spool import SPOOL_FILE_MODE, spool_folder
+from ..errors import ServiceUnavailable
+from ..spool import spool_folder, write_spool_file
 from .events import COMPUTE_COLUMNS, USAGE_COLUMNS, ComputeEvent, UsageEvent
 from .journal import Journal, leftovers
 
@@ -153,6 +164,7 @@ class LedgerWriter:
         flush_interval: float = 0.25,
         max_buffer: int = 200_000,
         journal: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._pool = pool
         self._spool_dir = spool_dir
@@ -166,10 +178,19 @@ class LedgerWriter:
         self._buffer = self._usage.buffer  # the hot path's list: only ever changed in place
         # Usage events on disk as they are recorded (journal.py). Compute events need none (the
         # follower finds a settled job whose event is missing), nor call features (derived).
-        self._journal = Journal(spool_dir) if journal else None
+        self._journal = Journal(spool_dir, clock) if journal else None
+        self._clock = clock
+        # How long an event may wait in memory only (not journaled) for the database to take it:
+        # a few flushes. Beyond it the database is not taking events, whatever it says.
+        self._grace = max(1.0, 4 * flush_interval)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._db_failing = False  # the last flush failed
+        self.spool_error: str | None = None
+        """Why the last spool write failed, until one succeeds."""
+        self._refusing = False  # for the log line when refusing starts and ends
+        self._respool: list[tuple[_Table, Path]] = []  # spooled here while running: replayed here
         self.written = 0
         self.failures = 0
         self.spooled = 0
@@ -197,6 +218,50 @@ class LedgerWriter:
     def depth(self) -> int:
         return sum(len(table.buffer) for table in self._tables)
 
+    # -- can a call's usage event be kept? -------------------------------------------
+
+    @property
+    def accepting(self) -> bool:
+        """False while a new call's usage event could be kept nowhere but in memory: the hot
+        path's check (one attribute, unless the disk is failing)."""
+        journal = self._journal
+        if journal is not None:
+            since = journal.exposed_since
+            ok = since is None or (not self._db_failing and self._clock() - since <= self._grace)
+        else:
+            ok = self.spool_error is None or not self._db_failing
+        if ok != (not self._refusing):
+            self._refusing = not ok
+            if ok:
+                _log.warning("ledger_accepting_again")
+            else:
+                _log.error("ledger_refusing_calls", **self.health())
+        return ok
+
+    def refusal(self) -> ServiceUnavailable:
+        """What a call is told while :attr:`accepting` is False."""
+        return ServiceUnavailable(
+            "the usage ledger cannot record this call right now (its spool disk is full and the "
+            "database is not taking events); retry shortly or on another replica",
+            code="ledger_unavailable",
+        )
+
+    @property
+    def unjournaled(self) -> int:
+        """Usage events held in memory only: not journaled (a full disk) and not yet written."""
+        return len(self._journal.missed) if self._journal is not None else 0
+
+    def health(self) -> dict[str, object]:
+        """For readiness and logs: whether the disk and the database take events."""
+        journal = self._journal
+        return {
+            "journal": "off" if journal is None else (f"failing: {journal.error}" if journal.error else "ok"),
+            "spool": f"failing: {self.spool_error}" if self.spool_error else "ok",
+            "database": "failing" if self._db_failing else "ok",
+            "in_memory_only": self.unjournaled,
+            "queued": self.depth,
+        }
+
     # -- lifecycle -------------------------------------------------------------
 
     async def start(self) -> None:
@@ -216,8 +281,12 @@ class LedgerWriter:
                 await self._task
         for table in self._tables:
             while table.buffer:
-                if not await self._flush_once(table):
-                    self._spool_all(table)
+                if not await self._flush_once(table) and not self._spool_all(table):
+                    # Neither the database nor the disk: the journaled ones stay in its files (replayed
+                    # at the next start); the rest are lost, and said so.
+                    lost = self.unjournaled if table is self._usage else len(table.buffer)
+                    _log.error("ledger_events_unsaved", table=table.name, events=len(table.buffer), lost=lost)
+                    break
         if self._journal is not None:
             self._journal.close()
 
@@ -235,11 +304,16 @@ class LedgerWriter:
                     ok = await self._flush_once(table)
             if ok:
                 backoff = self._interval
-            else:
-                backoff = min(backoff * 2, 5.0)
-                for table in self._tables:
-                    if len(table.buffer) > self._max_buffer:
-                        self._spool_all(table)
+                if self._respool and not self._db_failing and not self._closing:
+                    await self._replay_own()
+                continue
+            # While events wait in memory only, the spool is tried every round (the disk may have
+            # room again) and the database at least every second: calls are refused meanwhile.
+            exposed = self._journal is not None and self._journal.missed
+            backoff = min(backoff * 2, 1.0 if exposed or self.spool_error else 5.0)
+            for table in self._tables:
+                if len(table.buffer) > self._max_buffer or (exposed and table is self._usage):
+                    self._spool_all(table)
 
     async def _flush_once(self, table: _Table) -> bool:
         batch = table.buffer[: self._batch_size]
@@ -258,6 +332,7 @@ class LedgerWriter:
         except Exception:
             return self._failed(table, batch)
         del table.buffer[: len(batch)]
+        self._db_failing = False
         self.written += len(batch)
         if table is self._usage and self._journal is not None:
             self._journal.consumed(len(batch))
@@ -265,6 +340,7 @@ class LedgerWriter:
 
     def _failed(self, table: _Table, batch: list[Any]) -> bool:
         self.failures += 1
+        self._db_failing = True
         _log.warning("ledger_flush_failed", table=table.name, events=len(batch), buffered=len(table.buffer))
         return False
 
@@ -274,23 +350,31 @@ class LedgerWriter:
 
     # -- spool -------------------------------------------------------------
 
-    def _spool_all(self, table: _Table) -> None:
-        self._spool(table, table.buffer)
+    def _spool_all(self, table: _Table) -> bool:
+        """The table's buffer to a spool file, fsynced; False (the events kept) if the disk refuses."""
+        try:
+            self._spool(table, table.buffer)
+        except OSError as exc:
+            if self.spool_error is None:
+                _log.error(
+                    "ledger_spool_failed", table=table.name, events=len(table.buffer), error=exc.strerror
+                )
+            self.spool_error = exc.strerror or type(exc).__name__
+            return False
+        if self.spool_error is not None:
+            _log.warning("ledger_spool_writing_again", table=table.name)
+            self.spool_error = None
         if table is self._usage and self._journal is not None:
             self._journal.consumed(len(table.buffer))  # the spool has them now, fsynced
         table.buffer.clear()
+        return True
 
     def _spool(self, table: _Table, events: list[Any]) -> None:
         spool_folder(self._spool_dir)
         path = self._spool_dir / f"{table.spool_prefix}-{time.time_ns()}-{os.getpid()}.jsonl"
         # Who called what, from where: readable by the gateway's user only, whatever the umask.
-        # The name is new each time: O_EXCL refuses a file (or a link) planted under it.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, SPOOL_FILE_MODE)
-        with os.fdopen(fd, "ab") as fh:
-            for event in events:
-                fh.write(_encode_line(event) + b"\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        write_spool_file(path, (_encode_line(event) + b"\n" for event in events))
+        self._respool.append((table, path))
         self.spooled += len(events)
         _log.error("ledger_spooled", table=table.name, events=len(events), file=path.name)
 
@@ -323,12 +407,46 @@ class LedgerWriter:
     async def _replay(self, table: _Table) -> int:
         replayed = 0
         for path in sorted(self._spool_dir.glob(f"{table.spool_prefix}-*.jsonl")):
-            events = [table.decode(line) for line in path.read_bytes().splitlines() if line.strip()]
-            for i in range(0, len(events), self._batch_size):
-                await self._insert_tolerant(table, events[i : i + self._batch_size])
-            path.unlink()
-            replayed += len(events)
+            replayed += await self._replay_file(table, path)
         return replayed
+
+    async def _replay_file(self, table: _Table, path: Path) -> int:
+        # A small local file (read at once, as the journal's are): not worth a thread.
+        events = _spooled(table, path)
+        for i in range(0, len(events), self._batch_size):
+            await self._insert_tolerant(table, events[i : i + self._batch_size])
+        _remove(path)
+        return len(events)
+
+    async def _replay_own(self) -> None:
+        """The files this process spooled while the database was down, once it is back (not a
+        sibling's: one may be writing its file)."""
+        while self._respool:
+            table, path = self._respool[0]
+            try:
+                events = await self._replay_file(table, path)
+            except Exception as exc:
+                _log.warning("ledger_spool_replay_failed", file=path.name, error=type(exc).__name__)
+                self._db_failing = True  # tried again after the next flush that works
+                return
+            self._respool.pop(0)
+            _log.info("ledger_spool_replayed", table=table.name, events=events, file=path.name)
+
+
+def _spooled(table: _Table, path: Path) -> list[Any]:
+    events = []
+    for line in path.read_bytes().splitlines():
+        if not line.strip():
+            continue
+        try:
+            events.append(table.decode(line))
+        except msgspec.DecodeError:  # a file a crash cut short: the whole lines are kept
+            _log.warning("ledger_spool_bad_line", file=path.name)
+    return events
+
+
+def _remove(path: Path) -> None:
+    path.unlink()
 
 
 _USAGE = _usage_table()

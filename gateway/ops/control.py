@@ -48,7 +48,7 @@ def create_control_app(runtime: Runtime) -> Litestar:
 
     @get("/readyz", **ops_api(), responses={503: ReadinessBody})
     async def readyz() -> Response[dict[str, Any]]:
-        """Ready: database reachable, migrations current, key cache fresh."""
+        """Ready: database reachable, migrations current, key cache fresh, usage events recordable."""
         checks: dict[str, str] = {}
         services = runtime.services
         if services is None:
@@ -63,12 +63,19 @@ def create_control_app(runtime: Runtime) -> Litestar:
                 checks["database"] = f"unreachable: {type(exc).__name__}"
         checks["api_keys"] = "ok" if services is not None and services.keys.fresh else "stale"
         checks["kyc_standing"] = "ok" if services is not None and services.standings.fresh else "stale"
+        if services is not None:
+            checks["usage_ledger"] = (
+                "ok" if services.ledger.accepting else "refusing calls: events cannot be kept"
+            )
         ready = all(v == "ok" for v in checks.values()) and "migrations" in checks
         body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": checks}
         if services is not None:
             # A broken policy edit does not take the gateway out of service: the last good
             # policy stays in force, and this says so.
             body["policy"] = {"hash": services.policies.policy.hash, "error": services.policies.error}
+            # A failing spool disk, while the database takes events, does not stop the gateway
+            # (only a kill could lose the last moments' events): this says so.
+            body["ledger"] = services.ledger.health()
         return Response(body, status_code=200 if ready else 503)
 
     @get("/metrics", media_type="text/plain; version=0.0.4; charset=utf-8", sync_to_thread=False, **ops_api())

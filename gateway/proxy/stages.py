@@ -17,6 +17,7 @@ from ..errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from ..identity import KeyCache
 from ..identity.cache import IdentityUnavailable, RevokedKey
 from ..kyc.standing import StandingCache
+from ..ledger import LedgerWriter
 from ..policy import parameters
 from ..policy import trail as policy_trail
 from ..policy.decide import Action
@@ -89,6 +90,19 @@ class KnowCustomer:
     async def __call__(self, ctx: RequestContext) -> None:
         assert ctx.principal is not None
         ctx.standing = self.standings.check(ctx.principal.customer_id)
+
+
+class CheckLedger:
+    """Can this call's usage event be kept? While the ledger can put events neither on disk (a full
+    spool disk) nor in the database, calls are refused, 503 ``ledger_unavailable``, rather than served
+    unrecorded: fail closed. From memory (``LedgerWriter.accepting``)."""
+
+    def __init__(self, ledger: LedgerWriter) -> None:
+        self.ledger = ledger
+
+    async def __call__(self, ctx: RequestContext) -> None:
+        if not self.ledger.accepting:
+            raise self.ledger.refusal()
 
 
 class Place:

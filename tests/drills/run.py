@@ -4,7 +4,9 @@
 
 Four gateway replicas on a PostgreSQL server of their own (Debian's binaries, a throwaway folder), behind
 a TCP proxy the network drill cuts, under load from 16 clients; the demo upstream answers. Each drill:
-calls served, refused (by code), answered calls whose usage event is in the ledger, lost, recovery.
+calls served, refused (by code), answered calls whose usage event is in the ledger, lost, what the
+customer with a hard budget was served of it and beyond it (overshoot), recovery. The disk drill needs
+root (it mounts a small tmpfs as one replica's spool folder); without it, it is left out, saying why.
 """
 
 from __future__ import annotations
@@ -40,7 +42,11 @@ async def drill(seconds: float, network_seconds: float) -> None:
                 await drills.bad_policy(cluster, seconds),
                 await drills.network_cut(cluster, network_seconds),
             ]
+            if cluster.disk is not None:
+                outcomes.append(await drills.disk_full(cluster, seconds))
             print(table(outcomes))
+            if cluster.disk is None:
+                print(f"\n(f) left out: {cluster.no_disk}")
         finally:
             await drills.stop(cluster, pg)
 
