@@ -206,8 +206,8 @@ class QuotaMeter:
             if loop.time() >= deadline:
                 _log.warning(
                     "quota_unwritten_at_shutdown",
-                    settlements=len(self.writer.settles),
-                    leases=len(self.writer.returns),
+                    settlements=self.writer.queued_settles,
+                    leases=self.writer.queued_returns,
                     note="unreturned leases are reclaimed as used; the ledger has every request",
                 )
                 return

@@ -267,8 +267,18 @@ async def reclaim_expired(conn: asyncpg.Connection) -> int:
     return sum(int(r[0]) for r in rows)
 
 
+async def claim_batch(conn: asyncpg.Connection, batch_id: uuid.UUID) -> bool:
+    """Record a batch of settlements in the caller's transaction; False if it was applied before
+    (its commit went through though the writer did not hear of it: sql/019)."""
+    claimed = await conn.fetchval(
+        "insert into quota_settlements (batch_id) values ($1) on conflict do nothing returning true", batch_id
+    )
+    return claimed is not None
+
+
 async def prune_rate_windows(conn: asyncpg.Connection, older_than: dt.timedelta) -> int:
-    """Drop the counters of second/minute/hour windows that ended long ago (86,400 a day per key)."""
+    """Drop the counters of second/minute/hour windows that ended long ago (86,400 a day per key),
+    and the ids of settlement batches as old (a retry comes within seconds, not a day)."""
     done: str = await conn.execute(
         """
         delete from quota_counters
@@ -276,6 +286,7 @@ async def prune_rate_windows(conn: asyncpg.Connection, older_than: dt.timedelta)
         """,
         older_than,
     )
+    await conn.execute("delete from quota_settlements where settled_at < now() - $1::interval", older_than)
     return int(done.split()[-1])
 
 

@@ -37,10 +37,24 @@ async def settle_reserved(conn: asyncpg.Connection, items: Iterable[tuple[Counte
         await store.settle(conn, key, reserved, actual)
 
 
+class _Batch:
+    """Settlements and returns written together, once: the id makes a retry of a batch whose
+    commit went through unheard a no-op (``store.claim_batch``)."""
+
+    __slots__ = ("id", "returns", "settles")
+
+    def __init__(
+        self, settles: list[tuple[CounterKey, float, float]], returns: list[tuple[uuid.UUID, float]]
+    ) -> None:
+        self.id = uuid.uuid4()
+        self.settles = settles
+        self.returns = returns
+
+
 class Writer:
     """What this replica owes the database: settlements and the leases it returns."""
 
-    __slots__ = ("db_timeout", "pool", "returns", "settles", "wake")
+    __slots__ = ("db_timeout", "pending", "pool", "returns", "settles", "wake")
 
     def __init__(self, pool: asyncpg.Pool, db_timeout: float) -> None:
         self.pool = pool
@@ -48,7 +62,17 @@ class Writer:
         self.settles: list[tuple[CounterKey, float, float]] = []
         self.returns: list[tuple[uuid.UUID, float]] = []
         """Leases closed here, with what each served: written by :meth:`flush`."""
+        self.pending: _Batch | None = None
+        """A batch whose write failed: retried as it is, with its id, before anything newer."""
         self.wake = asyncio.Event()
+
+    @property
+    def queued_settles(self) -> int:
+        return len(self.settles) + (len(self.pending.settles) if self.pending else 0)
+
+    @property
+    def queued_returns(self) -> int:
+        return len(self.returns) + (len(self.pending.returns) if self.pending else 0)
 
     def settle(self, key: CounterKey, reserved: float, actual: float) -> None:
         """Queue a reservation's settlement (``actual`` 0: given back) and wake the writer."""
@@ -57,23 +81,31 @@ class Writer:
 
     async def flush(self) -> bool:
         """Write queued settlements and lease returns; True when nothing is left queued."""
-        settles, self.settles = self.settles, []
-        returns, self.returns = self.returns, []
-        if not settles and not returns:
-            return True
+        if self.pending is None:
+            if not self.settles and not self.returns:
+                return True
+            self.pending = _Batch(self.settles, self.returns)
+            self.settles, self.returns = [], []
+        batch = self.pending
         try:
             async with self.pool.acquire(timeout=self.db_timeout) as conn, conn.transaction():
-                await settle_reserved(conn, settles)
-                await store.release(conn, returns)
+                if await store.claim_batch(conn, batch.id):
+                    await settle_reserved(conn, batch.settles)
+                    await store.release(conn, batch.returns)
+                else:
+                    _log.info(
+                        "quota_batch_already_written", settles=len(batch.settles), returns=len(batch.returns)
+                    )
         except asyncio.CancelledError:
-            self.settles[:0], self.returns[:0] = settles, returns
             raise
         except Exception as exc:
-            self.settles[:0], self.returns[:0] = settles, returns
             _log.warning(
-                "quota_write_failed", error=type(exc).__name__, queued=len(self.settles) + len(self.returns)
+                "quota_write_failed",
+                error=type(exc).__name__,
+                queued=self.queued_settles + self.queued_returns,
             )
             return False
+        self.pending = None
         return not self.settles and not self.returns
 
     async def run(self) -> None:

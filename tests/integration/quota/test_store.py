@@ -200,3 +200,43 @@ async def test_settling_in_callers_transactions_takes_row_locks_in_one_order(dat
         counted = [await counter(conn, k) for k in (a, b)]
     await pool.close()
     assert [(c.used, c.reserved) for c in counted if c is not None] == [(20.0, 0.0), (10.0, 0.0)]
+
+
+class _AckLost:
+    """A pool whose connection breaks just after a transaction committed, before the writer hears
+    of it: what PostgreSQL restarting at that moment does (the commit stands, the client sees an error)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    def acquire(self, timeout: float | None = None) -> _AckLost:
+        self._cm = self.pool.acquire(timeout=timeout)
+        return self
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        return await self._cm.__aenter__()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._cm.__aexit__(*exc)
+        raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+
+
+async def test_a_settlement_whose_commit_was_not_heard_is_not_charged_twice(conn, database_url: str) -> None:
+    from gateway.quota.writer import Writer
+
+    k = key("requests", "day")
+    assert await reserve(conn, k, 10.0, 5.0) is not None
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    try:
+        writer = Writer(_AckLost(pool), db_timeout=5.0)  # type: ignore[arg-type]
+        writer.settle(k, 5.0, 3.0)
+        assert await writer.flush() is False  # committed, but the writer cannot know
+        assert writer.queued_settles == 1
+        writer.settle(k, 0.0, 1.0)  # a later settlement waits behind the unheard one
+        writer.pool = pool
+        assert await writer.flush() is False  # the retry is recognised as done; the later one is left
+        assert await writer.flush() is True
+    finally:
+        await pool.close()
+    c = await counter(conn, k)
+    assert c is not None and (c.used, c.reserved) == (4.0, 0.0)  # 3 + 1, not 3 + 3 + 1
