@@ -78,6 +78,8 @@ class Subject(msgspec.Struct, frozen=True):
     birth_date: str | None = None
     """ISO date or year."""
     aliases: tuple[str, ...] = ()
+    identifiers: tuple[str, ...] = ()
+    """Passport, national id, registration or tax numbers."""
 
 
 class Match(msgspec.Struct, frozen=True):
