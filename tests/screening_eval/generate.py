@@ -277,7 +277,7 @@ def person_ops(rng: random.Random, name: str, party: Party) -> list[Op]:
         ops.append(
             (
                 "middle name as initial",
-                lambda n: " ".join([n.split()[0], n.split()[1][0] + ".", *n.split()[2:]]),
+                lambda n: initial(n, 1, at_least=3),
             )
         )
     else:
@@ -289,7 +289,7 @@ def person_ops(rng: random.Random, name: str, party: Party) -> list[Op]:
     titles = HONORIFICS["any"] + HONORIFICS.get(party.culture, ())
     ops.append(("honorific added", lambda n: f"{rng.choice(titles)} {n}"))
     if party.culture in ("en", "es", "tr") and len(words) >= 2:
-        ops.append(("first name as initial", lambda n: " ".join([n.split()[0][0] + ".", *n.split()[1:]])))
+        ops.append(("first name as initial", lambda n: initial(n, 0, at_least=2)))
     if party.culture == "ru":
         cyr = party.parts["cyrillic"]
         ops.append(("into Cyrillic", lambda n: " ".join(cyr.split()[::2]) if rng.random() < 0.5 else cyr))
@@ -367,6 +367,15 @@ def positive(rng: random.Random, entry: ListEntry, party: Party) -> Query:
         identifiers=identifiers,
     )
     return Query(subject, " + ".join(sorted(label for label, _ in chosen)), entry.entry_id)
+
+
+def initial(name: str, k: int, *, at_least: int) -> str:
+    """The ``k``-th word of ``name`` as an initial ("Ivan P. Sidorenko"), if it has enough words."""
+    words = name.split()
+    if len(words) < at_least:
+        return name
+    words[k] = words[k][0] + "."
+    return " ".join(words)
 
 
 def pinyin(han: str, style: int, *, spaced: bool) -> str:
