@@ -11,7 +11,8 @@ Measures, at a threshold:
 
 - recall: the share of true variants whose entry is alerted;
 - precision: correct alerts over all alerts, where an alert on an entry the :class:`Oracle`
-  finds plausible for that query (same words, nothing to tell them apart) is set aside;
+  finds plausible for that query (same words, nothing to tell them apart; or, for a variant,
+  an entry sharing one of its target's names) is set aside;
 - false-positive rate: the share of names not on the list that raise any counted alert;
 - alerts per query: every alert, set-aside ones included, what a reviewer sees.
 """
@@ -110,7 +111,7 @@ class Figures:
 def run(screener: Screener, evalset: EvalSet, lowest: float) -> list[Outcome]:
     oracle = Oracle(evalset.entries)
     return [
-        Outcome(q, screener.screen(q.subject, threshold=lowest), oracle.plausible(q.subject))
+        Outcome(q, screener.screen(q.subject, threshold=lowest), oracle.plausible(q.subject, q.target))
         for q in evalset.queries
     ]
 

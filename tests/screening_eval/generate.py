@@ -576,6 +576,11 @@ class Oracle:
 
     def __init__(self, entries: Sequence[ListEntry]) -> None:
         self.entries = {e.entry_id: e for e in entries}
+        # The list's own namesakes: entries of one kind sharing a name (after normalisation).
+        self.named: dict[tuple[str, str], list[str]] = {}
+        for e in entries:
+            for n in dict.fromkeys((e.name, *e.aliases)):
+                self.named.setdefault((e.kind, normalise(n)), []).append(e.entry_id)
         self.by_word: dict[str, list[tuple[str, frozenset[str]]]] = {}
         for e in entries:
             for n in dict.fromkeys((e.name, *e.aliases)):
@@ -583,9 +588,15 @@ class Oracle:
                 for w in words:
                     self.by_word.setdefault(w, []).append((e.entry_id, words))
 
-    def plausible(self, subject: Subject) -> set[str]:
-        """The ids of entries that could be ``subject``."""
+    def plausible(self, subject: Subject, target: str | None = None) -> set[str]:
+        """The ids of entries that could be ``subject``; for a variant of ``target``, also the
+        entries that share one of its names (the list holds two parties of one name, and only a
+        reviewer can tell which one the customer is)."""
         found: set[str] = set()
+        if target is not None and target in self.entries:
+            e = self.entries[target]
+            for n in dict.fromkeys((e.name, *e.aliases)):
+                found.update(i for i in self.named.get((e.kind, normalise(n)), ()) if i != target)
         words = frozenset(normalise(subject.name).split())
         if not words:
             return found
