@@ -12,20 +12,39 @@
   the matcher compares such words by their consonants.
 """
 
-# ruff: noqa: RUF001, RUF003 -- Arabic, Hangul and Han are the point.
 from __future__ import annotations
 
 import functools
 import re
 from collections.abc import Callable
 
-__all__ = ["ARABIC_SCRIPT", "arabic", "hangul", "han"]
+__all__ = ["ARABIC_SCRIPT", "arabic", "han", "hangul"]
 
 _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 ARABIC_SCRIPT = re.compile(r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
 
-_INITIALS = ("k", "kk", "n", "t", "tt", "r", "m", "p", "pp", "s", "ss", "", "j", "jj", "ch", "kh", "th", "ph", "h")
+_INITIALS = (
+    "k",
+    "kk",
+    "n",
+    "t",
+    "tt",
+    "r",
+    "m",
+    "p",
+    "pp",
+    "s",
+    "ss",
+    "",
+    "j",
+    "jj",
+    "ch",
+    "kh",
+    "th",
+    "ph",
+    "h",
+)
 _VOWELS = (
     "a", "ae", "ya", "yae", "o", "e", "yo", "ye", "o", "wa", "wae", "oe", "yo", "u", "wo", "we", "wi", "yu",
     "u", "ui", "i",
@@ -34,6 +53,7 @@ _FINALS = (
     "", "k", "k", "k", "n", "n", "n", "t", "l", "k", "m", "l", "l", "l", "p", "l", "m", "p", "p", "t", "t",
     "ng", "t", "t", "k", "t", "p", "t",
 )  # fmt: skip
+
 
 def _syllable(char: str) -> str:
     index = ord(char) - 0xAC00

@@ -3,12 +3,13 @@
 A name alone cannot tell a listed person from a namesake; the list's other fields can. Each
 field the subject and the entry both have is checked, and moves the score:
 
-| field | agrees | differs |
-| --- | --- | --- |
-| identifier (passport, registration number) | +0.20: the same number is the same party | nothing: the list rarely says which kind of number it holds |
-| date of birth | +0.05 same date, +0.03 same year (0 within a year) | -0.20 two years or more apart |
-| country (nationality, residence, incorporation) | +0.02 | -0.05: people live abroad |
-| kind (person, organisation, vessel, aircraft) | 0 | -0.30: a company is not a person |
+- identifier (passport, registration number): the same one +0.20 (the same number is the
+  same party); different ones count nothing (the list rarely says which kind it holds);
+- date of birth: +0.05 the same date, +0.03 the same year, 0 a year apart, -0.20 two or
+  more years apart (alone enough to clear a perfect name);
+- country (nationality, residence, incorporation): +0.02 shared, -0.05 disjoint (people live
+  abroad);
+- kind (person, organisation, vessel, aircraft): -0.30 when they differ.
 
 A field only one side has says nothing. The explanation keeps each check with its effect, and
 the word pairs of the name match, so that a reviewer sees why a hit scored as it did.
@@ -103,9 +104,13 @@ def weigh(subject: Subject, entry: ListEntry, name_score: float) -> tuple[float,
     if subject_ids and entry_ids:
         shared = sorted(subject_ids & entry_ids)
         if shared:
-            checks.append(FieldCheck("identifier", "agrees", f"identifier matches ({', '.join(shared)})", _SAME_ID))
+            checks.append(
+                FieldCheck("identifier", "agrees", f"identifier matches ({', '.join(shared)})", _SAME_ID)
+            )
         else:
-            checks.append(FieldCheck("identifier", "unknown", "identifiers differ (kinds unknown: not counted)", 0.0))
+            checks.append(
+                FieldCheck("identifier", "unknown", "identifiers differ (kinds unknown: not counted)", 0.0)
+            )
     subject_year = _year(subject.birth_date) if subject.birth_date else None
     entry_years = [y for y in (_year(d) for d in entry.birth_dates) if y is not None]
     if subject_year is not None and entry_years:
@@ -122,7 +127,9 @@ def weigh(subject: Subject, entry: ListEntry, name_score: float) -> tuple[float,
     if subject_countries and entry.countries:
         shared = sorted(subject_countries.intersection(entry.countries))
         if shared:
-            checks.append(FieldCheck("country", "agrees", f"country matches ({', '.join(shared)})", _SAME_COUNTRY))
+            checks.append(
+                FieldCheck("country", "agrees", f"country matches ({', '.join(shared)})", _SAME_COUNTRY)
+            )
         else:
             checks.append(FieldCheck("country", "differs", "country differs", _OTHER_COUNTRY))
     if entry.kind != "unknown" and entry.kind != subject.kind:

@@ -27,7 +27,15 @@ from .evidence import MAX_RAISE, Explanation, FieldCheck, Subject, explain, weig
 from .normalise import normalise
 from .similarity import align, fold, name_similarity, similarity, skeleton
 
-__all__ = ["DEFAULT_THRESHOLD", "Explanation", "FieldCheck", "Match", "Screener", "Subject", "name_similarity"]
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "Explanation",
+    "FieldCheck",
+    "Match",
+    "Screener",
+    "Subject",
+    "name_similarity",
+]
 
 DEFAULT_THRESHOLD: float = 0.82
 """Scores at or above this go to review. Calibrated with ``tests/bench/bench_screening.py``."""
@@ -146,7 +154,9 @@ class Screener:
             if score >= threshold:
                 name = self._names[name_id]
                 query = queried[query_index]
-                said = next((t for t in texts if tuple(normalise(t, subject.kind).split()) == query), subject.name)
+                said = next(
+                    (t for t in texts if tuple(normalise(t, subject.kind).split()) == query), subject.name
+                )
                 explanation = explain(said, name.text, align(query, name.words), score, checks)
                 matches.append(Match(entry, score, name.text, explanation.reasons(), explanation))
         matches.sort(key=lambda m: (-m.score, m.entry.source, m.entry.entry_id))
@@ -192,4 +202,3 @@ class Screener:
         # Names sharing much less of the query than the best ones cannot score near them.
         floor = scores[best[0]] * _CANDIDATE_SHARE if best else 0.0
         return [n for n in best if scores[n] >= floor]
-

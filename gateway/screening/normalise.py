@@ -146,9 +146,7 @@ LEGAL_FORMS = frozenset(
         "limitada",
         "sacv",
         "cv",
-        "srl",
         "sapi",
-        "spa",
         "se",
         "kft",
         "zrt",
@@ -166,7 +164,6 @@ LEGAL_FORMS = frozenset(
         "kaisha",
         "yugen",
         "godo",
-        "incorporated",
         "proprietary",
     }
 )
@@ -260,7 +257,9 @@ def normalise(name: str, kind: str = "unknown") -> str:
     text = _ABD_AL.sub("abdul ", text)
     words = _NOT_WORD.sub(" ", text).split()
     kept = [
-        w for w in _LEGAL_PHRASES.sub(" ", " ".join(words)).split() if w not in LEGAL_FORMS and w not in _FILLERS
+        w
+        for w in _LEGAL_PHRASES.sub(" ", " ".join(words)).split()
+        if w not in LEGAL_FORMS and w not in _FILLERS
     ]
     if person:
         while len(kept) > 1 and kept[0] in HONORIFICS:

@@ -21,7 +21,6 @@
   Jin" from 天津 ~ "Tianjin"), and whole names are also compared with all spaces removed.
 """
 
-# ruff: noqa: RUF002 -- Arabic script in the docstring is the point.
 from __future__ import annotations
 
 import functools
@@ -74,7 +73,9 @@ _YO = re.compile(r"(?<=[bcdfgklmnprstvz])yo")  # ё: "Fyodor"/"Fedor", "Pyotr"/"
 _VOWEL = re.compile(r"[aeiou]")
 _NOT_CONSONANT = re.compile(r"[aeiouyvw]")
 # First letters that transliterations swap; any other difference there is another name.
-_FIRST_LETTER = {c: i for i, group in enumerate(("aeiouy", "ckq", "gj", "bp", "dt", "fvw", "sz")) for c in group}
+_FIRST_LETTER = {
+    c: i for i, group in enumerate(("aeiouy", "ckq", "gj", "bp", "dt", "fvw", "sz")) for c in group
+}
 
 
 @functools.lru_cache(maxsize=65536)
@@ -131,8 +132,10 @@ def word_similarity(a: str, b: str) -> float:
     score = max(_similarity(a, b), min(_similarity(fold(a), fold(b)), _FOLDED_EQUAL))
     if score == 0 and (voweless(a) != voweless(b)):
         bare_a, bare_b = skeleton(a), skeleton(b)
-        if len(bare_a) >= 2 and len(bare_b) >= 2:
-            match = 1.0 if bare_a == bare_b else _similarity(bare_a, bare_b)
+        if bare_a and bare_a == bare_b:  # "zyz" (عزيز) and "aziz" are both "z" once doubles go
+            score = _SKELETON_SIMILARITY
+        elif len(bare_a) >= 2 and len(bare_b) >= 2:
+            match = _similarity(bare_a, bare_b)
             score = match * _SKELETON_SIMILARITY if match >= MIN_WORD_SIMILARITY else 0.0
     return score
 
@@ -181,8 +184,7 @@ def name_similarity(query: Sequence[str], candidate: Sequence[str]) -> float:
 def align(query: tuple[str, ...], candidate: tuple[str, ...]) -> Alignment:
     """The pairing of ``query``'s words with ``candidate``'s, and the name score it gives."""
     if query == candidate:
-        pairs = tuple(WordPair(w, w, 1.0, "same") for w in query)
-        return Alignment(1.0, pairs, (), ())
+        return Alignment(1.0, tuple(WordPair(w, w, 1.0, "same") for w in query), (), ())
     scored: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = [
         (score, (i,), (j,))
         for i, a in enumerate(query)
@@ -224,7 +226,9 @@ def align(query: tuple[str, ...], candidate: tuple[str, ...]) -> Alignment:
     if words < _COMPACT_DISCOUNT:
         # All spaces removed ("H U A W E I"). Each edit counts double: this comparison is only
         # meant to forgive spacing, and long names would otherwise hide a whole different word.
-        compact = (1 - 2 * Levenshtein.normalized_distance("".join(query), "".join(candidate))) * _COMPACT_DISCOUNT
+        compact = (
+            1 - 2 * Levenshtein.normalized_distance("".join(query), "".join(candidate))
+        ) * _COMPACT_DISCOUNT
         if compact > words:
             return Alignment(round(compact, 6), tuple(pairs), left_query, left_candidate, compact=True)
     return Alignment(words, tuple(pairs), left_query, left_candidate)
