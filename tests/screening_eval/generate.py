@@ -5,19 +5,17 @@ written before the matcher was tuned on them (issue 19), and the hand-curated ha
 ``tests/fixtures/screening/eval/hard_cases.toml`` complement them; see ``evaluate.py``.
 """
 
-# ruff: noqa: RUF001 -- Cyrillic, Arabic and Hangul are the point.
 from __future__ import annotations
 
 import random
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from gateway.screening import ListEntry, Subject
-from gateway.screening.normalise import LEGAL_FORMS, normalise
 
+from .names import Names, drop_legal, plain, strip_accents
 from .pools import (
     ABBREVIATIONS,
     ALL_COUNTRIES,
@@ -26,39 +24,17 @@ from .pools import (
     AR_SCRIPT,
     CULTURE_COUNTRIES,
     EN_FIRST,
-    EN_SURNAME,
-    ES_FIRST,
     ES_SURNAME,
-    FA_FIRST,
     FA_RESPELL,
     FA_SCRIPT,
-    FA_SURNAME,
     HONORIFICS,
     KO_HANGUL,
-    KO_SURNAME,
-    KO_SYLLABLE,
     LEGAL_EQUIVALENTS,
-    ME_CORE,
-    ORG_ADJ,
     ORG_FORMS,
-    ORG_NOUN,
-    ORG_PLACE,
     ORG_TRADE,
-    RU_FEMALE,
-    RU_MALE,
-    RU_ORG_CORE,
-    RU_ORG_FORM,
-    RU_ORG_KIND,
     RU_PATRONYMIC,
-    RU_SURNAME,
-    TR_FIRST,
-    TR_SURNAME,
-    ZH_CITY,
-    ZH_CORE,
     ZH_GIVEN,
-    ZH_SURNAME,
     ZH_TONES,
-    ZH_TRADE,
     translit,
 )
 
@@ -72,121 +48,6 @@ class Party:
     culture: str
     kind: str
     parts: dict[str, str] = field(default_factory=dict)
-
-
-class Names:
-    """Names, their native-script forms and spelling variants, from the pools above."""
-
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
-
-    def person(self, culture: str) -> tuple[str, list[str], dict[str, str]]:
-        """(primary, aliases, parts)."""
-        r = self.rng
-        if culture == "ru":
-            female = r.random() < 0.25
-            first = r.choice(RU_FEMALE if female else RU_MALE)
-            patronymic = r.choice(RU_PATRONYMIC)
-            surname = r.choice(RU_SURNAME)
-            if female:
-                patronymic = patronymic[:-4] + ("овна" if patronymic.endswith("ович") else "евна")
-                if surname[-2:] in ("ов", "ев", "ин", "ёв"):
-                    surname += "а"
-            cyrillic = f"{first} {patronymic} {surname}"
-            primary = translit(cyrillic, "ofac")
-            aliases = []
-            if r.random() < 0.5:
-                aliases.append(cyrillic)
-            if r.random() < 0.6:
-                aliases.append(translit(f"{first} {surname}", r.choice(("icao", "popular"))))
-            return primary, aliases, {"cyrillic": cyrillic}
-        if culture == "zh":
-            surname = r.choice(list(ZH_SURNAME))
-            given = "".join(r.sample(list(ZH_GIVEN), r.choice((1, 2, 2, 2))))
-            latin_given = "".join(ZH_GIVEN[c] for c in given)
-            latin_given = latin_given[:1] + latin_given[1:].lower()
-            primary = f"{ZH_SURNAME[surname]} {latin_given}"
-            aliases = [surname + given] if r.random() < 0.7 else []
-            parts = {"han": surname + given}
-            if r.random() < 0.4:
-                aliases.append(f"{ZH_SURNAME[surname]} " + " ".join(ZH_GIVEN[c] for c in given))
-            return primary, aliases, parts
-        if culture == "ar":
-            first, father, family = r.choice(AR_FIRST), r.choice(AR_FIRST), r.choice(AR_FAMILY)
-            primary = f"{first[0]} {father[0]} {family[0]}"
-            parts = {"words": " ".join((first[0], father[0], family[0]))}
-            aliases = []
-            if r.random() < 0.7:
-                aliases.append(f"{r.choice(first)} {r.choice(father)} {r.choice(family)}")
-            if r.random() < 0.5:
-                aliases.append(f"{r.choice(first)} {r.choice(family)}")
-            return primary, aliases, parts
-        if culture == "es":
-            first = r.choice(ES_FIRST) + (f" {r.choice(ES_FIRST)}" if r.random() < 0.3 else "")
-            primary = f"{first} {r.choice(ES_SURNAME)} {r.choice(ES_SURNAME)}"
-            aliases = [strip_accents(primary)] if r.random() < 0.5 else []
-            if r.random() < 0.5:
-                aliases.append(" ".join(primary.split()[:-1]))
-            return primary, aliases, {}
-        if culture == "en":
-            middle = f" {r.choice(EN_FIRST)}" if r.random() < 0.4 else ""
-            primary = f"{r.choice(EN_FIRST)}{middle} {r.choice(EN_SURNAME)}"
-            aliases = (
-                [f"{primary.split()[0]} {primary.split()[1][0]}. {primary.split()[-1]}"]
-                if middle and r.random() < 0.5
-                else []
-            )
-            return primary, aliases, {}
-        if culture == "ko":
-            given = r.sample(KO_SYLLABLE, 2)
-            surname = r.choice(KO_SURNAME)
-            primary = f"{surname} {given[0]} {given[1]}"
-            aliases = [f"{surname} {given[0]}-{given[1].lower()}"] if r.random() < 0.6 else []
-            return primary, aliases, {"words": primary}
-        if culture == "fa":
-            primary = f"{r.choice(FA_FIRST)} {r.choice(FA_SURNAME)}"
-            return primary, [], {"words": primary}
-        primary = f"{r.choice(TR_FIRST)} {r.choice(TR_SURNAME)}"
-        return primary, [strip_accents(primary)] if r.random() < 0.5 else [], {}
-
-    def organisation(self, culture: str) -> tuple[str, list[str], dict[str, str]]:
-        r = self.rng
-        if culture == "ru":
-            core, trade, form = r.choice(RU_ORG_CORE), r.choice(RU_ORG_KIND), r.choice(RU_ORG_FORM)
-            cyrillic = f"{form} «{core} {trade}»"
-            primary = translit(f"{form} {core} {trade}", "ofac").upper()
-            aliases = [cyrillic] if r.random() < 0.6 else []
-            if r.random() < 0.4:
-                aliases.append(translit(f"{core} {trade}", "popular"))
-            return primary, aliases, {"cyrillic": cyrillic}
-        if culture == "zh":
-            city, core, trade = r.choice(list(ZH_CITY)), r.choice(list(ZH_CORE)), r.choice(list(ZH_TRADE))
-            primary = f"{ZH_CITY[city]} {ZH_CORE[core]} {ZH_TRADE[trade]} Co., Ltd."
-            han = f"{city}{core}{trade}有限公司"
-            aliases = [han] if r.random() < 0.7 else []
-            if r.random() < 0.4:
-                aliases.append(f"{ZH_CORE[core]} {ZH_TRADE[trade]}")
-            return primary, aliases, {"han": han}
-        if culture in ("ar", "fa"):
-            primary = f"{r.choice(ME_CORE)} {r.choice(ORG_TRADE)} {r.choice(('Company', 'Co.', 'LLC', 'FZE', 'Group'))}"
-            return primary, [drop_legal(primary)] if r.random() < 0.4 else [], {}
-        place = f"{r.choice(ORG_PLACE)} " if r.random() < 0.25 else ""
-        primary = (
-            f"{place}{r.choice(ORG_ADJ)} {r.choice(ORG_NOUN)} {r.choice(ORG_TRADE)} {r.choice(ORG_FORMS)}"
-        )
-        aliases = [drop_legal(primary)] if r.random() < 0.5 else []
-        if r.random() < 0.2:
-            aliases.append("".join(w[0] for w in drop_legal(primary).split()).upper())
-        return primary, aliases, {}
-
-
-def strip_accents(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text).replace("ı", "i")
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def drop_legal(name: str) -> str:
-    return " ".join(w for w in name.split() if w.lower().replace(".", "").strip(",") not in LEGAL_FORMS)
 
 
 CULTURES = ("ru", "ru", "zh", "ar", "ar", "es", "en", "en", "ko", "fa", "tr")
@@ -491,13 +352,13 @@ class NegativeMaker:
 
     def __init__(self, rng: random.Random, entries: Sequence[ListEntry], parties: Sequence[Party]) -> None:
         self.rng, self.entries, self.parties, self.names = rng, entries, parties, Names(rng)
-        self.on_list = Counter(normalise(n) for e in entries for n in dict.fromkeys((e.name, *e.aliases)))
+        self.on_list = Counter(plain(n) for e in entries for n in dict.fromkeys((e.name, *e.aliases)))
         # People whose name no other entry shares, with a date of birth and a country: the ones a
         # namesake can be told apart from.
         self.distinct = [
             i
             for i, e in enumerate(entries)
-            if e.kind == "person" and e.birth_dates and e.countries and self.on_list[normalise(e.name)] == 1
+            if e.kind == "person" and e.birth_dates and e.countries and self.on_list[plain(e.name)] == 1
         ]
         self.organisations = [i for i, e in enumerate(entries) if e.kind == "organisation"]
 
@@ -552,7 +413,7 @@ class NegativeMaker:
             birth = random_date(rng) if kind == "person" else None
             countries = (rng.choice(ALL_COUNTRIES),)
         if category not in ("same name, other DOB and country", "listed name, other kind") and (
-            normalise(name) in self.on_list
+            plain(name) in self.on_list
         ):
             return self.make()
         subject = Subject(
@@ -580,11 +441,11 @@ class Oracle:
         self.named: dict[tuple[str, str], list[str]] = {}
         for e in entries:
             for n in dict.fromkeys((e.name, *e.aliases)):
-                self.named.setdefault((e.kind, normalise(n)), []).append(e.entry_id)
+                self.named.setdefault((e.kind, plain(n)), []).append(e.entry_id)
         self.by_word: dict[str, list[tuple[str, frozenset[str]]]] = {}
         for e in entries:
             for n in dict.fromkeys((e.name, *e.aliases)):
-                words = frozenset(normalise(n).split())
+                words = frozenset(plain(n).split())
                 for w in words:
                     self.by_word.setdefault(w, []).append((e.entry_id, words))
 
@@ -596,8 +457,8 @@ class Oracle:
         if target is not None and target in self.entries:
             e = self.entries[target]
             for n in dict.fromkeys((e.name, *e.aliases)):
-                found.update(i for i in self.named.get((e.kind, normalise(n)), ()) if i != target)
-        words = frozenset(normalise(subject.name).split())
+                found.update(i for i in self.named.get((e.kind, plain(n)), ()) if i != target)
+        words = frozenset(plain(subject.name).split())
         if not words:
             return found
         rarest = min(words, key=lambda w: len(self.by_word.get(w, ())))

@@ -443,3 +443,16 @@ FA_RESPELL = {
     "Dariush": "Daryoush", "Mousavi": "Musavi", "Sadeghi": "Sadeqi", "Bagheri": "Baqeri", "Ghorbani": "Qorbani",
     "Mehdi": "Mahdi", "Rezaei": "Rezaee", "Jafari": "Jafary", "Mohammadi": "Mohamadi", "Hashemi": "Hashimi",
 }  # fmt: skip
+
+# Legal-form words the generator drops to make an alias or a near miss ("Blue Lantern Trading").
+# A frozen copy of the matcher's list when the set was built, so that changing the matcher cannot
+# change the evaluation set.
+EVAL_LEGAL_FORMS = frozenset(
+    """
+    co corp corporation company inc incorporated ltd limited llc llp lp plc
+    gmbh mbh ag kg ohg ug ev sa sas sarl srl spa
+    sl sro as bv nv ab oy oyj aps pte pty pvt
+    ooo oao zao pao nao ao pjsc ojsc cjsc jsc tov too
+    pat prat fze fzco fzc fzllc sdn bhd tbk kk youxian gongsi
+    """.split()
+)
