@@ -8,8 +8,9 @@
   (McCune-Reischauer without its marks: 김성호 "kim song ho", 리철민 "ri chol min"); the
   matcher folds Revised Romanisation ("seong", "cheol") onto it.
 - Arabic script (Arabic, Persian): the article ال is split off as "al", and "عبد ال..." is
-  "abdul"; the rest goes through ``anyascii``, which writes consonants only (محمد "mhmd"):
-  the matcher compares such words by their consonants.
+  "abdul"; the rest is written as its consonants only (محمد "mhmd", رائد "rd"), because the
+  script leaves short vowels out and its long ones are spelt every which way in Latin: the
+  matcher compares such words with the consonants of the other side's.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+
+from anyascii import anyascii
 
 __all__ = ["ARABIC_SCRIPT", "arabic", "han", "hangul"]
 
@@ -88,9 +91,23 @@ _ABD_AL = re.compile(r"(?<![\u0600-\u06ff])عبد\s*ال")
 _ARTICLE = re.compile(r"(?<![\u0600-\u06ff])ال(?=[\u0600-\u06ff]{2})")
 
 
+_ARABIC_RUN = re.compile(r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]+")
+_NOT_CONSONANT = re.compile(r"[^bcdfghjklmnpqrstvxz]")
+
+
 def arabic(text: str) -> str:
-    """Arabic-script names with the article and "Abd al-" written as lists write them."""
+    """Arabic-script names with the article and "Abd al-" written as lists write them, and the
+    rest as Latin consonants."""
     if not ARABIC_SCRIPT.search(text):
         return text
     text = _ABD_AL.sub(" abdul ", text)
-    return _ARTICLE.sub(" al ", text)
+    text = _ARTICLE.sub(" al ", text)
+    return _ARABIC_RUN.sub(lambda m: f" {_consonants(m[0])} ", text)
+
+
+def _consonants(run: str) -> str:
+    # ي and و are long vowels as often as consonants; ء and ع have no Latin letter: all go.
+    latin = _NOT_CONSONANT.sub("", anyascii(run).lower())
+    if len(latin) < 2:  # علي "l" would read as an initial: keep its long vowel ("ly")
+        return re.sub(r"[^a-z]", "", anyascii(run).lower()) or latin
+    return latin

@@ -25,7 +25,7 @@ import msgspec
 from .entries import ListEntry
 from .evidence import MAX_RAISE, Explanation, FieldCheck, Subject, explain, weigh
 from .normalise import normalise
-from .similarity import align, fold, name_similarity, similarity, skeleton
+from .similarity import EXTRA_WORD_WEIGHT, align, fold, name_similarity, similarity, skeleton
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -45,6 +45,12 @@ _CANDIDATES = 40  # names scored in full per subject name, at most
 _CANDIDATE_SHARE = 0.4  # ... and only those sharing at least this share of the best one's weight
 _UBIQUITOUS_SHARE = 0.02  # a word in more names than this (and 500) is not counted at all
 _MIN_DELETE_LENGTH = 4  # shorter words are looked up as written only
+_MIN_SPLIT_LENGTH = 8  # a word found nowhere is tried as two words from this length
+# Name scoring: a word in more than this share of the list's names counts less, down to a floor.
+_RARE_SHARE = 0.002
+_RARE_NAMES = 20  # ... and in more than this many: in a short list, no word is common
+_COMMON_WEIGHT = 0.35
+_ORGANISATION_EXTRA_WORD = 0.6
 
 
 class Match(msgspec.Struct, frozen=True):
@@ -113,6 +119,9 @@ class Screener:
                     postings[word_id].append(name_id)
         self._postings = postings
         self._vocabulary = list(vocabulary)  # word id -> word
+        self._word_ids = vocabulary
+        self._name_count = max(len(self._names), 1)
+        self._rarities: dict[str, float] = {}
         total = max(len(self._names), 1)
         self._weights = [math.log(1 + total / len(p)) for p in postings]
         self._ubiquitous = max(500, int(total * _UBIQUITOUS_SHARE))
@@ -128,9 +137,23 @@ class Screener:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def _rarity(self, word: str) -> float:
+        """How much a word says about who a name is: 1 for a word in few names, down to
+        ``_COMMON_WEIGHT`` for one in very many ("trading", "mohammed", "kim")."""
+        found = self._rarities.get(word)
+        if found is None:
+            word_id = self._word_ids.get(fold(word))
+            names = len(self._postings[word_id]) if word_id is not None else 0
+            rare = max(_RARE_NAMES, _RARE_SHARE * self._name_count)
+            found = 1.0 if names <= rare else max(_COMMON_WEIGHT, (rare / names) ** 0.5)
+            self._rarities[word] = found
+        return found
+
     def screen(self, subject: Subject, threshold: float = DEFAULT_THRESHOLD) -> list[Match]:
         """Entries scoring at least ``threshold``, one match per entry (its best), best first."""
         best: dict[int, tuple[float, int, int]] = {}  # entry -> (name score, name id, query index)
+        # People leave out middle names and patronymics; companies rarely leave out a word.
+        extra = EXTRA_WORD_WEIGHT if subject.kind == "person" else _ORGANISATION_EXTRA_WORD
         queried: list[tuple[str, ...]] = []
         for text in (subject.name, *subject.aliases):
             query = tuple(normalise(text, subject.kind).split())
@@ -139,7 +162,7 @@ class Screener:
             queried.append(query)
             for name_id in self._candidates(query):
                 name = self._names[name_id]
-                score = name_similarity(query, name.words)
+                score = name_similarity(query, name.words, self._rarity, extra)
                 held = best.get(name.entry)
                 # On a tie the entry's earlier name wins: its primary name before its aliases.
                 if held is None or score > held[0] or (score == held[0] and name_id < held[1]):
@@ -157,26 +180,40 @@ class Screener:
                 said = next(
                     (t for t in texts if tuple(normalise(t, subject.kind).split()) == query), subject.name
                 )
-                explanation = explain(said, name.text, align(query, name.words), score, checks)
+                alignment = align(query, name.words, self._rarity, extra)
+                explanation = explain(said, name.text, alignment, score, checks)
                 matches.append(Match(entry, score, name.text, explanation.reasons(), explanation))
         matches.sort(key=lambda m: (-m.score, m.entry.source, m.entry.entry_id))
         return matches
+
+    def _lookup(self, form: str, hits: dict[int, float]) -> None:
+        """The list words within an edit of ``form``, with their similarity, into ``hits``."""
+        keys = {form} | _deletes(form) if len(form) >= _MIN_DELETE_LENGTH else {form}
+        for key in keys:
+            for word_id in self._keys.get(key, ()):
+                # A shared deletion proves little ("iung" and "king" share "ing"): check the pair.
+                found = similarity(form, self._vocabulary[word_id])
+                if found > hits.get(word_id, 0.0):
+                    hits[word_id] = found
 
     def _candidates(self, query: tuple[str, ...]) -> list[int]:
         """Names sharing the most and rarest words of ``query``, give or take an edit."""
         scores: dict[int, float] = {}
         ubiquitous: list[int] = []
-        for forms in _forms(query):
+        for position, forms in enumerate(_forms(query)):
             # Each query word counts once per name: with the weight of its best hit in that name.
             hits: dict[int, float] = {}  # word id -> similarity
             for form in forms:
-                keys = {form} | _deletes(form) if len(form) >= _MIN_DELETE_LENGTH else {form}
-                for key in keys:
-                    for word_id in self._keys.get(key, ()):
-                        # A shared deletion proves little ("iung" and "king" share "ing"): check the pair.
-                        found_similarity = similarity(form, self._vocabulary[word_id])
-                        if found_similarity > hits.get(word_id, 0.0):
-                            hits[word_id] = found_similarity
+                self._lookup(form, hits)
+            if not hits and position < len(query) and len(query[position]) >= _MIN_SPLIT_LENGTH:
+                # Two words written as one, one of them misspelt ("crytalharbor"): look up the
+                # halves, where one of them is a word of the list.
+                word = query[position]
+                for cut in range(3, len(word) - 2):
+                    left, right = word[:cut], word[cut:]
+                    if left in self._word_ids or right in self._word_ids:
+                        self._lookup(left, hits)
+                        self._lookup(right, hits)
             found: dict[int, float] = {}
             for word_id, word_similarity in hits.items():
                 posting = self._postings[word_id]

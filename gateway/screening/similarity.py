@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import msgspec
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
@@ -35,7 +35,7 @@ __all__ = ["Alignment", "WordPair", "align", "fold", "name_similarity", "skeleto
 MIN_WORD_SIMILARITY = 0.75
 _INITIAL_SIMILARITY = 0.9
 _SKELETON_SIMILARITY = 0.9  # a word matched by its consonants alone is never certain
-_EXTRA_WORD_WEIGHT = 1 / 3  # share of its length an unpaired word without a rival counts
+EXTRA_WORD_WEIGHT = 1 / 3  # share of its length an unpaired word without a rival counts
 _COMPACT_DISCOUNT = 0.98  # a match only once spaces are removed is never perfect
 _FOLDED_EQUAL = 0.98  # nor is one only once transliteration variants are merged
 
@@ -57,6 +57,7 @@ _FOLDS = (
     ("dzh", "j"),
     ("zh", "j"),
     ("kh", "h"),
+    ("gh", "k"),  # Persian and Arabic ق/غ: "Sadeghi"/"Sadeqi", "Ghorbani"/"Qorbani"
     ("ph", "f"),
     ("sch", "sh"),
     ("tch", "ch"),
@@ -92,8 +93,19 @@ def fold(word: str) -> str:
 
 @functools.lru_cache(maxsize=65536)
 def skeleton(word: str) -> str:
-    """The word's consonants, folded: what Arabic and Persian script write ("mohammed" -> "mhmd")."""
-    return _DOUBLES.sub(r"\1", _NOT_CONSONANT.sub("", fold(word)))
+    """The word's consonants, folded: what Arabic and Persian script write ("mohammed" -> "mhmd").
+
+    A word that is consonants already (from Arabic script) is not folded: its letters are not a
+    Latin spelling, and "zh" there is ز then ه, not one sound.
+    """
+    if voweless(word):
+        base = word.replace("kh", "h").replace("gh", "k").replace("q", "k").replace("w", "v")
+    else:
+        base = fold(word)
+    # ض is "d" in Arabic and "z" in Persian ("Ramadan", "Reza"): one letter here. A final h
+    # goes: ة and ه end names as "-a" or "-ah" ("Hamza", "Hamzah").
+    bare = _DOUBLES.sub(r"\1", _NOT_CONSONANT.sub("", base).replace("z", "d"))
+    return bare[:-1] if len(bare) > 2 and bare.endswith("h") else bare
 
 
 def voweless(word: str) -> bool:
@@ -130,13 +142,14 @@ def word_similarity(a: str, b: str) -> float:
     only once folded score a little under 1, so that the spelling as given wins a tie.
     """
     score = max(_similarity(a, b), min(_similarity(fold(a), fold(b)), _FOLDED_EQUAL))
-    if score == 0 and (voweless(a) != voweless(b)):
+    if voweless(a) != voweless(b):
         bare_a, bare_b = skeleton(a), skeleton(b)
         if bare_a and bare_a == bare_b:  # "zyz" (عزيز) and "aziz" are both "z" once doubles go
-            score = _SKELETON_SIMILARITY
+            score = max(score, _SKELETON_SIMILARITY)
         elif len(bare_a) >= 2 and len(bare_b) >= 2:
             match = _similarity(bare_a, bare_b)
-            score = match * _SKELETON_SIMILARITY if match >= MIN_WORD_SIMILARITY else 0.0
+            if match >= MIN_WORD_SIMILARITY:
+                score = max(score, match * _SKELETON_SIMILARITY)
     return score
 
 
@@ -172,17 +185,32 @@ def _how(a: str, b: str, score: float) -> str:
     return "spelling"
 
 
-def name_similarity(query: Sequence[str], candidate: Sequence[str]) -> float:
+def name_similarity(
+    query: Sequence[str],
+    candidate: Sequence[str],
+    weight: Callable[[str], float] | None = None,
+    extra: float = EXTRA_WORD_WEIGHT,
+) -> float:
     """Similarity of two names given as normalised words, order-independent, 0..1."""
     if not query or not candidate:
         return 0.0
     if query == candidate:
         return 1.0
-    return align(tuple(query), tuple(candidate)).score
+    return align(tuple(query), tuple(candidate), weight, extra).score
 
 
-def align(query: tuple[str, ...], candidate: tuple[str, ...]) -> Alignment:
-    """The pairing of ``query``'s words with ``candidate``'s, and the name score it gives."""
+def align(
+    query: tuple[str, ...],
+    candidate: tuple[str, ...],
+    weight: Callable[[str], float] | None = None,
+    extra: float = EXTRA_WORD_WEIGHT,
+) -> Alignment:
+    """The pairing of ``query``'s words with ``candidate``'s, and the name score it gives.
+
+    Each word counts by its length times ``weight(word)``: the screener passes how rare the
+    word is on the list, so that "Al Noor" decides more than "Global Trading" does.
+    """
+    size: Callable[[str], float] = (lambda w: len(w) * weight(w)) if weight is not None else len
     if query == candidate:
         return Alignment(1.0, tuple(WordPair(w, w, 1.0, "same") for w in query), (), ())
     scored: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = [
@@ -207,7 +235,7 @@ def align(query: tuple[str, ...], candidate: tuple[str, ...]) -> Alignment:
             continue
         used_query.update(qs)
         used_candidate.update(cs)
-        length = sum(len(query[i]) for i in qs) + sum(len(candidate[j]) for j in cs)
+        length = sum(size(query[i]) for i in qs) + sum(size(candidate[j]) for j in cs)
         matched += score * length
         matched_length += length
         a, b = " ".join(query[i] for i in qs), " ".join(candidate[j] for j in cs)
@@ -221,7 +249,7 @@ def align(query: tuple[str, ...], candidate: tuple[str, ...]) -> Alignment:
         lc = sorted((len(w) for w in left_candidate), reverse=True)
         n = min(len(lq), len(lc))
         conflict = sum(lq[:n]) + sum(lc[:n])
-        penalty = conflict + _EXTRA_WORD_WEIGHT * (sum(lq[n:]) + sum(lc[n:]))
+        penalty = conflict + extra * (sum(lq[n:]) + sum(lc[n:]))
     words = matched / (matched_length + penalty) if matched_length else 0.0
     if words < _COMPACT_DISCOUNT:
         # All spaces removed ("H U A W E I"). Each edit counts double: this comparison is only

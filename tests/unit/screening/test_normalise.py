@@ -40,7 +40,7 @@ from gateway.screening import normalise, tokens
         ("ООО «Полярная звезда»", "polyarnaya zvezda"),
         ("ПАО Газпром", "gazprom"),
         ("Акционерное общество Восток", "vostok"),
-        ("شركة النور", "al nwr"),  # the article split off; Arabic script writes no short vowels
+        ("شركة النور", "al nr"),  # the article split off; the rest as its consonants
         # full-width forms
         ("ＡＢＣ　Ｌｔｄ", "abc"),
     ],
@@ -141,7 +141,7 @@ def test_initials_are_split_for_a_person_joined_for_a_company() -> None:
         ("리철민", "ri chol min"),
         ("박정철", "pak jong chol"),
         ("Сергей Ёлкин", "sergey elkin"),
-        ("عبد العزيز الرشيد", "abdul zyz al rshyd"),  # article and Abd al- as lists write them
+        ("عبد العزيز الرشيد", "abdul zz al rshd"),  # article and Abd al- as lists write them
         ("Abd al-Aziz Al Rashid", "abdul aziz al rashid"),
         ("Abdel Aziz", "abdul aziz"),
     ],
