@@ -21,6 +21,8 @@
   Jin" from 天津 ~ "Tianjin"), and whole names are also compared with all spaces removed.
 """
 
+# ruff: noqa: RUF002, RUF003 -- Arabic script in the docstrings and comments is the point.
+
 from __future__ import annotations
 
 import functools
