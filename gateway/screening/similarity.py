@@ -40,6 +40,7 @@ _SKELETON_SIMILARITY = 0.9  # a word matched by its consonants alone is never ce
 EXTRA_WORD_WEIGHT = 1 / 3  # share of its length an unpaired word without a rival counts
 _COMPACT_DISCOUNT = 0.98  # a match only once spaces are removed is never perfect
 _FOLDED_EQUAL = 0.98  # nor is one only once transliteration variants are merged
+_LONE_SYLLABLE = 1.0  # share of its length a left-out word that is one pinyin syllable counts
 
 # Whole words that are one name in two romanisations: Korean surnames (South -> North, as the
 # sanctions lists write them) and the Arabic article.
@@ -75,6 +76,15 @@ _DOUBLES = re.compile(r"(.)\1+")
 _YO = re.compile(r"(?<=[bcdfgklmnprstvz])yo")  # ё: "Fyodor"/"Fedor", "Pyotr"/"Petr", "Artyom"/"Artem"
 _VOWEL = re.compile(r"[aeiou]")
 _NOT_CONSONANT = re.compile(r"[aeiouyvw]")
+# A pinyin syllable (a loose pattern: it also admits a few that Mandarin does not use). Two
+# different runs of syllables are two Chinese names ("Longgang", "Longyong"), not a typo.
+_SYLLABLE = (
+    r"(?:(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])"
+    r"(?:iang|iong|uang|ang|eng|ing|ong|ian|iao|uai|uan|ai|ei|ao|ou|an|en|in|un|ia|ie|iu|ua|uo|ui|ue|a|o|e|i|u)"
+    r"|ang|eng|ai|ei|ao|ou|an|en|er|a|o|e)"
+)
+_PINYIN = re.compile(f"{_SYLLABLE}+")
+_ONE_SYLLABLE = re.compile(_SYLLABLE)
 # First letters that transliterations swap; any other difference there is another name.
 _FIRST_LETTER = {
     c: i for i, group in enumerate(("aeiouy", "ckq", "gj", "bp", "dt", "fvw", "sz")) for c in group
@@ -136,6 +146,33 @@ def similarity(a: str, b: str) -> float:
     return _similarity(a, b)
 
 
+@functools.lru_cache(maxsize=65536)
+def syllables(word: str) -> tuple[str, ...]:
+    """The word as the fewest pinyin syllables ("weiming" -> "wei", "ming"), or () if it is not pinyin."""
+    if _PINYIN.fullmatch(word) is None:
+        return ()
+    best: list[tuple[str, ...] | None] = [()] + [None] * len(word)
+    for end in range(1, len(word) + 1):
+        for start in range(max(0, end - 6), end):
+            head, held = best[start], best[end]
+            if (
+                head is not None
+                and (held is None or len(head) + 1 < len(held))
+                and _ONE_SYLLABLE.fullmatch(word, start, end)
+            ):
+                best[end] = (*head, word[start:end])
+    return best[-1] or ()
+
+
+def _other_syllable(a: str, b: str) -> bool:
+    """Whether two pinyin words differ by a whole syllable ("longgang", "longyong"), not by
+    letters swapped within one ("taolei", "taolie")."""
+    sa, sb = syllables(a), syllables(b)
+    if not sa or not sb or len(sa) != len(sb):
+        return False
+    return any(x != y and sorted(x) != sorted(y) for x, y in zip(sa, sb, strict=True))
+
+
 @functools.lru_cache(maxsize=131072)
 def word_similarity(a: str, b: str) -> float:
     """Similarity of two normalised words, as written or folded, 0 when they should not be paired.
@@ -143,6 +180,8 @@ def word_similarity(a: str, b: str) -> float:
     Both forms are compared because folding can also hurt: "Sepehr" folds to "sefr". Words equal
     only once folded score a little under 1, so that the spelling as given wins a tie.
     """
+    if a != b and fold(a) != fold(b) and len(a) > 1 and len(b) > 1 and _other_syllable(a, b):
+        return 0.0
     score = max(_similarity(a, b), min(_similarity(fold(a), fold(b)), _FOLDED_EQUAL))
     if voweless(a) != voweless(b):
         bare_a, bare_b = skeleton(a), skeleton(b)
@@ -247,11 +286,15 @@ def align(
     left_candidate = tuple(w for j, w in enumerate(candidate) if j not in used_candidate)
     penalty = 0.0
     if left_query or left_candidate:
-        lq = sorted((len(w) for w in left_query), reverse=True)
-        lc = sorted((len(w) for w in left_candidate), reverse=True)
+        lq = sorted(left_query, key=len, reverse=True)
+        lc = sorted(left_candidate, key=len, reverse=True)
         n = min(len(lq), len(lc))
-        conflict = sum(lq[:n]) + sum(lc[:n])
-        penalty = conflict + extra * (sum(lq[n:]) + sum(lc[n:]))
+        conflict = sum(map(len, lq[:n])) + sum(map(len, lc[:n]))
+        # A word left out counts a share of its length, but a lone Chinese syllable in full:
+        # "Zhao Wei" is not "Zhao Weiyong" (a given name is one or two syllables).
+        penalty = conflict + sum(
+            len(w) * (_LONE_SYLLABLE if _ONE_SYLLABLE.fullmatch(w) else extra) for w in lq[n:] + lc[n:]
+        )
     words = matched / (matched_length + penalty) if matched_length else 0.0
     if words < _COMPACT_DISCOUNT:
         # All spaces removed ("H U A W E I"). Each edit counts double: this comparison is only
