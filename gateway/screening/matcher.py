@@ -200,6 +200,7 @@ class Screener:
         """Names sharing the most and rarest words of ``query``, give or take an edit."""
         scores: dict[int, float] = {}
         ubiquitous: list[int] = []
+        common: list[list[tuple[int, float]]] = []  # per query word: its ubiquitous hits
         for position, forms in enumerate(_forms(query)):
             # Each query word counts once per name: with the weight of its best hit in that name.
             hits: dict[int, float] = {}  # word id -> similarity
@@ -215,10 +216,12 @@ class Screener:
                         self._lookup(left, hits)
                         self._lookup(right, hits)
             found: dict[int, float] = {}
+            common.append([])
             for word_id, word_similarity in hits.items():
                 posting = self._postings[word_id]
                 if len(posting) > self._ubiquitous:
                     ubiquitous.append(word_id)
+                    common[-1].append((word_id, word_similarity))
                     continue
                 # Near misses ("jong" for "yong") count less than the word itself.
                 weight = self._weights[word_id] * (word_similarity - 0.5) / 0.5
@@ -235,6 +238,19 @@ class Screener:
             if len(ubiquitous) > 1:
                 chosen &= set(self._postings[ubiquitous[1]])
             return sorted(chosen, key=lambda n: (len(self._names[n].words), n))[:_CANDIDATES]
+        if len(scores) > _CANDIDATES:
+            # More names than are scored in full share the rarer words ("mhmd hsn slh" written in
+            # Arabic script shares consonants with thousands): let the common words break the tie,
+            # among those names only.
+            for word_hits in common:
+                extra: dict[int, float] = {}
+                for word_id, word_similarity in word_hits:
+                    weight = self._weights[word_id] * (word_similarity - 0.5) / 0.5
+                    for name_id in self._postings[word_id]:
+                        if name_id in scores and weight > extra.get(name_id, 0.0):
+                            extra[name_id] = weight
+                for name_id, weight in extra.items():
+                    scores[name_id] += weight
         best = heapq.nlargest(_CANDIDATES, scores, key=scores.__getitem__)
         # Names sharing much less of the query than the best ones cannot score near them.
         floor = scores[best[0]] * _CANDIDATE_SHARE if best else 0.0

@@ -74,6 +74,41 @@ _NATIVE_FORMS_WORDS = (
     "شركة",
     "ذ.م.م",
 )
+# Chinese company words that lists translate rather than transliterate ("上海海天物流" is listed
+# as "Shanghai Haitian Logistics"): written in English before the rest becomes pinyin. Longest first.
+_CJK_WORDS = {
+    "集成电路": "integrated circuit",
+    "半导体": "semiconductor",
+    "进出口": "import export",
+    "科技": "technology",
+    "技术": "technology",
+    "贸易": "trading",
+    "电子": "electronics",
+    "物流": "logistics",
+    "化工": "chemical",
+    "机械": "machinery",
+    "航运": "shipping",
+    "船舶": "shipping",
+    "集团": "group",
+    "国际": "international",
+    "实业": "industrial",
+    "工业": "industry",
+    "投资": "investment",
+    "发展": "development",
+    "能源": "energy",
+    "石油": "petroleum",
+    "银行": "bank",
+    "控股": "holdings",
+    "制造": "manufacturing",
+    "通信": "communications",
+    "矿业": "mining",
+    "建设": "construction",
+    "工程": "engineering",
+    "网络": "network",
+    "设备": "equipment",
+    "材料": "materials",
+}
+_CJK_WORDS_RE = re.compile("|".join(sorted(_CJK_WORDS, key=len, reverse=True)))
 _NATIVE_CJK_RE = re.compile("|".join(re.escape(f) for f in _NATIVE_FORMS_CJK))
 _NATIVE_WORDS_RE = re.compile(
     r"(?<!\w)(?:" + "|".join(re.escape(f) for f in _NATIVE_FORMS_WORDS) + r")(?!\w)", re.IGNORECASE
@@ -248,6 +283,8 @@ def normalise(name: str, kind: str = "unknown") -> str:
     text = unicodedata.normalize("NFKC", name)
     text = _NATIVE_CJK_RE.sub(" ", text)
     text = _NATIVE_WORDS_RE.sub(" ", text)
+    if not person:
+        text = _CJK_WORDS_RE.sub(lambda m: f" {_CJK_WORDS[m[0]]} ", text)
     text = hangul(han(arabic(text)))
     text = anyascii(text).lower()
     # "J.R." is two initials of a person, "S.A." one legal form.
@@ -262,6 +299,8 @@ def normalise(name: str, kind: str = "unknown") -> str:
         if w not in LEGAL_FORMS and w not in _FILLERS
     ]
     if person:
+        if kept[:2] == ["h", "e"] and len(kept) > 2:  # "H.E.", His or Her Excellency
+            del kept[:2]
         while len(kept) > 1 and kept[0] in HONORIFICS:
             del kept[0]
         while len(kept) > 1 and kept[-1] in _SUFFIXES:

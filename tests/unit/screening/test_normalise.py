@@ -34,8 +34,8 @@ from gateway.screening import normalise, tokens
         ("OBSHCHESTVO S OGRANICHENNOY OTVETSTVENNOSTYU POLYARNAYA ZVEZDA", "polyarnaya zvezda"),
         ("Shenzhen Jinlong Maoyi Youxian Gongsi", "shenzhen jinlong maoyi"),
         # legal forms in their own script, removed before transliterating
-        ("蓝灯贸易有限公司", "lan deng mao yi"),
-        ("华为技术股份有限公司", "hua wei ji shu"),
+        ("蓝灯贸易有限公司", "lan deng trading"),  # company words translated, as lists do
+        ("华为技术股份有限公司", "hua wei technology"),
         ("株式会社東京", "dong jing"),
         ("ООО «Полярная звезда»", "polyarnaya zvezda"),
         ("ПАО Газпром", "gazprom"),
