@@ -29,7 +29,7 @@ __all__ = ["Explanation", "FieldCheck", "Subject", "weigh"]
 
 _SAME_ID = 0.20
 _SAME_DATE, _SAME_YEAR, _OTHER_YEAR = 0.05, 0.03, -0.20
-_SAME_COUNTRY, _OTHER_COUNTRY = 0.02, -0.05
+_SAME_COUNTRY, _OTHER_COUNTRY = 0.02, -0.08
 _OTHER_KIND = -0.30
 MAX_RAISE = _SAME_ID + _SAME_DATE + _SAME_COUNTRY
 """The most the fields can add: a name scoring less than the threshold minus this is not a hit."""

@@ -47,10 +47,10 @@ _UBIQUITOUS_SHARE = 0.02  # a word in more names than this (and 500) is not coun
 _MIN_DELETE_LENGTH = 4  # shorter words are looked up as written only
 _MIN_SPLIT_LENGTH = 8  # a word found nowhere is tried as two words from this length
 # Name scoring: a word in more than this share of the list's names counts less, down to a floor.
-_RARE_SHARE = 0.002
+_RARE_SHARE = 0.001
 _RARE_NAMES = 20  # ... and in more than this many: in a short list, no word is common
 _COMMON_WEIGHT = 0.35
-_ORGANISATION_EXTRA_WORD = 0.6
+_ORGANISATION_EXTRA_WORD = 0.8
 
 
 class Match(msgspec.Struct, frozen=True):

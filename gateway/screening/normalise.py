@@ -27,6 +27,7 @@ import re
 import unicodedata
 
 from anyascii import anyascii
+from rapidfuzz.distance import OSA
 
 from ._scripts import arabic, han, hangul
 
@@ -271,6 +272,16 @@ _APOSTROPHES = re.compile(r"['`´‘’ʼʻ]")  # "O'Brien" -> "obrien"; anyasci
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
 
+_LONG_LEGAL_FORMS = tuple(f for f in LEGAL_FORMS if len(f) >= 6)
+
+
+def _misspelt_legal_form(word: str) -> bool:
+    """ "Compnay", "Corproation", "Limtied": a long legal-form word within an edit or a swap."""
+    return len(word) >= 6 and any(
+        abs(len(word) - len(form)) <= 1 and OSA.distance(word, form) <= 1 for form in _LONG_LEGAL_FORMS
+    )
+
+
 def normalise(name: str, kind: str = "unknown") -> str:
     """``name`` as lower-case ASCII words separated by single spaces, legal forms removed.
 
@@ -306,7 +317,7 @@ def normalise(name: str, kind: str = "unknown") -> str:
         while len(kept) > 1 and kept[-1] in _SUFFIXES:
             del kept[-1]
     else:
-        kept = [ABBREVIATIONS.get(w, w) for w in kept]
+        kept = [ABBREVIATIONS.get(w, w) for w in kept if not _misspelt_legal_form(w)] or kept
     if kept:
         return " ".join(kept)
     if words:

@@ -53,7 +53,7 @@ _SAME_WORD = {
     "yoon": "yun",
     "cho": "jo",
     "yoo": "ryu", "ryoo": "ryu", "rhyu": "ryu",
-    "el": "al", "ul": "al",
+    "el": "al", "ul": "al", "ar": "al", "ash": "al", "as": "al", "ad": "al", "adh": "al", "az": "al",
     "abdel": "abdul", "abdal": "abdul", "abdol": "abdul",
 }  # fmt: skip
 _FOLDS = (
@@ -165,12 +165,15 @@ def syllables(word: str) -> tuple[str, ...]:
 
 
 def _other_syllable(a: str, b: str) -> bool:
-    """Whether two pinyin words differ by a whole syllable ("longgang", "longyong"), not by
-    letters swapped within one ("taolei", "taolie")."""
+    """Whether two pinyin words differ by a whole syllable ("longgang", "longyong"): two letters
+    or more, and not the same letters swapped ("taolei", "taolie"), which is a typo."""
     sa, sb = syllables(a), syllables(b)
     if not sa or not sb or len(sa) != len(sb):
         return False
-    return any(x != y and sorted(x) != sorted(y) for x, y in zip(sa, sb, strict=True))
+    return any(
+        x != y and sorted(x) != sorted(y) and Levenshtein.distance(x, y) >= 2
+        for x, y in zip(sa, sb, strict=True)
+    )
 
 
 @functools.lru_cache(maxsize=131072)
