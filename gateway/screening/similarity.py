@@ -26,6 +26,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable, Sequence
 
@@ -40,6 +41,7 @@ _SKELETON_SIMILARITY = 0.9  # a word matched by its consonants alone is never ce
 EXTRA_WORD_WEIGHT = 1 / 3  # share of its length an unpaired word without a rival counts
 _COMPACT_DISCOUNT = 0.98  # a match only once spaces are removed is never perfect
 _FOLDED_EQUAL = 0.98  # nor is one only once transliteration variants are merged
+_SHUFFLED = 0.85  # factor for a name whose words pair in another order than a rotation
 _LONE_SYLLABLE = 1.0  # share of its length a left-out word that is one pinyin syllable counts
 
 # Whole words that are one name in two romanisations: Korean surnames (South -> North, as the
@@ -274,11 +276,13 @@ def align(
     used_candidate: set[int] = set()
     matched = matched_length = 0.0
     pairs: list[WordPair] = []
+    order: list[tuple[int, int]] = []  # (query index, candidate index) of the first word of each pair
     for score, qs, cs in scored:
         if used_query.intersection(qs) or used_candidate.intersection(cs):
             continue
         used_query.update(qs)
         used_candidate.update(cs)
+        order.append((qs[0], cs[0]))
         length = sum(size(query[i]) for i in qs) + sum(size(candidate[j]) for j in cs)
         matched += score * length
         matched_length += length
@@ -299,6 +303,8 @@ def align(
             len(w) * (_LONE_SYLLABLE if _ONE_SYLLABLE.fullmatch(w) else extra) for w in lq[n:] + lc[n:]
         )
     words = matched / (matched_length + penalty) if matched_length else 0.0
+    if not _in_turn(order):
+        words *= _SHUFFLED
     if words < _COMPACT_DISCOUNT:
         # All spaces removed ("H U A W E I"). Each edit counts double: this comparison is only
         # meant to forgive spacing, and long names would otherwise hide a whole different word.
@@ -308,6 +314,19 @@ def align(
         if compact > words:
             return Alignment(round(compact, 6), tuple(pairs), left_query, left_candidate, compact=True)
     return Alignment(words, tuple(pairs), left_query, left_candidate)
+
+
+def _in_turn(order: list[tuple[int, int]]) -> bool:
+    """Whether the paired words come in the same order on both sides, give or take a rotation.
+
+    "Sidorenko Ivan Petrovich" is "Ivan Petrovich Sidorenko" with the surname moved: a rotation.
+    "Han Myong Hyok" is not "Han Hyok Myong": the given names' order is part of the name.
+    """
+    if len(order) < 3:
+        return True
+    sequence = [c for _, c in sorted(order)]
+    descents = sum(1 for x, y in itertools.pairwise(sequence) if y < x)
+    return descents == 0 or (descents == 1 and sequence[-1] < sequence[0])
 
 
 def _joined_pairs(
