@@ -6,9 +6,10 @@ split and a ``holdout`` split that was not tuned on. Here at a smaller size than
 (4,000 generated entries, 1,200 generated queries per split), so that it runs in seconds;
 ``tests/bench/bench_screening.py`` prints the full-size figures and the curve.
 
-The goal is recall and precision of at least 0.98. Recall meets it; precision does not yet
-(about 0.89-0.91 at this size, 0.63 at the bench's denser 30,000-entry list: see the README),
-so precision is held at the floor reached, to catch a regression, and the gap is an open item.
+The goal is recall and precision of at least 0.98. Recall meets it here (0.986 tune, 0.989
+holdout); precision does not yet (0.957 and 0.956 at this size, lower on the bench's denser
+30,000-entry list: see the README), so precision is held at a floor just under what is reached,
+to catch a regression, and the gap is an open item.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from gateway.screening import DEFAULT_THRESHOLD, Screener
 from tests.screening_eval.evaluate import evaluation_set, figures, hard_cases, run
 
 RECALL_GOAL = 0.98
-PRECISION_FLOOR = 0.88  # the goal is 0.98; see the module docstring
+PRECISION_FLOOR = 0.94  # the goal is 0.98; see the module docstring
 
 
 @pytest.mark.parametrize("split", ["tune", "holdout"])
