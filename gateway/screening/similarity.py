@@ -122,6 +122,7 @@ def skeleton(word: str) -> str:
     return bare[:-1] if len(bare) > 2 and bare.endswith("h") else bare
 
 
+@functools.lru_cache(maxsize=65536)
 def voweless(word: str) -> bool:
     return len(word) > 1 and not _VOWEL.search(word)
 
@@ -334,11 +335,12 @@ def _joined_pairs(
 ) -> list[tuple[float, tuple[int, ...], tuple[int, ...]]]:
     """Pairs of two adjacent words of ``side``, joined, with one word of ``other``."""
     found: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = []
+    bare = [voweless(word) for word in other]
     for k in range(len(side) - 1):
         joined = side[k] + side[k + 1]
         for j, word in enumerate(other):
             # A word without vowels is as long as the consonants of the joined words.
-            length = len(skeleton(joined)) if voweless(word) else len(joined)
+            length = len(skeleton(joined)) if bare[j] else len(joined)
             if abs(len(word) - length) > 2:
                 continue
             if (score := word_similarity(joined, word)) > 0:
