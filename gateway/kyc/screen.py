@@ -69,6 +69,8 @@ def customer_subject(customer: CustomerRecord, facts: Facts | None) -> Subject:
         countries=tuple(sorted(c for c in countries if c)),
         birth_date=facts.birth_date if facts is not None else None,
         aliases=(customer.name,) if legal != customer.name else (),
+        # Registration, tax and national numbers: one the list also holds raises the hit.
+        identifiers=tuple(i.value for i in facts.identifiers) if facts is not None else (),
     )
 
 

@@ -218,6 +218,7 @@ def make_entry(
     programs: Iterable[str] = (),
     list_name: str = "",
     remarks: str = "",
+    identifiers: Iterable[str] = (),
 ) -> ListEntry:
     """A :class:`ListEntry` with whitespace tidied and repeats (and aliases equal to the name) removed."""
     name = " ".join(name.split())
@@ -239,4 +240,5 @@ def make_entry(
         programs=tuple(unique(p.strip() for p in programs if p.strip())),
         list_name=list_name,
         remarks=" ".join(remarks.split()),
+        identifiers=tuple(unique(i.strip() for i in identifiers if i.strip())),
     )

@@ -29,6 +29,17 @@ _KINDS: dict[str, Kind] = {
 }
 _NAMES = ("name", "alias", "previousName")
 _COUNTRIES = ("country", "nationality", "citizenship", "jurisdiction", "flag")
+_IDENTIFIERS = (
+    "idNumber",
+    "passportNumber",
+    "registrationNumber",
+    "taxNumber",
+    "innCode",
+    "ogrnCode",
+    "leiCode",
+    "vatCode",
+    "imoNumber",
+)
 
 
 class _Entity(msgspec.Struct):
@@ -99,4 +110,5 @@ def _entry(path: Path, number: int, entity: _Entity) -> ListEntry | None:
         programs=[*_values(entity, "programId"), *_values(entity, "program")],
         list_name=", ".join(entity.datasets),
         remarks=" ".join(_values(entity, "notes")),
+        identifiers=unique(i for prop in _IDENTIFIERS for i in _values(entity, prop)),
     )

@@ -119,6 +119,13 @@ def _xml_entry(path: Path, number: int, elem: ET.Element) -> ListEntry:
     programs = [
         (p.text or "").strip() for holder in _kids(elem, "programList") for p in _kids(holder, "program")
     ]
+    identifiers = [
+        id_number
+        for holder in _kids(elem, "idList")
+        for item in _kids(holder, "id")
+        if _IDENTIFIER.search(id_number := _text(item, "idNumber"))
+        and not _NOT_IDENTIFIER.search(_text(item, "idType"))
+    ]
     return make_entry(
         source="sdn",
         entry_id=uid,
@@ -130,7 +137,16 @@ def _xml_entry(path: Path, number: int, elem: ET.Element) -> ListEntry:
         programs=programs,
         list_name=_LIST_NAME,
         remarks=_text(elem, "remarks"),
+        identifiers=identifiers,
     )
+
+
+# The id list also holds gender, web sites, dates and notes: a number with at least four digits
+# (passport, national id, registration, tax, IMO) is kept, unless its type says otherwise.
+_IDENTIFIER = re.compile(r"(?:\d.*){4}")
+_NOT_IDENTIFIER = re.compile(
+    r"website|e-?mail|phone|date|gender|sanctions|established|organization type", re.I
+)
 
 
 # --- CSV ------------------------------------------------------------------------------------------

@@ -32,3 +32,5 @@ class ListEntry(msgspec.Struct, frozen=True):
     list_name: str = ""
     """The list the entry is on, e.g. ``"SDN"``, ``"Entity List (EL) - Bureau of Industry and Security"``."""
     remarks: str = ""
+    identifiers: tuple[str, ...] = ()
+    """Passport, national id, registration, tax or IMO numbers, as written on the list."""

@@ -52,6 +52,7 @@ async def store_list(
                 "programs",
                 "list_name",
                 "remarks",
+                "identifiers",
             ],
             records=(
                 (
@@ -65,6 +66,7 @@ async def store_list(
                     list(e.programs),
                     e.list_name,
                     e.remarks,
+                    list(e.identifiers),
                 )
                 for e in _unique(entries)
             ),
@@ -97,7 +99,7 @@ async def active_entries(conn: asyncpg.Connection) -> list[tuple[int, ListEntry]
     rows = await conn.fetch(
         """
         select l.id, l.source, e.entry_id, e.kind, e.name, e.aliases, e.countries, e.birth_dates,
-               e.programs, e.list_name, e.remarks
+               e.programs, e.list_name, e.remarks, e.identifiers
         from screening_entries e join screening_lists l on l.id = e.list_id
         where l.active
         """
@@ -116,6 +118,7 @@ async def active_entries(conn: asyncpg.Connection) -> list[tuple[int, ListEntry]
                 programs=tuple(r[8]),
                 list_name=r[9],
                 remarks=r[10],
+                identifiers=tuple(r[11]),
             ),
         )
         for r in rows

@@ -107,7 +107,7 @@ def test_variants_of_an_organisation_match(
 
 
 def test_birth_date_raises_or_lowers(screener: Screener) -> None:
-    name = "Vanya Sidorenko"  # a nickname: a good match, not a perfect one
+    name = "Ivan Sidorenka"  # misspelt: a good match, not a perfect one
     plain = best(screener, person(name), "91001")
     same_day = best(screener, person(name, birth_date="1971-03-14"), "91001")
     same_year = best(screener, person(name, birth_date="1971"), "91001")
@@ -119,7 +119,7 @@ def test_birth_date_raises_or_lowers(screener: Screener) -> None:
     assert same_year.reasons[1:] == ("birth year matches",)
     assert next_year.reasons[1:] == ("birth year within a year",)
     assert other.reasons[1:] == ("birth year differs by 14",)
-    assert other.score == round(plain.score - 0.15, 4)
+    assert other.score == round(plain.score - 0.20, 4)
 
 
 def test_country_raises_or_lowers_slightly(screener: Screener) -> None:
@@ -144,8 +144,9 @@ def test_a_namesake_with_another_birth_date_and_country_falls_below_the_threshol
     namesake = person("Ivan Petrovich Sidorenko", birth_date="1985-06-01", countries=("UA",))
     assert "91001" not in ids(screener.screen(namesake))
     assert best(screener, namesake, "91001").score < DEFAULT_THRESHOLD
-    # Either fact alone is not enough to clear a perfect name match: a reviewer decides.
-    assert "91001" in ids(screener.screen(person("Ivan Petrovich Sidorenko", birth_date="1985-06-01")))
+    # A birth year two or more years off clears even a perfect name (issue 19: the list's dates
+    # are what tells namesakes apart); another country alone does not: people live abroad.
+    assert "91001" not in ids(screener.screen(person("Ivan Petrovich Sidorenko", birth_date="1985-06-01")))
     assert "91001" in ids(screener.screen(person("Ivan Petrovich Sidorenko", countries=("UA",))))
 
 
