@@ -61,21 +61,22 @@ def signature(masked: str) -> npt.NDArray[np.uint64] | None:
 
 _BAND_PREFIXES = tuple(band.to_bytes(2, "little") for band in range(BANDS))
 _BAND_BYTES = ROWS * 8
+# Each band's hash with its index already fed: a copy per call costs less than a new hash object.
+_BAND_HASHES = tuple(hashlib.blake2b(prefix, digest_size=8) for prefix in _BAND_PREFIXES)
 
 
 def band_keys(sig: npt.NDArray[np.uint64]) -> tuple[int, ...]:
     """One signed 64-bit key per band (BLAKE2b of the band's index and its rows): equal keys, equal
     rows in the same band."""
-    data = sig.astype("<u8", copy=False).tobytes()
-    blake2b = hashlib.blake2b
-    return tuple(
-        int.from_bytes(
-            blake2b(prefix + data[i * _BAND_BYTES : (i + 1) * _BAND_BYTES], digest_size=8).digest(),
-            "big",
-            signed=True,
-        )
-        for i, prefix in enumerate(_BAND_PREFIXES)
-    )
+    data = memoryview(sig.astype("<u8", copy=False).tobytes())
+    digests = []
+    for i, start in enumerate(_BAND_HASHES):
+        h = start.copy()
+        h.update(data[i * _BAND_BYTES : (i + 1) * _BAND_BYTES])
+        digests.append(h.digest())
+    # The digests read as big-endian signed 64-bit integers, all sixteen at once.
+    keys: list[int] = np.frombuffer(b"".join(digests), dtype=">i8").tolist()
+    return tuple(keys)
 
 
 def bands(masked: str) -> tuple[int, ...]:

@@ -95,3 +95,14 @@ def test_keys_are_the_same_in_another_process() -> None:
     )  # fmt: skip
     assert out.stdout.split() == [str(fingerprint(text)), *map(str, bands(text))]
     assert all(-(2**63) <= k < 2**63 for k in bands(text))
+
+
+def test_band_keys_are_the_stored_ones() -> None:
+    """The keys are stored (call_features.bands) and compared across releases: a faster computation
+    must give the very same values as the ones already in a ledger (these came from the first one)."""
+    assert bands("write a poem about <NUM> cats in the style of <NAME>") == (
+        -5507962570373839150, -2903699933545644497, -6049736319348123300, -7501284681672384161,
+        -1959133267346497339, 8426385003033558578, -2777838288611549049, 6314294282199214519,
+        573387015692819282, -8434157769356079221, 7311379068599049924, -6540933606713201954,
+        -4022036736371711960, 7066497752519572796, 8778373977095822011, -4283814391675600081,
+    )  # fmt: skip
