@@ -526,6 +526,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--quota-off-too", action="store_true", help="also run each gateway without the quota stage"
     )
     p.add_argument(
+        "--features-off-too",
+        action="store_true",
+        help="also run each gateway without the detector's call features (detect_features = false)",
+    )
+    p.add_argument(
         "--policy-off-too", action="store_true", help="also run each gateway without the jurisdiction stage"
     )
     args = p.parse_args(argv)
@@ -568,6 +573,9 @@ def bench_gateways(
     if bench.args.quota_off_too:
         # ... and without the quota stage: what metering every request costs.
         variants.append((", quota off", {**env, "GATEWAY_QUOTA_MODE": "off"}))
+    if bench.args.features_off_too:
+        # ... without the detector's call features (extracted off the request path, on the same CPU).
+        variants.append((", features off", {**env, "GATEWAY_DETECT_FEATURES": "false"}))
     for server in servers:
         for suffix, variant_env in variants:
             gateway, port = start_gateway(server, config, variant_env, workdir)
