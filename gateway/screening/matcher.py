@@ -25,7 +25,8 @@ import msgspec
 from .entries import ListEntry
 from .evidence import MAX_RAISE, Explanation, FieldCheck, Subject, explain, weigh
 from .normalise import normalise
-from .similarity import EXTRA_WORD_WEIGHT, align, fold, name_similarity, similarity, skeleton
+from .ranking import OUTRANKED, Contender, outranked
+from .similarity import EXTRA_WORD_WEIGHT, Alignment, align, fold, name_similarity, similarity, skeleton
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -81,6 +82,29 @@ def _forms(words: Sequence[str]) -> list[set[str]]:
     forms = [{w, fold(w)} | ({bare} if len(bare := skeleton(w)) >= 3 else set()) for w in words]
     forms += [{words[k] + words[k + 1]} for k in range(len(words) - 1)]
     return forms
+
+
+def _contender(
+    query: tuple[str, ...],
+    score: float,
+    checks: tuple[FieldCheck, ...],
+    query_index: int,
+    alignment: Alignment,
+) -> Contender:
+    """What :func:`.ranking.outranked` compares of a hit: how well each word of the name paired."""
+    paired: dict[str, float] = {}
+    for pair in alignment.pairs:
+        for word in pair.subject.split():
+            paired[word] = max(paired.get(word, 0.0), pair.similarity)
+    form = next((c.outcome for c in checks if c.field == "legal_form"), None)
+    return Contender(
+        query_index,
+        tuple(paired.get(w, 0.0) for w in query),
+        alignment.score,
+        1 if form == "agrees" else -1 if form == "differs" else 0,
+        score,
+        alignment.unpaired_listed,
+    )
 
 
 class _Name:
@@ -168,7 +192,7 @@ class Screener:
                 if held is None or score > held[0] or (score == held[0] and name_id < held[1]):
                     best[name.entry] = (score, name_id, len(queried) - 1)
         texts = [t for t in (subject.name, *subject.aliases)]
-        matches = []
+        hits: list[tuple[ListEntry, float, tuple[FieldCheck, ...], _Name, int, Alignment]] = []
         for entry_index, (name_score, name_id, query_index) in best.items():
             if name_score + MAX_RAISE < threshold:
                 continue
@@ -176,13 +200,33 @@ class Screener:
             score, checks = weigh(subject, entry, name_score)
             if score >= threshold:
                 name = self._names[name_id]
-                query = queried[query_index]
-                said = next(
-                    (t for t in texts if tuple(normalise(t, subject.kind).split()) == query), subject.name
+                alignment = align(queried[query_index], name.words, self._rarity, extra)
+                hits.append((entry, score, checks, name, query_index, alignment))
+        beaten = (
+            outranked([_contender(queried[h[4]], *h[1:3], *h[4:]) for h in hits]) if len(hits) > 1 else {}
+        )
+        matches = []
+        for k, (entry, score, checks, name, query_index, alignment) in enumerate(hits):
+            if k in beaten:
+                other = hits[beaten[k]][0]
+                checks = (
+                    *checks,
+                    FieldCheck(
+                        "ranking",
+                        "differs",
+                        f"outranked: {other.source} {other.entry_id} matches the name better",
+                        -OUTRANKED,
+                    ),
                 )
-                alignment = align(query, name.words, self._rarity, extra)
-                explanation = explain(said, name.text, alignment, score, checks)
-                matches.append(Match(entry, score, name.text, explanation.reasons(), explanation))
+                score = round(max(0.0, score - OUTRANKED), 4)
+                if score < threshold:
+                    continue
+            query = queried[query_index]
+            said = next(
+                (t for t in texts if tuple(normalise(t, subject.kind).split()) == query), subject.name
+            )
+            explanation = explain(said, name.text, alignment, score, checks)
+            matches.append(Match(entry, score, name.text, explanation.reasons(), explanation))
         matches.sort(key=lambda m: (-m.score, m.entry.source, m.entry.entry_id))
         return matches
 
