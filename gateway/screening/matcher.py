@@ -26,7 +26,16 @@ from .entries import ListEntry
 from .evidence import MAX_RAISE, Explanation, FieldCheck, Subject, explain, weigh
 from .normalise import normalise
 from .ranking import OUTRANKED, Contender, outranked
-from .similarity import EXTRA_WORD_WEIGHT, Alignment, align, fold, name_similarity, similarity, skeleton
+from .similarity import (
+    EXTRA_WORD_WEIGHT,
+    Alignment,
+    align,
+    fold,
+    name_similarity,
+    similarity,
+    skeleton,
+    voweless,
+)
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -71,15 +80,21 @@ def _deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
-def _forms(words: Sequence[str]) -> list[set[str]]:
+def _forms(words: Sequence[str], *, listed: bool = False) -> list[set[str]]:
     """What to look each word of a name up as: written, folded and as consonants; then adjacent
     words joined.
 
     Both spellings, because folding can lengthen a typo: "walland" is one edit from "waltland",
     but folded ("valand", "valtland") two. Consonants, because Arabic and Persian script write
-    no short vowels: "mhmd" is found under "mohammed".
+    no short vowels: "mhmd" is found under "mohammed". Two consonants are a key too ("ld" for
+    "walid", "zd" for "ziad"), but only for a word written without vowels: in any other word
+    they would find thousands of names.
     """
-    forms = [{w, fold(w)} | ({bare} if len(bare := skeleton(w)) >= 3 else set()) for w in words]
+    forms = []
+    for w in words:
+        bare = skeleton(w)
+        keep = len(bare) >= 3 or (len(bare) == 2 and (listed or voweless(w)))
+        forms.append({w, fold(w)} | ({bare} if keep else set()))
     forms += [{words[k] + words[k + 1]} for k in range(len(words) - 1)]
     return forms
 
@@ -136,7 +151,7 @@ class Screener:
                 self._names.append(_Name(index, text, words))
                 single.update(w for w in words)
                 single.update(fold(w) for w in words)
-                for key in set().union(*_forms(words)):
+                for key in set().union(*_forms(words, listed=True)):
                     word_id = vocabulary.setdefault(key, len(postings))
                     if word_id == len(postings):
                         postings.append([])
@@ -242,9 +257,9 @@ class Screener:
 
     def _candidates(self, query: tuple[str, ...]) -> list[int]:
         """Names sharing the most and rarest words of ``query``, give or take an edit."""
-        scores: dict[int, float] = {}
         ubiquitous: list[int] = []
         common: list[list[tuple[int, float]]] = []  # per query word: its ubiquitous hits
+        per_word: list[dict[int, float]] = []  # per query word: name id -> weight of its best hit
         for position, forms in enumerate(_forms(query)):
             # Each query word counts once per name: with the weight of its best hit in that name.
             hits: dict[int, float] = {}  # word id -> similarity
@@ -273,8 +288,22 @@ class Screener:
                 for name_id in posting:
                     if weight > get(name_id, 0.0):
                         found[name_id] = weight
+            if position < len(query):
+                per_word.append(found)
+                continue
+            # Two words joined ("shanghai" for "shang hai", from 上海) stand for both words, and
+            # count for each as much as the best hit of the word alone would.
+            k = position - len(query)
+            for side in (per_word[k], per_word[k + 1]):
+                get = side.get
+                for name_id, weight in found.items():
+                    if weight > get(name_id, 0.0):
+                        side[name_id] = weight
+        scores: dict[int, float] = {}
+        for found in per_word:
+            get = scores.get
             for name_id, weight in found.items():
-                scores[name_id] = scores.get(name_id, 0.0) + weight
+                scores[name_id] = get(name_id, 0.0) + weight
         if not scores and ubiquitous:
             # Nothing but the commonest words ("Mohammed Ali"): the shortest names holding the two rarest.
             ubiquitous.sort(key=lambda w: len(self._postings[w]))
