@@ -9,9 +9,9 @@
   matcher folds Revised Romanisation ("seong", "cheol") onto it.
 - Arabic script (Arabic, Persian): the article ال is split off as "al", "عبد الله" is
   "abdullah" and any other "عبد ال..." "abdul"; the rest is written as its consonants only
-  (محمد "mhmd", رائد "rd"), because the
-  script leaves short vowels out and its long ones are spelt every which way in Latin: the
-  matcher compares such words with the consonants of the other side's.
+  (محمد "mhmd", رائد "rd"), because the script leaves short vowels out and its long ones are
+  spelt every which way in Latin: the matcher compares such words with the consonants of the
+  other side's.
 """
 
 from __future__ import annotations
