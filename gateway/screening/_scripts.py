@@ -7,10 +7,11 @@
 - Hangul: the syllable's letters (jamo) romanised as lists write North and South Korean names
   (McCune-Reischauer without its marks: 김성호 "kim song ho", 리철민 "ri chol min"); the
   matcher folds Revised Romanisation ("seong", "cheol") onto it.
-- Arabic script (Arabic, Persian): the article ال is split off as "al", and "عبد ال..." is
-  "abdul"; the rest is written as its consonants only (محمد "mhmd", رائد "rd"), because the
-  script leaves short vowels out and its long ones are spelt every which way in Latin: the
-  matcher compares such words with the consonants of the other side's.
+- Arabic script (Arabic, Persian): the article ال is split off as "al", "عبد الله" is
+  "abdullah" and any other "عبد ال..." "abdul"; the rest is written as its consonants only
+  (محمد "mhmd", رائد "rd"), because the script leaves short vowels out and its long ones are
+  spelt every which way in Latin: the matcher compares such words with the consonants of the
+  other side's.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def han(text: str) -> str:
     return _HAN_RUN.sub(lambda m: " " + " ".join(read(m[0])) + " ", text)
 
 
+_ABDULLAH = re.compile(r"(?<![\u0600-\u06ff])عبد\s*الله(?![\u0600-\u06ff])")
 _ABD_AL = re.compile(r"(?<![\u0600-\u06ff])عبد\s*ال")
 _ARTICLE = re.compile(r"(?<![\u0600-\u06ff])ال(?=[\u0600-\u06ff]{2})")
 
@@ -100,6 +102,8 @@ def arabic(text: str) -> str:
     rest as Latin consonants."""
     if not ARABIC_SCRIPT.search(text):
         return text
+    # "Servant of God" is one name, written as one word in Latin: "Abdullah", "Abdallah".
+    text = _ABDULLAH.sub(" abdullah ", text)
     text = _ABD_AL.sub(" abdul ", text)
     text = _ARTICLE.sub(" al ", text)
     return _ARABIC_RUN.sub(lambda m: f" {_consonants(m[0])} ", text)

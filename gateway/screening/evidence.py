@@ -9,7 +9,10 @@ field the subject and the entry both have is checked, and moves the score:
   more years apart (alone enough to clear a perfect name);
 - country (nationality, residence, incorporation): +0.02 shared, -0.05 disjoint (people live
   abroad);
-- kind (person, organisation, vessel, aircraft): -0.30 when they differ.
+- kind (person, organisation, vessel, aircraft): -0.30 when they differ;
+- legal form (organisations; :mod:`.legal_forms`): +0.02 the same family ("LLC" and "OOO"),
+  -0.05 forms of different families or places ("Pte. Ltd." and "GmbH"), -0.03 a form specific
+  to some countries ("GmbH") against the other side's countries when that side names no form.
 
 A field only one side has says nothing. The explanation keeps each check with its effect, and
 the word pairs of the name match, so that a reviewer sees why a hit scored as it did.
@@ -23,6 +26,7 @@ from typing import Literal
 import msgspec
 
 from .entries import ListEntry
+from .legal_forms import LegalForm, legal_forms
 from .similarity import Alignment, WordPair
 
 __all__ = ["Explanation", "FieldCheck", "Subject", "weigh"]
@@ -31,7 +35,8 @@ _SAME_ID = 0.20
 _SAME_DATE, _SAME_YEAR, _OTHER_YEAR = 0.05, 0.03, -0.20
 _SAME_COUNTRY, _OTHER_COUNTRY = 0.02, -0.08
 _OTHER_KIND = -0.30
-MAX_RAISE = _SAME_ID + _SAME_DATE + _SAME_COUNTRY
+_SAME_FORM, _OTHER_FORM, _FORM_ELSEWHERE = 0.02, -0.05, -0.03
+MAX_RAISE = _SAME_ID + _SAME_DATE + _SAME_COUNTRY + _SAME_FORM
 """The most the fields can add: a name scoring less than the threshold minus this is not a hit."""
 _NOT_ID = re.compile(r"[^0-9A-Z]")
 
@@ -50,7 +55,7 @@ class Subject(msgspec.Struct, frozen=True):
 
 
 class FieldCheck(msgspec.Struct, frozen=True):
-    field: Literal["identifier", "birth_date", "country", "kind"]
+    field: Literal["identifier", "birth_date", "country", "kind", "legal_form", "ranking"]
     outcome: Literal["agrees", "close", "differs", "unknown"]
     """``unknown``: both sides have the field but it cannot be compared (identifiers of unknown kinds)."""
     detail: str
@@ -132,12 +137,42 @@ def weigh(subject: Subject, entry: ListEntry, name_score: float) -> tuple[float,
             )
         else:
             checks.append(FieldCheck("country", "differs", "country differs", _OTHER_COUNTRY))
+    if subject.kind == "organisation" and entry.kind in ("organisation", "unknown"):
+        check = _legal_form(subject, entry, subject_countries)
+        if check is not None:
+            checks.append(check)
     if entry.kind != "unknown" and entry.kind != subject.kind:
         checks.append(
             FieldCheck("kind", "differs", f"kind differs ({subject.kind} vs {entry.kind})", _OTHER_KIND)
         )
     score = name_score + sum(c.effect for c in checks)
     return round(min(1.0, max(0.0, score)), 4), tuple(checks)
+
+
+def _forms(names: tuple[str, ...]) -> list[LegalForm]:
+    return [form for name in names for form in legal_forms(name)]
+
+
+def _legal_form(subject: Subject, entry: ListEntry, subject_countries: set[str]) -> FieldCheck | None:
+    """What the two sides' legal forms say: one company form or two, and in which countries."""
+    ours, theirs = _forms((subject.name, *subject.aliases)), _forms((entry.name, *entry.aliases))
+    if ours and theirs:
+        said = f"{ours[0].written} vs {theirs[0].written}"
+        for a in ours:
+            for b in theirs:
+                if a.family == b.family and not (
+                    a.jurisdictions and b.jurisdictions and not a.jurisdictions & b.jurisdictions
+                ):
+                    return FieldCheck("legal_form", "agrees", f"legal form agrees ({said})", _SAME_FORM)
+        return FieldCheck("legal_form", "differs", f"legal form differs ({said})", _OTHER_FORM)
+    # One side names a form only some countries have; the other side's countries are elsewhere.
+    form, countries = (ours, set(entry.countries)) if ours else (theirs, subject_countries)
+    places = frozenset().union(*(f.jurisdictions for f in form)) if form else frozenset()
+    if places and countries and not places & countries:
+        where, other = ", ".join(sorted(places)), ", ".join(sorted(countries))
+        detail = f"legal form {form[0].written} is of {where}, not {other}"
+        return FieldCheck("legal_form", "differs", detail, _FORM_ELSEWHERE)
+    return None
 
 
 def explain(

@@ -25,7 +25,17 @@ import msgspec
 from .entries import ListEntry
 from .evidence import MAX_RAISE, Explanation, FieldCheck, Subject, explain, weigh
 from .normalise import normalise
-from .similarity import EXTRA_WORD_WEIGHT, align, fold, name_similarity, similarity, skeleton
+from .ranking import OUTRANKED, Contender, outranked
+from .similarity import (
+    EXTRA_WORD_WEIGHT,
+    Alignment,
+    align,
+    fold,
+    name_similarity,
+    similarity,
+    skeleton,
+    voweless,
+)
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -70,17 +80,46 @@ def _deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
-def _forms(words: Sequence[str]) -> list[set[str]]:
+def _forms(words: Sequence[str], *, listed: bool = False) -> list[set[str]]:
     """What to look each word of a name up as: written, folded and as consonants; then adjacent
     words joined.
 
     Both spellings, because folding can lengthen a typo: "walland" is one edit from "waltland",
     but folded ("valand", "valtland") two. Consonants, because Arabic and Persian script write
-    no short vowels: "mhmd" is found under "mohammed".
+    no short vowels: "mhmd" is found under "mohammed". Two consonants are a key too ("ld" for
+    "walid", "zd" for "ziad"), but only for a word written without vowels: in any other word
+    they would find thousands of names.
     """
-    forms = [{w, fold(w)} | ({bare} if len(bare := skeleton(w)) >= 3 else set()) for w in words]
+    forms = []
+    for w in words:
+        bare = skeleton(w)
+        keep = len(bare) >= 3 or (len(bare) == 2 and (listed or voweless(w)))
+        forms.append({w, fold(w)} | ({bare} if keep else set()))
     forms += [{words[k] + words[k + 1]} for k in range(len(words) - 1)]
     return forms
+
+
+def _contender(
+    query: tuple[str, ...],
+    score: float,
+    checks: tuple[FieldCheck, ...],
+    query_index: int,
+    alignment: Alignment,
+) -> Contender:
+    """What :func:`.ranking.outranked` compares of a hit: how well each word of the name paired."""
+    paired: dict[str, float] = {}
+    for pair in alignment.pairs:
+        for word in pair.subject.split():
+            paired[word] = max(paired.get(word, 0.0), pair.similarity)
+    form = next((c.outcome for c in checks if c.field == "legal_form"), None)
+    return Contender(
+        query_index,
+        tuple(paired.get(w, 0.0) for w in query),
+        alignment.score,
+        1 if form == "agrees" else -1 if form == "differs" else 0,
+        score,
+        alignment.unpaired_listed,
+    )
 
 
 class _Name:
@@ -112,7 +151,7 @@ class Screener:
                 self._names.append(_Name(index, text, words))
                 single.update(w for w in words)
                 single.update(fold(w) for w in words)
-                for key in set().union(*_forms(words)):
+                for key in set().union(*_forms(words, listed=True)):
                     word_id = vocabulary.setdefault(key, len(postings))
                     if word_id == len(postings):
                         postings.append([])
@@ -168,7 +207,7 @@ class Screener:
                 if held is None or score > held[0] or (score == held[0] and name_id < held[1]):
                     best[name.entry] = (score, name_id, len(queried) - 1)
         texts = [t for t in (subject.name, *subject.aliases)]
-        matches = []
+        hits: list[tuple[ListEntry, float, tuple[FieldCheck, ...], _Name, int, Alignment]] = []
         for entry_index, (name_score, name_id, query_index) in best.items():
             if name_score + MAX_RAISE < threshold:
                 continue
@@ -176,13 +215,33 @@ class Screener:
             score, checks = weigh(subject, entry, name_score)
             if score >= threshold:
                 name = self._names[name_id]
-                query = queried[query_index]
-                said = next(
-                    (t for t in texts if tuple(normalise(t, subject.kind).split()) == query), subject.name
+                alignment = align(queried[query_index], name.words, self._rarity, extra)
+                hits.append((entry, score, checks, name, query_index, alignment))
+        beaten = (
+            outranked([_contender(queried[h[4]], *h[1:3], *h[4:]) for h in hits]) if len(hits) > 1 else {}
+        )
+        matches = []
+        for k, (entry, score, checks, name, query_index, alignment) in enumerate(hits):
+            if k in beaten:
+                other = hits[beaten[k]][0]
+                checks = (
+                    *checks,
+                    FieldCheck(
+                        "ranking",
+                        "differs",
+                        f"outranked: {other.source} {other.entry_id} matches the name better",
+                        -OUTRANKED,
+                    ),
                 )
-                alignment = align(query, name.words, self._rarity, extra)
-                explanation = explain(said, name.text, alignment, score, checks)
-                matches.append(Match(entry, score, name.text, explanation.reasons(), explanation))
+                score = round(max(0.0, score - OUTRANKED), 4)
+                if score < threshold:
+                    continue
+            query = queried[query_index]
+            said = next(
+                (t for t in texts if tuple(normalise(t, subject.kind).split()) == query), subject.name
+            )
+            explanation = explain(said, name.text, alignment, score, checks)
+            matches.append(Match(entry, score, name.text, explanation.reasons(), explanation))
         matches.sort(key=lambda m: (-m.score, m.entry.source, m.entry.entry_id))
         return matches
 
@@ -198,9 +257,9 @@ class Screener:
 
     def _candidates(self, query: tuple[str, ...]) -> list[int]:
         """Names sharing the most and rarest words of ``query``, give or take an edit."""
-        scores: dict[int, float] = {}
         ubiquitous: list[int] = []
         common: list[list[tuple[int, float]]] = []  # per query word: its ubiquitous hits
+        per_word: list[dict[int, float]] = []  # per query word: name id -> weight of its best hit
         for position, forms in enumerate(_forms(query)):
             # Each query word counts once per name: with the weight of its best hit in that name.
             hits: dict[int, float] = {}  # word id -> similarity
@@ -229,8 +288,22 @@ class Screener:
                 for name_id in posting:
                     if weight > get(name_id, 0.0):
                         found[name_id] = weight
+            if position < len(query):
+                per_word.append(found)
+                continue
+            # Two words joined ("shanghai" for "shang hai", from 上海) stand for both words, and
+            # count for each as much as the best hit of the word alone would.
+            k = position - len(query)
+            for side in (per_word[k], per_word[k + 1]):
+                get = side.get
+                for name_id, weight in found.items():
+                    if weight > get(name_id, 0.0):
+                        side[name_id] = weight
+        scores: dict[int, float] = {}
+        for found in per_word:
+            get = scores.get
             for name_id, weight in found.items():
-                scores[name_id] = scores.get(name_id, 0.0) + weight
+                scores[name_id] = get(name_id, 0.0) + weight
         if not scores and ubiquitous:
             # Nothing but the commonest words ("Mohammed Ali"): the shortest names holding the two rarest.
             ubiquitous.sort(key=lambda w: len(self._postings[w]))

@@ -10,7 +10,8 @@
   if the letters are sounds that transliterations swap (vowels; c/k/q; g/j; b/p; d/t; f/v/w;
   s/z): "Bridge" and "Ridge" are two names, "Osama" and "Usama" one. Words of three letters or
   fewer pair only when equal (as written or folded): "Al" is not "Ali".
-- An initial pairs with any word it begins ("P." ~ "Petrovich").
+- An initial pairs with any word it begins as written ("P." ~ "Petrovich"; "Y." not ~ "Ibrahim",
+  though "Yusuf" and "Ibrahim" fold alike at the start).
 - A word written without vowels comes from Arabic or Persian script (محمد -> "mhmd"); it is
   compared with the other word's consonants ("mohammed" -> "mhmd"), and scores at most 0.9.
 - The name score is the length-weighted share of matched words. An unpaired word facing an
@@ -186,7 +187,10 @@ def word_similarity(a: str, b: str) -> float:
     Both forms are compared because folding can also hurt: "Sepehr" folds to "sefr". Words equal
     only once folded score a little under 1, so that the spelling as given wins a tie.
     """
-    if a != b and fold(a) != fold(b) and len(a) > 1 and len(b) > 1 and _other_syllable(a, b):
+    if len(a) == 1 or len(b) == 1:
+        # An initial is the letter as written: folded, "Y." would stand for "Ibrahim" ("y" -> "i").
+        return _similarity(a, b)
+    if a != b and fold(a) != fold(b) and _other_syllable(a, b):
         return 0.0
     score = max(_similarity(a, b), min(_similarity(fold(a), fold(b)), _FOLDED_EQUAL))
     if voweless(a) != voweless(b):

@@ -52,7 +52,8 @@ def test_the_issues_abbreviated_company_is_found_and_says_why(screener: Screener
         ("manufacturing", "manufacturing", "same"),
         ("international", "international", "same"),
     }
-    assert explanation.fields == ()
+    # "Corp" and "Corporation" are one legal form: the only field either side has.
+    assert [(c.field, c.outcome) for c in explanation.fields] == [("legal_form", "agrees")]
 
 
 def test_each_field_check_is_kept_with_its_effect(screener: Screener) -> None:
