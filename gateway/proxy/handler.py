@@ -14,12 +14,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
-from pyreqwest.exceptions import (
-    ConnectError,
-    ConnectTimeoutError,
-    PyreqwestError,
-    RequestTimeoutError,
-)
 
 from ..errors import (
     GatewayError,
@@ -35,6 +29,7 @@ from ..quota.model import Usage
 from .adapters import TokenUsage, UsageReader, dialect
 from .context import RequestContext
 from .headers import inbound_response_headers, outbound_request_headers
+from .http1 import ConnectFailed, ConnectTimedOut, ReadTimedOut, UpstreamHttpError
 from .models import model_list
 from .routes import match
 from .sse import EventSplitter, event_data
@@ -43,6 +38,8 @@ from .upstreams import Upstream, UpstreamRegistry
 
 _log = structlog.get_logger("gateway.proxy")
 _JSON = b"application/json"
+_POST = b"POST"
+_IDENTITY = (b"accept-encoding", b"identity")  # bodies pass through undecoded: usage is read from them
 _UTC = dt.UTC
 _CLIENT_CLOSED = 499  # nginx's "client closed request"
 _NOTHING = Usage()
@@ -123,61 +120,50 @@ class ProxyApp:
             ctx.body, ctx.head, ctx.route.usage_chunk_option
         )
         headers = outbound_request_headers(ctx.raw_headers, ctx.headers.get(b"connection"))
-        headers.extend(upstream.auth_headers)
-        headers.append(("accept-encoding", "identity"))
-        headers.append(("x-request-id", ctx.request_id))
-        builder = (
-            upstream.client.request("POST", upstream.url(ctx.route.name, ctx.query))
-            .headers(headers)
-            .body_bytes(body)
-        )
+        headers += upstream.auth_headers
+        headers.append(_IDENTITY)
+        headers.append((b"x-request-id", ctx.request_id.encode()))
         reader = upstream.adapter.usage_reader()
-        try:
-            if not ctx.stream:
-                response = await builder.build().send()
-                ctx.upstream_status = response.status
-                data = bytes(await response.bytes())
-                out, upstream_id, content_type = inbound_response_headers(response.headers.items())
-                if 200 <= response.status < 300 and content_type.startswith("application/json"):
-                    reader.feed_json(data)
-                self._take_usage(ctx, reader.usage())
-                await self._respond(ctx, send, response.status, data, out, upstream_id)
-                return
+        # A stream's client may leave at any time: watch for it from the start, to stop the upstream.
+        watcher = None
+        if ctx.stream:
             watcher = asyncio.ensure_future(_watch_disconnect(ctx, asyncio.current_task()))
-            try:
-                # pyreqwest reads ahead up to 64 KiB before handing over a streamed response;
-                # a limit of 0 hands over each chunk as it arrives (first byte first).
-                async with builder.streamed_read_buffer_limit(0).build_streamed() as response:
-                    ctx.upstream_status = response.status
-                    out, upstream_id, content_type = inbound_response_headers(response.headers.items())
-                    if "text/event-stream" not in content_type:
-                        data = bytes(await response.bytes())
-                        await self._respond(ctx, send, response.status, data, out, upstream_id)
-                        return
-                    await self._start(ctx, send, response.status, out, upstream_id)
-                    try:
-                        await self._pump_events(ctx, response.body_reader, send, reader)
-                    finally:
-                        self._take_usage(ctx, reader.usage())
-            finally:
-                watcher.cancel()
-        except (ConnectTimeoutError, RequestTimeoutError):
+        try:
+            target = upstream.target(ctx.route.name, ctx.query)
+            async with await upstream.pool.request(_POST, target, headers, body) as response:
+                ctx.upstream_status = response.status
+                out, upstream_id, content_type = inbound_response_headers(response.headers)
+                if not ctx.stream or b"text/event-stream" not in content_type:
+                    data = await response.read()
+                    if 200 <= response.status < 300 and content_type.startswith(b"application/json"):
+                        reader.feed_json(data)
+                    self._take_usage(ctx, reader.usage())
+                    await self._respond(ctx, send, response.status, data, out, upstream_id)
+                    return
+                await self._start(ctx, send, response.status, out, upstream_id)
+                try:
+                    await self._pump_events(ctx, response, send, reader)
+                finally:
+                    self._take_usage(ctx, reader.usage())
+        except (ConnectTimedOut, ReadTimedOut):
             raise UpstreamTimeout(f"the upstream {upstream.name!r} did not answer in time") from None
-        except ConnectError:
+        except ConnectFailed:
             raise UpstreamUnavailable(f"the upstream {upstream.name!r} refused the connection") from None
-        except PyreqwestError as exc:
+        except UpstreamHttpError as exc:
             raise UpstreamUnavailable(
-                f"the upstream {upstream.name!r} failed: {type(exc).__name__}",
+                f"the upstream {upstream.name!r} failed: {exc}",
                 code="upstream_error",
             ) from None
+        finally:
+            if watcher is not None:
+                watcher.cancel()
 
     async def _pump_events(self, ctx: RequestContext, body: Any, send: Any, reader: UsageReader) -> None:
         """Pass the stream on chunk by chunk, reading usage from events as they complete."""
         splitter = EventSplitter()
         hide_usage_chunk = not ctx.wants_usage_chunk
         feed = reader.feed_event
-        while (chunk := await body.read_chunk()) is not None:
-            data = bytes(chunk)
+        while (data := await body.read_chunk()) is not None:
             events = splitter.feed(data)
             if hide_usage_chunk:
                 data = b"".join(e for e in events if not feed(event_data(e)))

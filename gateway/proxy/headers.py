@@ -32,16 +32,18 @@ _DROP_REQUEST = HOP_BY_HOP.union(
 )  # fmt: skip
 
 # The upstream's id for the request, passed on as x-upstream-request-id.
-_UPSTREAM_ID = frozenset({"x-request-id"}).union(*(p.request_id for p in _PROVIDERS))
+_UPSTREAM_ID = frozenset({b"x-request-id"}).union(*({h.encode() for h in p.request_id} for p in _PROVIDERS))
 
 # Response headers the caller must not see: the upstream's session and account,
-# its own rate limits (not the caller's), and what the ASGI server sets itself.
-_DROP_RESPONSE_EXACT = frozenset({h.decode() for h in HOP_BY_HOP}).union(
-    {"content-length", "set-cookie", "server", "date"},
+# its own rate limits (not the caller's), and what the server in front sets itself.
+_DROP_RESPONSE_EXACT = HOP_BY_HOP.union(
+    {b"content-length", b"set-cookie", b"server", b"date"},
     _UPSTREAM_ID,
-    *(p.upstream_account for p in _PROVIDERS),
+    *({h.encode() for h in p.upstream_account} for p in _PROVIDERS),
 )
-_DROP_RESPONSE_PREFIXES = ("x-ratelimit-", *(prefix for p in _PROVIDERS for prefix in p.rate_limit_prefixes))
+_DROP_RESPONSE_PREFIXES = tuple(
+    prefix.encode() for prefix in ("x-ratelimit-", *(x for p in _PROVIDERS for x in p.rate_limit_prefixes))
+)
 
 
 def _connection_listed(value: bytes | None) -> frozenset[bytes]:
@@ -52,26 +54,27 @@ def _connection_listed(value: bytes | None) -> frozenset[bytes]:
 
 def outbound_request_headers(
     raw: list[tuple[bytes, bytes]], connection: bytes | None
-) -> list[tuple[str, str]]:
-    extra = _connection_listed(connection)
-    return [
-        (k.decode("latin-1"), v.decode("latin-1"))
-        for k, v in raw
-        if k not in _DROP_REQUEST and k not in extra
-    ]
+) -> list[tuple[bytes, bytes]]:
+    """The caller's headers the upstream may see, as they came (names lower-cased by the server)."""
+    if connection:
+        extra = _connection_listed(connection)
+        return [(k, v) for k, v in raw if k not in _DROP_REQUEST and k not in extra]
+    return [(k, v) for k, v in raw if k not in _DROP_REQUEST]
 
 
-def inbound_response_headers(items: object) -> tuple[list[tuple[bytes, bytes]], str | None, str]:
-    """Filtered response headers, the upstream's request id, and the content type."""
+def inbound_response_headers(
+    items: list[tuple[bytes, bytes]],
+) -> tuple[list[tuple[bytes, bytes]], str | None, bytes]:
+    """Filtered response headers (names lower-case), the upstream's request id, and the content type."""
     out: list[tuple[bytes, bytes]] = []
     upstream_id: str | None = None
-    content_type = ""
-    for name, value in items:  # type: ignore[attr-defined]
-        if name == "content-type":
+    content_type = b""
+    for name, value in items:
+        if name == b"content-type":
             content_type = value
         elif name in _UPSTREAM_ID:
-            upstream_id = value
+            upstream_id = value.decode("latin-1")
         if name in _DROP_RESPONSE_EXACT or name.startswith(_DROP_RESPONSE_PREFIXES):
             continue
-        out.append((name.encode("latin-1"), value.encode("latin-1")))
+        out.append((name, value))
     return out, upstream_id, content_type

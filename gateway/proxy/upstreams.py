@@ -1,19 +1,18 @@
-"""The configured upstreams, their HTTP clients, and the model → upstream map."""
+"""The configured upstreams, their connection pools, and the model → upstream map."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Mapping
-
-from pyreqwest.client import Client, ClientBuilder
+from urllib.parse import urlsplit
 
 from ..settings import UpstreamSettings
 from .adapters import ADAPTERS, Adapter
+from .http1 import Http1Pool
 
 
 class Upstream:
-    __slots__ = ("adapter", "auth_headers", "client", "kind", "name", "region", "settings")
+    __slots__ = ("_origin", "adapter", "auth_headers", "kind", "name", "pool", "region", "settings")
 
     def __init__(self, settings: UpstreamSettings, environ: Mapping[str, str]) -> None:
         self.settings = settings
@@ -21,23 +20,25 @@ class Upstream:
         self.kind = settings.kind
         self.region = settings.region
         self.adapter: Adapter = ADAPTERS[settings.kind]
-        self.auth_headers = self.adapter.auth_headers(settings.api_key(environ))
-        self.client: Client = (
-            ClientBuilder()
-            .connect_timeout(dt.timedelta(seconds=settings.connect_timeout))
-            .read_timeout(dt.timedelta(seconds=settings.read_timeout))
-            .pool_idle_timeout(dt.timedelta(seconds=60))
-            .follow_redirects(False)  # a proxy returns redirects; it does not replay POSTs
-            .referer(False)
-            .gzip(False)
-            .brotli(False)
-            .zstd(False)
-            .deflate(False)
-            .build()
+        self.auth_headers = [
+            (k.lower().encode("latin-1"), v.encode("latin-1"))
+            for k, v in self.adapter.auth_headers(settings.api_key(environ))
+        ]
+        parts = urlsplit(settings.base_url)
+        self._origin = len(f"{parts.scheme}://{parts.netloc}")
+        self.pool = Http1Pool(
+            settings.base_url,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            idle_timeout=60.0,
         )
 
     def url(self, path: str, query: bytes) -> str:
         return self.adapter.url(self.settings.base_url, path, query)
+
+    def target(self, path: str, query: bytes) -> bytes:
+        """The request target (path and query) on the upstream for a gateway path (``/v1/...``)."""
+        return self.url(path, query)[self._origin :].encode()
 
 
 class UpstreamRegistry:
@@ -48,4 +49,4 @@ class UpstreamRegistry:
 
     async def close(self) -> None:
         for up in self.upstreams:
-            await up.client.close()
+            await up.pool.close()

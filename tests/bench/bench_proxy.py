@@ -280,6 +280,30 @@ def start_gateway(server: str, config: Path, env: dict[str, str], workdir: Path)
     return child, port
 
 
+BARE_VARIANTS = {
+    "asgi": "bare (granian ASGI + pyreqwest)",
+    "asgi-http1": "bare (granian ASGI + http1)",
+    "rsgi": "bare (granian RSGI + pyreqwest)",
+    "rsgi-http1": "bare (granian RSGI + http1)",
+    "uvicorn-http1": "bare (uvicorn + http1)",
+    "raw": "bare (uvloop + httptools)",
+}
+
+
+def start_bare(variant: str, upstream_port: int, workdir: Path) -> tuple[Child, int]:
+    """A proxy that only forwards (tests/bench/bare_proxy.py): what Python itself costs."""
+    port = free_port()
+    argv = [PYTHON, str(Path(__file__).with_name("bare_proxy.py")), "--variant", variant]
+    argv += ["--upstream", f"http://{HOST}:{upstream_port}", "--host", HOST, "--port", str(port)]
+    child = Child(f"bare {variant}", argv, workdir / f"bare-{variant}.log")
+    try:
+        wait_port(port, child)
+    except BaseException:
+        child.stop()
+        raise
+    return child, port
+
+
 def start_nginx(binary: str, upstream_port: int, prefix: Path) -> tuple[Child, int]:
     prefix.mkdir()
     prefix.chmod(0o755)  # the worker runs as nobody when we are root
@@ -489,6 +513,11 @@ def compare(bench: ProxyBench, gw: str, workload: str, connections: int) -> Iter
     if row.proxy_cpu_us is not None:
         cpu = row.proxy_cpu_us
         yield _check("CPU per request", f"{cpu:.0f} µs", cpu < GOAL_CPU_US, f"goal < {GOAL_CPU_US:g} µs")
+        # The same figure as a ratio to the references measured in this run: the steadier comparison.
+        for ref in ("nginx", *BARE_VARIANTS.values()):
+            base = bench.find(ref, workload)
+            if base is not None and base.proxy_cpu_us:
+                yield f"  {'CPU, times ' + ref.removeprefix('bare '):<30} {cpu / base.proxy_cpu_us:>8.1f}x"
 
 
 def problems(rows: list[Row]) -> list[str]:
@@ -519,6 +548,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--server", choices=["granian", "uvicorn", "both"], default="granian")
     p.add_argument("--unloaded-duration", type=float, default=5.0, help="seconds per 1-connection run")
     p.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up before each loaded run")
+    p.add_argument(
+        "--bare",
+        default="asgi,rsgi,raw",
+        help="bare Python proxies to measure too, comma-separated from asgi, rsgi, raw; '' for none",
+    )
     p.add_argument("--loadgen", choices=["auto", "aiohttp"], default="auto", help="auto: wrk if available")
     p.add_argument("--no-install", action="store_true", help="do not apt-get install missing wrk/nginx")
     p.add_argument("--keep-logs", action="store_true", help="keep the temporary folder with the logs")
@@ -534,6 +568,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--policy-off-too", action="store_true", help="also run each gateway without the jurisdiction stage"
     )
     args = p.parse_args(argv)
+    args.bare = [v for v in args.bare.split(",") if v]
+    if unknown := [v for v in args.bare if v not in BARE_VARIANTS]:
+        p.error(f"--bare: unknown variant(s) {', '.join(unknown)}; choose from {', '.join(BARE_VARIANTS)}")
     if args.connections < 1 or args.duration <= 0 or args.unloaded_duration <= 0:
         p.error("--connections, --duration and --unloaded-duration must be positive")
     return args
@@ -626,6 +663,14 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
     bench.run_target(Target("direct", f"http://{HOST}:{upstream_port}{CHAT_PATH}", None, False))
     if nginx is not None:
         bench.run_target(nginx)
+    for variant in args.bare:
+        bare, port = start_bare(variant, upstream_port, workdir)
+        try:
+            bench.run_target(
+                Target(BARE_VARIANTS[variant], f"http://{HOST}:{port}{CHAT_PATH}", bare.pid, False)
+            )
+        finally:
+            bare.stop()
     servers = ["granian", "uvicorn"] if args.server == "both" else [args.server]
     gateways = bench_gateways(bench, servers, config, env, workdir)
     return report(bench, gateways, args.connections)

