@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -62,12 +63,35 @@ _FEATURE_TYPES = (
 )  # fmt: skip
 
 
+def _inet(address: str | None) -> bytes | str | None:
+    """An address as asyncpg's inet codec takes it cheapest: packed. Given a string, the codec parses
+    it with the ``ipaddress`` module, 4 µs of the writer's CPU per column and event; ``inet_pton`` is
+    0.2 µs. What ``inet_pton`` refuses goes as it was, for PostgreSQL to judge."""
+    if address is None:
+        return None
+    try:
+        return socket.inet_pton(socket.AF_INET6 if ":" in address else socket.AF_INET, address)
+    except OSError:
+        return address
+
+
+def _cidr(network: str | None) -> tuple[bytes, int] | str | None:
+    """A network as (packed address, prefix length): the codec's cheap path, as for :func:`_inet`."""
+    if network is None:
+        return None
+    address, _, prefix = network.partition("/")
+    packed = _inet(address)
+    if not isinstance(packed, bytes) or not prefix.isdigit():
+        return network
+    return packed, int(prefix)
+
+
 def _usage_row(e: UsageEvent) -> tuple[object, ...]:
     return (
         e.request_id, e.occurred_at, e.customer_id, e.project_id, e.key_id, e.upstream, e.route,
         e.model, e.stream, e.status, e.error_code, e.prompt_tokens, e.completion_tokens,
         e.usage_complete, e.duration_ms, e.bytes_in, e.bytes_out,
-        e.client_ip,  # asyncpg's inet codec parses the string itself: parsing here twice costs 3 µs/event
+        _inet(e.client_ip),
         e.origin_country, e.policy_hash,
     )  # fmt: skip
 
@@ -121,6 +145,17 @@ def _array_literal(values: Sequence[object]) -> str:
     return "{" + ",".join(str(v) for v in values) + "}"
 
 
+_FEATURE_IP = FEATURE_COLUMNS.index("client_ip")
+_FEATURE_NET = FEATURE_COLUMNS.index("network")
+
+
+def _features_row(f: CallFeatures) -> tuple[object, ...]:
+    row = list(msgspec.structs.astuple(f))
+    row[_FEATURE_IP] = _inet(row[_FEATURE_IP])
+    row[_FEATURE_NET] = _cidr(row[_FEATURE_NET])
+    return tuple(row)
+
+
 def _usage_table() -> _Table:
     return _Table(
         "usage_events",
@@ -138,7 +173,7 @@ def _features_table() -> _Table:
         CallFeatures,
         FEATURE_COLUMNS,
         _FEATURE_TYPES,
-        msgspec.structs.astuple,
+        _features_row,
         "features",
     )
 

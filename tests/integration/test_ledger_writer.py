@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+import msgspec
 
 from gateway.ledger import ComputeEvent, LedgerWriter, UsageEvent
 from gateway.ledger.repository import list_compute, list_usage
@@ -138,3 +139,36 @@ async def test_compute_events_are_spooled_and_replayed_beside_usage_events(
     }  # as recorded, field by field
     assert await count(conn, customer) == 1
     assert list(tmp_path.glob("*.jsonl")) == []
+
+
+async def test_client_addresses_are_stored_as_given_v4_v6_and_through_the_tolerant_insert(
+    database_url: str, conn, tmp_path: Path
+) -> None:
+    # Addresses go to asyncpg packed (its string parsing is the costliest column); what comes back
+    # must be what went in, for both families, in a COPY batch and in the insert that skips
+    # duplicates (the path a batch takes after one of its rows is refused).
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    customer = uuid.uuid4()
+    addresses = ["127.0.0.1", "2001:db8::7", "::ffff:192.0.2.1", None]
+    first = [msgspec.structs.replace(event(customer, i), client_ip=a) for i, a in enumerate(addresses)]
+    writer = LedgerWriter(pool, tmp_path, batch_size=100, flush_interval=60)
+    for e in first:
+        writer.record(e)
+    await writer.stop()
+    again = LedgerWriter(pool, tmp_path, batch_size=100, flush_interval=60)
+    second = [msgspec.structs.replace(event(customer, 9), client_ip="2001:db8::8"), first[1]]  # a duplicate
+    for e in second:
+        again.record(e)
+    await again.stop()
+    await pool.close()
+    rows = await conn.fetch(
+        "select request_id, host(client_ip) as ip from usage_events where customer_id = $1", customer
+    )
+    stored = {r["request_id"]: r["ip"] for r in rows}
+    assert stored == {
+        first[0].request_id: "127.0.0.1",
+        first[1].request_id: "2001:db8::7",
+        first[2].request_id: "::ffff:192.0.2.1",
+        first[3].request_id: None,
+        second[0].request_id: "2001:db8::8",
+    }
