@@ -126,7 +126,13 @@ class _Connection(asyncio.Protocol):
         self.last_read = self.loop.time()
         self.timer = self.loop.call_at(self.last_read + self.pool.read_timeout, self._check_silence)
         self.transport.write(request)
-        await self.head
+        try:
+            await self.head
+        except BaseException:
+            # Failed, or the caller was cancelled (its client left): nobody will read this answer,
+            # and a connection with an answer still coming can serve no one else.
+            self._close()
+            raise
         return Response(self, self.parser.get_status_code(), self.headers)
 
     async def next_chunk(self) -> bytes | None:

@@ -24,6 +24,11 @@ class Upstream:
             (k.lower().encode("latin-1"), v.encode("latin-1"))
             for k, v in self.adapter.auth_headers(settings.api_key(environ))
         ]
+        if any(c in v for _, v in self.auth_headers for c in (b"\r", b"\n", b"\0")):
+            # Written into the request head as is: a line break would start a header of its own.
+            raise ValueError(
+                f"the key of upstream {settings.name!r} ({settings.api_key_env}) holds a line break"
+            )
         parts = urlsplit(settings.base_url)
         self._origin = len(f"{parts.scheme}://{parts.netloc}")
         self.pool = Http1Pool(

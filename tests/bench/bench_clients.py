@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the gateway's own client (http1)
+
 from _support import (
     CHAT_PATH,
     HOST,
@@ -108,7 +110,36 @@ class HttpxClient:
         await self.client.aclose()
 
 
+class Http1Client:
+    """The gateway's own upstream client (gateway/proxy/http1.py): one pool per origin."""
+
+    def __init__(self, concurrency: int) -> None:
+        self.pools: dict[str, object] = {}
+
+    async def post(self, url: str, body: bytes, stream: bool) -> int:
+        from urllib.parse import urlsplit
+
+        from gateway.proxy.http1 import Http1Pool
+
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        pool = self.pools.get(origin)
+        if pool is None:
+            pool = self.pools[origin] = Http1Pool(origin, connect_timeout=5, read_timeout=30)
+        assert isinstance(pool, Http1Pool)
+        headers = [(k.encode(), v.encode()) for k, v in HEADERS]
+        async with await pool.request(b"POST", parts.path.encode(), headers, body) as response:
+            while await response.read_chunk() is not None:
+                pass
+            return response.status
+
+    async def close(self) -> None:
+        for pool in self.pools.values():
+            await pool.close()  # type: ignore[attr-defined]
+
+
 CLIENTS: dict[str, tuple[str, Callable[[int], Client]]] = {
+    "http1": ("httptools", Http1Client),
     "pyreqwest": ("pyreqwest", lambda n: PyreqwestClient()),
     "pyreqwest-nobuf": ("pyreqwest", lambda n: PyreqwestClient(read_ahead=False)),
     "pyreqwest-mt": ("pyreqwest", lambda n: PyreqwestClient(multithreaded=True)),

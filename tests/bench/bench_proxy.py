@@ -550,7 +550,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up before each loaded run")
     p.add_argument(
         "--bare",
-        default="asgi,rsgi,raw",
+        default="asgi-http1,raw",
         help="bare Python proxies to measure too, comma-separated from asgi, rsgi, raw; '' for none",
     )
     p.add_argument("--loadgen", choices=["auto", "aiohttp"], default="auto", help="auto: wrk if available")

@@ -54,8 +54,7 @@ def _at(*snippets: str) -> tuple[str, ...]:
 # callees count as the row; in one frame, the first row that matches). Not the root: py-spy's
 # non-blocking samples are sometimes cut short, so a request's stack need not reach its ASGI call.
 STAGES: list[tuple[str, tuple[str, ...]]] = [
-    ("forward: upstream call (pyreqwest send)", _at("await builder.build().send()")),
-    ("forward: upstream body (pyreqwest read)", _at("await response.bytes()", "await body.read_chunk()")),
+    ("forward: upstream client (http1: send, parse, read)", ("gateway/proxy/http1.py",)),
     ("respond: ASGI send (granian)", _at('await send({"type": "http.response')),
     ("settle: call features hand-off", ("take (gateway/detect/tap.py",)),
     ("background: call features extraction", ("gateway/detect/",)),

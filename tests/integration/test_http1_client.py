@@ -34,6 +34,7 @@ class Wire:
     def __init__(self, answer: Callable[[Wire, asyncio.StreamWriter, int], Awaitable[None]]) -> None:
         self.answer = answer
         self.connections = 0
+        self.closed = 0
         self.requests: list[tuple[bytes, bytes]] = []
         self.server: asyncio.Server | None = None
 
@@ -59,7 +60,8 @@ class Wire:
                 self.requests.append((head, await reader.readexactly(length)))
                 await self.answer(self, writer, len(self.requests))
                 if writer.is_closing():
-                    return
+                    break
+        self.closed += 1
         writer.close()
 
 
@@ -251,6 +253,28 @@ async def test_a_refused_connection_and_a_connect_that_hangs() -> None:
         finally:
             for f in fillers:
                 f.close()
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait for something another task or the kernel will do (bounded: the test fails, not hangs)."""
+    async with asyncio.timeout(5):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+async def test_a_call_cancelled_while_waiting_for_the_answer_closes_its_connection() -> None:
+    async def no_answer(w: Wire, writer: asyncio.StreamWriter, n: int) -> None:
+        pass
+
+    async with wire(no_answer) as w:
+        p = pool(w.url)
+        call = asyncio.ensure_future(post(p))
+        await until(lambda: len(w.requests) == 1)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        await until(lambda: w.closed == 1)  # the upstream sees the connection go
+        assert not p._open and not p._idle
 
 
 async def test_a_malformed_answer_is_an_error() -> None:
