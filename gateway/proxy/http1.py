@@ -154,6 +154,7 @@ class _Connection(asyncio.Protocol):
         self.buffered -= len(chunk)
         if self.paused and self.buffered <= _LOW_WATER and self.transport is not None:
             self.paused = False
+            self.last_read = self.loop.time()  # the upstream's silence is counted from here again
             self.transport.resume_reading()
         return chunk
 
@@ -188,7 +189,7 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        if self.head is None:  # bytes while idle: the upstream is not speaking HTTP with us
+        if self.head is None or self.complete:  # bytes beyond an answer: not HTTP as we speak it
             self._close()
             return
         self.last_read = self.loop.time()
@@ -253,6 +254,8 @@ class _Connection(asyncio.Protocol):
         if self.head is None or self.complete:
             return
         due = self.last_read + self.pool.read_timeout
+        if self.paused:  # we stopped reading (a slow caller), not the upstream: not its silence
+            due = self.loop.time() + self.pool.read_timeout
         if self.loop.time() < due:
             self.timer = self.loop.call_at(due, self._check_silence)
             return
