@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from .egress import EgressProxy
+
 _HIGH_WATER = 256 * 1024
 _LOW_WATER = 64 * 1024
 
@@ -278,6 +280,26 @@ class _Connection(asyncio.Protocol):
                 waiter.set_result(None)
 
 
+class _TunnelHandshake(asyncio.Protocol):
+    """The proxy's answer to CONNECT: its status line, once its head is in (it sends no body)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, where: str) -> None:
+        self.answer: asyncio.Future[str] = loop.create_future()
+        self.where = where
+        self.buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if b"\r\n\r\n" in self.buffer and not self.answer.done():
+            self.answer.set_result(self.buffer.split(b"\r\n", 1)[0].decode("latin-1"))
+        elif len(self.buffer) > 16384 and not self.answer.done():
+            self.answer.set_exception(ConnectFailed(f"{self.where}: an answer to CONNECT without end"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.answer.done():
+            self.answer.set_exception(ConnectFailed(f"{self.where} closed the connection before the tunnel"))
+
+
 class Http1Pool:
     """Kept-alive connections to one upstream origin (scheme, host, port)."""
 
@@ -290,6 +312,7 @@ class Http1Pool:
         idle_timeout: float = 60.0,
         max_idle: int = 256,
         ssl_context: ssl.SSLContext | None = None,
+        proxy: EgressProxy | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -300,6 +323,13 @@ class Http1Pool:
         default_port = self.port == (443 if parts.scheme == "https" else 80)
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.host_header = (host if default_port else f"{host}:{self.port}").encode("idna")
+        self.proxy = proxy
+        # Through a proxy, a plain-HTTP call names its whole URL (RFC 9112 3.2.2, absolute form);
+        # an https one goes through a CONNECT tunnel and is written as if direct.
+        self._absolute = b"http://" + self.host_header if proxy is not None and self.ssl is None else b""
+        self._proxy_auth: list[bytes] = []
+        if self._absolute and proxy is not None and proxy.authorization is not None:
+            self._proxy_auth = [b"proxy-authorization: ", proxy.authorization, b"\r\n"]
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.idle_timeout = idle_timeout
@@ -318,8 +348,8 @@ class Http1Pool:
         self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], body: bytes
     ) -> Response:
         """Send one request; returns once the answer's head has come (read its body after)."""
-        head = [method, b" ", target, b" HTTP/1.1\r\nhost: ", self.host_header]
-        head += [b"\r\ncontent-length: ", str(len(body)).encode(), b"\r\n"]
+        head = [method, b" ", self._absolute, target, b" HTTP/1.1\r\nhost: ", self.host_header]
+        head += [b"\r\ncontent-length: ", str(len(body)).encode(), b"\r\n", *self._proxy_auth]
         for name, value in headers:
             head += [name, b": ", value, b"\r\n"]
         head.append(b"\r\n")
@@ -349,23 +379,52 @@ class Http1Pool:
         return None
 
     async def _connect(self) -> _Connection:
-        loop = self.loop
+        where = f"{self.host}:{self.port}"
         try:
             async with asyncio.timeout(self.connect_timeout):
-                _, conn = await loop.create_connection(
-                    lambda: _Connection(self),
-                    self.host,
-                    self.port,
-                    ssl=self.ssl,
-                    server_hostname=self.host if self.ssl is not None else None,
-                )
+                if self.proxy is not None and self.ssl is not None:
+                    conn = await self._tunnel(self.proxy)
+                else:
+                    host, port = (self.proxy.host, self.proxy.port) if self.proxy else (self.host, self.port)
+                    _, conn = await self.loop.create_connection(
+                        lambda: _Connection(self),
+                        host,
+                        port,
+                        ssl=self.ssl,
+                        server_hostname=self.host if self.ssl is not None else None,
+                    )
         except TimeoutError:
-            where = f"{self.host}:{self.port}"
             raise ConnectTimedOut(f"no connection to {where} within {self.connect_timeout:g} s") from None
         except OSError as exc:
-            where = f"{self.host}:{self.port}"
             raise ConnectFailed(f"could not connect to {where}: {exc.strerror or exc}") from None
         self._open.add(conn)
+        return conn
+
+    async def _tunnel(self, proxy: EgressProxy) -> _Connection:
+        """A TLS connection to the upstream through the proxy's CONNECT tunnel."""
+        assert self.ssl is not None
+        where = f"the egress proxy {proxy.host}:{proxy.port}"
+        raw, handshake = await self.loop.create_connection(
+            lambda: _TunnelHandshake(self.loop, where), proxy.host, proxy.port
+        )
+        try:
+            host = f"[{self.host}]" if ":" in self.host else self.host
+            authority = f"{host}:{self.port}".encode("idna")
+            ask = [b"CONNECT ", authority, b" HTTP/1.1\r\nhost: ", authority, b"\r\n"]
+            if proxy.authorization is not None:
+                ask += [b"proxy-authorization: ", proxy.authorization, b"\r\n"]
+            raw.write(b"".join([*ask, b"\r\n"]))
+            status_line = await handshake.answer
+            fields = status_line.split(" ", 2)
+            if len(fields) < 2 or not fields[1].startswith("2"):
+                raise ConnectFailed(f"{where} refused the tunnel: {status_line}")
+            conn = _Connection(self)
+            transport = await self.loop.start_tls(raw, conn, self.ssl, server_hostname=self.host)
+        except BaseException:
+            raw.close()
+            raise
+        assert transport is not None
+        conn.connection_made(transport)
         return conn
 
     def release(self, conn: _Connection) -> None:

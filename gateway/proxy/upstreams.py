@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from ..settings import UpstreamSettings
 from .adapters import ADAPTERS, Adapter
+from .egress import proxy_for
 from .http1 import Http1Pool
 
 
@@ -36,6 +37,7 @@ class Upstream:
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
             idle_timeout=60.0,
+            proxy=proxy_for(settings.base_url, environ),
         )
 
     def url(self, path: str, query: bytes) -> str:

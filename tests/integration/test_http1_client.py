@@ -12,9 +12,11 @@ import contextlib
 import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit
 
 import pytest
 
+from gateway.proxy.egress import proxy_for
 from gateway.proxy.http1 import (
     ConnectFailed,
     ConnectTimedOut,
@@ -360,3 +362,96 @@ def test_only_http_and_https_urls() -> None:
         b"api.openai.com"
     )
     assert Http1Pool("http://[::1]:8080", connect_timeout=1, read_timeout=1).host_header == b"[::1]:8080"
+
+
+class ForwardProxy:
+    """An egress proxy on loopback: CONNECT tunnels, and absolute-form requests passed on in origin
+    form; it keeps each request head it was sent. ``refuse`` answers every request with it instead."""
+
+    def __init__(self, refuse: bytes | None = None) -> None:
+        self.refuse = refuse
+        self.heads: list[bytes] = []
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        self.heads.append(head)
+        if self.refuse is not None:
+            writer.write(self.refuse)
+            writer.close()
+            return
+        method, target, _ = head.split(b"\r\n", 1)[0].split(b" ")
+        if method == b"CONNECT":
+            host, port = target.rsplit(b":", 1)
+            up_reader, up_writer = await asyncio.open_connection(host.decode(), int(port))
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        else:
+            url = urlsplit(target.decode())
+            up_reader, up_writer = await asyncio.open_connection(url.hostname, url.port)
+            up_writer.write(head.replace(target, url.path.encode(), 1))
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError):
+                while data := await src.read(65536):
+                    dst.write(data)
+            dst.close()
+
+        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+
+    def close(self) -> None:
+        assert self.server is not None
+        self.server.close()
+
+
+async def test_https_through_an_egress_proxys_tunnel_with_its_credentials(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    async with wire(ok) as w:
+        front = TlsFront(w.port, tmp_path).start()
+        proxy = ForwardProxy()
+        proxy_port = await proxy.start()
+        try:
+            egress = proxy_for(front.url, {"HTTPS_PROXY": f"http://gw:s3cret@127.0.0.1:{proxy_port}"})
+            trusted = ssl.create_default_context(cafile=str(front.ca_file))
+            p = pool(front.url + "/v1", ssl_context=trusted, proxy=egress)
+            assert await post(p) == (200, b"{}")
+            assert await post(p) == (200, b"{}")  # the tunnel is kept alive like any connection
+            await p.close()
+        finally:
+            proxy.close()
+            front.stop()
+    assert len(proxy.heads) == 1
+    assert proxy.heads[0] == (
+        b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nhost: 127.0.0.1:%d\r\n"
+        b"proxy-authorization: Basic Z3c6czNjcmV0\r\n\r\n" % (front.port, front.port)
+    )
+    assert w.requests[0][0].startswith(b"POST /v1/chat/completions?x=1 HTTP/1.1\r\n")  # origin form inside
+    assert b"proxy-authorization" not in w.requests[0][0]  # the credentials stop at the proxy
+
+
+async def test_plain_http_through_an_egress_proxy_names_the_whole_url() -> None:
+    async with wire(ok) as w:
+        proxy = ForwardProxy()
+        proxy_port = await proxy.start()
+        try:
+            p = pool(w.url, proxy=proxy_for(w.url, {"HTTP_PROXY": f"127.0.0.1:{proxy_port}"}))
+            assert await post(p) == (200, b"{}")
+            await p.close()
+        finally:
+            proxy.close()
+        port = w.port
+    assert proxy.heads[0].startswith(b"POST http://127.0.0.1:%d/v1/chat/completions?x=1 HTTP/1.1\r\n" % port)
+
+
+async def test_a_tunnel_the_proxy_refuses_is_a_connect_failure_naming_the_proxy(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    proxy = ForwardProxy(refuse=b"HTTP/1.1 407 Proxy Authentication Required\r\ncontent-length: 0\r\n\r\n")
+    proxy_port = await proxy.start()
+    try:
+        egress = proxy_for("https://api.example.com", {"HTTPS_PROXY": f"http://127.0.0.1:{proxy_port}"})
+        p = pool("https://api.example.com/v1", proxy=egress)
+        with pytest.raises(ConnectFailed, match="refused the tunnel: HTTP/1.1 407"):
+            await post(p)
+    finally:
+        proxy.close()
