@@ -451,7 +451,7 @@ async def test_a_tunnel_the_proxy_refuses_is_a_connect_failure_naming_the_proxy(
     try:
         egress = proxy_for("https://api.example.com", {"HTTPS_PROXY": f"http://127.0.0.1:{proxy_port}"})
         p = pool("https://api.example.com/v1", proxy=egress)
-        with pytest.raises(ConnectFailed, match="refused the tunnel: HTTP/1.1 407"):
+        with pytest.raises(ConnectFailed, match=r"refused the tunnel: HTTP/1\.1 407"):
             await post(p)
     finally:
         proxy.close()
