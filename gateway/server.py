@@ -26,7 +26,8 @@ from .db import connect_pool, migrate, resolve_database_url
 from .kyc.service import KycService
 from .logs import configure_logging, logging_config
 from .policy.store import PolicyStore, policy_dirs
-from .settings import Settings
+from .proxy.upstreams import UpstreamRegistry
+from .settings import Settings, SettingsError
 
 APP = "gateway.app:create_app"
 """What the servers name the app by in their own messages (and granian in process titles)."""
@@ -35,6 +36,7 @@ APP = "gateway.app:create_app"
 def serve(settings: Settings) -> None:
     # Everything this process logs (asyncpg while migrating, the server's own lines) is JSON too.
     configure_logging(settings.log_level)
+    _check_upstreams(settings)
     url = resolve_database_url(settings)
     # The policy must load before any worker starts; its files become the last good copy.
     PolicyStore(policy_dirs(settings), settings.state_path / "policy-last-good", strict=True)
@@ -46,6 +48,15 @@ def serve(settings: Settings) -> None:
         _serve_uvicorn(resolved)
     else:
         _serve_granian(resolved)
+
+
+def _check_upstreams(settings: Settings) -> None:
+    """What each worker would find wrong in the upstreams' environment (an egress proxy the client
+    cannot speak to, a key with a line break), found once here, before anything starts."""
+    try:
+        UpstreamRegistry(settings.upstreams)
+    except ValueError as exc:
+        raise SettingsError(f"invalid upstream: {exc}") from None
 
 
 def _serve_granian(settings: Settings) -> None:
