@@ -41,12 +41,14 @@ from _support import (
     wait_http_ok,
     wait_port,
 )
+from _ttft import first_event_ms
 
 MODEL = "bench-gpt"
 ADMIN_URL = f"postgresql://postgres@{HOST}:5432/postgres"
 WORKLOADS = ("plain", "stream")
 TARGET_SHARE_OF_NGINX = 0.20
 TARGET_ADDED_P50_MS = 1.0
+TARGET_ADDED_TTFT_MS = 0.3
 GOAL_CPU_US = 150.0
 _APT_PACKAGES = {"wrk": "wrk", "nginx": "nginx-light"}
 
@@ -368,6 +370,8 @@ class ProxyBench:
         self.db = db
         self.args = args
         self.rows: list[Row] = []
+        self.ttft: dict[str, float] = {}
+        """Median ms to a stream's first event, one call at a time, per target."""
 
     def run_target(self, target: Target) -> None:
         """Each workload loaded (many connections), then unloaded (one connection)."""
@@ -376,6 +380,9 @@ class ProxyBench:
             self.measure(target, workload, True, a.connections, a.threads, a.duration, a.warmup)
         for workload in WORKLOADS:
             self.measure(target, workload, False, 1, 1, a.unloaded_duration, 0.0)
+        ttft = first_event_ms(target.url, chat_body(MODEL, stream=True), self.api_key)
+        self.ttft[target.name] = ttft
+        print(f"  {target.name:<18} first event of a stream, 1 conn: {ttft:.3f} ms (median)", flush=True)
 
     def measure(
         self,
@@ -510,6 +517,11 @@ def compare(bench: ProxyBench, gw: str, workload: str, connections: int) -> Iter
         added = quiet_gw.result.p50_ms - quiet_direct.result.p50_ms
         goal = f"target <= {TARGET_ADDED_P50_MS:g} ms"
         yield _check("added p50, unloaded (1 conn)", f"{added:+.2f} ms", added <= TARGET_ADDED_P50_MS, goal)
+    if workload == "stream" and gw in bench.ttft and "direct" in bench.ttft:
+        added = bench.ttft[gw] - bench.ttft["direct"]
+        goal = f"target <= {TARGET_ADDED_TTFT_MS:g} ms"
+        ok = added <= TARGET_ADDED_TTFT_MS
+        yield _check("added time to first event", f"{added:+.3f} ms", ok, goal)
     if row.proxy_cpu_us is not None:
         cpu = row.proxy_cpu_us
         yield _check("CPU per request", f"{cpu:.0f} µs", cpu < GOAL_CPU_US, f"goal < {GOAL_CPU_US:g} µs")
