@@ -248,6 +248,8 @@ class _Connection(asyncio.Protocol):
             return
         if not self.began and self.reused:
             self._fail(_Stale())
+        elif not self.began:
+            self._fail(UpstreamHttpError("the upstream closed the connection without answering"))
         else:
             self._fail(UpstreamHttpError("the upstream closed the connection mid-answer"))
 

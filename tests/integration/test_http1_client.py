@@ -207,7 +207,7 @@ async def test_a_new_connection_closed_before_the_answer_is_an_error_not_a_retry
 
     async with wire(hang_up) as w:
         p = pool(w.url)
-        with pytest.raises(UpstreamHttpError):
+        with pytest.raises(UpstreamHttpError, match="closed the connection without answering"):
             await post(p)
         await p.close()
     assert len(w.requests) == 1
