@@ -133,15 +133,12 @@ Op = tuple[str, Callable[[str], str]]
 def person_ops(rng: random.Random, name: str, party: Party) -> list[Op]:
     words = name.split()
     ops: list[Op] = [("misspelt", lambda n: typo(rng, n))]
-    if len(words) >= 3:
-        ops.append(("middle name dropped", lambda n: " ".join(n.split()[:1] + n.split()[2:])))
-        ops.append(
-            (
-                "middle name as initial",
-                lambda n: initial(n, 1, at_least=3),
-            )
-        )
-    else:
+    if len(words) >= 3 and party.culture != "ko":
+        # A Korean name has no middle name: "Kang Myong Min" is Kang with the given name Myong
+        # Min, and "Kang Min" or "Kang M. Min" would be another name.
+        ops.append(("middle name dropped", drop_middle))
+        ops.append(("middle name as initial", lambda n: initial(n, 1, at_least=3)))
+    elif len(words) < 3:
         pool = {"ru": RU_PATRONYMIC, "es": ES_SURNAME, "en": EN_FIRST}.get(party.culture, EN_FIRST)
         extra = translit(rng.choice(pool), "ofac") if party.culture == "ru" else rng.choice(pool)
         ops.append(("middle name added", lambda n: " ".join([n.split()[0], extra, *n.split()[1:]])))
@@ -211,8 +208,17 @@ def positive(rng: random.Random, entry: ListEntry, party: Party) -> Query:
     else:
         ops = person_ops(rng, name, party) if party.kind == "person" else organisation_ops(rng, name, party)
         chosen = rng.sample(ops, k=min(len(ops), rng.choice((1, 1, 2))))
-    for _, op in chosen:
-        name = op(name)
+    # Two changes are made in the order a real variant comes about: a name written in another
+    # script first (those ops write the party's whole name anew), words left out or shortened
+    # before the order changes, a title last. Otherwise "middle name dropped" after "honorific
+    # added" or "reordered" would drop the first name. Only changes that changed the name label it.
+    chosen.sort(key=lambda op: _ORDER.get(op[0], 2))
+    made = []
+    for label, op in chosen:
+        changed = op(name)
+        if changed != name or label == "alias given":
+            made.append(label)
+        name = changed
     birth = None
     if entry.birth_dates and rng.random() < 0.7:
         birth = entry.birth_dates[0] if rng.random() < 0.7 else entry.birth_dates[0][:4]
@@ -227,7 +233,35 @@ def positive(rng: random.Random, entry: ListEntry, party: Party) -> Query:
         birth_date=birth,
         identifiers=identifiers,
     )
-    return Query(subject, " + ".join(sorted(label for label, _ in chosen)), entry.entry_id)
+    return Query(subject, " + ".join(sorted(made)) or "unchanged", entry.entry_id)
+
+
+_ORDER = {
+    **dict.fromkeys(
+        (
+            "into Cyrillic",
+            "other transliteration",
+            "Chinese characters",
+            "pinyin with tone marks",
+            "pinyin with tone numbers",
+            "into Hangul",
+            "South Korean romanisation",
+            "into Arabic script",
+            "into Persian script",
+        ),
+        0,
+    ),
+    **dict.fromkeys(("middle name dropped", "middle name as initial", "first name as initial"), 1),
+    **dict.fromkeys(("reordered", "surname first, comma"), 3),
+    "honorific added": 4,
+}
+
+
+def drop_middle(name: str) -> str:
+    """The second of three or more words left out; a name of two words (a script form may have
+    only the first name and the surname) is left as it is."""
+    words = name.split()
+    return " ".join(words[:1] + words[2:]) if len(words) >= 3 else name
 
 
 def initial(name: str, k: int, *, at_least: int) -> str:
