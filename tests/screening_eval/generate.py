@@ -15,7 +15,7 @@ from typing import Literal
 
 from gateway.screening import ListEntry, Subject
 
-from .names import Names, drop_legal, plain, strip_accents
+from .names import Names, drop_legal, oracle_words, plain, strip_accents
 from .pools import (
     ABBREVIATIONS,
     ALL_COUNTRIES,
@@ -464,54 +464,78 @@ class Oracle:
 
     Random names collide: "Rosa Medina Gomez" is not on the list, but "Rosa Medina" is, with no
     date of birth; any screening engine should raise that, and a reviewer decide. Such pairs are
-    counted apart, not as false positives. The test is plain on purpose (no fuzzy matching): all
-    of one name's words among the other's, at least two of them, the same kind, and no date of
-    birth or country that tells the two apart.
+    counted apart, not as false positives (alerts per query still counts them). The test is plain
+    on purpose (no fuzzy matching): all of one name's words among the other's, at least two of
+    them, the same kind, and no date of birth or country that tells the two apart. A word of one
+    letter is an initial, and stands for any word it begins ("M. Erener" may be Murat Erener as
+    well as Mehmet Erener). Names are read by :func:`.names.oracle_words`: legal forms and a
+    person's titles are no part of the name.
+
+    For a true variant, the same test is also made with each of its target's names in place of
+    the variant's: a listed "Sofia Sanchez" is as plausible for "Sodfia Sanchez" (a misspelt
+    "Sofia Medina Sanchez" without the middle name) as it would be for the name spelt right. And
+    an entry sharing one of the target's names exactly is plausible whatever its other fields
+    (the list holds two parties of one name; only a reviewer can tell which one the customer is).
     """
 
     def __init__(self, entries: Sequence[ListEntry]) -> None:
         self.entries = {e.entry_id: e for e in entries}
         # The list's own namesakes: entries of one kind sharing a name (after normalisation).
-        self.named: dict[tuple[str, str], list[str]] = {}
-        for e in entries:
-            for n in dict.fromkeys((e.name, *e.aliases)):
-                self.named.setdefault((e.kind, plain(n)), []).append(e.entry_id)
+        self.named: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         self.by_word: dict[str, list[tuple[str, frozenset[str]]]] = {}
+        self.by_initial: dict[str, list[tuple[str, frozenset[str]]]] = {}
         for e in entries:
-            for n in dict.fromkeys((e.name, *e.aliases)):
-                words = frozenset(plain(n).split())
+            for n in dict.fromkeys(oracle_words(name, e.kind) for name in (e.name, *e.aliases)):
+                self.named.setdefault((e.kind, n), []).append(e.entry_id)
+                words = frozenset(n)
                 for w in words:
                     self.by_word.setdefault(w, []).append((e.entry_id, words))
 
     def plausible(self, subject: Subject, target: str | None = None) -> set[str]:
-        """The ids of entries that could be ``subject``; for a variant of ``target``, also the
-        entries that share one of its names (the list holds two parties of one name, and only a
-        reviewer can tell which one the customer is)."""
+        """The ids of entries that could be ``subject`` (for a variant, other than ``target``)."""
         found: set[str] = set()
+        names = [oracle_words(subject.name, subject.kind)]
         if target is not None and target in self.entries:
             e = self.entries[target]
-            for n in dict.fromkeys((e.name, *e.aliases)):
-                found.update(i for i in self.named.get((e.kind, plain(n)), ()) if i != target)
-        words = frozenset(plain(subject.name).split())
-        if not words:
-            return found
-        rarest = min(words, key=lambda w: len(self.by_word.get(w, ())))
-        for entry_id, other in self.by_word.get(rarest, ()):
-            if entry_id in found or len(words & other) < 2 or not (words <= other or other <= words):
+            for n in dict.fromkeys(oracle_words(name, e.kind) for name in (e.name, *e.aliases)):
+                found.update(i for i in self.named.get((e.kind, n), ()) if i != target)
+                names.append(n)
+        for name in dict.fromkeys(names):
+            words = frozenset(name)
+            whole = [w for w in words if len(w) > 1]
+            if not whole:
                 continue
-            e = self.entries[entry_id]
-            if e.kind != subject.kind:
-                continue
-            if (
-                subject.birth_date
-                and e.birth_dates
-                and abs(int(subject.birth_date[:4]) - int(e.birth_dates[0][:4])) > 1
-            ):
-                continue
-            if subject.countries and e.countries and not set(subject.countries) & set(e.countries):
-                continue
-            found.add(entry_id)
+            rarest = min(whole, key=lambda w: len(self.by_word.get(w, ())))
+            for entry_id, other in self.by_word.get(rarest, ()):
+                if entry_id in found or entry_id == target or not _nested(words, other):
+                    continue
+                e = self.entries[entry_id]
+                if e.kind != subject.kind:
+                    continue
+                if (
+                    subject.birth_date
+                    and e.birth_dates
+                    and abs(int(subject.birth_date[:4]) - int(e.birth_dates[0][:4])) > 1
+                ):
+                    continue
+                if subject.countries and e.countries and not set(subject.countries) & set(e.countries):
+                    continue
+                found.add(entry_id)
         return found
+
+
+def _covered(words: frozenset[str], other: frozenset[str]) -> int:
+    """How many of ``words`` are in ``other`` (an initial: as the first letter of one of its words),
+    or 0 if any is not."""
+    for w in words:
+        if w not in other and not (len(w) == 1 and any(o[0] == w for o in other)):
+            return 0
+    return len(words)
+
+
+def _nested(a: frozenset[str], b: frozenset[str]) -> bool:
+    """All of one name's words among the other's, at least two of them."""
+    return max(_covered(a, b), _covered(b, a)) >= 2
 
 
 def build_queries(

@@ -11,6 +11,7 @@ from anyascii import anyascii
 
 from .pools import (
     AR_FAMILY,
+    HONORIFICS,
     AR_FIRST,
     EN_FIRST,
     EN_SURNAME,
@@ -169,3 +170,25 @@ def plain(name: str) -> str:
     words = _NOT_WORD.sub(" ", anyascii(name).lower().replace("'", "")).split()
     kept = [w for w in words if w not in EVAL_LEGAL_FORMS]
     return " ".join(kept or words)
+
+
+_INITIALISM = re.compile(r"\b(?:[a-z]\.){2,}")
+_DE_CV = re.compile(r"\bde c\.? ?v\.?(?!\w)")
+# The generator's titles, as the oracle reads them ("H.E." joined as "he").
+_TITLES = frozenset(t.lower().replace(".", "") for titles in HONORIFICS.values() for t in titles)
+
+
+def oracle_words(name: str, kind: str) -> tuple[str, ...]:
+    """The words of a name as the oracle compares them: :func:`plain`, and also legal forms
+    written with dots ("S.r.l.", "S.A. de C.V.") dropped like those without, and a person's
+    leading titles ("Dr.", "Sheikh") dropped: a title is not part of whom a name names. Only the
+    oracle reads names this way; the generator's own checks keep :func:`plain`, so that the
+    queries drawn stay the same."""
+    text = anyascii(name).lower().replace("'", "")
+    text = _DE_CV.sub(" ", text)
+    text = _INITIALISM.sub(lambda m: m[0].replace(".", ""), text)
+    words = plain(text).split()
+    if kind == "person":
+        while len(words) > 2 and words[0] in _TITLES:
+            del words[0]
+    return tuple(words)
