@@ -17,7 +17,9 @@
 - The name score is the length-weighted share of matched words. An unpaired word facing an
   unpaired word on the other side is a *conflict* ("Petrovich" vs "Nikolaevich": a namesake)
   and counts in full; a word with no counterpart (a middle name one side left out) counts
-  only a third.
+  only a third, and a patronymic ("Vyacheslavovich", "Ivanovna", "Aliyevich", "oglu") a tenth:
+  Russian international passports and most documents in Latin script do not carry it, so
+  leaving it out is the norm, not a difference.
 - Two adjacent words may pair with one word on the other side ("Hua Wei" ~ "Huawei", "Tian
   Jin" from 天津 ~ "Tianjin"), and whole names are also compared with all spaces removed.
 """
@@ -44,6 +46,9 @@ _COMPACT_DISCOUNT = 0.98  # a match only once spaces are removed is never perfec
 _FOLDED_EQUAL = 0.98  # nor is one only once transliteration variants are merged
 _SHUFFLED = 0.85  # factor for a name whose words pair in another order than a rotation
 _LONE_SYLLABLE = 1.0  # share of its length a left-out word that is one pinyin syllable counts
+_PATRONYMIC_WEIGHT = 0.1  # ... and a patronymic
+# East Slavic patronymics as OFAC, ICAO and popular transliterations end them, and the Turkic ones.
+_PATRONYMIC = re.compile(r"(?:[oe]vi?ch|[oe]vych|[oe]vna|ivna|ichna|ogl[yu]|kyzy|qizi)$")
 
 # Whole words that are one name in two romanisations: Korean surnames (South -> North, as the
 # sanctions lists write them) and the Arabic article.
@@ -304,9 +309,7 @@ def align(
         conflict = sum(map(len, lq[:n])) + sum(map(len, lc[:n]))
         # A word left out counts a share of its length, but a lone Chinese syllable in full:
         # "Zhao Wei" is not "Zhao Weiyong" (a given name is one or two syllables).
-        penalty = conflict + sum(
-            len(w) * (_LONE_SYLLABLE if _ONE_SYLLABLE.fullmatch(w) else extra) for w in lq[n:] + lc[n:]
-        )
+        penalty = conflict + sum(len(w) * _left_out(w, extra) for w in lq[n:] + lc[n:])
     words = matched / (matched_length + penalty) if matched_length else 0.0
     if not _in_turn(order):
         words *= _SHUFFLED
@@ -319,6 +322,15 @@ def align(
         if compact > words:
             return Alignment(round(compact, 6), tuple(pairs), left_query, left_candidate, compact=True)
     return Alignment(words, tuple(pairs), left_query, left_candidate)
+
+
+def _left_out(word: str, extra: float) -> float:
+    """The share of its length a word with no counterpart counts."""
+    if _ONE_SYLLABLE.fullmatch(word):
+        return _LONE_SYLLABLE
+    if len(word) >= 4 and _PATRONYMIC.search(word):
+        return min(extra, _PATRONYMIC_WEIGHT)
+    return extra
 
 
 def _in_turn(order: list[tuple[int, int]]) -> bool:

@@ -505,8 +505,11 @@ class Oracle:
             whole = [w for w in words if len(w) > 1]
             if not whole:
                 continue
-            rarest = min(whole, key=lambda w: len(self.by_word.get(w, ())))
-            for entry_id, other in self.by_word.get(rarest, ()):
+            # An entry holding all of this name's words holds its rarest; one whose words are all
+            # among this name's, at least two, holds one of any len(whole) - 1 of them.
+            whole.sort(key=lambda w: len(self.by_word.get(w, ())))
+            held = [hit for w in whole[: max(1, len(whole) - 1)] for hit in self.by_word.get(w, ())]
+            for entry_id, other in held:
                 if entry_id in found or entry_id == target or not _nested(words, other):
                     continue
                 e = self.entries[entry_id]

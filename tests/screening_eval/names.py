@@ -11,7 +11,6 @@ from anyascii import anyascii
 
 from .pools import (
     AR_FAMILY,
-    HONORIFICS,
     AR_FIRST,
     EN_FIRST,
     EN_SURNAME,
@@ -20,6 +19,7 @@ from .pools import (
     EVAL_LEGAL_FORMS,
     FA_FIRST,
     FA_SURNAME,
+    HONORIFICS,
     KO_SURNAME,
     KO_SYLLABLE,
     ME_CORE,
