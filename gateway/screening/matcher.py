@@ -29,13 +29,15 @@ from .ranking import OUTRANKED, Contender, outranked
 from .similarity import (
     EXTRA_WORD_WEIGHT,
     Alignment,
-    align,
+    Scored,
+    explained,
     fold,
     name_similarity,
     similarity,
     skeleton,
     voweless,
 )
+from .similarity import score as score_names
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -122,15 +124,6 @@ def _contender(
     )
 
 
-def _partial(alignment: Alignment) -> bool:
-    """Whether a name matched only in part: a word left unpaired, or an initial for a word."""
-    return bool(
-        alignment.unpaired_subject
-        or alignment.unpaired_listed
-        or any(p.how == "initial" for p in alignment.pairs)
-    )
-
-
 class _Name:
     __slots__ = ("entry", "text", "words")
 
@@ -199,8 +192,8 @@ class Screener:
 
     def screen(self, subject: Subject, threshold: float = DEFAULT_THRESHOLD) -> list[Match]:
         """Entries scoring at least ``threshold``, one match per entry (its best), best first."""
-        # entry -> (name score, name id, query index, the alignment that gave the score)
-        best: dict[int, tuple[float, int, int, Alignment]] = {}
+        # entry -> (name score, name id, query index, the pairing that gave the score)
+        best: dict[int, tuple[float, int, int, Scored]] = {}
         # People leave out middle names and patronymics; companies rarely leave out a word.
         extra = EXTRA_WORD_WEIGHT if subject.kind == "person" else _ORGANISATION_EXTRA_WORD
         queried: list[tuple[str, ...]] = []
@@ -211,21 +204,23 @@ class Screener:
             queried.append(query)
             for name_id in self._candidates(query):
                 name = self._names[name_id]
-                alignment = align(query, name.words, self._rarity, extra)
-                score = alignment.score
+                scored = score_names(query, name.words, self._rarity, extra)
                 held = best.get(name.entry)
                 # On a tie the entry's earlier name wins: its primary name before its aliases.
-                if held is None or score > held[0] or (score == held[0] and name_id < held[1]):
-                    best[name.entry] = (score, name_id, len(queried) - 1, alignment)
+                if held is None or scored.score > held[0] or (scored.score == held[0] and name_id < held[1]):
+                    best[name.entry] = (scored.score, name_id, len(queried) - 1, scored)
         texts = [t for t in (subject.name, *subject.aliases)]
         hits: list[tuple[ListEntry, float, tuple[FieldCheck, ...], _Name, int, Alignment]] = []
-        for entry_index, (name_score, name_id, query_index, alignment) in best.items():
+        for entry_index, (name_score, name_id, query_index, scored) in best.items():
             if name_score + MAX_RAISE < threshold:
                 continue
             entry = self._entries[entry_index]
-            score, checks = weigh(subject, entry, name_score, partial=_partial(alignment))
-            if score >= threshold:
-                hits.append((entry, score, checks, self._names[name_id], query_index, alignment))
+            partial = bool(scored.left_query or scored.left_candidate or scored.initial)
+            total, checks = weigh(subject, entry, name_score, partial=partial)
+            if total >= threshold:
+                name = self._names[name_id]
+                alignment = explained(queried[query_index], name.words, scored)
+                hits.append((entry, total, checks, name, query_index, alignment))
         beaten = (
             outranked([_contender(queried[h[4]], *h[1:3], *h[4:]) for h in hits]) if len(hits) > 1 else {}
         )

@@ -32,11 +32,23 @@ import functools
 import itertools
 import re
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import msgspec
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
-__all__ = ["Alignment", "WordPair", "align", "fold", "name_similarity", "skeleton", "word_similarity"]
+__all__ = [
+    "Alignment",
+    "Scored",
+    "WordPair",
+    "align",
+    "explained",
+    "fold",
+    "name_similarity",
+    "score",
+    "skeleton",
+    "word_similarity",
+]
 
 MIN_WORD_SIMILARITY = 0.75
 _INITIAL_SIMILARITY = 0.9
@@ -255,6 +267,20 @@ def name_similarity(
     return align(tuple(query), tuple(candidate), weight, extra).score
 
 
+class Scored(NamedTuple):
+    """A name pair scored, before its word pairs are spelt out (:func:`explained`): what the
+    screen keeps for every candidate, most of which are never shown."""
+
+    score: float
+    chosen: tuple[tuple[float, tuple[int, ...], tuple[int, ...]], ...]
+    """The pairs taken: (similarity, query word indices, candidate word indices)."""
+    left_query: tuple[str, ...]
+    left_candidate: tuple[str, ...]
+    compact: bool
+    initial: bool
+    """Some pair is an initial and a word."""
+
+
 def align(
     query: tuple[str, ...],
     candidate: tuple[str, ...],
@@ -266,14 +292,37 @@ def align(
     Each word counts by its length times ``weight(word)``: the screener passes how rare the
     word is on the list, so that "Al Noor" decides more than "Global Trading" does.
     """
+    return explained(query, candidate, score(query, candidate, weight, extra))
+
+
+def explained(query: tuple[str, ...], candidate: tuple[str, ...], scored: Scored) -> Alignment:
+    """The :class:`Alignment` of a scored pair: each word pair with how its words matched."""
+    pairs = []
+    for similarity, qs, cs in scored.chosen:
+        a, b = " ".join(query[i] for i in qs), " ".join(candidate[j] for j in cs)
+        how = "joined" if len(qs) + len(cs) > 2 else _how(a, b, similarity)
+        pairs.append(WordPair(a, b, round(similarity, 4), how))
+    return Alignment(
+        scored.score, tuple(pairs), scored.left_query, scored.left_candidate, compact=scored.compact
+    )
+
+
+def score(
+    query: tuple[str, ...],
+    candidate: tuple[str, ...],
+    weight: Callable[[str], float] | None = None,
+    extra: float = EXTRA_WORD_WEIGHT,
+) -> Scored:
+    """:func:`align`'s score and pairing, without spelling out the pairs."""
     size: Callable[[str], float] = (lambda w: len(w) * weight(w)) if weight is not None else len
     if query == candidate:
-        return Alignment(1.0, tuple(WordPair(w, w, 1.0, "same") for w in query), (), ())
+        same = tuple((1.0, (i,), (i,)) for i in range(len(query)))
+        return Scored(1.0, same, (), (), False, False)
     scored: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = [
-        (score, (i,), (j,))
+        (similarity, (i,), (j,))
         for i, a in enumerate(query)
         for j, b in enumerate(candidate)
-        if (score := word_similarity(a, b)) > 0
+        if (similarity := word_similarity(a, b)) > 0
     ]
     # Two adjacent words on one side may be one word on the other: "Hua Wei" and "Huawei",
     # "Tian Jin" (from 天津) and "Tianjin". Only worth trying when the word counts differ.
@@ -281,24 +330,25 @@ def align(
         scored += _joined_pairs(query, candidate, flip=False)
         scored += _joined_pairs(candidate, query, flip=True)
     # Best pairs first; at equal score, the one covering more words.
-    scored.sort(key=lambda p: (p[0], len(p[1]) + len(p[2])), reverse=True)
+    scored.sort(key=_pair_order, reverse=True)
     used_query: set[int] = set()
     used_candidate: set[int] = set()
     matched = matched_length = 0.0
-    pairs: list[WordPair] = []
-    order: list[tuple[int, int]] = []  # (query index, candidate index) of the first word of each pair
-    for score, qs, cs in scored:
+    chosen = []
+    initial = False
+    for pair in scored:
+        similarity, qs, cs = pair
         if used_query.intersection(qs) or used_candidate.intersection(cs):
             continue
         used_query.update(qs)
         used_candidate.update(cs)
-        order.append((qs[0], cs[0]))
+        chosen.append(pair)
         length = sum(size(query[i]) for i in qs) + sum(size(candidate[j]) for j in cs)
-        matched += score * length
+        matched += similarity * length
         matched_length += length
-        a, b = " ".join(query[i] for i in qs), " ".join(candidate[j] for j in cs)
-        how = "joined" if len(qs) + len(cs) > 2 else _how(a, b, score)
-        pairs.append(WordPair(a, b, round(score, 4), how))
+        if len(qs) == 1 and len(cs) == 1:
+            a, b = query[qs[0]], candidate[cs[0]]
+            initial = initial or ((len(a) == 1 or len(b) == 1) and a != b)
     left_query = tuple(w for i, w in enumerate(query) if i not in used_query)
     left_candidate = tuple(w for j, w in enumerate(candidate) if j not in used_candidate)
     penalty = 0.0
@@ -311,7 +361,7 @@ def align(
         # "Zhao Wei" is not "Zhao Weiyong" (a given name is one or two syllables).
         penalty = conflict + sum(len(w) * _left_out(w, extra) for w in lq[n:] + lc[n:])
     words = matched / (matched_length + penalty) if matched_length else 0.0
-    if not _in_turn(order):
+    if len(chosen) >= 3 and not _in_turn([(qs[0], cs[0]) for _, qs, cs in chosen]):
         words *= _SHUFFLED
     if words < _COMPACT_DISCOUNT:
         # All spaces removed ("H U A W E I"). Each edit counts double: this comparison is only
@@ -320,8 +370,12 @@ def align(
             1 - 2 * Levenshtein.normalized_distance("".join(query), "".join(candidate))
         ) * _COMPACT_DISCOUNT
         if compact > words:
-            return Alignment(round(compact, 6), tuple(pairs), left_query, left_candidate, compact=True)
-    return Alignment(words, tuple(pairs), left_query, left_candidate)
+            return Scored(round(compact, 6), tuple(chosen), left_query, left_candidate, True, initial)
+    return Scored(words, tuple(chosen), left_query, left_candidate, False, initial)
+
+
+def _pair_order(pair: tuple[float, tuple[int, ...], tuple[int, ...]]) -> tuple[float, int]:
+    return pair[0], len(pair[1]) + len(pair[2])
 
 
 def _left_out(word: str, extra: float) -> float:
