@@ -16,9 +16,9 @@ best few are scored in full.
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 
 import msgspec
 
@@ -259,6 +259,27 @@ class Screener:
                 if found > hits.get(word_id, 0.0):
                     hits[word_id] = found
 
+    def _found(
+        self, hits: dict[int, float], ubiquitous: list[int], common: list[tuple[int, float]]
+    ) -> dict[int, float]:
+        """Name id -> the weight of the best of ``hits`` (list words, with their similarity)
+        each name holds; the ubiquitous words are set aside into ``ubiquitous`` and ``common``."""
+        groups: list[tuple[float, list[int]]] = []
+        for word_id, word_similarity in hits.items():
+            posting = self._postings[word_id]
+            if len(posting) > self._ubiquitous:
+                ubiquitous.append(word_id)
+                common.append((word_id, word_similarity))
+                continue
+            # Near misses ("jong" for "yong") count less than the word itself.
+            groups.append((self._weights[word_id] * (word_similarity - 0.5) / 0.5, posting))
+        # Each name takes its best weight: lowest first, every higher one written over it (in C).
+        groups.sort(key=itemgetter(0))
+        found: dict[int, float] = {}
+        for weight, posting in groups:
+            found.update(dict.fromkeys(posting, weight))
+        return found
+
     def _candidates(self, query: tuple[str, ...]) -> list[int]:
         """Names sharing the most and rarest words of ``query``, give or take an edit."""
         ubiquitous: list[int] = []
@@ -269,29 +290,25 @@ class Screener:
             hits: dict[int, float] = {}  # word id -> similarity
             for form in forms:
                 self._lookup(form, hits)
+            common.append([])
             if not hits and position < len(query) and len(query[position]) >= _MIN_SPLIT_LENGTH:
                 # Two words written as one, one of them misspelt ("crytalharbor"): look up the
-                # halves, where one of them is a word of the list.
+                # halves, where one of them is a word of the list; a name counts the best hit of
+                # either half, as it would for the two words written apart.
                 word = query[position]
+                lefts: dict[int, float] = {}
+                rights: dict[int, float] = {}
                 for cut in range(3, len(word) - 2):
                     left, right = word[:cut], word[cut:]
                     if left in self._word_ids or right in self._word_ids:
-                        self._lookup(left, hits)
-                        self._lookup(right, hits)
-            found: dict[int, float] = {}
-            common.append([])
-            for word_id, word_similarity in hits.items():
-                posting = self._postings[word_id]
-                if len(posting) > self._ubiquitous:
-                    ubiquitous.append(word_id)
-                    common[-1].append((word_id, word_similarity))
-                    continue
-                # Near misses ("jong" for "yong") count less than the word itself.
-                weight = self._weights[word_id] * (word_similarity - 0.5) / 0.5
+                        self._lookup(left, lefts)
+                        self._lookup(right, rights)
+                found = self._found(lefts, ubiquitous, common[-1])
                 get = found.get
-                for name_id in posting:
-                    if weight > get(name_id, 0.0):
-                        found[name_id] = weight
+                for name_id, weight in self._found(rights, ubiquitous, common[-1]).items():
+                    found[name_id] = get(name_id, 0.0) + weight
+            else:
+                found = self._found(hits, ubiquitous, common[-1])
             if position < len(query):
                 per_word.append(found)
                 continue
@@ -328,7 +345,9 @@ class Screener:
                             extra[name_id] = weight
                 for name_id, weight in extra.items():
                     scores[name_id] += weight
-        best = heapq.nlargest(_CANDIDATES, scores, key=scores.__getitem__)
+        # The best first; among equals, the list's earlier names. Two sorts in C (the second is
+        # stable, also in reverse) rather than a heap walked in Python.
+        ranked = sorted(sorted(scores.items()), key=itemgetter(1), reverse=True)[:_CANDIDATES]
         # Names sharing much less of the query than the best ones cannot score near them.
-        floor = scores[best[0]] * _CANDIDATE_SHARE if best else 0.0
-        return [n for n in best if scores[n] >= floor]
+        floor = ranked[0][1] * _CANDIDATE_SHARE if ranked else 0.0
+        return [n for n, weight in ranked if weight >= floor]
