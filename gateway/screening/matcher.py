@@ -197,11 +197,13 @@ class Screener:
         # People leave out middle names and patronymics; companies rarely leave out a word.
         extra = EXTRA_WORD_WEIGHT if subject.kind == "person" else _ORGANISATION_EXTRA_WORD
         queried: list[tuple[str, ...]] = []
+        said: list[str] = []  # each of them as the subject wrote it
         for text in (subject.name, *subject.aliases):
             query = tuple(normalise(text, subject.kind).split())
             if not query or query in queried:
                 continue
             queried.append(query)
+            said.append(text)
             for name_id in self._candidates(query):
                 name = self._names[name_id]
                 scored = score_names(query, name.words, self._rarity, extra)
@@ -209,7 +211,6 @@ class Screener:
                 # On a tie the entry's earlier name wins: its primary name before its aliases.
                 if held is None or scored.score > held[0] or (scored.score == held[0] and name_id < held[1]):
                     best[name.entry] = (scored.score, name_id, len(queried) - 1, scored)
-        texts = [t for t in (subject.name, *subject.aliases)]
         hits: list[tuple[ListEntry, float, tuple[FieldCheck, ...], _Name, int, Alignment]] = []
         for entry_index, (name_score, name_id, query_index, scored) in best.items():
             if name_score + MAX_RAISE < threshold:
@@ -240,11 +241,7 @@ class Screener:
                 score = round(max(0.0, score - OUTRANKED), 4)
                 if score < threshold:
                     continue
-            query = queried[query_index]
-            said = next(
-                (t for t in texts if tuple(normalise(t, subject.kind).split()) == query), subject.name
-            )
-            explanation = explain(said, name.text, alignment, score, checks)
+            explanation = explain(said[query_index], name.text, alignment, score, checks)
             matches.append(Match(entry, score, name.text, explanation.reasons(), explanation))
         matches.sort(key=lambda m: (-m.score, m.entry.source, m.entry.entry_id))
         return matches

@@ -318,12 +318,18 @@ def score(
     if query == candidate:
         same = tuple((1.0, (i,), (i,)) for i in range(len(query)))
         return Scored(1.0, same, (), (), False, False)
-    scored: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = [
-        (similarity, (i,), (j,))
-        for i, a in enumerate(query)
-        for j, b in enumerate(candidate)
-        if (similarity := word_similarity(a, b)) > 0
-    ]
+    keys = [_opening(b) for b in candidate]
+    scored: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = []
+    for i, a in enumerate(query):
+        bare, first, folded = _opening(a)
+        for j, b in enumerate(candidate):
+            other = keys[j]
+            # Words that open with sounds no spelling swaps, as written and folded, cannot pair
+            # (unless one is written without vowels): skip the pair without looking it up.
+            if bare == other[0] and first != other[1] and folded != other[2]:
+                continue
+            if (similarity := word_similarity(a, b)) > 0:
+                scored.append((similarity, (i,), (j,)))
     # Two adjacent words on one side may be one word on the other: "Hua Wei" and "Huawei",
     # "Tian Jin" (from 天津) and "Tianjin". Only worth trying when the word counts differ.
     if len(query) != len(candidate):
@@ -372,6 +378,18 @@ def score(
         if compact > words:
             return Scored(round(compact, 6), tuple(chosen), left_query, left_candidate, True, initial)
     return Scored(words, tuple(chosen), left_query, left_candidate, False, initial)
+
+
+@functools.lru_cache(maxsize=65536)
+def _opening(word: str) -> tuple[bool, object, object]:
+    """What decides whether a word can pair with another at all: written without vowels or not,
+    and the group of its first letter as written and folded (:data:`_FIRST_LETTER`)."""
+    folded = fold(word) or word
+    return (
+        voweless(word),
+        _FIRST_LETTER.get(word[0], word[0]),
+        _FIRST_LETTER.get(folded[0], folded[0]),
+    )
 
 
 def _pair_order(pair: tuple[float, tuple[int, ...], tuple[int, ...]]) -> tuple[float, int]:
