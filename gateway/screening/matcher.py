@@ -101,6 +101,25 @@ def _forms(words: Sequence[str], *, listed: bool = False) -> list[set[str]]:
     return forms
 
 
+def best_candidates(scores: dict[int, float], size: int = _CANDIDATES) -> list[int]:
+    """The ``size`` names of highest weight, best first and, among equals, the list's earlier
+    names; less than ``_CANDIDATE_SHARE`` of the best one's weight and a name cannot score near it.
+
+    Two sorts in C (the second is stable, also in reverse) of the names at or above the best
+    ones' lowest weight, rather than a heap walked in Python.
+    """
+    if len(scores) > size:
+        cutoff = sorted(scores.values(), reverse=True)[size - 1]
+        top = [item for item in scores.items() if item[1] >= cutoff]
+    else:
+        top = list(scores.items())
+    top.sort()
+    top.sort(key=itemgetter(1), reverse=True)
+    ranked = top[:size]
+    floor = ranked[0][1] * _CANDIDATE_SHARE if ranked else 0.0
+    return [n for n, weight in ranked if weight >= floor]
+
+
 def _contender(
     query: tuple[str, ...],
     score: float,
@@ -317,8 +336,9 @@ class Screener:
                 for name_id, weight in found.items():
                     if weight > get(name_id, 0.0):
                         side[name_id] = weight
-        scores: dict[int, float] = {}
-        for found in per_word:
+        # Summed word by word in query order (a copy first: 0.0 + weight is the weight).
+        scores: dict[int, float] = dict(per_word[0]) if per_word else {}
+        for found in per_word[1:]:
             get = scores.get
             for name_id, weight in found.items():
                 scores[name_id] = get(name_id, 0.0) + weight
@@ -342,9 +362,4 @@ class Screener:
                             extra[name_id] = weight
                 for name_id, weight in extra.items():
                     scores[name_id] += weight
-        # The best first; among equals, the list's earlier names. Two sorts in C (the second is
-        # stable, also in reverse) rather than a heap walked in Python.
-        ranked = sorted(sorted(scores.items()), key=itemgetter(1), reverse=True)[:_CANDIDATES]
-        # Names sharing much less of the query than the best ones cannot score near them.
-        floor = ranked[0][1] * _CANDIDATE_SHARE if ranked else 0.0
-        return [n for n, weight in ranked if weight >= floor]
+        return best_candidates(scores)
