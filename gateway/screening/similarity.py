@@ -162,9 +162,9 @@ def _similarity(a: str, b: str) -> float:
     return score if score >= MIN_WORD_SIMILARITY else 0.0
 
 
-def similarity(a: str, b: str) -> float:
-    """Plain similarity of two words as written (the candidate search uses it), 0 below the minimum."""
-    return _similarity(a, b)
+# Plain similarity of two words as written, 0 below the minimum: what the candidate search uses,
+# thousands of times a screen (the cached function itself, not a wrapper around it).
+similarity = _similarity
 
 
 @functools.lru_cache(maxsize=65536)
