@@ -333,15 +333,12 @@ class Screener:
             k = position - len(query)
             for side in (per_word[k], per_word[k + 1]):
                 get = side.get
-                for name_id, weight in found.items():
-                    if weight > get(name_id, 0.0):
-                        side[name_id] = weight
+                side.update({n: weight for n, weight in found.items() if weight > get(n, 0.0)})
         # Summed word by word in query order (a copy first: 0.0 + weight is the weight).
         scores: dict[int, float] = dict(per_word[0]) if per_word else {}
         for found in per_word[1:]:
             get = scores.get
-            for name_id, weight in found.items():
-                scores[name_id] = get(name_id, 0.0) + weight
+            scores.update({n: get(n, 0.0) + weight for n, weight in found.items()})
         if not scores and ubiquitous:
             # Nothing but the commonest words ("Mohammed Ali"): the shortest names holding the two rarest.
             ubiquitous.sort(key=lambda w: len(self._postings[w]))
