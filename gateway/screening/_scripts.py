@@ -5,8 +5,10 @@
   says "zhong", "zhang", "xing"); one word per syllable, so that "Wang Weiming" and 王伟明
   share words.
 - Hangul: the syllable's letters (jamo) romanised as lists write North and South Korean names
-  (McCune-Reischauer without its marks: 김성호 "kim song ho", 리철민 "ri chol min"); the
-  matcher folds Revised Romanisation ("seong", "cheol") onto it.
+  (McCune-Reischauer without its marks: 김성호 "kim song ho", 리철민 "ri chol min"), with
+  its voicing: k, t, p after a vowel or a nasal within a name are g, d, b, as the lists write
+  them (박용복 "pak yong bok", 한덕원 "han dok won", 류국승 "ryu guk sung"); the matcher folds
+  Revised Romanisation ("seong", "cheol") onto it.
 - Arabic script (Arabic, Persian): the article ال is split off as "al", "عبد الله" is
   "abdullah" and any other "عبد ال..." "abdul"; the rest is written as its consonants only
   (محمد "mhmd", رائد "rd"), because the script leaves short vowels out and its long ones are
@@ -25,7 +27,7 @@ from anyascii import anyascii
 __all__ = ["ARABIC_SCRIPT", "arabic", "han", "hangul"]
 
 _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+_HANGUL_RUN = re.compile(r"[\uac00-\ud7a3]+")
 ARABIC_SCRIPT = re.compile(r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
 
 _INITIALS = (
@@ -66,9 +68,25 @@ def _syllable(char: str) -> str:
     return _INITIALS[initial] + _VOWELS[vowel] + _FINALS[final]
 
 
+# A plain stop after a voiced sound is voiced (McCune-Reischauer): only the first syllable of a
+# run (the surname) keeps k, t, p, unless the syllable before ends in another stop.
+_VOICED = {"k": "g", "t": "d", "p": "b"}
+_VOICED_END = ("a", "e", "i", "o", "u", "n", "m", "ng", "l")
+
+
+def _run(run: str) -> str:
+    words: list[str] = []
+    for char in run:
+        word = _syllable(char)
+        if words and words[-1].endswith(_VOICED_END) and word[:1] in _VOICED and word[1:2] != word[:1]:
+            word = _VOICED[word[0]] + word[1:]
+        words.append(word)
+    return " ".join(words)
+
+
 def hangul(text: str) -> str:
     """Each Hangul syllable as its own romanised word."""
-    return _HANGUL.sub(lambda m: f" {_syllable(m[0])} ", text)
+    return _HANGUL_RUN.sub(lambda m: f" {_run(m[0])} ", text)
 
 
 @functools.cache

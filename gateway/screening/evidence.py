@@ -5,10 +5,16 @@ field the subject and the entry both have is checked, and moves the score:
 
 - identifier (passport, registration number): the same one +0.20 (the same number is the
   same party); different ones count nothing (the list rarely says which kind it holds);
-- date of birth: +0.05 the same date, +0.03 the same year, 0 a year apart, -0.20 two or
-  more years apart (alone enough to clear a perfect name);
-- country (nationality, residence, incorporation): +0.02 shared, -0.05 disjoint (people live
-  abroad);
+- date of birth: +0.05 the same date, +0.03 the same year (one side gives only the year), 0
+  a year apart or another date in the same year, -0.20 two or more years apart (alone enough
+  to clear a perfect name);
+- country (nationality, residence, incorporation): +0.02 shared, -0.08 disjoint (people live
+  abroad), -0.12 when the name matched only in part (a word left unpaired on one side, an
+  initial for a word): an exact name is strong evidence that a country alone should not
+  overturn, but a name short of a word is what a namesake's looks like, and then the country
+  is what tells them apart (in log-odds, the same evidence moves an uncertain match further);
+  not counted when the same full date of birth or the same identifier says who it is (the
+  country is then where the person lives now);
 - kind (person, organisation, vessel, aircraft): -0.30 when they differ;
 - legal form (organisations; :mod:`.legal_forms`): +0.02 the same family ("LLC" and "OOO"),
   -0.05 forms of different families or places ("Pte. Ltd." and "GmbH"), -0.03 a form specific
@@ -33,7 +39,7 @@ __all__ = ["Explanation", "FieldCheck", "Subject", "weigh"]
 
 _SAME_ID = 0.20
 _SAME_DATE, _SAME_YEAR, _OTHER_YEAR = 0.05, 0.03, -0.20
-_SAME_COUNTRY, _OTHER_COUNTRY = 0.02, -0.08
+_SAME_COUNTRY, _OTHER_COUNTRY, _OTHER_COUNTRY_PARTIAL = 0.02, -0.08, -0.12
 _OTHER_KIND = -0.30
 _SAME_FORM, _OTHER_FORM, _FORM_ELSEWHERE = 0.02, -0.05, -0.03
 MAX_RAISE = _SAME_ID + _SAME_DATE + _SAME_COUNTRY + _SAME_FORM
@@ -101,8 +107,13 @@ def _identifier(value: str) -> str:
     return _NOT_ID.sub("", value.upper())
 
 
-def weigh(subject: Subject, entry: ListEntry, name_score: float) -> tuple[float, tuple[FieldCheck, ...]]:
-    """The name score raised or lowered by the fields both sides have, and each check."""
+def weigh(
+    subject: Subject, entry: ListEntry, name_score: float, *, partial: bool = False
+) -> tuple[float, tuple[FieldCheck, ...]]:
+    """The name score raised or lowered by the fields both sides have, and each check.
+
+    ``partial``: the name matched only in part (words left unpaired, or an initial for a word).
+    """
     checks: list[FieldCheck] = []
     subject_ids = {i for i in map(_identifier, subject.identifiers) if i}
     entry_ids = {i for i in map(_identifier, entry.identifiers) if i}
@@ -120,8 +131,12 @@ def weigh(subject: Subject, entry: ListEntry, name_score: float) -> tuple[float,
     entry_years = [y for y in (_year(d) for d in entry.birth_dates) if y is not None]
     if subject_year is not None and entry_years:
         gap = min(abs(subject_year - y) for y in entry_years)
-        if subject.birth_date in entry.birth_dates and len(subject.birth_date or "") == 10:
+        full = len(subject.birth_date or "") == 10
+        if full and subject.birth_date in entry.birth_dates:
             checks.append(FieldCheck("birth_date", "agrees", "birth date matches", _SAME_DATE))
+        elif gap == 0 and full and all(len(d) == 10 for d in entry.birth_dates):
+            # Both give the full date, and the dates differ: the same year is chance.
+            checks.append(FieldCheck("birth_date", "close", "birth year matches, not the date", 0.0))
         elif gap == 0:
             checks.append(FieldCheck("birth_date", "agrees", "birth year matches", _SAME_YEAR))
         elif gap == 1:
@@ -136,7 +151,14 @@ def weigh(subject: Subject, entry: ListEntry, name_score: float) -> tuple[float,
                 FieldCheck("country", "agrees", f"country matches ({', '.join(shared)})", _SAME_COUNTRY)
             )
         else:
-            checks.append(FieldCheck("country", "differs", "country differs", _OTHER_COUNTRY))
+            # The same full date of birth or identifier: the country is where they live now.
+            if any(c.field in ("identifier", "birth_date") and c.effect >= _SAME_DATE for c in checks):
+                detail, effect = "country differs (not counted: the birth date or identifier matches)", 0.0
+            elif partial:
+                detail, effect = "country differs (and the name matched only in part)", _OTHER_COUNTRY_PARTIAL
+            else:
+                detail, effect = "country differs", _OTHER_COUNTRY
+            checks.append(FieldCheck("country", "differs", detail, effect))
     if subject.kind == "organisation" and entry.kind in ("organisation", "unknown"):
         check = _legal_form(subject, entry, subject_countries)
         if check is not None:

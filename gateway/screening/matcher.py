@@ -16,9 +16,9 @@ best few are scored in full.
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 
 import msgspec
 
@@ -29,13 +29,15 @@ from .ranking import OUTRANKED, Contender, outranked
 from .similarity import (
     EXTRA_WORD_WEIGHT,
     Alignment,
-    align,
+    Scored,
+    explained,
     fold,
     name_similarity,
     similarity,
     skeleton,
     voweless,
 )
+from .similarity import score as score_names
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -97,6 +99,25 @@ def _forms(words: Sequence[str], *, listed: bool = False) -> list[set[str]]:
         forms.append({w, fold(w)} | ({bare} if keep else set()))
     forms += [{words[k] + words[k + 1]} for k in range(len(words) - 1)]
     return forms
+
+
+def best_candidates(scores: dict[int, float], size: int = _CANDIDATES) -> list[int]:
+    """The ``size`` names of highest weight, best first and, among equals, the list's earlier
+    names; less than ``_CANDIDATE_SHARE`` of the best one's weight and a name cannot score near it.
+
+    Two sorts in C (the second is stable, also in reverse) of the names at or above the best
+    ones' lowest weight, rather than a heap walked in Python.
+    """
+    if len(scores) > size:
+        cutoff = sorted(scores.values(), reverse=True)[size - 1]
+        top = [item for item in scores.items() if item[1] >= cutoff]
+    else:
+        top = list(scores.items())
+    top.sort()
+    top.sort(key=itemgetter(1), reverse=True)
+    ranked = top[:size]
+    floor = ranked[0][1] * _CANDIDATE_SHARE if ranked else 0.0
+    return [n for n, weight in ranked if weight >= floor]
 
 
 def _contender(
@@ -190,33 +211,36 @@ class Screener:
 
     def screen(self, subject: Subject, threshold: float = DEFAULT_THRESHOLD) -> list[Match]:
         """Entries scoring at least ``threshold``, one match per entry (its best), best first."""
-        best: dict[int, tuple[float, int, int]] = {}  # entry -> (name score, name id, query index)
+        # entry -> (name score, name id, query index, the pairing that gave the score)
+        best: dict[int, tuple[float, int, int, Scored]] = {}
         # People leave out middle names and patronymics; companies rarely leave out a word.
         extra = EXTRA_WORD_WEIGHT if subject.kind == "person" else _ORGANISATION_EXTRA_WORD
         queried: list[tuple[str, ...]] = []
+        said: list[str] = []  # each of them as the subject wrote it
         for text in (subject.name, *subject.aliases):
             query = tuple(normalise(text, subject.kind).split())
             if not query or query in queried:
                 continue
             queried.append(query)
+            said.append(text)
             for name_id in self._candidates(query):
                 name = self._names[name_id]
-                score = name_similarity(query, name.words, self._rarity, extra)
+                scored = score_names(query, name.words, self._rarity, extra)
                 held = best.get(name.entry)
                 # On a tie the entry's earlier name wins: its primary name before its aliases.
-                if held is None or score > held[0] or (score == held[0] and name_id < held[1]):
-                    best[name.entry] = (score, name_id, len(queried) - 1)
-        texts = [t for t in (subject.name, *subject.aliases)]
+                if held is None or scored.score > held[0] or (scored.score == held[0] and name_id < held[1]):
+                    best[name.entry] = (scored.score, name_id, len(queried) - 1, scored)
         hits: list[tuple[ListEntry, float, tuple[FieldCheck, ...], _Name, int, Alignment]] = []
-        for entry_index, (name_score, name_id, query_index) in best.items():
+        for entry_index, (name_score, name_id, query_index, scored) in best.items():
             if name_score + MAX_RAISE < threshold:
                 continue
             entry = self._entries[entry_index]
-            score, checks = weigh(subject, entry, name_score)
-            if score >= threshold:
+            partial = bool(scored.left_query or scored.left_candidate or scored.initial)
+            total, checks = weigh(subject, entry, name_score, partial=partial)
+            if total >= threshold:
                 name = self._names[name_id]
-                alignment = align(queried[query_index], name.words, self._rarity, extra)
-                hits.append((entry, score, checks, name, query_index, alignment))
+                alignment = explained(queried[query_index], name.words, scored)
+                hits.append((entry, total, checks, name, query_index, alignment))
         beaten = (
             outranked([_contender(queried[h[4]], *h[1:3], *h[4:]) for h in hits]) if len(hits) > 1 else {}
         )
@@ -236,11 +260,7 @@ class Screener:
                 score = round(max(0.0, score - OUTRANKED), 4)
                 if score < threshold:
                     continue
-            query = queried[query_index]
-            said = next(
-                (t for t in texts if tuple(normalise(t, subject.kind).split()) == query), subject.name
-            )
-            explanation = explain(said, name.text, alignment, score, checks)
+            explanation = explain(said[query_index], name.text, alignment, score, checks)
             matches.append(Match(entry, score, name.text, explanation.reasons(), explanation))
         matches.sort(key=lambda m: (-m.score, m.entry.source, m.entry.entry_id))
         return matches
@@ -255,6 +275,27 @@ class Screener:
                 if found > hits.get(word_id, 0.0):
                     hits[word_id] = found
 
+    def _found(
+        self, hits: dict[int, float], ubiquitous: list[int], common: list[tuple[int, float]]
+    ) -> dict[int, float]:
+        """Name id -> the weight of the best of ``hits`` (list words, with their similarity)
+        each name holds; the ubiquitous words are set aside into ``ubiquitous`` and ``common``."""
+        groups: list[tuple[float, list[int]]] = []
+        for word_id, word_similarity in hits.items():
+            posting = self._postings[word_id]
+            if len(posting) > self._ubiquitous:
+                ubiquitous.append(word_id)
+                common.append((word_id, word_similarity))
+                continue
+            # Near misses ("jong" for "yong") count less than the word itself.
+            groups.append((self._weights[word_id] * (word_similarity - 0.5) / 0.5, posting))
+        # Each name takes its best weight: lowest first, every higher one written over it (in C).
+        groups.sort(key=itemgetter(0))
+        found: dict[int, float] = {}
+        for weight, posting in groups:
+            found.update(dict.fromkeys(posting, weight))
+        return found
+
     def _candidates(self, query: tuple[str, ...]) -> list[int]:
         """Names sharing the most and rarest words of ``query``, give or take an edit."""
         ubiquitous: list[int] = []
@@ -265,29 +306,25 @@ class Screener:
             hits: dict[int, float] = {}  # word id -> similarity
             for form in forms:
                 self._lookup(form, hits)
+            common.append([])
             if not hits and position < len(query) and len(query[position]) >= _MIN_SPLIT_LENGTH:
                 # Two words written as one, one of them misspelt ("crytalharbor"): look up the
-                # halves, where one of them is a word of the list.
+                # halves, where one of them is a word of the list; a name counts the best hit of
+                # either half, as it would for the two words written apart.
                 word = query[position]
+                lefts: dict[int, float] = {}
+                rights: dict[int, float] = {}
                 for cut in range(3, len(word) - 2):
                     left, right = word[:cut], word[cut:]
                     if left in self._word_ids or right in self._word_ids:
-                        self._lookup(left, hits)
-                        self._lookup(right, hits)
-            found: dict[int, float] = {}
-            common.append([])
-            for word_id, word_similarity in hits.items():
-                posting = self._postings[word_id]
-                if len(posting) > self._ubiquitous:
-                    ubiquitous.append(word_id)
-                    common[-1].append((word_id, word_similarity))
-                    continue
-                # Near misses ("jong" for "yong") count less than the word itself.
-                weight = self._weights[word_id] * (word_similarity - 0.5) / 0.5
+                        self._lookup(left, lefts)
+                        self._lookup(right, rights)
+                found = self._found(lefts, ubiquitous, common[-1])
                 get = found.get
-                for name_id in posting:
-                    if weight > get(name_id, 0.0):
-                        found[name_id] = weight
+                for name_id, weight in self._found(rights, ubiquitous, common[-1]).items():
+                    found[name_id] = get(name_id, 0.0) + weight
+            else:
+                found = self._found(hits, ubiquitous, common[-1])
             if position < len(query):
                 per_word.append(found)
                 continue
@@ -296,14 +333,12 @@ class Screener:
             k = position - len(query)
             for side in (per_word[k], per_word[k + 1]):
                 get = side.get
-                for name_id, weight in found.items():
-                    if weight > get(name_id, 0.0):
-                        side[name_id] = weight
-        scores: dict[int, float] = {}
-        for found in per_word:
+                side.update({n: weight for n, weight in found.items() if weight > get(n, 0.0)})
+        # Summed word by word in query order (a copy first: 0.0 + weight is the weight).
+        scores: dict[int, float] = dict(per_word[0]) if per_word else {}
+        for found in per_word[1:]:
             get = scores.get
-            for name_id, weight in found.items():
-                scores[name_id] = get(name_id, 0.0) + weight
+            scores.update({n: get(n, 0.0) + weight for n, weight in found.items()})
         if not scores and ubiquitous:
             # Nothing but the commonest words ("Mohammed Ali"): the shortest names holding the two rarest.
             ubiquitous.sort(key=lambda w: len(self._postings[w]))
@@ -324,7 +359,4 @@ class Screener:
                             extra[name_id] = weight
                 for name_id, weight in extra.items():
                     scores[name_id] += weight
-        best = heapq.nlargest(_CANDIDATES, scores, key=scores.__getitem__)
-        # Names sharing much less of the query than the best ones cannot score near them.
-        floor = scores[best[0]] * _CANDIDATE_SHARE if best else 0.0
-        return [n for n in best if scores[n] >= floor]
+        return best_candidates(scores)

@@ -17,7 +17,9 @@
 - The name score is the length-weighted share of matched words. An unpaired word facing an
   unpaired word on the other side is a *conflict* ("Petrovich" vs "Nikolaevich": a namesake)
   and counts in full; a word with no counterpart (a middle name one side left out) counts
-  only a third.
+  only a third, and a patronymic ("Vyacheslavovich", "Ivanovna", "Aliyevich", "oglu") a tenth:
+  Russian international passports and most documents in Latin script do not carry it, so
+  leaving it out is the norm, not a difference.
 - Two adjacent words may pair with one word on the other side ("Hua Wei" ~ "Huawei", "Tian
   Jin" from 天津 ~ "Tianjin"), and whole names are also compared with all spaces removed.
 """
@@ -30,11 +32,23 @@ import functools
 import itertools
 import re
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import msgspec
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
-__all__ = ["Alignment", "WordPair", "align", "fold", "name_similarity", "skeleton", "word_similarity"]
+__all__ = [
+    "Alignment",
+    "Scored",
+    "WordPair",
+    "align",
+    "explained",
+    "fold",
+    "name_similarity",
+    "score",
+    "skeleton",
+    "word_similarity",
+]
 
 MIN_WORD_SIMILARITY = 0.75
 _INITIAL_SIMILARITY = 0.9
@@ -44,6 +58,9 @@ _COMPACT_DISCOUNT = 0.98  # a match only once spaces are removed is never perfec
 _FOLDED_EQUAL = 0.98  # nor is one only once transliteration variants are merged
 _SHUFFLED = 0.85  # factor for a name whose words pair in another order than a rotation
 _LONE_SYLLABLE = 1.0  # share of its length a left-out word that is one pinyin syllable counts
+_PATRONYMIC_WEIGHT = 0.1  # ... and a patronymic
+# East Slavic patronymics as OFAC, ICAO and popular transliterations end them, and the Turkic ones.
+_PATRONYMIC = re.compile(r"(?:[oe]vi?ch|[oe]vych|[oe]vna|ivna|ichna|ogl[yu]|kyzy|qizi)$")
 
 # Whole words that are one name in two romanisations: Korean surnames (South -> North, as the
 # sanctions lists write them) and the Arabic article.
@@ -145,9 +162,9 @@ def _similarity(a: str, b: str) -> float:
     return score if score >= MIN_WORD_SIMILARITY else 0.0
 
 
-def similarity(a: str, b: str) -> float:
-    """Plain similarity of two words as written (the candidate search uses it), 0 below the minimum."""
-    return _similarity(a, b)
+# Plain similarity of two words as written, 0 below the minimum: what the candidate search uses,
+# thousands of times a screen (the cached function itself, not a wrapper around it).
+similarity = _similarity
 
 
 @functools.lru_cache(maxsize=65536)
@@ -250,6 +267,20 @@ def name_similarity(
     return align(tuple(query), tuple(candidate), weight, extra).score
 
 
+class Scored(NamedTuple):
+    """A name pair scored, before its word pairs are spelt out (:func:`explained`): what the
+    screen keeps for every candidate, most of which are never shown."""
+
+    score: float
+    chosen: tuple[tuple[float, tuple[int, ...], tuple[int, ...]], ...]
+    """The pairs taken: (similarity, query word indices, candidate word indices)."""
+    left_query: tuple[str, ...]
+    left_candidate: tuple[str, ...]
+    compact: bool
+    initial: bool
+    """Some pair is an initial and a word."""
+
+
 def align(
     query: tuple[str, ...],
     candidate: tuple[str, ...],
@@ -261,39 +292,69 @@ def align(
     Each word counts by its length times ``weight(word)``: the screener passes how rare the
     word is on the list, so that "Al Noor" decides more than "Global Trading" does.
     """
+    return explained(query, candidate, score(query, candidate, weight, extra))
+
+
+def explained(query: tuple[str, ...], candidate: tuple[str, ...], scored: Scored) -> Alignment:
+    """The :class:`Alignment` of a scored pair: each word pair with how its words matched."""
+    pairs = []
+    for similarity, qs, cs in scored.chosen:
+        a, b = " ".join(query[i] for i in qs), " ".join(candidate[j] for j in cs)
+        how = "joined" if len(qs) + len(cs) > 2 else _how(a, b, similarity)
+        pairs.append(WordPair(a, b, round(similarity, 4), how))
+    return Alignment(
+        scored.score, tuple(pairs), scored.left_query, scored.left_candidate, compact=scored.compact
+    )
+
+
+def score(
+    query: tuple[str, ...],
+    candidate: tuple[str, ...],
+    weight: Callable[[str], float] | None = None,
+    extra: float = EXTRA_WORD_WEIGHT,
+) -> Scored:
+    """:func:`align`'s score and pairing, without spelling out the pairs."""
     size: Callable[[str], float] = (lambda w: len(w) * weight(w)) if weight is not None else len
     if query == candidate:
-        return Alignment(1.0, tuple(WordPair(w, w, 1.0, "same") for w in query), (), ())
-    scored: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = [
-        (score, (i,), (j,))
-        for i, a in enumerate(query)
-        for j, b in enumerate(candidate)
-        if (score := word_similarity(a, b)) > 0
-    ]
+        same = tuple((1.0, (i,), (i,)) for i in range(len(query)))
+        return Scored(1.0, same, (), (), False, False)
+    keys = [_opening(b) for b in candidate]
+    scored: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = []
+    for i, a in enumerate(query):
+        bare, first, folded = _opening(a)
+        for j, b in enumerate(candidate):
+            other = keys[j]
+            # Words that open with sounds no spelling swaps, as written and folded, cannot pair
+            # (unless one is written without vowels): skip the pair without looking it up.
+            if bare == other[0] and first != other[1] and folded != other[2]:
+                continue
+            if (similarity := word_similarity(a, b)) > 0:
+                scored.append((similarity, (i,), (j,)))
     # Two adjacent words on one side may be one word on the other: "Hua Wei" and "Huawei",
     # "Tian Jin" (from 天津) and "Tianjin". Only worth trying when the word counts differ.
     if len(query) != len(candidate):
         scored += _joined_pairs(query, candidate, flip=False)
         scored += _joined_pairs(candidate, query, flip=True)
     # Best pairs first; at equal score, the one covering more words.
-    scored.sort(key=lambda p: (p[0], len(p[1]) + len(p[2])), reverse=True)
+    scored.sort(key=_pair_order, reverse=True)
     used_query: set[int] = set()
     used_candidate: set[int] = set()
     matched = matched_length = 0.0
-    pairs: list[WordPair] = []
-    order: list[tuple[int, int]] = []  # (query index, candidate index) of the first word of each pair
-    for score, qs, cs in scored:
+    chosen = []
+    initial = False
+    for pair in scored:
+        similarity, qs, cs = pair
         if used_query.intersection(qs) or used_candidate.intersection(cs):
             continue
         used_query.update(qs)
         used_candidate.update(cs)
-        order.append((qs[0], cs[0]))
+        chosen.append(pair)
         length = sum(size(query[i]) for i in qs) + sum(size(candidate[j]) for j in cs)
-        matched += score * length
+        matched += similarity * length
         matched_length += length
-        a, b = " ".join(query[i] for i in qs), " ".join(candidate[j] for j in cs)
-        how = "joined" if len(qs) + len(cs) > 2 else _how(a, b, score)
-        pairs.append(WordPair(a, b, round(score, 4), how))
+        if len(qs) == 1 and len(cs) == 1:
+            a, b = query[qs[0]], candidate[cs[0]]
+            initial = initial or ((len(a) == 1 or len(b) == 1) and a != b)
     left_query = tuple(w for i, w in enumerate(query) if i not in used_query)
     left_candidate = tuple(w for j, w in enumerate(candidate) if j not in used_candidate)
     penalty = 0.0
@@ -304,11 +365,9 @@ def align(
         conflict = sum(map(len, lq[:n])) + sum(map(len, lc[:n]))
         # A word left out counts a share of its length, but a lone Chinese syllable in full:
         # "Zhao Wei" is not "Zhao Weiyong" (a given name is one or two syllables).
-        penalty = conflict + sum(
-            len(w) * (_LONE_SYLLABLE if _ONE_SYLLABLE.fullmatch(w) else extra) for w in lq[n:] + lc[n:]
-        )
+        penalty = conflict + sum(len(w) * _left_out(w, extra) for w in lq[n:] + lc[n:])
     words = matched / (matched_length + penalty) if matched_length else 0.0
-    if not _in_turn(order):
+    if len(chosen) >= 3 and not _in_turn([(qs[0], cs[0]) for _, qs, cs in chosen]):
         words *= _SHUFFLED
     if words < _COMPACT_DISCOUNT:
         # All spaces removed ("H U A W E I"). Each edit counts double: this comparison is only
@@ -317,8 +376,33 @@ def align(
             1 - 2 * Levenshtein.normalized_distance("".join(query), "".join(candidate))
         ) * _COMPACT_DISCOUNT
         if compact > words:
-            return Alignment(round(compact, 6), tuple(pairs), left_query, left_candidate, compact=True)
-    return Alignment(words, tuple(pairs), left_query, left_candidate)
+            return Scored(round(compact, 6), tuple(chosen), left_query, left_candidate, True, initial)
+    return Scored(words, tuple(chosen), left_query, left_candidate, False, initial)
+
+
+@functools.lru_cache(maxsize=65536)
+def _opening(word: str) -> tuple[bool, object, object]:
+    """What decides whether a word can pair with another at all: written without vowels or not,
+    and the group of its first letter as written and folded (:data:`_FIRST_LETTER`)."""
+    folded = fold(word) or word
+    return (
+        voweless(word),
+        _FIRST_LETTER.get(word[0], word[0]),
+        _FIRST_LETTER.get(folded[0], folded[0]),
+    )
+
+
+def _pair_order(pair: tuple[float, tuple[int, ...], tuple[int, ...]]) -> tuple[float, int]:
+    return pair[0], len(pair[1]) + len(pair[2])
+
+
+def _left_out(word: str, extra: float) -> float:
+    """The share of its length a word with no counterpart counts."""
+    if _ONE_SYLLABLE.fullmatch(word):
+        return _LONE_SYLLABLE
+    if len(word) >= 4 and _PATRONYMIC.search(word):
+        return min(extra, _PATRONYMIC_WEIGHT)
+    return extra
 
 
 def _in_turn(order: list[tuple[int, int]]) -> bool:

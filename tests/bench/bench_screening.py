@@ -26,7 +26,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from _support import machine_lines
 
 from gateway.screening import DEFAULT_THRESHOLD, Screener
-from tests.screening_eval.evaluate import SEEDS, EvalSet, by_category, evaluation_set, figures, run
+from tests.screening_eval.evaluate import (
+    SEEDS,
+    EvalSet,
+    by_category,
+    causes,
+    evaluation_set,
+    figures,
+    run,
+)
 from tests.screening_eval.generate import build_queries
 
 
@@ -107,6 +115,14 @@ def main(argv: list[str] | None = None) -> int:
         f" variants found, {flagged} of {sum(len(v) for k, v in cases.items() if not k.startswith('variant'))}"
         " names not on the list flagged"
     )
+
+    false, missed = causes(outcomes, t)
+    print(f"\ncounted false alerts at {t:.2f}, by cause: {sum(false.values())}")
+    for key, n in sorted(false.items(), key=lambda kv: -kv[1]):
+        print(f"  {key:<90} {n:>4}")
+    print(f"variants missed at {t:.2f}, by cause: {sum(missed.values())}")
+    for key, n in sorted(missed.items(), key=lambda kv: -kv[1]):
+        print(f"  {key:<90} {n:>4}")
 
     shown_missed = shown_false = 0
     for o in outcomes:

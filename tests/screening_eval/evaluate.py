@@ -162,3 +162,61 @@ def by_category(outcomes: Sequence[Outcome], threshold: float) -> dict[str, list
             bad = any(m.score >= threshold and m.entry.entry_id not in o.plausible for m in o.matches)
             rows.setdefault(f"not listed, flagged: {o.query.category}", []).append(bad)
     return rows
+
+
+def false_alert_cause(outcome: Outcome, match: Match) -> str:
+    """Why a counted false alert alerted, read from its explanation: what kind of name match it
+    is (the bench sums these, to show which lever is left)."""
+    e = match.explanation
+    side = "variant of another entry" if outcome.query.target is not None else "name not on the list"
+    if any(p.how == "initial" for p in e.pairs):
+        shape = "an initial fits the listed name"
+    elif e.unpaired_subject and e.unpaired_listed:
+        shape = "words on both sides unpaired"
+    elif e.unpaired_subject:
+        shape = "the customer's name has a word more"
+    elif e.unpaired_listed:
+        shape = "the listed name has a word more"
+    elif any(p.how == "spelling" for p in e.pairs):
+        shape = "the same words but one spelt differently"
+    elif e.name_score >= 0.98:
+        shape = "the same name; fields do not tell them apart enough"
+    else:
+        shape = "the same words, joined, transliterated or in another order"
+    return f"{side}: {shape}"
+
+
+def miss_cause(outcome: Outcome, threshold: float) -> str:
+    """Why a variant's entry was not alerted."""
+    target = outcome.query.target
+    best = next((m for m in outcome.matches if m.entry.entry_id == target), None)
+    if best is None:
+        return "not proposed, or its name scores far below"
+    fields = {c.field: c for c in best.explanation.fields}
+    if "ranking" in fields:
+        return "outranked by another entry"
+    if best.explanation.name_score >= threshold:
+        lowered = sorted(f for f, c in fields.items() if c.effect < 0)
+        return f"name enough, lowered by: {', '.join(lowered)}"
+    if best.explanation.unpaired_listed and not best.explanation.unpaired_subject:
+        return "name below: the listed name has a word more"
+    if best.explanation.unpaired_subject and not best.explanation.unpaired_listed:
+        return "name below: the customer's name has a word more"
+    return "name below: other"
+
+
+def causes(outcomes: Sequence[Outcome], threshold: float) -> tuple[dict[str, int], dict[str, int]]:
+    """Counted false alerts and missed variants at ``threshold``, by cause."""
+    false: dict[str, int] = {}
+    missed: dict[str, int] = {}
+    for o in outcomes:
+        for m in o.matches:
+            if m.score >= threshold and not is_correct(o, m) and m.entry.entry_id not in o.plausible:
+                key = false_alert_cause(o, m)
+                false[key] = false.get(key, 0) + 1
+        if o.query.target is not None and not any(
+            is_correct(o, m) and m.score >= threshold for m in o.matches
+        ):
+            key = miss_cause(o, threshold)
+            missed[key] = missed.get(key, 0) + 1
+    return false, missed

@@ -3,6 +3,24 @@
 Everything is drawn from a seeded ``random.Random``, so a seed names one set. The rules were
 written before the matcher was tuned on them (issue 19), and the hand-curated hard cases in
 ``tests/fixtures/screening/eval/hard_cases.toml`` complement them; see ``evaluate.py``.
+
+Corrected in the third round, each for a stated fault of the set, not for a figure (the figures
+before and after are in tests/bench/README.md, the old matcher measured on both sets):
+
+- Two changes to one variant were applied in the order drawn, so "middle name dropped" after
+  "honorific added" or "reordered" dropped the *first* name ("Gen. Myong Min" for "Kang Myong
+  Min", "Col. Hassan Aziz" for "Abdullah Hassan Aziz"), and after "into Cyrillic" (first name and
+  surname only) the surname ("Ирина" for "Irina Vladimirovna Bogdanova"). They are now applied in
+  the order a real variant comes about (``_ORDER``), a middle name is dropped only from three
+  words or more, and a variant is labelled by the changes that changed it.
+- Korean names got "middle name dropped" and "middle name as initial": a Korean name has no
+  middle name, and "Jo Song" is not "Jo Su Song" (the given name is Su Song). Those changes are
+  no longer made to Korean names.
+- The :class:`Oracle` (which sets aside alerts a reviewer could not settle from the data) read
+  "Dr." and "S.r.l." as name words, could not see that "M." may stand for "Murat", found a listed
+  name with fewer words than the customer's only through the customer's rarest word, and judged a
+  misspelt variant on its misspelling alone. Its rules are unchanged; it now applies them as its
+  docstring says (:func:`.names.oracle_words`).
 """
 
 from __future__ import annotations
@@ -15,7 +33,7 @@ from typing import Literal
 
 from gateway.screening import ListEntry, Subject
 
-from .names import Names, drop_legal, plain, strip_accents
+from .names import Names, drop_legal, oracle_words, plain, strip_accents
 from .pools import (
     ABBREVIATIONS,
     ALL_COUNTRIES,
@@ -133,15 +151,12 @@ Op = tuple[str, Callable[[str], str]]
 def person_ops(rng: random.Random, name: str, party: Party) -> list[Op]:
     words = name.split()
     ops: list[Op] = [("misspelt", lambda n: typo(rng, n))]
-    if len(words) >= 3:
-        ops.append(("middle name dropped", lambda n: " ".join(n.split()[:1] + n.split()[2:])))
-        ops.append(
-            (
-                "middle name as initial",
-                lambda n: initial(n, 1, at_least=3),
-            )
-        )
-    else:
+    if len(words) >= 3 and party.culture != "ko":
+        # A Korean name has no middle name: "Kang Myong Min" is Kang with the given name Myong
+        # Min, and "Kang Min" or "Kang M. Min" would be another name.
+        ops.append(("middle name dropped", drop_middle))
+        ops.append(("middle name as initial", lambda n: initial(n, 1, at_least=3)))
+    elif len(words) < 3:
         pool = {"ru": RU_PATRONYMIC, "es": ES_SURNAME, "en": EN_FIRST}.get(party.culture, EN_FIRST)
         extra = translit(rng.choice(pool), "ofac") if party.culture == "ru" else rng.choice(pool)
         ops.append(("middle name added", lambda n: " ".join([n.split()[0], extra, *n.split()[1:]])))
@@ -211,8 +226,17 @@ def positive(rng: random.Random, entry: ListEntry, party: Party) -> Query:
     else:
         ops = person_ops(rng, name, party) if party.kind == "person" else organisation_ops(rng, name, party)
         chosen = rng.sample(ops, k=min(len(ops), rng.choice((1, 1, 2))))
-    for _, op in chosen:
-        name = op(name)
+    # Two changes are made in the order a real variant comes about: a name written in another
+    # script first (those ops write the party's whole name anew), words left out or shortened
+    # before the order changes, a title last. Otherwise "middle name dropped" after "honorific
+    # added" or "reordered" would drop the first name. Only changes that changed the name label it.
+    chosen.sort(key=lambda op: _ORDER.get(op[0], 2))
+    made = []
+    for label, op in chosen:
+        changed = op(name)
+        if changed != name or label == "alias given":
+            made.append(label)
+        name = changed
     birth = None
     if entry.birth_dates and rng.random() < 0.7:
         birth = entry.birth_dates[0] if rng.random() < 0.7 else entry.birth_dates[0][:4]
@@ -227,7 +251,35 @@ def positive(rng: random.Random, entry: ListEntry, party: Party) -> Query:
         birth_date=birth,
         identifiers=identifiers,
     )
-    return Query(subject, " + ".join(sorted(label for label, _ in chosen)), entry.entry_id)
+    return Query(subject, " + ".join(sorted(made)) or "unchanged", entry.entry_id)
+
+
+_ORDER = {
+    **dict.fromkeys(
+        (
+            "into Cyrillic",
+            "other transliteration",
+            "Chinese characters",
+            "pinyin with tone marks",
+            "pinyin with tone numbers",
+            "into Hangul",
+            "South Korean romanisation",
+            "into Arabic script",
+            "into Persian script",
+        ),
+        0,
+    ),
+    **dict.fromkeys(("middle name dropped", "middle name as initial", "first name as initial"), 1),
+    **dict.fromkeys(("reordered", "surname first, comma"), 3),
+    "honorific added": 4,
+}
+
+
+def drop_middle(name: str) -> str:
+    """The second of three or more words left out; a name of two words (a script form may have
+    only the first name and the surname) is left as it is."""
+    words = name.split()
+    return " ".join(words[:1] + words[2:]) if len(words) >= 3 else name
 
 
 def initial(name: str, k: int, *, at_least: int) -> str:
@@ -430,54 +482,81 @@ class Oracle:
 
     Random names collide: "Rosa Medina Gomez" is not on the list, but "Rosa Medina" is, with no
     date of birth; any screening engine should raise that, and a reviewer decide. Such pairs are
-    counted apart, not as false positives. The test is plain on purpose (no fuzzy matching): all
-    of one name's words among the other's, at least two of them, the same kind, and no date of
-    birth or country that tells the two apart.
+    counted apart, not as false positives (alerts per query still counts them). The test is plain
+    on purpose (no fuzzy matching): all of one name's words among the other's, at least two of
+    them, the same kind, and no date of birth or country that tells the two apart. A word of one
+    letter is an initial, and stands for any word it begins ("M. Erener" may be Murat Erener as
+    well as Mehmet Erener). Names are read by :func:`.names.oracle_words`: legal forms and a
+    person's titles are no part of the name.
+
+    For a true variant, the same test is also made with each of its target's names in place of
+    the variant's: a listed "Sofia Sanchez" is as plausible for "Sodfia Sanchez" (a misspelt
+    "Sofia Medina Sanchez" without the middle name) as it would be for the name spelt right. And
+    an entry sharing one of the target's names exactly is plausible whatever its other fields
+    (the list holds two parties of one name; only a reviewer can tell which one the customer is).
     """
 
     def __init__(self, entries: Sequence[ListEntry]) -> None:
         self.entries = {e.entry_id: e for e in entries}
         # The list's own namesakes: entries of one kind sharing a name (after normalisation).
-        self.named: dict[tuple[str, str], list[str]] = {}
-        for e in entries:
-            for n in dict.fromkeys((e.name, *e.aliases)):
-                self.named.setdefault((e.kind, plain(n)), []).append(e.entry_id)
+        self.named: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         self.by_word: dict[str, list[tuple[str, frozenset[str]]]] = {}
+        self.by_initial: dict[str, list[tuple[str, frozenset[str]]]] = {}
         for e in entries:
-            for n in dict.fromkeys((e.name, *e.aliases)):
-                words = frozenset(plain(n).split())
+            for n in dict.fromkeys(oracle_words(name, e.kind) for name in (e.name, *e.aliases)):
+                self.named.setdefault((e.kind, n), []).append(e.entry_id)
+                words = frozenset(n)
                 for w in words:
                     self.by_word.setdefault(w, []).append((e.entry_id, words))
 
     def plausible(self, subject: Subject, target: str | None = None) -> set[str]:
-        """The ids of entries that could be ``subject``; for a variant of ``target``, also the
-        entries that share one of its names (the list holds two parties of one name, and only a
-        reviewer can tell which one the customer is)."""
+        """The ids of entries that could be ``subject`` (for a variant, other than ``target``)."""
         found: set[str] = set()
+        names = [oracle_words(subject.name, subject.kind)]
         if target is not None and target in self.entries:
             e = self.entries[target]
-            for n in dict.fromkeys((e.name, *e.aliases)):
-                found.update(i for i in self.named.get((e.kind, plain(n)), ()) if i != target)
-        words = frozenset(plain(subject.name).split())
-        if not words:
-            return found
-        rarest = min(words, key=lambda w: len(self.by_word.get(w, ())))
-        for entry_id, other in self.by_word.get(rarest, ()):
-            if entry_id in found or len(words & other) < 2 or not (words <= other or other <= words):
+            for n in dict.fromkeys(oracle_words(name, e.kind) for name in (e.name, *e.aliases)):
+                found.update(i for i in self.named.get((e.kind, n), ()) if i != target)
+                names.append(n)
+        for name in dict.fromkeys(names):
+            words = frozenset(name)
+            whole = [w for w in words if len(w) > 1]
+            if not whole:
                 continue
-            e = self.entries[entry_id]
-            if e.kind != subject.kind:
-                continue
-            if (
-                subject.birth_date
-                and e.birth_dates
-                and abs(int(subject.birth_date[:4]) - int(e.birth_dates[0][:4])) > 1
-            ):
-                continue
-            if subject.countries and e.countries and not set(subject.countries) & set(e.countries):
-                continue
-            found.add(entry_id)
+            # An entry holding all of this name's words holds its rarest; one whose words are all
+            # among this name's, at least two, holds one of any len(whole) - 1 of them.
+            whole.sort(key=lambda w: len(self.by_word.get(w, ())))
+            held = [hit for w in whole[: max(1, len(whole) - 1)] for hit in self.by_word.get(w, ())]
+            for entry_id, other in held:
+                if entry_id in found or entry_id == target or not _nested(words, other):
+                    continue
+                e = self.entries[entry_id]
+                if e.kind != subject.kind:
+                    continue
+                if (
+                    subject.birth_date
+                    and e.birth_dates
+                    and abs(int(subject.birth_date[:4]) - int(e.birth_dates[0][:4])) > 1
+                ):
+                    continue
+                if subject.countries and e.countries and not set(subject.countries) & set(e.countries):
+                    continue
+                found.add(entry_id)
         return found
+
+
+def _covered(words: frozenset[str], other: frozenset[str]) -> int:
+    """How many of ``words`` are in ``other`` (an initial: as the first letter of one of its words),
+    or 0 if any is not."""
+    for w in words:
+        if w not in other and not (len(w) == 1 and any(o[0] == w for o in other)):
+            return 0
+    return len(words)
+
+
+def _nested(a: frozenset[str], b: frozenset[str]) -> bool:
+    """All of one name's words among the other's, at least two of them."""
+    return max(_covered(a, b), _covered(b, a)) >= 2
 
 
 def build_queries(

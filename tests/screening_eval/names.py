@@ -18,7 +18,9 @@ from .pools import (
     ES_SURNAME,
     EVAL_LEGAL_FORMS,
     FA_FIRST,
+    FA_RESPELL,
     FA_SURNAME,
+    HONORIFICS,
     KO_SURNAME,
     KO_SYLLABLE,
     ME_CORE,
@@ -169,3 +171,44 @@ def plain(name: str) -> str:
     words = _NOT_WORD.sub(" ", anyascii(name).lower().replace("'", "")).split()
     kept = [w for w in words if w not in EVAL_LEGAL_FORMS]
     return " ".join(kept or words)
+
+
+_INITIALISM = re.compile(r"\b(?:[a-z]\.){2,}")
+_DE_CV = re.compile(r"\bde c\.? ?v\.?(?!\w)")
+# The generator's titles, as the oracle reads them ("H.E." joined as "he").
+_TITLES = frozenset(t.lower().replace(".", "") for titles in HONORIFICS.values() for t in titles)
+
+
+def _spellings() -> dict[str, str]:
+    """Each spelling of an Arabic or Persian name the pools hold, to the pool's first spelling."""
+    same: dict[str, str] = {}
+    for group in (*AR_FIRST, *AR_FAMILY, *FA_RESPELL.items()):
+        canon = [w for w in plain(group[0]).split() if w != "al"]
+        for variant in group:
+            words = [w for w in plain(variant).split() if w != "al"]
+            if len(words) == 1 and len(canon) == 1:
+                same[words[0]] = canon[0]
+                same["al" + words[0]] = canon[0]  # "Alrashid"
+    return same
+
+
+_SPELLINGS = _spellings()
+
+
+def oracle_words(name: str, kind: str) -> tuple[str, ...]:
+    """The words of a name as the oracle compares them: :func:`plain`, and also legal forms
+    written with dots ("S.r.l.", "S.A. de C.V.") dropped like those without, and a person's
+    leading titles ("Dr.", "Sheikh") dropped: a title is not part of whom a name names. A
+    person's Arabic and Persian names are read as one spelling of each of the pools' groups
+    ("Hasan" as "Hassan", "Al-Najjar" as "Najjar"): the generator itself makes true variants by
+    trading those spellings, so they are one name to it. Only the oracle reads names this way;
+    the generator's own checks keep :func:`plain`, so that the queries drawn stay the same."""
+    text = anyascii(name).lower().replace("'", "")
+    text = _DE_CV.sub(" ", text)
+    text = _INITIALISM.sub(lambda m: m[0].replace(".", ""), text)
+    words = plain(text).split()
+    if kind == "person":
+        while len(words) > 2 and words[0] in _TITLES:
+            del words[0]
+        words = [_SPELLINGS.get(w, w) for w in words if w != "al"] or words
+    return tuple(words)

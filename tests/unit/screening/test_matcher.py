@@ -123,13 +123,43 @@ def test_birth_date_raises_or_lowers(screener: Screener) -> None:
 
 
 def test_country_raises_or_lowers_slightly(screener: Screener) -> None:
-    plain = best(screener, person("Vanya Sidorenko"), "91001").score
-    shared = best(screener, person("Vanya Sidorenko", countries=("ru", "de")), "91001")
-    disjoint = best(screener, person("Vanya Sidorenko", countries=("DE",)), "91001")
+    plain = best(screener, person("Ivan Petrovich Sidorenka"), "91001").score
+    shared = best(screener, person("Ivan Petrovich Sidorenka", countries=("ru", "de")), "91001")
+    disjoint = best(screener, person("Ivan Petrovich Sidorenka", countries=("DE",)), "91001")
     assert plain < shared.score < plain + 0.05
-    assert plain - 0.1 < disjoint.score < plain
+    assert disjoint.score == round(plain - 0.08, 4)
     assert shared.reasons[-1] == "country matches (RU)"
     assert disjoint.reasons[-1] == "country differs"
+
+
+def test_another_country_weighs_more_against_a_name_matched_in_part(screener: Screener) -> None:
+    # A word left out or an initial: what a namesake's name looks like; the country tells apart.
+    for name in ("Vanya Sidorenko", "I. Petrovich Sidorenko"):
+        plain = best(screener, person(name), "91001").score
+        disjoint = best(screener, person(name, countries=("DE",)), "91001")
+        assert disjoint.score == round(plain - 0.12, 4), name
+        assert disjoint.reasons[-1] == "country differs (and the name matched only in part)"
+
+
+def test_another_country_is_not_counted_when_the_birth_date_says_who_it_is(screener: Screener) -> None:
+    name = "I. P. Sidorenko"
+    same_day = best(screener, person(name, birth_date="1971-03-14"), "91001")
+    abroad = best(screener, person(name, birth_date="1971-03-14", countries=("DE",)), "91001")
+    assert abroad.score == same_day.score
+    assert abroad.reasons[-1] == "country differs (not counted: the birth date or identifier matches)"
+    year_only = best(screener, person(name, birth_date="1971", countries=("DE",)), "91001")
+    assert year_only.reasons[-1] == "country differs (and the name matched only in part)"
+
+
+def test_another_date_in_the_same_year_is_no_agreement() -> None:
+    entry = ListEntry("t", "1", "person", "Samir Al Safadi", birth_dates=("1973-06-10",))
+    screener = Screener([entry])
+    other_day = screener.screen(person("Samir Al Safadi", birth_date="1973-10-02"), threshold=0.0)[0]
+    year = screener.screen(person("Samir Al Safadi", birth_date="1973"), threshold=0.0)[0]
+    assert other_day.reasons[1:] == ("birth year matches, not the date",)
+    assert other_day.score == 1.0 and year.reasons[1:] == ("birth year matches",)
+    lower = screener.screen(person("Samir Omar Al Safadi", birth_date="1973-10-02"), threshold=0.0)[0]
+    assert lower.score == lower.explanation.name_score < 1.0
 
 
 def test_person_against_an_organisation_is_lowered(screener: Screener) -> None:
@@ -172,6 +202,16 @@ def test_near_misses_stay_below_the_threshold(screener: Screener) -> None:
 )
 def test_unrelated_names_score_low(screener: Screener, subject: Subject) -> None:
     assert [(m.entry.entry_id, m.score) for m in screener.screen(subject, threshold=0.7)] == []
+
+
+def test_a_patronymic_left_out_costs_less_than_a_middle_name() -> None:
+    # Russian international passports carry no patronymic: its absence says little.
+    full = ("roman", "vyacheslavovich", "ivanov")
+    without = name_similarity(("roman", "ivanov"), full)
+    middle = name_similarity(("roman", "ivanov"), ("roman", "vyacheslav", "ivanov"))
+    assert 0.92 < without < 1.0
+    assert middle < 0.9 < without
+    assert name_similarity(("aysel", "mammadova"), ("aysel", "kamal", "qizi", "mammadova")) < 0.95
 
 
 def test_subject_aliases_are_screened_too(screener: Screener) -> None:

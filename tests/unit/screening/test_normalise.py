@@ -140,6 +140,11 @@ def test_initials_are_split_for_a_person_joined_for_a_company() -> None:
         ("김성호", "kim song ho"),
         ("리철민", "ri chol min"),
         ("박정철", "pak jong chol"),
+        # k, t, p voiced after a vowel or a nasal inside a name, as the lists write them.
+        ("박용복", "pak yong bok"),
+        ("한덕원", "han dok won"),
+        ("류국승", "ryu guk sung"),
+        ("박 복", "pak pok"),  # two names: each begins unvoiced
         ("Сергей Ёлкин", "sergey elkin"),
         ("عبد العزيز الرشيد", "abdul zz al rshd"),  # article and Abd al- as lists write them
         ("Abd al-Aziz Al Rashid", "abdul aziz al rashid"),
