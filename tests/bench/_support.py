@@ -62,14 +62,19 @@ class Child:
     """A child process started by the benchmark, its output in a log file."""
 
     def __init__(
-        self, name: str, argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None
+        self,
+        name: str,
+        argv: Sequence[str],
+        log: Path,
+        env: Mapping[str, str] | None = None,
+        cwd: Path = REPO,
     ) -> None:
         self.name = name
         self.log = log
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
                 list(argv),
-                cwd=REPO,
+                cwd=cwd,
                 env=dict(env) if env is not None else None,
                 stdin=subprocess.DEVNULL,
                 stdout=out,

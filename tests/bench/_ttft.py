@@ -3,7 +3,7 @@
 wrk times whole responses; a user of a streamed completion waits for the first event. This client
 is a plain blocking socket on one kept-alive connection (nothing of ours in the measuring path):
 it sends the streamed request, notes when the first ``data:`` line arrives, then reads the rest to
-the end of the chunked body so the connection can carry the next call.
+the end of the answer (framed by llhttp, through httptools) so the connection carries the next call.
 """
 
 from __future__ import annotations
@@ -13,7 +13,25 @@ import statistics
 import time
 from urllib.parse import urlsplit
 
-_END = b"0\r\n\r\n"
+import httptools
+
+
+class _Answer:
+    """httptools (llhttp) callbacks: when the first event came, and when the answer ended."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.done = False
+        self.body = b""
+
+    def on_body(self, body: bytes) -> None:
+        if self.first is None:
+            self.body += body
+            if b"data:" in self.body:
+                self.first = time.perf_counter()
+
+    def on_message_complete(self) -> None:
+        self.done = True
 
 
 def first_event_ms(url: str, body: bytes, api_key: str, calls: int = 300, warmup: int = 30) -> float:
@@ -28,22 +46,17 @@ def first_event_ms(url: str, body: bytes, api_key: str, calls: int = 300, warmup
     with socket.create_connection((host, port), timeout=10) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for i in range(warmup + calls):
+            answer = _Answer()
+            parser = httptools.HttpResponseParser(answer)
             start = time.perf_counter()
             sock.sendall(request)
-            seen = b""
-            first: float | None = None
-            while True:
+            while not answer.done:
                 data = sock.recv(65536)
                 if not data:
                     raise RuntimeError(f"{url}: the connection closed mid-answer")
-                seen += data
-                if first is None and b"data:" in seen:
-                    first = time.perf_counter()
-                if seen.endswith(_END):
-                    break
-            if not seen.startswith(b"HTTP/1.1 200"):
-                status = seen.split(b"\r\n", 1)[0].decode(errors="replace")
-                raise RuntimeError(f"{url}: {status}")
-            if first is not None and i >= warmup:
-                times.append((first - start) * 1000.0)
+                parser.feed_data(data)
+            if parser.get_status_code() != 200:
+                raise RuntimeError(f"{url}: status {parser.get_status_code()}")
+            if answer.first is not None and i >= warmup:
+                times.append((answer.first - start) * 1000.0)
     return statistics.median(times)

@@ -31,6 +31,7 @@ from _support import (
     CHAT_PATH,
     HOST,
     PYTHON,
+    REPO,
     Child,
     chat_body,
     free_port,
@@ -269,11 +270,17 @@ def create_key(env: dict[str, str], customer: str) -> str:
     return str(created["key"])
 
 
-def start_gateway(server: str, config: Path, env: dict[str, str], workdir: Path) -> tuple[Child, int]:
+def start_gateway(
+    server: str, config: Path, env: dict[str, str], workdir: Path, tree: Path | None = None
+) -> tuple[Child, int]:
+    """One gateway; from another source ``tree`` (a checkout of an earlier commit) if given."""
     port = free_port()
     argv = [PYTHON, "-m", "gateway", "serve", "--config", str(config)]
     argv += ["--host", HOST, "--port", str(port), "--server", server]
-    child = Child(f"gateway ({server})", argv, workdir / f"gateway-{server}.log", env)
+    if tree is not None:
+        env = {**env, "PYTHONPATH": str(tree)}
+    log = workdir / f"gateway-{server}{'-baseline' if tree else ''}.log"
+    child = Child(f"gateway ({server})", argv, log, env, cwd=tree or REPO)
     try:
         wait_http_ok(f"http://{HOST}:{port}/readyz", child, timeout=90)
     except BaseException:
@@ -577,6 +584,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also run each gateway without the detector's call features (detect_features = false)",
     )
     p.add_argument(
+        "--baseline-tree",
+        metavar="DIR",
+        help="also run the gateway from this checkout (e.g. `git worktree add DIR <commit>`), first",
+    )
+    p.add_argument("--again", action="store_true", help="run the plain gateway once more after the variants")
+    p.add_argument(
         "--policy-off-too", action="store_true", help="also run each gateway without the jurisdiction stage"
     )
     args = p.parse_args(argv)
@@ -615,19 +628,26 @@ def bench_gateways(
 ) -> list[str]:
     """Start each gateway in turn (never two at once: they would share the CPUs) and measure it."""
     names = []
-    variants = [("", env)]
+    variants: list[tuple[str, dict[str, str], Path | None]] = [("", env, None)]
+    if bench.args.baseline_tree is not None:
+        # The same gateway from an earlier commit's checkout, in this run: before and after.
+        tree = Path(bench.args.baseline_tree).resolve()
+        variants.insert(0, (f", baseline {tree.name}", env, tree))
     if bench.args.policy_off_too:
         # The same gateway without the jurisdiction stage, in the same run: what the stage costs.
-        variants.append((", policy off", {**env, "GATEWAY_POLICY_MODE": "off"}))
+        variants.append((", policy off", {**env, "GATEWAY_POLICY_MODE": "off"}, None))
     if bench.args.quota_off_too:
         # ... and without the quota stage: what metering every request costs.
-        variants.append((", quota off", {**env, "GATEWAY_QUOTA_MODE": "off"}))
+        variants.append((", quota off", {**env, "GATEWAY_QUOTA_MODE": "off"}, None))
     if bench.args.features_off_too:
         # ... without the detector's call features (extracted off the request path, on the same CPU).
-        variants.append((", features off", {**env, "GATEWAY_DETECT_FEATURES": "false"}))
+        variants.append((", features off", {**env, "GATEWAY_DETECT_FEATURES": "false"}, None))
+    if bench.args.again:
+        # The plain gateway once more, last: how much of a variant's difference is the run's order.
+        variants.append((", again", env, None))
     for server in servers:
-        for suffix, variant_env in variants:
-            gateway, port = start_gateway(server, config, variant_env, workdir)
+        for suffix, variant_env, tree in variants:
+            gateway, port = start_gateway(server, config, variant_env, workdir, tree)
             try:
                 names.append(f"gateway ({server}{suffix})")
                 bench.run_target(Target(names[-1], f"http://{HOST}:{port}{CHAT_PATH}", gateway.pid, True))
