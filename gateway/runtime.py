@@ -36,14 +36,14 @@ from .identity import KeyCache
 from .kyc.expiry import ExpirySweeper
 from .kyc.service import KycService
 from .kyc.standing import StandingCache
-from .ledger import LedgerWriter
 from .ledger.partitions import PartitionKeeper
+from .ledger.writer import LedgerWriter
 from .metrics import Metrics
 from .policy import trail as policy_trail
 from .policy.reloads import CHANNEL as POLICY_CHANNEL
 from .policy.reloads import PolicyReloads
 from .policy.store import PolicyStore, policy_dirs
-from .proxy import ProxyApp, UpstreamRegistry
+from .proxy.handler import ProxyApp
 from .proxy.origin import OriginResolver
 from .proxy.stages import (
     CheckLedger,
@@ -56,6 +56,7 @@ from .proxy.stages import (
     ResolveOrigin,
     RouteToUpstream,
 )
+from .proxy.upstreams import UpstreamRegistry
 from .quota.meter import QuotaMeter
 from .quota.overrides import OverrideCache
 from .settings import Settings

@@ -103,6 +103,9 @@ def _serve_uvicorn(settings: Settings) -> None:
         # Its own 400s for requests it cannot parse, in the gateway's error shape.
         http=uvicorn_http.PROTOCOL,
         timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
+        # A worker started by a SIGHUP restart imports the whole gateway (spawned, not forked): on a
+        # busy host that takes longer than uvicorn's default 5 s, and the restart was abandoned.
+        timeout_worker_healthcheck=30,
     )
     server = uvicorn.Server(config)
     try:

@@ -13,8 +13,8 @@ from litestar import get, post
 from litestar.params import Parameter
 
 from ..detect.actions import reverse
+from ..detect.findings import CLUSTER_STATUSES
 from ..detect.repository import (
-    CLUSTER_STATUSES,
     Action,
     Cluster,
     ClusterDetail,

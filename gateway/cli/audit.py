@@ -14,18 +14,10 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import msgspec
 
-from ..audit import log, retention
-from ..audit.checkpoints import sign_checkpoint
-from ..audit.entry import parse
-from ..audit.keys import signing_keys
-from ..audit.note import Checkpoint, NoteVerifier, verify_cosignature
-from ..audit.verify import ExportError, export, verify_export, verify_log
-from ..ledger.partitions import partitions
 from .common import (
     AddCommand,
     CliError,
@@ -38,6 +30,9 @@ from .common import (
     with_db,
 )
 
+if TYPE_CHECKING:
+    import asyncpg
+
 
 def _progress(done: int, total: int) -> None:
     if sys.stderr.isatty():
@@ -49,6 +44,10 @@ def _progress(done: int, total: int) -> None:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> None:
+    from ..audit.keys import signing_keys
+    from ..audit.note import NoteVerifier
+    from ..audit.verify import verify_log
+
     settings = settings_of(args)
     verifiers = [NoteVerifier.from_vkey(v) for v in (args.vkey or signing_keys(settings).vkeys())]
 
@@ -70,6 +69,8 @@ def cmd_audit_verify(args: argparse.Namespace) -> None:
 
 
 def cmd_audit_export(args: argparse.Namespace) -> None:
+    from ..audit.verify import export
+
     if args.since >= args.until:
         raise CliError(
             f"--since ({args.since.isoformat()}) must be before --until ({args.until.isoformat()})"
@@ -88,6 +89,8 @@ def cmd_audit_export(args: argparse.Namespace) -> None:
 
 
 def cmd_audit_verify_export(args: argparse.Namespace) -> None:
+    from ..audit.verify import ExportError, verify_export
+
     try:
         document = msgspec.json.decode(Path(args.file).read_bytes())
         checkpoint, count = verify_export(document, args.vkey)
@@ -103,6 +106,10 @@ def cmd_audit_verify_export(args: argparse.Namespace) -> None:
 
 
 def cmd_audit_checkpoint(args: argparse.Namespace) -> None:
+    from ..audit import log
+    from ..audit.checkpoints import sign_checkpoint
+    from ..audit.keys import signing_keys
+
     keys = signing_keys(settings_of(args))
 
     async def work(conn: asyncpg.Connection) -> Any:
@@ -120,6 +127,8 @@ def cmd_audit_checkpoint(args: argparse.Namespace) -> None:
 
 def cmd_audit_cosign(args: argparse.Namespace) -> None:
     """Attach a witness's cosignature/v1 line to a checkpoint, once it verifies with the witness's key."""
+    from ..audit import log
+    from ..audit.note import Checkpoint, verify_cosignature
 
     async def work(conn: asyncpg.Connection) -> Any:
         checkpoint = await log.checkpoint_by_id(conn, args.checkpoint)
@@ -144,6 +153,8 @@ def cmd_audit_cosign(args: argparse.Namespace) -> None:
 
 
 def cmd_audit_keys(args: argparse.Namespace) -> None:
+    from ..audit.keys import signing_keys
+
     keys = signing_keys(settings_of(args))
     if args.json:
         print_json({"origin": keys.origin, "vkeys": keys.vkeys(), "jwks": keys.jwks()})
@@ -153,6 +164,8 @@ def cmd_audit_keys(args: argparse.Namespace) -> None:
 
 
 def cmd_audit_list(args: argparse.Namespace) -> None:
+    from ..audit.entry import parse
+
     async def work(conn: asyncpg.Connection) -> Any:
         rows = await conn.fetch("select seq, entry from audit_entries order by seq desc limit $1", args.limit)
         return [{"seq": r["seq"], **msgspec.structs.asdict(parse(bytes(r["entry"])))} for r in rows]
@@ -165,6 +178,8 @@ def cmd_audit_list(args: argparse.Namespace) -> None:
 
 
 def cmd_audit_partitions(args: argparse.Namespace) -> None:
+    from ..ledger.partitions import partitions
+
     async def work(conn: asyncpg.Connection) -> Any:
         return await partitions(conn, "audit")
 
@@ -176,6 +191,8 @@ def cmd_audit_partitions(args: argparse.Namespace) -> None:
 
 
 def cmd_audit_prune(args: argparse.Namespace) -> None:
+    from ..audit import retention
+
     async def work(conn: asyncpg.Connection) -> Any:
         return await retention.prune(conn, args.before, actor=cli_actor())
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import msgspec
 
-from ..clusters import identities
-from ..identity.repository import find_customer
-from ..settings import ClusterSettings
 from .common import AddCommand, CliError, print_json, print_table, settings_of, with_db
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from ..clusters.identities import ClusterIdentity
+    from ..settings import ClusterSettings
 
 
 def _cluster(args: argparse.Namespace) -> ClusterSettings:
@@ -27,11 +29,14 @@ def _cluster(args: argparse.Namespace) -> ClusterSettings:
     return cluster
 
 
-def _row(identity: identities.ClusterIdentity) -> dict[str, Any]:
+def _row(identity: ClusterIdentity) -> dict[str, Any]:
     return msgspec.structs.asdict(identity) | {"customer_id": str(identity.customer_id)}
 
 
 def cmd_identity_set(args: argparse.Namespace) -> None:
+    from ..clusters import identities
+    from ..identity.repository import find_customer
+
     cluster = _cluster(args)
 
     async def work(conn: asyncpg.Connection) -> dict[str, Any]:
@@ -59,6 +64,8 @@ def cmd_identity_set(args: argparse.Namespace) -> None:
 
 
 def cmd_identity_list(args: argparse.Namespace) -> None:
+    from ..clusters import identities
+
     rows = [_row(i) for i in with_db(args, lambda conn: identities.listed(conn, args.cluster))]
     if args.json:
         print_json(rows)
@@ -67,6 +74,9 @@ def cmd_identity_list(args: argparse.Namespace) -> None:
 
 
 def cmd_identity_remove(args: argparse.Namespace) -> None:
+    from ..clusters import identities
+    from ..identity.repository import find_customer
+
     cluster = _cluster(args)
 
     async def work(conn: asyncpg.Connection) -> bool:

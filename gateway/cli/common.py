@@ -1,21 +1,24 @@
-"""What every command shares: settings, a migrated database connection, output."""
+"""What every command shares: settings, a migrated database connection, output.
+
+Imported whenever the ``gateway`` command starts, even for ``--help``: it imports nothing heavy at
+module level (no database driver, no settings), so that a command pays only for what it runs.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import getpass
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import asyncpg
 import msgspec
 
-from ..db import resolve_database_url
-from ..db.migrate import migrate
-from ..settings import Settings, load_settings
+if TYPE_CHECKING:
+    import asyncpg
+
+    from ..settings import Settings
 
 T = TypeVar("T")
 AddCommand = Callable[..., argparse.ArgumentParser]
@@ -67,6 +70,8 @@ def cli_actor() -> str:
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
+    from ..settings import load_settings
+
     return load_settings(args.config)
 
 
@@ -77,6 +82,13 @@ def with_db(
     migrate_first: bool = True,
 ) -> T:
     """Run `work` on a connection; the schema is brought up to date first (idempotent, locked)."""
+    import asyncio
+
+    import asyncpg
+
+    from ..db.database import resolve_database_url
+    from ..db.migrate import migrate
+
     settings = settings_of(args)
     # Past any pooler: a command holds one connection (and migrations a session lock) throughout.
     url = settings.database_direct_url or resolve_database_url(settings)

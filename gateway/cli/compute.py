@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
-
-from ..compute.records import accounting_pass, gpu_seconds
-from ..identity.repository import find_customer
-from ..policy.loader import load_policy
-from ..policy.store import policy_dirs
 from .common import AddCommand, print_json, print_table, settings_of, with_db
+
+if TYPE_CHECKING:
+    import asyncpg
 
 
 async def _state(conn: asyncpg.Connection, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
+    from ..compute.records import accounting_pass
+    from ..policy.loader import load_policy
+    from ..policy.store import policy_dirs
+
     policy = load_policy(*policy_dirs(settings_of(args)))
     done = await accounting_pass(conn, policy, now=time.time(), customers=extra)
     return {
@@ -29,6 +30,9 @@ async def _state(conn: asyncpg.Connection, args: argparse.Namespace, extra: list
 
 
 async def compute_view(conn: asyncpg.Connection, args: argparse.Namespace, customer: str) -> dict[str, Any]:
+    from ..compute.records import gpu_seconds
+    from ..identity.repository import find_customer
+
     found = await find_customer(conn, customer)
     cid = str(found.id)
     state = await _state(conn, args, [cid])

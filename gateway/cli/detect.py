@@ -6,31 +6,27 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
-
-from ..detect.actions import reverse
-from ..detect.repository import (
-    CLUSTER_STATUSES,
-    Action,
-    Cluster,
-    ClusterDetail,
-    cluster_detail,
-    list_clusters,
-)
-from ..detect.review import Verdict, act, review
-from ..detect.runner import Outcome, engine, run_once
-from ..kyc.service import KycService
+from ..detect.findings import CLUSTER_STATUSES
 from ..policy.detection import ACTION_NAMES
-from ..policy.loader import load_policy
-from ..policy.model import Policy
-from ..policy.store import policy_dirs
 from .common import AddCommand, CliError, cli_actor, instant, print_json, print_table, settings_of, with_db
 from .kyc import with_kyc
 
+if TYPE_CHECKING:
+    import asyncpg
+
+    from ..detect.repository import Action, Cluster, ClusterDetail
+    from ..detect.review import Verdict
+    from ..detect.runner import Outcome
+    from ..kyc.service import KycService
+    from ..policy.model import Policy
+
 
 def _policy(args: argparse.Namespace) -> Policy:
+    from ..policy.loader import load_policy
+    from ..policy.store import policy_dirs
+
     return load_policy(*policy_dirs(settings_of(args)))
 
 
@@ -46,6 +42,8 @@ def _uuid(value: str) -> uuid.UUID:
 
 
 def cmd_detect_run(args: argparse.Namespace) -> None:
+    from ..detect.runner import engine, run_once
+
     policy = _policy(args)
 
     async def work(kyc: KycService, conn: asyncpg.Connection) -> Outcome:
@@ -85,6 +83,8 @@ def _row(c: Cluster) -> dict[str, Any]:
 
 
 def cmd_detect_clusters(args: argparse.Namespace) -> None:
+    from ..detect.repository import list_clusters
+
     clusters = with_db(args, lambda conn: list_clusters(conn, args.status))
     if args.json:
         print_json(clusters)
@@ -136,10 +136,14 @@ def _print_detail(args: argparse.Namespace, detail: ClusterDetail) -> None:
 
 
 def cmd_detect_show(args: argparse.Namespace) -> None:
+    from ..detect.repository import cluster_detail
+
     _print_detail(args, with_db(args, lambda conn: cluster_detail(conn, args.cluster)))
 
 
 def cmd_detect_review(args: argparse.Namespace) -> None:
+    from ..detect.review import review
+
     verdict: Verdict = "confirm" if args.confirm else "dismiss"
 
     async def work(kyc: KycService, conn: asyncpg.Connection) -> ClusterDetail:
@@ -151,6 +155,8 @@ def cmd_detect_review(args: argparse.Namespace) -> None:
 
 
 def cmd_detect_act(args: argparse.Namespace) -> None:
+    from ..detect.review import act
+
     rpm = _policy(args).detection.actions.throttle_requests_per_minute
 
     async def work(kyc: KycService, conn: asyncpg.Connection) -> list[Action]:
@@ -174,6 +180,8 @@ def cmd_detect_act(args: argparse.Namespace) -> None:
 
 
 def cmd_detect_reverse(args: argparse.Namespace) -> None:
+    from ..detect.actions import reverse
+
     async def work(kyc: KycService, conn: asyncpg.Connection) -> Action:
         return await reverse(conn, kyc, args.action_id, actor=cli_actor(), reason=args.reason, now=_now())
 

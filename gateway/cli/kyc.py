@@ -6,21 +6,24 @@ import argparse
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import asyncpg
 import msgspec
 
-from ..identity.repository import find_customer
-from ..kyc.facts import FactsIn
-from ..kyc.models import KycStatus, LinkIn, OwnerIn
-from ..kyc.service import Action, KycService
 from .common import AddCommand, CliError, cli_actor, print_json, print_table, settings_of, with_db
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from ..kyc.models import KycStatus
+    from ..kyc.service import Action, KycService
 
 T = TypeVar("T")
 
 
 def with_kyc(args: argparse.Namespace, work: Callable[[KycService, asyncpg.Connection], Awaitable[T]]) -> T:
+    from ..kyc.service import KycService
+
     settings = settings_of(args)
 
     async def run(conn: asyncpg.Connection) -> T:
@@ -32,6 +35,8 @@ def with_kyc(args: argparse.Namespace, work: Callable[[KycService, asyncpg.Conne
 
 
 async def _customer_id(conn: asyncpg.Connection, id_or_name: str) -> uuid.UUID:
+    from ..identity.repository import find_customer
+
     return (await find_customer(conn, id_or_name)).id
 
 
@@ -123,6 +128,7 @@ def _hit_decision(confirm: bool) -> Callable[[argparse.Namespace], None]:
 
 def cmd_kyc_facts(args: argparse.Namespace) -> None:
     """Show a customer's facts, or merge new ones from a JSON file."""
+    from ..kyc.facts import FactsIn
 
     raw = b""
     if args.file is not None:
@@ -191,6 +197,8 @@ def cmd_kyc_reindex(args: argparse.Namespace) -> None:
 
 
 def cmd_owners_add(args: argparse.Namespace) -> None:
+    from ..kyc.models import OwnerIn
+
     owner = OwnerIn(
         name=args.name,
         kind=args.kind,
@@ -213,6 +221,8 @@ def cmd_owners_add(args: argparse.Namespace) -> None:
 
 
 def cmd_owners_link(args: argparse.Namespace) -> None:
+    from ..kyc.models import LinkIn
+
     owner = _uuid("--owner", args.owner)
     assert owner is not None  # --owner is required
     link = LinkIn(owner=owner, of=_uuid("--of", args.of), percent=args.percent, role=args.role)

@@ -2,6 +2,11 @@
 
 Every command has ``--help``; those that print data take ``--json``; an error
 exits non-zero with one line on stderr saying why.
+
+Building the parser imports only the command modules' argument definitions: each command imports
+what it runs when it runs (the detector's numpy and networkx, the ledger, the server), so that
+``gateway --help`` or ``gateway usage list`` does not pay for all of the gateway
+(tests/unit/test_cli_imports.py keeps it so).
 """
 
 from __future__ import annotations
@@ -12,16 +17,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import asyncpg
 import msgspec
 
-from .. import __version__
-from ..db import MigrationError
-from ..errors import GatewayError
-from ..kyc.crypto import KeyringError
-from ..logs import configure_logging
-from ..policy.loader import PolicyError
-from ..settings import SettingsError, load_settings
 from . import audit as audit_commands
 from . import clusters as cluster_commands
 from . import compute as compute_commands
@@ -37,6 +34,8 @@ from .common import CliError, cli_actor, positive, print_json, print_table, with
 
 
 def cmd_version(args: argparse.Namespace) -> None:
+    from .. import __version__
+
     if args.json:
         print_json({"version": __version__})
     else:
@@ -45,6 +44,7 @@ def cmd_version(args: argparse.Namespace) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> None:
     from ..server import serve
+    from ..settings import load_settings
 
     settings = load_settings(
         args.config, host=args.host, port=args.port, workers=args.workers, server=args.server
@@ -219,7 +219,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # --help and usage errors exit here, having imported little
+    import asyncpg
+
+    from ..db import MigrationError
+    from ..errors import GatewayError
+    from ..kyc.crypto import KeyringError
+    from ..logs import configure_logging
+    from ..policy.loader import PolicyError
+    from ..settings import SettingsError
+
     configure_logging("warning")  # stdout is for results; anything logged goes to stderr
     try:
         args.func(args)

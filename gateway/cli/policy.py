@@ -4,26 +4,22 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import msgspec
 
-from ..identity.repository import find_customer
-from ..kyc.repository import policy_facts
-from ..policy.decide import CustomerFacts, Decision, RequestFacts, decide, explain
-from ..policy.loader import load_policy, shipped_policy_dir
-from ..policy.model import Policy
-from ..policy.store import policy_dirs
-from ..proxy.origin import country_of
 from .common import AddCommand, CliError, print_json, settings_of, with_db
 
+if TYPE_CHECKING:
+    import asyncpg
 
-def _policy(args: argparse.Namespace) -> Policy:
-    return load_policy(*policy_dirs(settings_of(args)))
+    from ..policy.decide import CustomerFacts, Decision
 
 
 def cmd_policy_show(args: argparse.Namespace) -> None:
+    from ..policy.loader import load_policy
+    from ..policy.store import policy_dirs
+
     settings = settings_of(args)
     dirs = policy_dirs(settings)
     policy = load_policy(*dirs)
@@ -36,6 +32,8 @@ def cmd_policy_show(args: argparse.Namespace) -> None:
 
 
 def cmd_policy_check(args: argparse.Namespace) -> None:
+    from ..policy.loader import load_policy, shipped_policy_dir
+
     folder = Path(args.dir)
     if not folder.is_dir():
         raise CliError(f"{folder} is not a folder")
@@ -50,7 +48,14 @@ def cmd_policy_check(args: argparse.Namespace) -> None:
 
 
 def cmd_policy_explain(args: argparse.Namespace) -> None:
-    policy = _policy(args)
+    from ..identity.repository import find_customer
+    from ..kyc.repository import policy_facts
+    from ..policy.decide import RequestFacts, decide, explain
+    from ..policy.loader import load_policy
+    from ..policy.store import policy_dirs
+    from ..proxy.origin import country_of
+
+    policy = load_policy(*policy_dirs(settings_of(args)))
 
     async def facts(conn: asyncpg.Connection) -> CustomerFacts:
         return await policy_facts(conn, (await find_customer(conn, args.customer)).id)

@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import argparse
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
-
-from ..identity.repository import find_customer
-from ..kyc.repository import policy_facts
-from ..policy.loader import load_policy
-from ..policy.store import policy_dirs
 from ..quota.model import DIMENSIONS, PERIODS, SCOPES
-from ..quota.overrides import Override, set_override, set_time_zone, time_zone
-from ..quota.report import QuotaView, quota_view
 from .common import AddCommand, cli_actor, print_json, print_table, settings_of, with_db
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from ..quota.overrides import Override
+    from ..quota.report import QuotaView
 
 
 def cmd_quota_set(args: argparse.Namespace) -> None:
+    from ..identity.repository import find_customer
+    from ..quota.overrides import set_override
+
     async def work(conn: asyncpg.Connection) -> Override:
         customer = await find_customer(conn, args.customer)
         return await set_override(
@@ -45,6 +46,12 @@ def cmd_quota_set(args: argparse.Namespace) -> None:
 
 
 def cmd_quota_show(args: argparse.Namespace) -> None:
+    from ..identity.repository import find_customer
+    from ..kyc.repository import policy_facts
+    from ..policy.loader import load_policy
+    from ..policy.store import policy_dirs
+    from ..quota.report import quota_view
+
     async def work(conn: asyncpg.Connection) -> QuotaView:
         customer_id = (await find_customer(conn, args.customer)).id
         facts = await policy_facts(conn, customer_id)
@@ -76,6 +83,9 @@ def cmd_quota_show(args: argparse.Namespace) -> None:
 
 
 def cmd_quota_time_zone(args: argparse.Namespace) -> None:
+    from ..identity.repository import find_customer
+    from ..quota.overrides import set_time_zone, time_zone
+
     async def work(conn: asyncpg.Connection) -> tuple[uuid.UUID, str]:
         customer = await find_customer(conn, args.customer)
         if args.zone is None:

@@ -13,23 +13,17 @@ import sys
 import uuid
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import msgspec
 
-from ..audit.jws import JwsError, verify_detached
-from ..reports.exports import to_csv, to_json, to_pdf
-from ..reports.generate import (
-    Issuer,
-    correct,
-    issue_large_training,
-    issue_usage,
-    summary,
-)
 from ..reports.model import KINDS, ReportError, decode
-from ..reports.repository import StoredReport, get_report, list_reports, proof_bundle
 from .common import AddCommand, CliError, cli_actor, instant, print_json, print_table, settings_of, with_db
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from ..reports.repository import StoredReport
 
 
 def _report_id(value: str) -> uuid.UUID:
@@ -66,6 +60,8 @@ def _line(report: StoredReport) -> str:
 
 
 def cmd_reports_generate(args: argparse.Namespace) -> None:
+    from ..reports.generate import Issuer, correct, issue_large_training, issue_usage, summary
+
     issuer = Issuer.from_settings(settings_of(args), cli_actor())
     bar = _Bar()
     if args.correct is None and args.kind is None:
@@ -107,6 +103,9 @@ def cmd_reports_generate(args: argparse.Namespace) -> None:
 
 
 def cmd_reports_list(args: argparse.Namespace) -> None:
+    from ..reports.generate import summary
+    from ..reports.repository import list_reports
+
     async def work(conn: asyncpg.Connection) -> list[StoredReport]:
         return await list_reports(conn, jurisdiction=args.jurisdiction.upper() if args.jurisdiction else None)
 
@@ -121,6 +120,8 @@ def cmd_reports_list(args: argparse.Namespace) -> None:
 
 
 async def _get(conn: asyncpg.Connection, report_id: uuid.UUID) -> StoredReport:
+    from ..reports.repository import get_report
+
     found = await get_report(conn, report_id)
     if found is None:
         raise CliError(f"no report with id {report_id}")
@@ -128,6 +129,9 @@ async def _get(conn: asyncpg.Connection, report_id: uuid.UUID) -> StoredReport:
 
 
 def cmd_reports_show(args: argparse.Namespace) -> None:
+    from ..reports.generate import summary
+    from ..reports.repository import proof_bundle
+
     async def work(conn: asyncpg.Connection) -> tuple[StoredReport, dict[str, Any] | None]:
         report = await _get(conn, args.report_id)
         return report, await proof_bundle(conn, report)
@@ -144,13 +148,16 @@ def cmd_reports_show(args: argparse.Namespace) -> None:
     sys.stdout.write(msgspec.json.format(report.body, indent=2).decode() + "\n")
 
 
-_EXPORTS = {"json": to_json, "csv": to_csv, "pdf": to_pdf}
+_FORMATS = ("csv", "json", "pdf")
 
 
 def cmd_reports_export(args: argparse.Namespace) -> None:
+    from ..reports.exports import to_csv, to_json, to_pdf
+
+    exports = {"json": to_json, "csv": to_csv, "pdf": to_pdf}
     report = with_db(args, lambda conn: _get(conn, args.report_id))
     out = Path(args.out)
-    out.write_bytes(_EXPORTS[args.format](report))
+    out.write_bytes(exports[args.format](report))
     signature = out.with_name(out.name + ".jws")
     signature.write_text(report.jws + "\n")
     result = {"out": str(out), "jws": str(signature), "sha256": report.sha256, "format": args.format}
@@ -161,6 +168,8 @@ def cmd_reports_export(args: argparse.Namespace) -> None:
 
 
 def cmd_reports_proof(args: argparse.Namespace) -> None:
+    from ..reports.repository import proof_bundle
+
     async def work(conn: asyncpg.Connection) -> dict[str, Any] | None:
         return await proof_bundle(conn, await _get(conn, args.report_id))
 
@@ -185,6 +194,8 @@ def cmd_reports_schema(args: argparse.Namespace) -> None:
 
 
 def cmd_reports_verify(args: argparse.Namespace) -> None:
+    from ..audit.jws import JwsError, verify_detached
+
     body_path = Path(args.file)
     jws_path = Path(args.jws) if args.jws else body_path.with_name(body_path.name + ".jws")
     try:
@@ -226,7 +237,7 @@ def register(sub: Any, add: AddCommand) -> None:
     p.add_argument("report_id", type=_report_id)
     p = add(rs, "export", cmd_reports_export, "write a report as JSON, CSV or PDF, and FILE.jws beside it")
     p.add_argument("report_id", type=_report_id)
-    p.add_argument("--format", choices=sorted(_EXPORTS), required=True)
+    p.add_argument("--format", choices=_FORMATS, required=True)
     p.add_argument("--out", required=True, help="the file to write (the JWS goes to FILE.jws)")
     p = add(rs, "proof", cmd_reports_proof, "the report's audit entry with its inclusion proof", json=False)
     p.add_argument("report_id", type=_report_id)

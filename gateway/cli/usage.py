@@ -14,19 +14,19 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import msgspec
 
-from ..detect.imports import import_calls
-from ..identity.repository import find_customer
-from ..ledger.partitions import partitions, prune
-from ..ledger.repository import list_compute, list_usage, usage_summary
 from .common import AddCommand, CliError, cli_actor, instant, positive, print_json, print_table, with_db
+
+if TYPE_CHECKING:
+    import asyncpg
 
 
 async def _customer_id(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
+    from ..identity.repository import find_customer
+
     return (await find_customer(conn, args.customer)).id if args.customer else None
 
 
@@ -36,6 +36,8 @@ _CALL_COLUMNS = [
 
 
 def cmd_usage_list(args: argparse.Namespace) -> None:
+    from ..ledger.repository import list_usage
+
     async def work(conn: asyncpg.Connection) -> Any:
         return await list_usage(conn, limit=args.limit, customer_id=await _customer_id(conn, args))
 
@@ -47,6 +49,8 @@ def cmd_usage_list(args: argparse.Namespace) -> None:
 
 
 def cmd_usage_compute(args: argparse.Namespace) -> None:
+    from ..ledger.repository import list_compute
+
     async def work(conn: asyncpg.Connection) -> Any:
         return await list_compute(conn, limit=args.limit, customer_id=await _customer_id(conn, args))
 
@@ -68,6 +72,8 @@ def cmd_usage_compute(args: argparse.Namespace) -> None:
 
 
 def cmd_usage_summary(args: argparse.Namespace) -> None:
+    from ..ledger.repository import usage_summary
+
     if args.since >= args.until:
         raise CliError(
             f"--since ({args.since.isoformat()}) must be before --until ({args.until.isoformat()})"
@@ -87,6 +93,8 @@ def cmd_usage_summary(args: argparse.Namespace) -> None:
 
 
 def cmd_usage_import(args: argparse.Namespace) -> None:
+    from ..detect.imports import import_calls
+
     if args.file == "-":
         data = sys.stdin.buffer.read()
     else:
@@ -111,6 +119,8 @@ def cmd_usage_import(args: argparse.Namespace) -> None:
 
 
 def cmd_usage_partitions(args: argparse.Namespace) -> None:
+    from ..ledger.partitions import partitions
+
     found = with_db(args, partitions)
     if args.json:
         print_json(found)
@@ -119,6 +129,8 @@ def cmd_usage_partitions(args: argparse.Namespace) -> None:
 
 
 def cmd_usage_prune(args: argparse.Namespace) -> None:
+    from ..ledger.partitions import prune
+
     async def work(conn: asyncpg.Connection) -> list[str]:
         return await prune(conn, args.before, actor=cli_actor())
 

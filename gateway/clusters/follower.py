@@ -27,7 +27,7 @@ from .reconcile import verdict
 from .settlement import Bounded, record_missing, release, settle_job
 
 if TYPE_CHECKING:
-    from ..ledger import LedgerWriter
+    from ..ledger.writer import LedgerWriter
     from .cluster import Cluster
 
 _log = structlog.get_logger("gateway.clusters")

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from ..errors import GatewayError, NotFound, error_body
-from ..ledger import UsageEvent
+from ..ledger.events import UsageEvent
 from ..proxy.context import RequestContext
 from ..proxy.stages import ClientDisconnected, read_body
 from .adapter import ClusterCall
 from .cluster import Cluster
 
 if TYPE_CHECKING:
-    from ..ledger import LedgerWriter
+    from ..ledger.writer import LedgerWriter
     from ..proxy.stages import Stage
     from .admission import JobAdmission
 

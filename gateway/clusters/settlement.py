@@ -17,14 +17,14 @@ import asyncpg
 import structlog
 
 from ..compute.flop import settled_flop
-from ..ledger import ComputeEvent
+from ..ledger.events import ComputeEvent
 from ..quota.model import Dimension, Usage
 from ..quota.writer import settle_reserved
 from . import repository
 from .repository import Ended
 
 if TYPE_CHECKING:
-    from ..ledger import LedgerWriter
+    from ..ledger.writer import LedgerWriter
 
 _log = structlog.get_logger("gateway.clusters")
 _UTC = dt.UTC

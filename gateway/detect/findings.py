@@ -13,6 +13,11 @@ from typing import Literal
 
 import msgspec
 
+ClusterStatus = Literal["open", "confirmed", "dismissed"]
+"""A flagged cluster's review state (``detect_clusters.status``); defined here, with no database
+driver imported, so that the ``gateway`` command's parser can offer it without importing asyncpg."""
+CLUSTER_STATUSES: tuple[ClusterStatus, ...] = ("open", "confirmed", "dismissed")
+
 FindingKind = Literal["ring", "extractor", "reseller"]
 """``ring``: many linked accounts extracting together; ``extractor``: one account extracting;
 ``reseller``: one customer whose traffic looks like many end users behind its keys."""

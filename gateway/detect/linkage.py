@@ -24,7 +24,6 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
@@ -327,6 +326,10 @@ def cluster(
             ev.template[keep].tolist(), ev.sync[keep].tolist(), weight[keep].tolist(), strict=True,
         )
     }  # fmt: skip
+
+    # networkx is imported here, when a detection runs, not with the module: the gateway imports the
+    # engine at start-up (and its types reach the CLI), whether or not detection ever runs there.
+    import networkx as nx
 
     graph: nx.Graph = nx.Graph()
     for root in sorted({uf.find(a) for a in uf.parent}):

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Any
 
 import asyncpg
 import msgspec
 
 from ..errors import BadRequest, NotFoundInStore
-from .findings import Link
+from .findings import CLUSTER_STATUSES, ClusterStatus, Link
 
-ClusterStatus = Literal["open", "confirmed", "dismissed"]
-CLUSTER_STATUSES: tuple[ClusterStatus, ...] = ("open", "confirmed", "dismissed")
 _LINKS = msgspec.json.Decoder(list[Link])
 _ANY = msgspec.json.Decoder()
 

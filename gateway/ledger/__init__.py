@@ -1,7 +1,7 @@
-"""The ledger: one event per proxied call and one per settled cluster job, written in batches,
-never dropped, and read back (:mod:`.repository`) by everything that reports on usage."""
+"""The ledger: one event per proxied call and one per settled cluster job (:mod:`.events`), written in
+batches and never dropped (:mod:`.writer`), and read back (:mod:`.repository`) by everything that
+reports on usage.
 
-from .events import ComputeEvent, UsageEvent
-from .writer import LedgerWriter
-
-__all__ = ["ComputeEvent", "LedgerWriter", "UsageEvent"]
+Nothing is imported here: the writer brings the call features and numpy with it, which a command
+that only reads the ledger (``gateway usage list``) has no use for.
+"""

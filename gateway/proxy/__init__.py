@@ -1,6 +1,5 @@
-"""The data plane: the request pipeline and the adapters for each upstream kind."""
+"""The data plane: the request pipeline (:mod:`.handler`) and the adapters for each upstream kind.
 
-from .handler import ProxyApp
-from .upstreams import Upstream, UpstreamRegistry
-
-__all__ = ["ProxyApp", "Upstream", "UpstreamRegistry"]
+Nothing is imported here: :mod:`.origin` (a client's country) is also read by settings validation
+and the CLI, which need none of the pipeline.
+"""

@@ -23,7 +23,8 @@ from ..errors import (
     UpstreamUnavailable,
     error_body,
 )
-from ..ledger import LedgerWriter, UsageEvent
+from ..ledger.events import UsageEvent
+from ..ledger.writer import LedgerWriter
 from ..metrics import Metrics
 from ..quota.model import Usage
 from .adapters import TokenUsage, UsageReader, dialect

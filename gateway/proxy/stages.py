@@ -17,7 +17,7 @@ from ..errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from ..identity import KeyCache
 from ..identity.cache import IdentityUnavailable, RevokedKey
 from ..kyc.standing import StandingCache
-from ..ledger import LedgerWriter
+from ..ledger.writer import LedgerWriter
 from ..policy import parameters
 from ..policy import trail as policy_trail
 from ..policy.decide import Action

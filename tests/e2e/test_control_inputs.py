@@ -26,6 +26,7 @@ def refused(response: httpx.Response, status: int, code: str) -> None:
         ("DELETE", f"/admin/v1/customers/{uuid.uuid4()}/quota/overrides/{2**63}"),
         ("POST", f"/admin/v1/screening/hits/{2**63}/dismiss"),
     ],
+    ids=["quota-override", "screening-hit"],  # the same in every pytest-xdist worker (not the uuid)
 )
 def test_a_row_id_outside_bigint_is_a_bad_request(gateway, method, path) -> None:
     # PostgreSQL's bigint ends at 2**63 - 1: a larger id used to reach asyncpg and fail there.

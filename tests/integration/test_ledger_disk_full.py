@@ -16,8 +16,8 @@ import asyncpg
 import msgspec
 import pytest
 
-from gateway.ledger import LedgerWriter
 from gateway.ledger.journal import PREFIX, Journal
+from gateway.ledger.writer import LedgerWriter
 from tests.integration.test_ledger_writer import count, event
 from tests.small_disk import SmallDisk, unavailable
 from tests.tcp_proxy import TcpProxy

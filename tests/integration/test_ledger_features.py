@@ -8,8 +8,8 @@ import asyncpg
 import msgspec
 
 from gateway.detect.features import CallFeatures, extract
-from gateway.ledger import LedgerWriter, UsageEvent
-from gateway.ledger.writer import insert_calls
+from gateway.ledger.events import UsageEvent
+from gateway.ledger.writer import LedgerWriter, insert_calls
 
 
 def event(customer: uuid.UUID, ip: str | None = "203.0.113.7") -> UsageEvent:

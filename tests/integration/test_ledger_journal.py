@@ -13,8 +13,8 @@ from pathlib import Path
 import asyncpg
 import msgspec
 
-from gateway.ledger import LedgerWriter
 from gateway.ledger.journal import PREFIX, Journal, leftovers
+from gateway.ledger.writer import LedgerWriter
 from tests.integration.test_ledger_writer import count, event
 
 

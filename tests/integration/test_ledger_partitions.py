@@ -17,8 +17,9 @@ import msgspec
 import pytest
 
 from gateway.db.migrate import migrate, sql_dir
-from gateway.ledger import ComputeEvent, LedgerWriter, UsageEvent
+from gateway.ledger.events import ComputeEvent, UsageEvent
 from gateway.ledger.partitions import MONTHS_AHEAD, PartitionKeeper, ensure, partitions, prune
+from gateway.ledger.writer import LedgerWriter
 from tests.integration.test_ledger_writer import event, job
 
 TABLES = ("call_features", "compute_events", "usage_events")

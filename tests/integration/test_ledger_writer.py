@@ -9,8 +9,9 @@ from pathlib import Path
 import asyncpg
 import msgspec
 
-from gateway.ledger import ComputeEvent, LedgerWriter, UsageEvent
+from gateway.ledger.events import ComputeEvent, UsageEvent
 from gateway.ledger.repository import list_compute, list_usage
+from gateway.ledger.writer import LedgerWriter
 
 
 def event(customer: uuid.UUID, i: int = 0) -> UsageEvent:

@@ -14,7 +14,8 @@ from litestar import Response, get, post
 from ...compute.flagger import raised_flags
 from ...compute.records import accounting_pass
 from ...detect.actions import reverse
-from ...detect.repository import CLUSTER_STATUSES, cluster_detail, get_action, list_clusters
+from ...detect.findings import CLUSTER_STATUSES
+from ...detect.repository import cluster_detail, get_action, list_clusters
 from ...detect.review import act, review
 from ...errors import BadRequest, Conflict, NotFoundInStore
 from ...identity.repository import list_customers

@@ -6,7 +6,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from gateway.ledger import LedgerWriter
+from gateway.ledger.writer import LedgerWriter
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from gateway.clusters.follower import Follower
 from gateway.clusters.kubernetes import WORKLOAD_LABEL
 from gateway.clusters.registry import open_cluster
 from gateway.clusters.repository import Reservation
-from gateway.ledger import LedgerWriter
+from gateway.ledger.writer import LedgerWriter
 from gateway.quota import store
 from gateway.quota.store import CounterKey
 from gateway.settings import ClusterSettings

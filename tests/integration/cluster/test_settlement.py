@@ -22,8 +22,8 @@ from gateway.clusters.registry import open_cluster
 from gateway.clusters.settlement import release, settle_job
 from gateway.db.migrate import migrate, sql_dir
 from gateway.identity.repository import create_customer
-from gateway.ledger import LedgerWriter
 from gateway.ledger.repository import list_compute, usage_summary
+from gateway.ledger.writer import LedgerWriter
 from gateway.settings import ClusterSettings
 from tests.integration.cluster.test_reconcile import compute_event, lost_row, reserved_and_used
 

@@ -7,6 +7,8 @@ The request and reply shapes are REST v0.0.38's (Slurm 22.05, Debian 12).
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -193,8 +195,17 @@ def test_a_token_for_another_user_is_accepted(slurm: SlurmCluster) -> None:
     assert reply.json()["errors"] == []
 
 
-def test_a_second_cluster_runs_beside_and_stops_with_its_jobs(slurm: SlurmCluster, tmp_path: Path) -> None:
-    other = SlurmCluster(tmp_path / "c2", gpus=2, gpu_type="a100").start()
+@pytest.fixture
+def short_root() -> Iterator[Path]:
+    """A folder whose Unix socket paths fit in 108 bytes: pytest-xdist puts each worker's temporary
+    folders one level deeper (``popen-gw0/``), past what slurmd's socket path allows."""
+    root = Path(tempfile.mkdtemp(prefix="gw-slurm-", dir="/var/tmp"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_second_cluster_runs_beside_and_stops_with_its_jobs(slurm: SlurmCluster, short_root: Path) -> None:
+    other = SlurmCluster(short_root / "c2", gpus=2, gpu_type="a100").start()
     try:
         assert other.rest_port != slurm.rest_port
         cwd = job_dir(other, "orphan")
