@@ -168,9 +168,7 @@ class _Connection(asyncio.Protocol):
             self._finished()
 
     def _finished(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self._stop_timer()
         keep = self.error is None and self.keep_alive
         self._reset()
         if keep and self.transport is not None and not self.transport.is_closing():
@@ -178,10 +176,13 @@ class _Connection(asyncio.Protocol):
         else:
             self._close()
 
-    def _close(self) -> None:
+    def _stop_timer(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+
+    def _close(self) -> None:
+        self._stop_timer()
         if self.transport is not None:
             self.transport.close()
 
@@ -237,9 +238,7 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
         self.pool.forget(self)
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self._stop_timer()
         if self.head is None or self.complete:
             return
         if self.until_close and self.began and self.head.done():

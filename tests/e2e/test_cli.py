@@ -129,15 +129,20 @@ def test_bad_configuration_stops_with_the_key_named(gateway, tmp_path) -> None:
     assert "invalid setting upstreams[0].region" in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
+def serve(env: dict[str, str], config) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    """``gateway serve`` expected to refuse to start (port 9: nothing is ever served)."""
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", "serve", "--config", str(config), "--port", "9"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
 def test_an_egress_proxy_the_client_cannot_speak_to_stops_start_up(gateway, gateway_config_file) -> None:
     # Calls must not quietly bypass a proxy the environment asked for: refused before anything starts.
     proxy = "https://user:secret@proxy.example:443"
     env = {**gateway.env(), "HTTPS_PROXY": proxy, "HTTP_PROXY": proxy, "NO_PROXY": "", "no_proxy": ""}
     env.update(https_proxy="", http_proxy="", all_proxy="", ALL_PROXY="")
-    done = subprocess.run(
-        [sys.executable, "-m", "gateway", "serve", "--config", str(gateway_config_file), "--port", "9"],
-        env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    done = serve(env, gateway_config_file)
     assert done.returncode == 1
     assert done.stderr.strip() == (
         "gateway: error: invalid upstream: egress proxy https://proxy.example: only http:// proxies are supported"
@@ -146,10 +151,7 @@ def test_an_egress_proxy_the_client_cannot_speak_to_stops_start_up(gateway, gate
 
 def test_a_replica_with_another_master_key_refuses_to_start(gateway, gateway_config_file) -> None:
     env = {**gateway.env(), "GATEWAY_KYC_KEYS": "1:" + "Q" * 43}
-    done = subprocess.run(
-        [sys.executable, "-m", "gateway", "serve", "--config", str(gateway_config_file), "--port", "9"],
-        env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    done = serve(env, gateway_config_file)
     assert done.returncode == 1
     assert done.stderr.strip() == (
         "gateway: error: master key version 1 differs from the one this database was encrypted with;"
