@@ -46,6 +46,8 @@ def serve(settings: Settings) -> None:
     resolved = msgspec.structs.replace(settings, database_url=url, state_dir=str(settings.state_path))
     if settings.server == "uvicorn":
         _serve_uvicorn(resolved)
+    elif settings.server == "gateway":
+        _serve_own(resolved)
     else:
         _serve_granian(resolved)
 
@@ -74,6 +76,21 @@ def _serve_granian(settings: Settings) -> None:
         log_dictconfig=logging_config(settings.log_level),  # its lines as JSON on stderr, not text on stdout
         workers_kill_timeout=int(settings.shutdown_timeout_seconds),
     ).serve(target_loader=functools.partial(create_app, settings), wrap_loader=False)
+
+
+def _serve_own(settings: Settings) -> None:
+    """The gateway's own server (``gateway.httpd``): workers forked from this process."""
+    from .httpd.supervise import serve as serve_httpd
+
+    code = serve_httpd(
+        functools.partial(create_app, settings),
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        shutdown_timeout=settings.shutdown_timeout_seconds,
+    )
+    if code:
+        sys.exit(code)
 
 
 def _serve_uvicorn(settings: Settings) -> None:

@@ -174,7 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port to listen on (default 8080)")
     p.add_argument("--workers", type=positive, help="worker processes (default 1)")
-    p.add_argument("--server", choices=["granian", "uvicorn"], help="ASGI server (default granian)")
+    p.add_argument(
+        "--server",
+        choices=["granian", "uvicorn", "gateway"],
+        help="HTTP server (default granian; gateway: its own)",
+    )
 
     db = sub.add_parser("db", help="database schema", description="database schema")
     dbs = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")

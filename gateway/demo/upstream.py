@@ -47,7 +47,8 @@ class DemoUpstream:
     def __init__(self, api_key: str | None = None, keep: int = 200) -> None:
         self.api_key = api_key
         self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=keep)
-        self.stats = {"requests": 0, "streams_completed": 0, "streams_abandoned": 0}
+        self.stats = {"requests": 0, "streams_completed": 0, "streams_abandoned": 0, "connections": 0}
+        self._peers: set[tuple[str, int]] = set()  # each client address seen: one per connection
 
     # -- ASGI ----------------------------------------------------------------
 
@@ -70,6 +71,10 @@ class DemoUpstream:
                 break
         raw = b"".join(chunks)
         self.stats["requests"] += 1
+        peer = scope.get("client")
+        if peer is not None and tuple(peer) not in self._peers:
+            self._peers.add(tuple(peer))
+            self.stats["connections"] = len(self._peers)
         self.requests.append(
             {
                 "path": path,

@@ -317,6 +317,10 @@ async def _watch_disconnect(ctx: RequestContext, task: asyncio.Task[Any] | None)
         while True:
             message = await ctx.receive()
             if message["type"] == "http.disconnect":
+                if ctx.settled:
+                    # The answer's last byte is out: a server that says so with http.disconnect
+                    # (uvicorn, the gateway's own, as ASGI has it) is not a client leaving.
+                    return
                 ctx.disconnected = True
                 if task is not None:
                     task.cancel()

@@ -8,6 +8,8 @@ answer back, streamed chunk by chunk, with nothing else: no keys, no policy, no 
 - ``asgi``: an ASGI app under granian, calling the upstream with pyreqwest: the gateway's own
   server, interface and client. The gateway minus this is what its pipeline costs.
 - ``rsgi``: the same under granian's RSGI interface (its native one: no ASGI message dicts).
+- ``uvicorn-http1``, ``httpd-http1``: the ``asgi`` app with http1 under uvicorn, and under the
+  gateway's own server (``gateway.httpd``, ``server = "gateway"``).
 - ``raw``: uvloop with httptools parsing, a plain ``asyncio.Protocol`` each side, upstream bytes
   relayed as they arrive (the upstream's own framing, never re-encoded): what Python on its event
   loop costs with neither a server framework nor an HTTP client.
@@ -291,7 +293,14 @@ def serve_raw(upstream: str, host: str, port: int) -> None:
     uvloop.run(main())
 
 
-VARIANTS = ["asgi", "asgi-http1", "rsgi", "rsgi-http1", "uvicorn-http1", "raw"]
+def serve_httpd(upstream: str, host: str, port: int) -> None:
+    """The ASGI app under the gateway's own server (gateway.httpd), one worker."""
+    from gateway.httpd.supervise import serve
+
+    sys.exit(serve(functools.partial(AsgiProxy, upstream, "http1"), host=host, port=port, workers=1))
+
+
+VARIANTS = ["asgi", "asgi-http1", "rsgi", "rsgi-http1", "uvicorn-http1", "httpd-http1", "raw"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -305,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
         serve_raw(a.upstream, a.host, a.port)
     elif a.variant == "uvicorn-http1":
         serve_uvicorn(a.upstream, a.host, a.port)
+    elif a.variant == "httpd-http1":
+        serve_httpd(a.upstream, a.host, a.port)
     else:
         serve_granian(a.variant, a.upstream, a.host, a.port)
     return 0

@@ -1,6 +1,6 @@
 """How much the gateway costs: throughput, latency and CPU per request, against nginx and direct.
 
-    python tests/bench/bench_proxy.py [--duration 10] [--connections 32] [--server granian|uvicorn|both]
+    python tests/bench/bench_proxy.py [--duration 10] [--connections 32] [--server granian|uvicorn|gateway|both|all]
 
 Starts the demo upstream, a fresh PostgreSQL database, nginx (a plain reverse proxy,
 the reference) and the gateway, drives each with wrk (or a Python fallback), and
@@ -295,6 +295,7 @@ BARE_VARIANTS = {
     "rsgi": "bare (granian RSGI + pyreqwest)",
     "rsgi-http1": "bare (granian RSGI + http1)",
     "uvicorn-http1": "bare (uvicorn + http1)",
+    "httpd-http1": "bare (gateway.httpd + http1)",
     "raw": "bare (uvloop + httptools)",
 }
 
@@ -564,7 +565,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=10.0, help="seconds per loaded run (default 10)")
     p.add_argument("--connections", type=int, default=32, help="connections per loaded run (default 32)")
     p.add_argument("--threads", type=int, default=2, help="wrk threads for loaded runs (default 2)")
-    p.add_argument("--server", choices=["granian", "uvicorn", "both"], default="granian")
+    p.add_argument("--server", choices=["granian", "uvicorn", "gateway", "both", "all"], default="granian")
     p.add_argument("--unloaded-duration", type=float, default=5.0, help="seconds per 1-connection run")
     p.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up before each loaded run")
     p.add_argument(
@@ -703,7 +704,9 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
             )
         finally:
             bare.stop()
-    servers = ["granian", "uvicorn"] if args.server == "both" else [args.server]
+    servers = {"both": ["granian", "uvicorn"], "all": ["granian", "uvicorn", "gateway"]}.get(
+        args.server, [args.server]
+    )
     gateways = bench_gateways(bench, servers, config, env, workdir)
     return report(bench, gateways, args.connections)
 

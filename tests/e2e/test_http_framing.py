@@ -1,6 +1,7 @@
 """What the HTTP server layer refuses, seen from a raw socket: headers too large, bad framing.
 
-granian (hyper) and uvicorn (httptools) answer some requests before the app sees them. Where the
+granian (hyper), uvicorn and the gateway's own server (both httptools) answer some requests before
+the app sees them. Where the
 app can answer, the answer has the gateway's error shape; where it cannot (granian's own 400 and
 431), the README's Errors section says so, and these tests pin down what the client gets.
 """
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import h11
+import httpx
 import pytest
 
 from tests.e2e.conftest import ADMIN_TOKEN, GatewayProcess, new_key
@@ -81,10 +83,18 @@ def uvicorn_gateway(gateway_config_file, database_url, tmp_path_factory) -> Iter
     proc.stop()
 
 
-@pytest.fixture(params=["granian", "uvicorn"])
-def served(request, gateway, uvicorn_gateway, database_url) -> tuple[GatewayProcess, str]:
+@pytest.fixture(scope="module")
+def own_gateway(gateway_config_file, database_url, tmp_path_factory) -> Iterator[GatewayProcess]:
+    state = tmp_path_factory.mktemp("gw-own") / "state"
+    proc = GatewayProcess(gateway_config_file, database_url, state, server="gateway").start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(params=["granian", "uvicorn", "gateway"])
+def served(request, gateway, uvicorn_gateway, own_gateway, database_url) -> tuple[GatewayProcess, str]:
     """Each server in turn, with a key it accepts."""
-    gw = gateway if request.param == "granian" else uvicorn_gateway
+    gw = {"granian": gateway, "uvicorn": uvicorn_gateway, "gateway": own_gateway}[request.param]
     return gw, new_key(database_url, gw, "framing-co").key
 
 
@@ -97,7 +107,7 @@ def test_headers_over_the_gateways_limit_are_431_in_the_error_shape(served) -> N
     assert big.error()["code"] == "request_headers_too_large"
     control = exchange(gw.port, head("/admin/v1/kyc/queue", key, "x-big: " + "a" * 100_000))
     assert (control.status, control.error()["code"]) == (431, "request_headers_too_large")
-    if gw.server == "uvicorn":  # granian refuses over 100 headers itself (below)
+    if gw.server != "granian":  # granian refuses over 100 headers itself (below)
         many = exchange(gw.port, head("/v1/models", key, *(f"x-h{i}: v" for i in range(100))))
         assert (many.status, many.error()["code"]) == (431, "request_headers_too_large")
     # Just under the limit, the request is served.
@@ -129,7 +139,8 @@ def test_a_body_cut_short_is_400_incomplete_body(served, database_url) -> None:
     assert broken.status == 400
     if gw.server == "granian":  # the app sees the body end early and answers
         assert broken.error()["code"] == "incomplete_body"
-    else:  # uvicorn's parser fails first: its own 400, which the gateway's protocol writes in shape
+    else:  # the parser fails first: uvicorn's own 400 (written in shape by the gateway's protocol),
+        # or the gateway's server's (the app is told the client left, the client gets the 400)
         assert broken.error()["code"] == "invalid_request"
     # The control plane (Litestar) too.
     control = exchange(
@@ -147,7 +158,7 @@ def test_a_body_cut_short_is_400_incomplete_body(served, database_url) -> None:
     if gw.server == "granian":
         assert data.startswith(b"HTTP/1.1 400 ") and b'"code":"incomplete_body"' in data, data
     else:
-        assert data == b"", data  # uvicorn closes without a word: the client left, it says
+        assert data == b"", data  # uvicorn and ours close without a word: the client left, they say
 
 
 def test_invalid_framing_in_the_head(served) -> None:
@@ -163,3 +174,27 @@ def test_invalid_framing_in_the_head(served) -> None:
             assert (answer.body, answer.headers.get("connection")) == (b"", "close")
         else:
             assert answer.error()["code"] == "invalid_request"
+
+
+def test_a_finished_stream_keeps_its_upstream_connection(served, upstream) -> None:
+    """uvicorn and the gateway's own server answer ``receive()`` with ``http.disconnect`` once the
+    answer has ended (as ASGI has it): the gateway must not take that for a client leaving, which
+    cancelled the call and threw its kept-alive upstream connection away after every stream."""
+    gw, key = served
+    body = {"model": "gpt-test", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    with httpx.Client(timeout=30) as client:
+
+        def stream() -> None:
+            with client.stream(
+                "POST", gw.url + "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"}
+            ) as r:
+                assert r.status_code == 200
+                assert b"".join(r.iter_raw()).rstrip().endswith(b"data: [DONE]")
+
+        stream()  # the pool has a connection to the upstream now
+        before = dict(upstream[0].stats)
+        for _ in range(5):
+            stream()
+    after = upstream[0].stats
+    assert after["streams_completed"] == before["streams_completed"] + 5
+    assert after["connections"] == before["connections"], "a finished stream closed its upstream connection"

@@ -66,7 +66,7 @@ def lines_until(stream: IO[str], seen: list[dict[str, Any]], done: Any) -> None:
     raise AssertionError(f"the log ended first; last lines: {seen[-5:]}")
 
 
-@pytest.mark.parametrize("server", ["granian", "uvicorn"])
+@pytest.mark.parametrize("server", ["granian", "uvicorn", "gateway"])
 def test_every_line_is_json_through_a_database_outage(
     server: str, gateway_config_file, database_proxy, tmp_path
 ) -> None:

@@ -27,7 +27,7 @@ async def hammer(url: str, key: str, stop: asyncio.Event, answered: list[str]) -
                 answered.append(r.headers["x-request-id"])
 
 
-@pytest.mark.parametrize("server", ["granian", "uvicorn"])
+@pytest.mark.parametrize("server", ["granian", "uvicorn", "gateway"])
 async def test_sigterm_under_load_loses_no_event(
     server: str, gateway_config_file, database_url, tmp_path
 ) -> None:

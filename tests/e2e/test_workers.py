@@ -36,7 +36,7 @@ def _environ(pid: int) -> set[str]:
     return {item.split(b"=", 1)[0].decode() for item in raw.split(b"\0") if item}
 
 
-@pytest.mark.parametrize("server", ["granian", "uvicorn"])
+@pytest.mark.parametrize("server", ["granian", "uvicorn", "gateway"])
 def test_two_workers_run_on_the_settings_of_their_parent(
     server: str, gateway_config_file: Path, database_url: str, tmp_path: Path
 ) -> None:
