@@ -1,11 +1,11 @@
-"""Running the gateway under an ASGI server (granian by default, uvicorn as an option).
+"""Running the gateway under an HTTP server: its own (``gateway.httpd``, the default), granian or uvicorn.
 
 The database and the KYC master keys are resolved here, in the parent process, so that
 every worker shares one embedded PostgreSQL and one key file, and a broken schema or a
 mismatched key stops start-up before any worker runs.
 
-The workers are handed the settings this process resolved, as an object: granian forks
-them (the loader is called in the child), uvicorn spawns them and sends them its
+The workers are handed the settings this process resolved, as an object: the gateway's own
+server and granian fork them (the factory is called in the child), uvicorn spawns them and sends them its
 configuration pickled through a pipe. The settings hold secrets (the database URL and its
 password, the KYC master keys), so they never go into the environment, where any process
 of the same user could read them (``/proc/<pid>/environ``) and every child would inherit

@@ -159,7 +159,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     state_dir: str = ".gateway"
     host: str = "127.0.0.1"
     port: int = 8080
-    server: Literal["granian", "uvicorn", "gateway"] = "granian"
+    server: Literal["gateway", "granian", "uvicorn"] = "gateway"
     workers: int = 1
     max_body_bytes: int = 32 * MiB
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -176,8 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=positive, help="worker processes (default 1)")
     p.add_argument(
         "--server",
-        choices=["granian", "uvicorn", "gateway"],
-        help="HTTP server (default granian; gateway: its own)",
+        choices=["gateway", "granian", "uvicorn"],
+        help="HTTP server (default: gateway, its own)",
     )
 
     db = sub.add_parser("db", help="database schema", description="database schema")

@@ -565,7 +565,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=10.0, help="seconds per loaded run (default 10)")
     p.add_argument("--connections", type=int, default=32, help="connections per loaded run (default 32)")
     p.add_argument("--threads", type=int, default=2, help="wrk threads for loaded runs (default 2)")
-    p.add_argument("--server", choices=["granian", "uvicorn", "gateway", "both", "all"], default="granian")
+    p.add_argument("--server", choices=["gateway", "granian", "uvicorn", "both", "all"], default="gateway")
     p.add_argument("--unloaded-duration", type=float, default=5.0, help="seconds per 1-connection run")
     p.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up before each loaded run")
     p.add_argument(

@@ -4,7 +4,8 @@ samples are summed per stage of the pipeline (a stage with everything it calls).
     python tests/bench/profile_proxy.py [--workload plain|stream] [--seconds 15] [--connections 32]
                                         [--stacks out.txt]
 
-Starts the demo upstream, a fresh database and one gateway (granian, 1 worker) as bench_proxy.py does.
+Starts the demo upstream, a fresh database and one gateway (1 worker; ``--server``: granian, uvicorn or
+the gateway's own) as bench_proxy.py does.
 First it measures the worker's CPU per request under wrk, unprofiled. Then it samples the worker with
 ``py-spy record --gil --nonblocking`` (the threads holding the GIL, without stopping the process) under
 the same load, and prints µs per request for each stage: its samples over the requests served
@@ -55,7 +56,8 @@ def _at(*snippets: str) -> tuple[str, ...]:
 # non-blocking samples are sometimes cut short, so a request's stack need not reach its ASGI call.
 STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("forward: upstream client (http1: send, parse, read)", ("gateway/proxy/http1.py",)),
-    ("respond: ASGI send (granian)", _at('await send({"type": "http.response')),
+    ("server: the gateway's own (gateway.httpd)", ("gateway/httpd/",)),
+    ("respond: ASGI send (the server's)", _at('await send({"type": "http.response')),
     ("settle: call features hand-off", ("take (gateway/detect/tap.py",)),
     ("background: call features extraction", ("gateway/detect/",)),
     (
@@ -99,7 +101,7 @@ def classify(stack: str) -> str:
                 if any(n in frame for n in needles):
                     return name
     # The worker's root frames (gateway/cli, gateway/server.py) match nothing above.
-    return "server (granian) and event loop"
+    return "server (granian or uvicorn) and event loop"
 
 
 def worker_pid(parent: int) -> int:
@@ -115,6 +117,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--workload", choices=["plain", "stream"], default="plain")
+    parser.add_argument("--server", choices=["granian", "uvicorn", "gateway"], default="gateway")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--stacks", help="also write the collapsed stacks here (flamegraph.pl, speedscope)")
@@ -136,7 +139,7 @@ def main() -> int:
         env = gateway_env(db.url, workdir / "state")
         config = write_config(workdir / "gateway.toml", upstream_port)
         key = create_key(env, "profile")
-        gateway, port = start_gateway("granian", config, env, workdir)
+        gateway, port = start_gateway(args.server, config, env, workdir)
         stack.callback(gateway.stop)
         url = f"http://{HOST}:{port}{CHAT_PATH}"
         body = chat_body(MODEL, args.workload == "stream")

@@ -29,7 +29,7 @@ _STATS = "select xact_commit, tup_inserted, tup_updated, tup_deleted from pg_sta
 
 
 def cpu_seconds(pid: int) -> float:
-    """User and system CPU of a process and its children that are still running (granian's worker)."""
+    """User and system CPU of a process and its children that are still running (the server's workers)."""
     total = 0.0
     pids = [pid]
     for parent in pids:

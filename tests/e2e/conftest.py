@@ -146,7 +146,7 @@ class GatewayProcess:
     config: Path
     database_url: str
     state_dir: Path
-    server: str = "granian"
+    server: str = "gateway"
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 

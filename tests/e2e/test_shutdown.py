@@ -46,7 +46,7 @@ async def test_sigterm_under_load_loses_no_event(
         await asyncio.gather(*workers)
     finally:
         gw.stop(signal.SIGKILL)
-    # granian exits 0; uvicorn re-raises the signal once it has shut down cleanly (-SIGTERM).
+    # granian and the own server exit 0; uvicorn re-raises the signal once it has shut down cleanly.
     assert exit_code in (0, -signal.SIGTERM), gw.log()[-2000:]
     assert '"event": "ledger_flushed"' in gw.log()
     conn = await asyncpg.connect(database_url)

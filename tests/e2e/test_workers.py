@@ -4,6 +4,7 @@ over in memory: nothing is added to their environment, and a SIGHUP restart brin
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -60,5 +61,23 @@ def test_two_workers_run_on_the_settings_of_their_parent(
         while httpx.get(gw.url + "/readyz").status_code != 200:
             assert time.monotonic() < deadline, gw.log()[-3000:]
             time.sleep(0.1)
+    finally:
+        gw.stop()
+
+
+def test_the_gateways_own_server_replaces_a_worker_that_dies(
+    gateway_config_file: Path, database_url: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text("workers = 2\n" + gateway_config_file.read_text())
+    gw = GatewayProcess(config, database_url, tmp_path / "state", server="gateway").start()
+    try:
+        first = _wait_started(gw, 2)
+        os.kill(first[0], signal.SIGKILL)
+        replacement = _wait_started(gw, 3)[2]
+        assert replacement not in first
+        assert '"worker_died"' in gw.log()
+        for _ in range(20):  # every connection is served, whichever worker takes it
+            assert httpx.get(gw.url + "/readyz").status_code == 200
     finally:
         gw.stop()

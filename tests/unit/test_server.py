@@ -15,7 +15,7 @@ from gateway.settings import Settings, load_settings
 from tests.conftest import TEST_KYC_KEYS
 
 
-@pytest.mark.parametrize("name", ["granian", "uvicorn"])
+@pytest.mark.parametrize("name", ["gateway", "granian", "uvicorn"])
 def test_workers_get_the_resolved_settings_and_the_environment_is_untouched(
     name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -30,6 +30,7 @@ def test_workers_get_the_resolved_settings_and_the_environment_is_untouched(
     monkeypatch.setattr(server, "_migrate", migrated)
     monkeypatch.setattr(server, "_serve_granian", handed.append)
     monkeypatch.setattr(server, "_serve_uvicorn", handed.append)
+    monkeypatch.setattr(server, "_serve_own", handed.append)
     monkeypatch.chdir(tmp_path)
     settings = load_settings(
         None, environ={"GATEWAY_KYC_KEYS": TEST_KYC_KEYS}, state_dir="state", server=name, port=9123
