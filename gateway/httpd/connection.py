@@ -15,9 +15,11 @@ dropped: framing is the server's job. ``HEAD``, 1xx, 204 and 304 answers carry n
 :data:`MAX_HEAD_BYTES` or :data:`MAX_HEADERS` headers 431, unparseable bytes 400, each in the
 gateway's error shape with a request id, and the connection closed. A connection that sends no
 complete head within ``idle_timeout`` (a new one, or a kept-alive one between requests) is closed;
-so is one whose body stalls for ``body_timeout`` while the app waits for it (the app sees
-``http.disconnect``). Reading pauses while :data:`BODY_HIGH_WATER` bytes of a body wait unread,
-and while a pipelined request waits its turn; ``send`` waits while the socket's buffer is full.
+so is one whose body stalls for ``stall_timeout`` while the app waits for it, and one that reads
+nothing of an answer for ``stall_timeout`` while the app has more to send (either way the app
+sees ``http.disconnect``). Reading pauses while :data:`BODY_HIGH_WATER` bytes of a body wait
+unread, and while a pipelined request waits its turn; ``send`` waits while the socket's buffer is
+full.
 
 **Pipelining.** Requests on one connection are answered in order: the next starts when the one
 before has sent its last byte. A request whose body was not all read when its answer ended, an
@@ -61,10 +63,10 @@ _ASGI = {"version": "3.0", "spec_version": "2.3"}
 class ServerState:
     """What all connections of one worker share: the app, the settings, the open connections."""
 
-    def __init__(self, app: App, *, idle_timeout: float = 30.0, body_timeout: float = 60.0) -> None:
+    def __init__(self, app: App, *, idle_timeout: float = 30.0, stall_timeout: float = 60.0) -> None:
         self.app = app
         self.idle_timeout = idle_timeout
-        self.body_timeout = body_timeout
+        self.stall_timeout = stall_timeout
         self.connections: set[HttpConnection] = set()
         self.lifespan_state: dict[str, Any] = {}
         self.closing = False
@@ -343,10 +345,21 @@ class HttpConnection(asyncio.Protocol):
             self._resume_reading()
 
     async def drain(self) -> None:
+        """Wait while the client is not reading; one that reads nothing for ``stall_timeout`` is
+        cut off, so that it cannot hold its call (and the upstream's connection) forever."""
         if self.write_paused and not self.closed:
             if self.drained is None or self.drained.done():
                 self.drained = self.loop.create_future()
-            await self.drained
+            timer = self.loop.call_later(self.state.stall_timeout, self._stalled_reader)
+            try:
+                await self.drained
+            finally:
+                timer.cancel()
+
+    def _stalled_reader(self) -> None:
+        if self.write_paused and self.transport is not None and not self.closed:
+            self.closed = True
+            self.transport.abort()  # close() would wait, for ever, to write what is buffered
 
     # -- timers ----------------------------------------------------------------------------
 

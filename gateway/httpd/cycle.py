@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from ..errors import GatewayError
-from .wire import CHUNKED, CLOSE, CONTINUE, LAST_CHUNK, NO_BODY_STATUS, chunk, error_response, status_line
+from .wire import (
+    CHUNKED,
+    CLOSE,
+    CONTINUE,
+    KEEP_ALIVE,
+    LAST_CHUNK,
+    NO_BODY_STATUS,
+    chunk,
+    error_response,
+    status_line,
+)
 
 if TYPE_CHECKING:
     from .connection import HttpConnection
@@ -114,7 +124,7 @@ class Cycle:
                 self.conn.resume_for(self)
                 return {"type": "http.request", "body": body, "more_body": not self.complete}
             # All of the body handed over: wait for the answer's end or the client's leaving.
-            await self._wait(None if self.complete else self.conn.state.body_timeout)
+            await self._wait(None if self.complete else self.conn.state.stall_timeout)
 
     async def _wait(self, limit: float | None) -> None:
         conn = self.conn
@@ -186,6 +196,12 @@ class Cycle:
         self.bodyless = self.scope["method"] == "HEAD" or status in NO_BODY_STATUS or status < 200
         if not self.complete or conn.state.closing:
             self.keep_alive = False  # the rest of the body is never read: the connection ends
+        if self.keep_alive and self.scope["http_version"] == "1.0":
+            # HTTP/1.0 keeps a connection only when told so, and only an answer of known length.
+            if self.length is None and not self.bodyless:
+                self.keep_alive = False
+            else:
+                lines.append(KEEP_ALIVE)
         if not self.keep_alive:
             lines.append(CLOSE)
         head = b"".join(lines)

@@ -45,7 +45,7 @@ def serve(
     workers: int = 1,
     shutdown_timeout: float = 30.0,
     idle_timeout: float = 30.0,
-    body_timeout: float = 60.0,
+    stall_timeout: float = 60.0,
 ) -> int:
     """Serve until told to stop; the process's exit code."""
     sock = socket.create_server((host, port), backlog=BACKLOG)
@@ -53,7 +53,7 @@ def serve(
     options = {
         "shutdown_timeout": shutdown_timeout,
         "idle_timeout": idle_timeout,
-        "body_timeout": body_timeout,
+        "stall_timeout": stall_timeout,
     }
     return _Supervisor(factory, sock, max(1, workers), options).run()
 
@@ -172,7 +172,7 @@ def _work(factory: Callable[[], App], sock: socket.socket, options: dict[str, fl
 async def _serve(factory: Callable[[], App], sock: socket.socket, options: dict[str, float]) -> int:
     loop = asyncio.get_running_loop()
     app = factory()
-    state = ServerState(app, idle_timeout=options["idle_timeout"], body_timeout=options["body_timeout"])
+    state = ServerState(app, idle_timeout=options["idle_timeout"], stall_timeout=options["stall_timeout"])
     lifespan = Lifespan(app, state.lifespan_state)
     if not await lifespan.startup():
         return STARTUP_FAILURE

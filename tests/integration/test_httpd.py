@@ -320,7 +320,7 @@ async def test_a_stalled_body_is_a_disconnect_to_the_app() -> None:
             if message["type"] == "http.disconnect" or not message["more_body"]:
                 return
 
-    async with serving(app, body_timeout=0.2) as (_, port):
+    async with serving(app, stall_timeout=0.2) as (_, port):
         reader, writer = await connect(port)
         writer.write(b"POST /b HTTP/1.1\r\nhost: t\r\ncontent-length: 10\r\n\r\nabc")
         assert await closed(reader)
@@ -425,3 +425,43 @@ async def test_a_client_that_half_closes_has_left() -> None:
         writer.write_eof()
         assert await closed(reader)
         assert seen == ["http.request", "http.disconnect"]
+
+
+async def test_http_1_0_keep_alive_is_granted_only_to_an_answer_of_known_length() -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        sized = scope["path"] == "/sized"
+        headers = [(b"content-length", b"2")] if sized else []
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    request = "GET {} HTTP/1.0\r\nconnection: keep-alive\r\n\r\n"  # as ApacheBench -k asks
+    async with serving(app) as (_, port):
+        reader, writer = await connect(port)
+        for _ in range(2):  # the same connection, twice
+            writer.write(request.format("/sized").encode())
+            status, headers, body = await read_response(reader)
+            assert (status, body, headers[b"connection"]) == (200, b"ok", b"keep-alive")
+        writer.write(request.format("/unsized").encode())
+        status, headers, body = await read_response(reader)  # ended by the connection's close
+        assert (status, body, headers[b"connection"]) == (200, b"ok", b"close")
+
+
+async def test_a_client_that_stops_reading_is_cut_off_and_the_app_told() -> None:
+    ended = asyncio.Event()
+    seen: list[str] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for _ in range(10_000):  # 640 MiB: far past what the socket buffers hold
+            await send({"type": "http.response.body", "body": b"x" * 65_536, "more_body": True})
+        seen.append((await receive())["type"])
+        ended.set()
+
+    async with serving(app, stall_timeout=0.3) as (_, port):
+        _, writer = await connect(port)
+        writer.write(post("/big-answer", b""))  # and never read
+        await asyncio.wait_for(ended.wait(), 10)
+        assert seen == ["http.disconnect"]
+        writer.close()
