@@ -10,6 +10,7 @@ workers, which share it; the parent serves nothing. It answers signals:
   socket stays open in the parent throughout: a connection that comes meanwhile waits in its
   backlog for a worker, it is not refused.
 - A worker that dies is replaced; one that fails its lifespan startup stops the server (exit 3).
+- A worker whose parent dies, however, is sent ``SIGTERM`` (Linux's parent-death signal).
 
 A worker runs uvloop, the app's lifespan, and :class:`.connection.HttpConnection` per client.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -99,12 +101,14 @@ class _Supervisor:
     # -- workers ---------------------------------------------------------------------------
 
     def _spawn(self, slot: int) -> int:
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the worker: never returns into the parent's code
             code = 1
             try:
                 for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                     signal.signal(sig, signal.SIG_DFL)
+                _stop_with(parent)
                 code = _work(self.factory, self.sock, self.options)
             except BaseException:
                 _log.exception("worker_failed")
@@ -162,6 +166,19 @@ class _Supervisor:
                 os.waitpid(pid, 0)
         self.workers.clear()
         self.retiring.clear()
+
+
+def _stop_with(parent: int) -> None:
+    """A worker whose parent is gone (killed, even with SIGKILL) is sent SIGTERM, so that it never
+    serves on, orphaned, a socket nobody supervises (Linux's PR_SET_PDEATHSIG)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the request above was made
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def _work(factory: Callable[[], App], sock: socket.socket, options: dict[str, float]) -> int:

@@ -81,3 +81,31 @@ def test_the_gateways_own_server_replaces_a_worker_that_dies(
             assert httpx.get(gw.url + "/readyz").status_code == 200
     finally:
         gw.stop()
+
+
+def test_the_gateways_own_workers_stop_when_their_parent_is_killed(
+    gateway_config_file: Path, database_url: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text("workers = 2\n" + gateway_config_file.read_text())
+    gw = GatewayProcess(config, database_url, tmp_path / "state", server="gateway").start()
+    try:
+        workers = _wait_started(gw, 2)
+        assert gw.proc is not None
+        gw.proc.kill()  # SIGKILL: the parent cannot pass anything on
+        gw.proc.wait()
+        deadline = time.monotonic() + 30
+        while alive := [pid for pid in workers if _running(pid)]:
+            assert time.monotonic() < deadline, f"orphaned workers still serve: {alive}"
+            time.sleep(0.1)
+    finally:
+        gw.stop()
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie (an orphan's zombie is reaped by init)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
