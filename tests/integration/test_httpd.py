@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -465,3 +467,21 @@ async def test_a_client_that_stops_reading_is_cut_off_and_the_app_told() -> None
         await asyncio.wait_for(ended.wait(), 10)
         assert seen == ["http.disconnect"]
         writer.close()
+
+
+FAILING_APP = """
+import sys
+from gateway.httpd.supervise import serve
+
+async def app(scope, receive, send):
+    await receive()
+    await send({"type": "lifespan.startup.failed", "message": "no database"})
+
+sys.exit(serve(lambda: app, host="127.0.0.1", port=0, workers=2))
+"""
+
+
+def test_a_worker_that_fails_to_start_stops_the_server_with_exit_3() -> None:
+    done = subprocess.run([sys.executable, "-c", FAILING_APP], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert "worker_startup_failed" in done.stderr + done.stdout
