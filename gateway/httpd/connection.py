@@ -68,6 +68,7 @@ class ServerState:
         self.idle_timeout = idle_timeout
         self.stall_timeout = stall_timeout
         self.connections: set[HttpConnection] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
         self.lifespan_state: dict[str, Any] = {}
         self.closing = False
         self.all_closed = asyncio.Event()
@@ -277,7 +278,11 @@ class HttpConnection(asyncio.Protocol):
 
     def _serve(self, cycle: Cycle) -> None:
         self.serving = cycle
-        self.loop.create_task(cycle.run())
+        task = self.loop.create_task(cycle.run())
+        # The loop keeps only a weak reference to a task: this one is held until it ends.
+        tasks = self.state.tasks
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     def answered(self, cycle: Cycle) -> None:
         """The last byte of ``cycle``'s answer is written: close, or serve what comes next."""

@@ -206,6 +206,7 @@ async def _serve(factory: Callable[[], App], sock: socket.socket, options: dict[
     for conn in list(state.connections):  # past the grace period: cut what is left
         if conn.transport is not None:
             conn.transport.abort()
-    await asyncio.sleep(0)  # let the cut requests' tasks see it before the lifespan ends
+    if state.tasks:  # the cut calls end (and settle: their usage events) before the ledger's flush
+        await asyncio.wait(set(state.tasks), timeout=5)
     await lifespan.shutdown()
     return 0
