@@ -16,7 +16,15 @@ from pathlib import Path
 
 import msgspec
 
-from ._fields import ListFormatError, country_codes, iso_dates, make_entry, person_name, unique
+from ._fields import (
+    ListFormatError,
+    country_codes,
+    identifier_numbers,
+    iso_dates,
+    make_entry,
+    person_name,
+    unique,
+)
 from .entries import Kind, ListEntry
 from .normalise import LEGAL_FORMS
 
@@ -85,6 +93,11 @@ class _Address(msgspec.Struct):
 _Multi = list[str] | str | None
 
 
+class _Id(msgspec.Struct):
+    type: str | None = None
+    number: str | int | None = None
+
+
 class _Record(msgspec.Struct):
     id: str | None = None
     underscore_id: str | None = msgspec.field(default=None, name="_id")
@@ -100,6 +113,7 @@ class _Record(msgspec.Struct):
     dates_of_birth: _Multi = None
     vessel_flag: str | None = None
     remarks: str | None = None
+    ids: list[_Id] | str | None = None
 
 
 class _Document(msgspec.Struct):
@@ -147,6 +161,7 @@ def parse_csv(path: Path, lines: Iterator[str]) -> Iterator[ListEntry]:
             countries=[*countries, *cells("citizenships"), *cells("nationalities"), cell("vessel_flag")],
             birth_dates=cells("dates_of_birth"),
             remarks=cell("remarks"),
+            ids=_id_pairs(cell("ids")),
         )
 
 
@@ -182,6 +197,11 @@ def parse_json(path: Path, data: bytes | mmap.mmap) -> Iterator[ListEntry]:
             ],
             birth_dates=_split(record.dates_of_birth),
             remarks=record.remarks or "",
+            ids=(
+                _id_pairs(record.ids)
+                if isinstance(record.ids, str)
+                else [(i.type or "", "" if i.number is None else str(i.number)) for i in record.ids or ()]
+            ),
         )
 
 
@@ -192,6 +212,15 @@ def _split(value: _Multi) -> list[str]:
         value.split(_SEPARATOR) if isinstance(value, str) else [p for v in value for p in v.split(_SEPARATOR)]
     )
     return [p.strip() for p in parts if p.strip()]
+
+
+def _id_pairs(cell: str) -> list[tuple[str, str]]:
+    """``(type, number)`` of the CSV's ids cell: "Passport, 7100000001, RU; Gender, Male"."""
+    pairs = []
+    for item in _split(cell):
+        kind, _, rest = item.partition(", ")
+        pairs.append((kind, rest.split(", ", 1)[0]))
+    return pairs
 
 
 def _entry(
@@ -207,6 +236,7 @@ def _entry(
     countries: list[str],
     birth_dates: list[str],
     remarks: str,
+    ids: list[tuple[str, str]],
 ) -> ListEntry:
     key = entity_number or record_id
     if not key:
@@ -239,6 +269,7 @@ def _entry(
         programs=programs,
         list_name=source,
         remarks=remarks,
+        identifiers=identifier_numbers(ids),
     )
 
 

@@ -206,6 +206,38 @@ def unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+# An identifier is a number with at least four digits (passport, national id, registration, tax,
+# IMO, MMSI), unless its type says it is something else: the lists' id fields and remarks also
+# hold genders, web sites, dates, sanctions notes and executive orders.
+_IDENTIFIER = re.compile(r"(?:\d.*){4}")
+_NOT_IDENTIFIER = re.compile(
+    r"website|e-?mail|phone|fax|date|\bdob\b|\bpob\b|gender|sanctions|established|organization type|"
+    r"executive order|directive|linked to|nationality|citizen",
+    re.I,
+)
+# One remark of OFAC's CSV: "Passport 7100000001 (Russia)", "Tax ID No. 7800000001 (Russia)",
+# "Vessel Registration Identification IMO 9000001": the type, then the first token with a digit.
+_REMARK_ID = re.compile(r"(?P<kind>[^\d;]+?)\s+(?P<number>(?:IMO\s)?[A-Za-z0-9][\w./-]*\d[\w./-]*)")
+
+
+def identifier_numbers(pairs: Iterable[tuple[str, str]]) -> list[str]:
+    """The numbers of ``(type, number)`` pairs that are identifiers, in first-seen order."""
+    return unique(
+        number.strip()
+        for kind, number in pairs
+        if _IDENTIFIER.search(number) and not _NOT_IDENTIFIER.search(kind)
+    )
+
+
+def remark_identifiers(remarks: str) -> list[str]:
+    """Identifiers written into free-text remarks, one per ``;``-separated remark (OFAC's CSV)."""
+    pairs = []
+    for remark in remarks.split(";"):
+        if (m := _REMARK_ID.match(remark.strip())) is not None:
+            pairs.append((m["kind"], m["number"].rstrip(".")))
+    return identifier_numbers(pairs)
+
+
 def make_entry(
     *,
     source: str,

@@ -5,8 +5,9 @@ api/PublicationPreview/exports/XML`` today, ``http://tempuri.org/sdnList.xsd`` b
 lookup by bare tag name finds nothing and a parser that does it returns an empty list without
 complaint. Tags are compared here by local name, whatever the namespace.
 
-The CSV files have no header, write ``-0-`` for an empty cell, and keep dates of birth and
-nationalities only inside the free-text remarks ("DOB 14 Mar 1971; nationality Russia; ...").
+The CSV files have no header, write ``-0-`` for an empty cell, and keep dates of birth,
+nationalities and identifiers only inside the free-text remarks ("DOB 14 Mar 1971; nationality
+Russia; Passport 7100000001 (Russia); ...").
 Aliases (``alt.csv``) and addresses (``add.csv``) are joined on ``ent_num``. Weak aliases
 ("a.k.a. 'X'" in the CSV remarks, ``category`` weak in the XML) are left out, as OFAC advises:
 they are short, generic names that mostly produce false hits.
@@ -21,7 +22,17 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-from ._fields import ListFormatError, country_codes, iso_dates, make_entry, person_name, text_lines, unique
+from ._fields import (
+    ListFormatError,
+    country_codes,
+    identifier_numbers,
+    iso_dates,
+    make_entry,
+    person_name,
+    remark_identifiers,
+    text_lines,
+    unique,
+)
 from .entries import Kind, ListEntry
 
 _KINDS: dict[str, Kind] = {
@@ -119,13 +130,11 @@ def _xml_entry(path: Path, number: int, elem: ET.Element) -> ListEntry:
     programs = [
         (p.text or "").strip() for holder in _kids(elem, "programList") for p in _kids(holder, "program")
     ]
-    identifiers = [
-        id_number
+    identifiers = identifier_numbers(
+        (_text(item, "idType"), _text(item, "idNumber"))
         for holder in _kids(elem, "idList")
         for item in _kids(holder, "id")
-        if _IDENTIFIER.search(id_number := _text(item, "idNumber"))
-        and not _NOT_IDENTIFIER.search(_text(item, "idType"))
-    ]
+    )
     return make_entry(
         source="sdn",
         entry_id=uid,
@@ -139,14 +148,6 @@ def _xml_entry(path: Path, number: int, elem: ET.Element) -> ListEntry:
         remarks=_text(elem, "remarks"),
         identifiers=identifiers,
     )
-
-
-# The id list also holds gender, web sites, dates and notes: a number with at least four digits
-# (passport, national id, registration, tax, IMO) is kept, unless its type says otherwise.
-_IDENTIFIER = re.compile(r"(?:\d.*){4}")
-_NOT_IDENTIFIER = re.compile(
-    r"website|e-?mail|phone|date|gender|sanctions|established|organization type", re.I
-)
 
 
 # --- CSV ------------------------------------------------------------------------------------------
@@ -209,4 +210,5 @@ def parse_csv(path: Path) -> Iterator[ListEntry]:
             programs=[p.strip(" []") for p in program.split("] [")],
             list_name=_LIST_NAME,
             remarks=remarks,
+            identifiers=remark_identifiers(remarks),
         )

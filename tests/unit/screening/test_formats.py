@@ -12,6 +12,7 @@ import msgspec
 import pytest
 
 from gateway.screening import ListEntry, ListFormatError, parse_list
+from gateway.screening._fields import remark_identifiers
 from gateway.screening.entries import Source
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "screening"
@@ -73,6 +74,19 @@ def test_csl_csv_entries() -> None:
     vessel = found["SDN:91004"]
     assert (vessel.kind, vessel.countries) == ("vessel", ("PA",))  # from vessel_flag "Panama"
     assert vessel.remarks == "Linked To: NORTHWIND MARITIME LOGISTICS LLC."
+
+
+def test_csl_identifiers_come_from_its_ids_in_both_files() -> None:
+    for name in ("csl.csv", "csl.json"):
+        found = by_id(parse_list(FIXTURES / name, "csl"))
+        # "Passport, 7100000001, RU; Gender, Male; Secondary sanctions risk:, See Section 11 of
+        # Executive Order 14024.": the passport only (a gender, a sanctions note with digits).
+        assert found["SDN:91001"].identifiers == ("7100000001",), name
+        assert found["SDN:91004"].identifiers == ("IMO 9000001", "355000001"), name  # IMO, MMSI
+        assert found["SDN:91005"].identifiers == ("7800000001",), name  # Tax ID No.
+        assert found["SSI:91005"].identifiers == (), name  # "Subject to Directive 4"
+        assert found["SDN:91007"].identifiers == ("V-9000001",), name  # Cedula No.
+        assert found["SDN:91003"].identifiers == (), name  # a gender only
 
 
 def test_csl_keeps_one_party_on_two_sub_lists_apart() -> None:
@@ -157,6 +171,31 @@ def test_sdn_csv_holds_the_same_entries_as_the_xml() -> None:
     assert without_remarks(from_csv) == without_remarks(parse_list(FIXTURES / "sdn.xml", "sdn"))
     # The CSV's remarks are kept whole: dates of birth and nationalities are read from them.
     assert from_csv[0].remarks.startswith("DOB 14 Mar 1971; POB Tula, Russia; nationality Russia;")
+
+
+def test_sdn_csv_identifiers_come_from_its_remarks() -> None:
+    found = by_id(parse_list(FIXTURES / "sdn.csv", "sdn"))
+    assert found["91001"].identifiers == ("7100000001",)  # "...; Gender Male; Passport 7100000001 (Russia)"
+    assert found["91004"].identifiers == ("IMO 9000001", "355000001")
+    assert found["91005"].identifiers == ("7800000001",)  # not "See Section 11 of Executive Order 14024"
+    assert found["91003"].identifiers == ()  # "DOB circa 1965; POB Aleppo, Syria; ..."
+
+
+@pytest.mark.parametrize(
+    ("remarks", "found"),
+    [
+        ("Passport 7100000001 (Russia); alt. Passport 7100000002 (Russia)", ["7100000001", "7100000002"]),
+        ("National ID No. 123-456-789 (Iran) issued 01 Jan 2010", ["123-456-789"]),
+        ("Registration Number 12345 (Cyprus); SWIFT/BIC ABCDRUMM", ["12345"]),
+        ("DOB 1971; POB Tula 1234, Russia; nationality Iran", []),
+        ("Linked To: ACME 2000 LLC.; Organization Established Date 2001", []),
+        ("Executive Order 13846 information: Subject to Secondary Sanctions", []),
+        ("Website www.abc1234.example; Phone 12345678; Fax 87654321", []),
+        ("Gender Male; a.k.a. 'VANYA'.", []),
+    ],
+)
+def test_identifiers_in_remarks(remarks: str, found: list[str]) -> None:
+    assert remark_identifiers(remarks) == found
 
 
 def test_sdn_csv_alone_uses_its_remarks(tmp_path: Path) -> None:
