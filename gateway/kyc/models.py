@@ -8,6 +8,8 @@ from typing import Literal
 
 import msgspec
 
+from ..screening.evidence import Explanation, FieldCheck
+from ..screening.similarity import WordPair
 from .facts import Facts, FactsIn
 from .ownership import OwnershipReport
 from .states import Sanctions, Status
@@ -78,6 +80,39 @@ class Edge(msgspec.Struct, frozen=True):
     role: str | None
 
 
+class HitExplanation(msgspec.Struct, frozen=True):
+    """Why a hit scored as it did, as data: :class:`gateway.screening.evidence.Explanation` without
+    the subject's name as written (``subject_id`` says whose it is)."""
+
+    name_score: float
+    """How alike the names are, 0..1, before the fields."""
+    listed_name: str
+    """The list's name or alias that matched, as written."""
+    pairs: list[WordPair]
+    """The subject's words paired with the list's, and how (``same``, ``spelling``, ...)."""
+    unpaired_subject: list[str]
+    unpaired_listed: list[str]
+    fields: list[FieldCheck]
+    """Each field both sides had (identifier, birth date, country, kind, legal form, ranking) and
+    what it added to or took from the score."""
+    score: float
+    compact: bool = False
+    """The names were compared with their spaces removed."""
+
+    @classmethod
+    def of(cls, explanation: Explanation) -> HitExplanation:
+        return cls(
+            name_score=round(explanation.name_score, 4),
+            listed_name=explanation.listed_name,
+            pairs=list(explanation.pairs),
+            unpaired_subject=list(explanation.unpaired_subject),
+            unpaired_listed=list(explanation.unpaired_listed),
+            fields=list(explanation.fields),
+            score=round(explanation.score, 4),
+            compact=explanation.compact,
+        )
+
+
 class Hit(msgspec.Struct, frozen=True):
     id: int
     subject_type: Literal["customer", "owner"]
@@ -92,6 +127,8 @@ class Hit(msgspec.Struct, frozen=True):
     list_name: str = ""
     decided_by: str | None = None
     decided_reason: str | None = None
+    explanation: HitExplanation | None = None
+    """None for a hit recorded before explanations were stored."""
 
 
 class Transition(msgspec.Struct, frozen=True):

@@ -16,7 +16,7 @@ import msgspec
 from ..errors import NotFoundInStore
 from ..policy.decide import CustomerFacts
 from . import jurisdictions
-from .models import CustomerRecord, Edge, Hit, QueueItem, Transition
+from .models import CustomerRecord, Edge, Hit, HitExplanation, QueueItem, Transition
 from .states import Status
 
 _CUSTOMER = """
@@ -320,14 +320,22 @@ async def edges(conn: asyncpg.Connection, customer_id: uuid.UUID) -> list[Edge]:
 
 _HIT = """
 select id, subject_type, subject_id, source as list_source, list_name, entry_id as entry, entry_name as name,
-       matched_name, score, reasons, state, decided_by, decided_reason
+       matched_name, score, reasons, state, decided_by, decided_reason, explanation::text
 from screening_hits
 """
 
 
+def _hit(row: asyncpg.Record) -> Hit:
+    data = dict(row)
+    explanation = data.pop("explanation")
+    if explanation is not None:
+        data["explanation"] = msgspec.json.decode(explanation, type=HitExplanation)
+    return Hit(**data)
+
+
 async def hits(conn: asyncpg.Connection, customer_id: uuid.UUID) -> list[Hit]:
     rows = await conn.fetch(_HIT + " where customer_id = $1 order by score desc, id", customer_id)
-    return [Hit(**dict(r)) for r in rows]
+    return [_hit(r) for r in rows]
 
 
 async def hit(conn: asyncpg.Connection, hit_id: int, customer_id: uuid.UUID | None = None) -> Hit:
@@ -336,7 +344,7 @@ async def hit(conn: asyncpg.Connection, hit_id: int, customer_id: uuid.UUID | No
     )
     if row is None:
         raise NotFoundInStore(f"no screening hit with id {hit_id}", code="hit_not_found")
-    return Hit(**dict(row))
+    return _hit(row)
 
 
 async def hit_customer(conn: asyncpg.Connection, hit_id: int) -> uuid.UUID:
@@ -353,12 +361,13 @@ async def upsert_hits(conn: asyncpg.Connection, customer_id: uuid.UUID, found: l
     await conn.executemany(
         """
         insert into screening_hits (customer_id, subject_type, subject_id, source, entry_id, list_id,
-                                    entry_name, matched_name, list_name, score, reasons)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                    entry_name, matched_name, list_name, score, reasons, explanation)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)
         on conflict (subject_id, source, entry_id) do update set
             list_id = excluded.list_id, entry_name = excluded.entry_name,
             matched_name = excluded.matched_name, list_name = excluded.list_name,
-            score = excluded.score, reasons = excluded.reasons, updated_at = now(),
+            score = excluded.score, reasons = excluded.reasons, explanation = excluded.explanation,
+            updated_at = now(),
             state = case when screening_hits.state = 'cleared' then 'open' else screening_hits.state end
         """,
         [
@@ -374,6 +383,7 @@ async def upsert_hits(conn: asyncpg.Connection, customer_id: uuid.UUID, found: l
                 f["list_name"],
                 f["score"],
                 f["reasons"],
+                None if f.get("explanation") is None else msgspec.json.encode(f["explanation"]).decode(),
             )
             for f in found
         ],

@@ -22,7 +22,7 @@ from ..screening.repository import active_entries, active_lists
 from . import repository as repo
 from . import trail
 from .facts import Facts
-from .models import CustomerRecord, Edge, Hit, Owner
+from .models import CustomerRecord, Edge, Hit, HitExplanation, Owner
 from .ownership import OwnerNode, OwnershipEdge, OwnershipReport, analyse
 from .states import Sanctions, Status
 
@@ -120,6 +120,7 @@ async def screen_customer(
                     "list_name": match.entry.list_name,
                     "score": round(match.score, 4),
                     "reasons": list(match.reasons),
+                    "explanation": HitExplanation.of(match.explanation),
                 }
             )
     await repo.upsert_hits(conn, customer.id, found)

@@ -136,6 +136,12 @@ def test_an_applicant_is_in_the_queue_and_its_page_shows_facts_hits_and_the_grap
     score = float(re.search(r"data-score>([0-9.]+)<", hit).group(1))  # type: ignore[union-attr]
     assert 0.8 <= score <= 1.0
     assert "<li>" in hit.split("Matched on")[1]  # the matched fields, listed
+    # And how the score was made, part by part: the name's score first, then each field's effect.
+    table = hit[hit.index("<table data-explanation>") : hit.index("</table>")]
+    assert '<tr data-part="name">' in table
+    name_score = float(re.search(r'data-part="name">.*?class="num">([0-9.]+)<', table, re.S).group(1))  # type: ignore[union-attr]
+    effects = [float(e) for e in re.findall(r'class="num">([+-][0-9.]+)<', table)]
+    assert abs(min(1.0, name_score + sum(effects)) - score) < 0.02
     # The graph: a picture with a title and a description, every owner a node, shares on edges.
     svg = html[html.index("<svg") : html.index("</svg>")]
     assert f'<title id="ownership-title">Ownership of {name}</title>' in svg

@@ -15,7 +15,7 @@ import pytest
 
 from gateway.db.migrate import migrate
 from gateway.errors import BadRequest, Conflict
-from gateway.kyc.facts import FactsIn
+from gateway.kyc.facts import FactsIn, IdentifierIn
 from gateway.kyc.models import OwnerIn
 from gateway.screening.repository import active_entries, active_lists
 from tests.conftest import kyc_service
@@ -59,6 +59,25 @@ async def test_every_format_loads_and_screens_the_same_person(db, file, source, 
     assert len(hits) == 1 and hits[0].name == "Ivan Petrovich Sidorenko" and hits[0].list_source == source
     assert hits[0].score >= 0.9 and any("birth" in r for r in hits[0].reasons)
     assert status.sanctions == "potential"
+    # The explanation is stored as data too: the names' score, the fields and what each did.
+    explanation = hits[0].explanation
+    assert explanation is not None and explanation.score == hits[0].score
+    assert 0.9 <= explanation.name_score <= 1.0 and explanation.pairs
+    births = [f for f in explanation.fields if f.field == "birth_date"]
+    assert len(births) == 1 and births[0].outcome == "agrees" and births[0].effect > 0
+
+
+@pytest.mark.parametrize(("file", "source"), [("sdn.csv", "sdn"), ("csl.csv", "csl"), ("csl.json", "csl")])
+async def test_a_shared_passport_number_from_each_format_is_evidence(db, file, source) -> None:
+    kyc = kyc_service()
+    passport = [IdentifierIn(type="passport", value="7100000001", country="RU")]
+    cid = await individual(db, "Ivan Sidorenko", identifiers=passport)
+    await kyc.load_list(db, FIXTURES / file, source)
+    (hit,) = (await kyc.status(db, cid)).screening.hits
+    assert hit.explanation is not None
+    (check,) = [f for f in hit.explanation.fields if f.field == "identifier"]
+    assert (check.outcome, check.effect) == ("agrees", 0.2) and "7100000001" in check.detail
+    assert "identifier matches (7100000001)" in hit.reasons
 
 
 async def test_misspelt_transliterated_and_unrelated_names(db) -> None:
