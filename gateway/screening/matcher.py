@@ -38,6 +38,7 @@ from .similarity import (
     voweless,
 )
 from .similarity import score as score_names
+from .spellings import other_name
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -177,6 +178,7 @@ class Screener:
                     if word_id == len(postings):
                         postings.append([])
                     postings[word_id].append(name_id)
+        self._single = frozenset(single)
         self._postings = postings
         self._vocabulary = list(vocabulary)  # word id -> word
         self._word_ids = vocabulary
@@ -196,6 +198,12 @@ class Screener:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def _apart(self, word: str, listed: str, pinyin: bool) -> bool:
+        """Whether the customer's ``word``, spelt differently from the ``listed`` one, is another
+        name: it is a name the list holds itself, and differs as names do, not as spellings of
+        one name (:func:`.spellings.other_name`)."""
+        return word in self._single and other_name(word, listed, pinyin)
 
     def _rarity(self, word: str) -> float:
         """How much a word says about who a name is: 1 for a word in few names, down to
@@ -225,7 +233,7 @@ class Screener:
             said.append(text)
             for name_id in self._candidates(query):
                 name = self._names[name_id]
-                scored = score_names(query, name.words, self._rarity, extra)
+                scored = score_names(query, name.words, self._rarity, extra, self._apart)
                 held = best.get(name.entry)
                 # On a tie the entry's earlier name wins: its primary name before its aliases.
                 if held is None or scored.score > held[0] or (scored.score == held[0] and name_id < held[1]):

@@ -312,14 +312,24 @@ def score(
     candidate: tuple[str, ...],
     weight: Callable[[str], float] | None = None,
     extra: float = EXTRA_WORD_WEIGHT,
+    apart: Callable[[str, str, bool], bool] | None = None,
 ) -> Scored:
-    """:func:`align`'s score and pairing, without spelling out the pairs."""
+    """:func:`align`'s score and pairing, without spelling out the pairs.
+
+    ``apart(a, b, pinyin)``: whether a word of the query, spelt differently from a word of the
+    candidate (not equal, not equal once folded), is another name all the same; such words do
+    not pair, and the names are then not compared without spaces either (that would pair them
+    again). ``pinyin``: every word of both names is pinyin. The screener passes what the list
+    knows (:mod:`.spellings`).
+    """
     size: Callable[[str], float] = (lambda w: len(w) * weight(w)) if weight is not None else len
     if query == candidate:
         same = tuple((1.0, (i,), (i,)) for i in range(len(query)))
         return Scored(1.0, same, (), (), False, False)
     keys = [_opening(b) for b in candidate]
     scored: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = []
+    refused = False
+    pinyin: bool | None = None  # both names all pinyin: worked out when first needed
     for i, a in enumerate(query):
         bare, first, folded = _opening(a)
         for j, b in enumerate(candidate):
@@ -329,12 +339,32 @@ def score(
             if bare == other[0] and first != other[1] and folded != other[2]:
                 continue
             if (similarity := word_similarity(a, b)) > 0:
+                if apart is not None and similarity < _FOLDED_EQUAL:
+                    if pinyin is None:
+                        pinyin = all(map(syllables, query)) and all(map(syllables, candidate))
+                    if apart(a, b, pinyin):
+                        refused = True
+                        continue
                 scored.append((similarity, (i,), (j,)))
     # Two adjacent words on one side may be one word on the other: "Hua Wei" and "Huawei",
     # "Tian Jin" (from 天津) and "Tianjin". Only worth trying when the word counts differ.
     if len(query) != len(candidate):
         scored += _joined_pairs(query, candidate, flip=False)
-        scored += _joined_pairs(candidate, query, flip=True)
+        joined = _joined_pairs(candidate, query, flip=True)
+        if apart is not None and joined:
+            # A customer's word against two listed words written as one: "Guoping" is not
+            # "Guo Ming" any more than it is "Guoming".
+            if pinyin is None:
+                pinyin = all(map(syllables, query)) and all(map(syllables, candidate))
+            kept = [
+                pair
+                for pair in joined
+                if pair[0] >= _FOLDED_EQUAL * _COMPACT_DISCOUNT
+                or not apart(query[pair[1][0]], "".join(candidate[j] for j in pair[2]), pinyin)
+            ]
+            refused = refused or len(kept) < len(joined)
+            joined = kept
+        scored += joined
     # Best pairs first; at equal score, the one covering more words.
     scored.sort(key=_pair_order, reverse=True)
     used_query: set[int] = set()
@@ -369,7 +399,17 @@ def score(
     words = matched / (matched_length + penalty) if matched_length else 0.0
     if len(chosen) >= 3 and not _in_turn([(qs[0], cs[0]) for _, qs, cs in chosen]):
         words *= _SHUFFLED
-    if words < _COMPACT_DISCOUNT:
+    if words < _COMPACT_DISCOUNT and not refused and apart is not None and left_query and left_candidate:
+        # Words left apart because the customer's is another name would pair again without
+        # spaces ("Bridge" and "Ridge", "Tanturk" and "Canturk": a letter apart, both names).
+        if pinyin is None:
+            pinyin = all(map(syllables, query)) and all(map(syllables, candidate))
+        refused = any(
+            len(a) > 1 and Levenshtein.distance(a, b, score_cutoff=2) <= 2 and apart(a, b, pinyin)
+            for a in left_query
+            for b in left_candidate
+        )
+    if words < _COMPACT_DISCOUNT and not refused:
         # All spaces removed ("H U A W E I"). Each edit counts double: this comparison is only
         # meant to forgive spacing, and long names would otherwise hide a whole different word.
         compact = (
