@@ -365,6 +365,8 @@ def score(
             refused = refused or len(kept) < len(joined)
             joined = kept
         scored += joined
+    if len(candidate) > 1 and any(len(w) == 1 for w in query):
+        scored = _initials_for_given_names(query, candidate, scored)
     # Best pairs first; at equal score, the one covering more words.
     scored.sort(key=_pair_order, reverse=True)
     used_query: set[int] = set()
@@ -430,6 +432,27 @@ def _opening(word: str) -> tuple[bool, object, object]:
         _FIRST_LETTER.get(word[0], word[0]),
         _FIRST_LETTER.get(folded[0], folded[0]),
     )
+
+
+def _initials_for_given_names(
+    query: tuple[str, ...],
+    candidate: tuple[str, ...],
+    scored: list[tuple[float, tuple[int, ...], tuple[int, ...]]],
+) -> list[tuple[float, tuple[int, ...], tuple[int, ...]]]:
+    """The pairs without an initial of the customer's standing for the listed surname (its last
+    word) while a whole word of the customer's pairs with nothing: people shorten given names,
+    and that word left over is the customer's own surname. "Denis D. Yarov" is not "Denis
+    Dolin", nor "F. David Midwell" "David Fairford"."""
+    paired = {i for _, qs, _ in scored for i in qs}
+    if all(i in paired for i, w in enumerate(query) if len(w) > 1):
+        return scored
+    last = len(candidate) - 1
+    return [
+        pair
+        for pair in scored
+        if not (len(pair[1]) == 1 and len(query[pair[1][0]]) == 1 and pair[2] == (last,))
+        or len(candidate[last]) == 1
+    ]
 
 
 def _pair_order(pair: tuple[float, tuple[int, ...], tuple[int, ...]]) -> tuple[float, int]:
