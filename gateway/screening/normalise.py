@@ -204,6 +204,12 @@ LEGAL_FORMS = frozenset(
         "yugen",
         "godo",
         "proprietary",
+        # Words found only inside legal forms: what is left of one when a misspelling or a
+        # missing space breaks the phrase ("Limitd Liability Company", "Jointstock Company").
+        "liability",
+        "jointstock",
+        "aktsionernoe",
+        "obshchestvo",
     }
 )
 """Legal-form words dropped from names (compared after transliteration and lower-casing)."""
