@@ -59,6 +59,7 @@ _CANDIDATE_SHARE = 0.4  # ... and only those sharing at least this share of the 
 _UBIQUITOUS_SHARE = 0.02  # a word in more names than this (and 500) is not counted at all
 _MIN_DELETE_LENGTH = 4  # shorter words are looked up as written only
 _MIN_SPLIT_LENGTH = 8  # a word found nowhere is tried as two words from this length
+_INITIAL_WEIGHT = 1.0  # what an initial adds to a name with a word it begins (a common word's weight)
 # Name scoring: a word in more than this share of the list's names counts less, down to a floor.
 _RARE_SHARE = 0.001
 _RARE_NAMES = 20  # ... and in more than this many: in a short list, no word is common
@@ -312,8 +313,12 @@ class Screener:
         for position, forms in enumerate(_forms(query)):
             # Each query word counts once per name: with the weight of its best hit in that name.
             hits: dict[int, float] = {}  # word id -> similarity
-            for form in forms:
-                self._lookup(form, hits)
+            # An initial stands for any word it begins, so it is no rare word: looked up as one,
+            # "J." would find the few listed names that hold a "J." and crowd out every "José"
+            # and "John" (it breaks ties below instead).
+            if position >= len(query) or len(query[position]) > 1:
+                for form in forms:
+                    self._lookup(form, hits)
             common.append([])
             if not hits and position < len(query) and len(query[position]) >= _MIN_SPLIT_LENGTH:
                 # Two words written as one, one of them misspelt ("crytalharbor"): look up the
@@ -347,13 +352,28 @@ class Screener:
         for found in per_word[1:]:
             get = scores.get
             scores.update({n: get(n, 0.0) + weight for n, weight in found.items()})
+        initials = {w for w in query if len(w) == 1}
+        if initials and scores:
+            # Among the names the other words found, those with a word the initial begins.
+            names = self._names
+            for name_id in scores:
+                if any(w[0] in initials for w in names[name_id].words):
+                    scores[name_id] += _INITIAL_WEIGHT
         if not scores and ubiquitous:
             # Nothing but the commonest words ("Mohammed Ali"): the shortest names holding the two rarest.
             ubiquitous.sort(key=lambda w: len(self._postings[w]))
             chosen = set(self._postings[ubiquitous[0]])
             if len(ubiquitous) > 1:
                 chosen &= set(self._postings[ubiquitous[1]])
-            return sorted(chosen, key=lambda n: (len(self._names[n].words), n))[:_CANDIDATES]
+            names = self._names
+            return sorted(
+                chosen,
+                key=lambda n: (
+                    not any(w[0] in initials for w in names[n].words) if initials else False,
+                    len(names[n].words),
+                    n,
+                ),
+            )[:_CANDIDATES]
         if len(scores) > _CANDIDATES:
             # More names than are scored in full share the rarer words ("mhmd hsn slh" written in
             # Arabic script shares consonants with thousands): let the common words break the tie,
