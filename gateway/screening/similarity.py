@@ -37,6 +37,8 @@ from typing import NamedTuple
 import msgspec
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
+from ._korean import korean_name, korean_same, korean_similarity
+
 __all__ = [
     "Alignment",
     "Scored",
@@ -246,7 +248,7 @@ def _how(a: str, b: str, score: float) -> str:
         return "same"
     if len(a) == 1 or len(b) == 1:
         return "initial"
-    if fold(a) == fold(b):
+    if fold(a) == fold(b) or korean_same(a, b):
         return "transliteration"
     if _similarity(a, b) == 0 and _similarity(fold(a), fold(b)) == 0 and score > 0:
         return "consonants"
@@ -328,9 +330,16 @@ def score(
         return Scored(1.0, same, (), (), False, False)
     keys = [_opening(b) for b in candidate]
     scored: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = []
-    refused = False
     pinyin: bool | None = None  # both names all pinyin: worked out when first needed
+    # Korean names go by the table of syllable spellings (nor are they compared without spaces,
+    # which would pair two syllables again); all others by their letters.
+    korean = refused = korean_name(query) and korean_name(candidate)
     for i, a in enumerate(query):
+        if korean:
+            for j, b in enumerate(candidate):
+                if similarity := 1.0 if a == b else korean_similarity(a, b, word_similarity(a, b)):
+                    scored.append((similarity, (i,), (j,)))
+            continue
         bare, first, folded = _opening(a)
         for j, b in enumerate(candidate):
             other = keys[j]

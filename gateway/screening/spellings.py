@@ -10,7 +10,8 @@ two things can:
   "real-word" against "non-word" errors).
 - *Is the difference one transliterations make?* Vowels ("Nabeel"/"Nabil", "Omar"/"Umar",
   "Shehri"/"Shihri"), doubled letters, a final h, and consonants that scripts map onto several
-  Latin letters (c/k/q, g/j/h, b/p, d/t/s/z, f/v/w) vary between honest spellings of one name.
+  Latin letters (c/k/q, g/j/h, b/p, d/t/s/z; v and w go with the vowels) vary between honest
+  spellings of one name.
   Any other consonant ("Penridge"/"Pemridge", "Arslan"/"Aslan", "Oliver"/"Olivia") makes
   another name.
 
@@ -22,12 +23,8 @@ two letters off is another name whether or not: :func:`.similarity.word_similari
 name all of whose words are pinyin: "Canaan" reads as pinyin too, and "Reza" and "Riza" are one
 Persian name.
 
-Korean syllables are written in several accepted romanisations (McCune-Reischauer as the lists
-use it, the South's Revised Romanisation, the spellings people use in passports): 성 is "Song",
-"Seong" or "Sung", 승 is "Sung" or "Seung". :data:`KOREAN` holds the accepted spellings of the
-syllables common in names; two words that both are such spellings are one syllable if a syllable
-accepts both (:func:`korean_same`: "Sung" and "Song" may both be 성), and otherwise two ("Chol"
-and "Chun").
+Korean syllables go by their table of accepted romanisations (:mod:`._korean`): "Sung" and
+"Song" may both be 성, so they are not two names; "Chol" and "Chun" are.
 """
 
 from __future__ import annotations
@@ -35,44 +32,14 @@ from __future__ import annotations
 import functools
 import re
 
+from ._korean import korean_same
 from .similarity import fold, skeleton, syllables
 
-__all__ = ["KOREAN", "korean_same", "other_name"]
+__all__ = ["other_name"]
 
 # Consonants that transliterations swap, one letter per class; the rest stand for themselves.
-_CLASSES = str.maketrans({"c": "k", "q": "k", "j": "g", "h": "g", "p": "b", "t": "d", "s": "d", "z": "d", "f": "b"})
+_CLASSES = str.maketrans({"c": "k", "q": "k", "j": "g", "h": "g", "p": "b", "t": "d", "s": "d", "z": "d"})
 _DOUBLES = re.compile(r"(.)\1+")
-
-# Hangul syllables common in names -> their accepted romanisations: McCune-Reischauer without
-# breves (the lists' spelling), Revised Romanisation, and the popular passport spellings.
-_KOREAN_SYLLABLES: dict[str, tuple[str, ...]] = {
-    "김": ("kim", "gim"), "리": ("ri", "lee", "yi", "rhee", "li"), "박": ("pak", "park", "bak"),
-    "최": ("choe", "choi", "chwe"), "정": ("jong", "chong", "jeong", "chung", "jung", "cheong"),
-    "강": ("kang", "gang"), "한": ("han",), "류": ("ryu", "yoo", "yu", "ryoo"), "조": ("jo", "cho"),
-    "윤": ("yun", "yoon"), "성": ("song", "seong", "sung"), "송": ("song",), "승": ("sung", "seung"),
-    "호": ("ho",), "철": ("chol", "cheol", "chul"), "일": ("il",), "남": ("nam",),
-    "용": ("yong", "ryong"), "수": ("su", "soo"), "혁": ("hyok", "hyeok", "hyuk"),
-    "명": ("myong", "myeong", "myung"), "춘": ("chun",), "광": ("kwang", "gwang"), "학": ("hak",),
-    "민": ("min",), "진": ("jin", "chin"), "덕": ("dok", "deok", "duk", "tok"), "만": ("man",),
-    "원": ("won",), "국": ("guk", "kuk", "gook", "kook"), "복": ("bok", "pok"), "웅": ("ung", "woong"),
-    "영": ("yong", "yeong", "young"), "현": ("hyon", "hyeon", "hyun"), "준": ("jun", "joon", "chun"),
-    "동": ("dong", "tong"), "경": ("kyong", "gyeong", "kyung"), "은": ("un", "eun"),
-    "혜": ("hye",), "희": ("hui", "hee"), "석": ("sok", "seok", "suk"), "순": ("sun", "soon"),
-}  # fmt: skip
-KOREAN: dict[str, frozenset[str]] = {}
-"""A romanised Korean syllable -> the Hangul syllables it may stand for."""
-for _hangul, _spellings in _KOREAN_SYLLABLES.items():
-    for _spelling in _spellings:
-        KOREAN[_spelling] = KOREAN.get(_spelling, frozenset()) | {_hangul}
-
-
-def korean_same(a: str, b: str) -> bool | None:
-    """Whether two romanised Korean syllables may be one (a syllable accepts both spellings);
-    None if either is not a syllable of the table."""
-    ours, theirs = KOREAN.get(a), KOREAN.get(b)
-    if ours is None or theirs is None:
-        return None
-    return bool(ours & theirs)
 
 
 @functools.lru_cache(maxsize=65536)
