@@ -313,10 +313,11 @@ class Screener:
         for position, forms in enumerate(_forms(query)):
             # Each query word counts once per name: with the weight of its best hit in that name.
             hits: dict[int, float] = {}  # word id -> similarity
-            # An initial stands for any word it begins, so it is no rare word: looked up as one,
-            # "J." would find the few listed names that hold a "J." and crowd out every "José"
-            # and "John" (it breaks ties below instead).
-            if position >= len(query) or len(query[position]) > 1:
+            # An initial stands for any word it begins, so it is no rare word: looked up as one
+            # (or joined to the next word, "kbrookwell"), "J." would find the few listed names
+            # that hold a "J." and crowd out every "José" and "John" (it breaks ties below instead).
+            at = (position,) if position < len(query) else (position - len(query), position - len(query) + 1)
+            if all(len(query[k]) > 1 for k in at):
                 for form in forms:
                     self._lookup(form, hits)
             common.append([])

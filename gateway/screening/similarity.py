@@ -448,20 +448,24 @@ def _initials_for_given_names(
     candidate: tuple[str, ...],
     scored: list[tuple[float, tuple[int, ...], tuple[int, ...]]],
 ) -> list[tuple[float, tuple[int, ...], tuple[int, ...]]]:
-    """The pairs without an initial of the customer's standing for the listed surname (its last
-    word) while a whole word of the customer's pairs with nothing: people shorten given names,
-    and that word left over is the customer's own surname. "Denis D. Yarov" is not "Denis
-    Dolin", nor "F. David Midwell" "David Fairford"."""
-    paired = {i for _, qs, _ in scored for i in qs}
-    if all(i in paired for i, w in enumerate(query) if len(w) > 1):
+    """The pairs without an initial of the customer's that cannot stand where it is put, when a
+    whole word of the customer's pairs with nothing (their own first name or surname): people
+    shorten given names, so the initial stands neither for the listed surname (its last word:
+    "Denis D. Yarov" is not "Denis Dolin") nor, after that unpaired word, for any listed word
+    (a middle initial: "Boris Y. Tikhov" is not "Yurii Tihov"). "M. Carl Lindfield" may still be
+    "Mary Lindfield" with a middle name more."""
+    paired = {qs[0] for _, qs, cs in scored if len(qs) == 1 and len(cs) == 1}
+    lonely = [i for i, w in enumerate(query) if len(w) > 1 and i not in paired]
+    if not lonely:
         return scored
-    last = len(candidate) - 1
-    return [
-        pair
-        for pair in scored
-        if not (len(pair[1]) == 1 and len(query[pair[1][0]]) == 1 and pair[2] == (last,))
-        or len(candidate[last]) == 1
-    ]
+    first, last = lonely[0], len(candidate) - 1
+
+    def barred(qs: tuple[int, ...], cs: tuple[int, ...]) -> bool:
+        if len(qs) != 1 or len(query[qs[0]]) != 1:
+            return False
+        return qs[0] > first or (cs == (last,) and len(candidate[last]) > 1)
+
+    return [pair for pair in scored if not barred(pair[1], pair[2])]
 
 
 def _pair_order(pair: tuple[float, tuple[int, ...], tuple[int, ...]]) -> tuple[float, int]:
@@ -497,6 +501,8 @@ def _joined_pairs(
     found: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = []
     bare = [voweless(word) for word in other]
     for k in range(len(side) - 1):
+        if len(side[k]) == 1 or len(side[k + 1]) == 1:
+            continue  # an initial run into a word is no spacing of it
         joined = side[k] + side[k + 1]
         for j, word in enumerate(other):
             # A word without vowels is as long as the consonants of the joined words.
