@@ -316,8 +316,8 @@ class Screener:
             # An initial stands for any word it begins, so it is no rare word: looked up as one
             # (or joined to the next word, "kbrookwell"), "J." would find the few listed names
             # that hold a "J." and crowd out every "José" and "John" (it breaks ties below instead).
-            at = (position,) if position < len(query) else (position - len(query), position - len(query) + 1)
-            if all(len(query[k]) > 1 for k in at):
+            k = position - len(query)
+            if len(query[position]) > 1 if k < 0 else len(query[k]) > 1 and len(query[k + 1]) > 1:
                 for form in forms:
                     self._lookup(form, hits)
             common.append([])

@@ -111,12 +111,15 @@ _CJK_WORDS = {
 }
 _CJK_WORDS_RE = re.compile("|".join(sorted(_CJK_WORDS, key=len, reverse=True)))
 _NATIVE_CJK_RE = re.compile("|".join(re.escape(f) for f in _NATIVE_FORMS_CJK))
+# Also the abbreviation in capitals glued to the name that follows, as "ООО«Ромашка»" reads once
+# the quotes go, or as it is often typed: "ООО" in "ОООромашка" (case matters there: capitals,
+# then lower case).
 _NATIVE_WORDS_RE = re.compile(
-    r"(?<!\w)(?:" + "|".join(re.escape(f) for f in _NATIVE_FORMS_WORDS) + r")(?!\w)", re.IGNORECASE
+    r"(?<!\w)(?:(?:"
+    + "|".join(re.escape(f) for f in _NATIVE_FORMS_WORDS)
+    + r")(?!\w)|(?-i:ООО|ОАО|ЗАО|ПАО|НАО|АО|ОДО|ТОО|ТОВ|ПрАТ|ПАТ)(?=[а-яёіїєґ]))",
+    re.IGNORECASE,
 )
-# The abbreviation in capitals glued to the name that follows, as "ООО«Ромашка»" reads once the
-# quotes go, or as it is often typed: "ООО" in "ОООромашка". Case matters: capitals, then lower case.
-_NATIVE_GLUED_RE = re.compile(r"(?<!\w)(?:ООО|ОАО|ЗАО|ПАО|НАО|АО|ОДО|ТОО|ТОВ|ПрАТ|ПАТ)(?=[а-яёіїєґ])")
 
 LEGAL_FORMS = frozenset(
     {
@@ -302,7 +305,7 @@ def normalise(name: str, kind: str = "unknown") -> str:
     person = kind == "person"
     text = unicodedata.normalize("NFKC", name)
     text = _NATIVE_CJK_RE.sub(" ", text)
-    text = _NATIVE_WORDS_RE.sub(" ", _NATIVE_GLUED_RE.sub(" ", text))
+    text = _NATIVE_WORDS_RE.sub(" ", text)
     if not person:
         text = _CJK_WORDS_RE.sub(lambda m: f" {_CJK_WORDS[m[0]]} ", text)
     text = hangul(han(arabic(text)))

@@ -37,7 +37,7 @@ from typing import NamedTuple
 import msgspec
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
-from ._korean import korean_name, korean_same, korean_similarity
+from ._korean import KOREAN, korean_name, korean_same, korean_similarity
 
 __all__ = [
     "Alignment",
@@ -187,6 +187,12 @@ def syllables(word: str) -> tuple[str, ...]:
     return best[-1] or ()
 
 
+@functools.lru_cache(maxsize=65536)
+def pinyin_name(words: tuple[str, ...]) -> bool:
+    """Whether every word of a name is pinyin syllables (a Chinese name, or one that could be)."""
+    return all(map(syllables, words))
+
+
 def _other_syllable(a: str, b: str) -> bool:
     """Whether two pinyin words differ by a whole syllable ("longgang", "longyong"): two letters
     or more, and not the same letters swapped ("taolei", "taolie"), which is a typo."""
@@ -333,8 +339,11 @@ def score(
     pinyin: bool | None = None  # both names all pinyin: worked out when first needed
     # Korean names go by the table of syllable spellings (nor are they compared without spaces,
     # which would pair two syllables again); all others by their letters.
-    korean = refused = korean_name(query) and korean_name(candidate)
+    korean = refused = query[0] in KOREAN and korean_name(query) and korean_name(candidate)
+    has_initial = False
     for i, a in enumerate(query):
+        if len(a) == 1:
+            has_initial = True
         if korean:
             for j, b in enumerate(candidate):
                 if similarity := 1.0 if a == b else korean_similarity(a, b, word_similarity(a, b)):
@@ -350,7 +359,7 @@ def score(
             if (similarity := word_similarity(a, b)) > 0:
                 if apart is not None and similarity < _FOLDED_EQUAL:
                     if pinyin is None:
-                        pinyin = all(map(syllables, query)) and all(map(syllables, candidate))
+                        pinyin = pinyin_name(query) and pinyin_name(candidate)
                     if apart(a, b, pinyin):
                         refused = True
                         continue
@@ -364,7 +373,7 @@ def score(
             # A customer's word against two listed words written as one: "Guoping" is not
             # "Guo Ming" any more than it is "Guoming".
             if pinyin is None:
-                pinyin = all(map(syllables, query)) and all(map(syllables, candidate))
+                pinyin = pinyin_name(query) and pinyin_name(candidate)
             kept = [
                 pair
                 for pair in joined
@@ -374,7 +383,7 @@ def score(
             refused = refused or len(kept) < len(joined)
             joined = kept
         scored += joined
-    if len(candidate) > 1 and any(len(w) == 1 for w in query):
+    if has_initial and len(candidate) > 1:
         scored = _initials_for_given_names(query, candidate, scored)
     # Best pairs first; at equal score, the one covering more words.
     scored.sort(key=_pair_order, reverse=True)
@@ -410,25 +419,37 @@ def score(
     words = matched / (matched_length + penalty) if matched_length else 0.0
     if len(chosen) >= 3 and not _in_turn([(qs[0], cs[0]) for _, qs, cs in chosen]):
         words *= _SHUFFLED
-    if words < _COMPACT_DISCOUNT and not refused and apart is not None and left_query and left_candidate:
-        # Words left apart because the customer's is another name would pair again without
-        # spaces ("Bridge" and "Ridge", "Tanturk" and "Canturk": a letter apart, both names).
-        if pinyin is None:
-            pinyin = all(map(syllables, query)) and all(map(syllables, candidate))
-        refused = any(
-            len(a) > 1 and Levenshtein.distance(a, b, score_cutoff=2) <= 2 and apart(a, b, pinyin)
-            for a in left_query
-            for b in left_candidate
-        )
     if words < _COMPACT_DISCOUNT and not refused:
         # All spaces removed ("H U A W E I"). Each edit counts double: this comparison is only
         # meant to forgive spacing, and long names would otherwise hide a whole different word.
         compact = (
             1 - 2 * Levenshtein.normalized_distance("".join(query), "".join(candidate))
         ) * _COMPACT_DISCOUNT
-        if compact > words:
+        if compact > words and not (
+            apart is not None and _apart_again(query, candidate, left_query, left_candidate, apart)
+        ):
             return Scored(round(compact, 6), tuple(chosen), left_query, left_candidate, True, initial)
     return Scored(words, tuple(chosen), left_query, left_candidate, False, initial)
+
+
+def _apart_again(
+    query: tuple[str, ...],
+    candidate: tuple[str, ...],
+    left_query: tuple[str, ...],
+    left_candidate: tuple[str, ...],
+    apart: Callable[[str, str, bool], bool],
+) -> bool:
+    """Whether words left unpaired because the customer's is another name would pair again
+    without spaces ("Bridge" and "Ridge", "Tanturk" and "Canturk": a letter apart, both names)."""
+    pinyin: bool | None = None
+    for a in left_query:
+        for b in left_candidate:
+            if len(a) > 1 and Levenshtein.distance(a, b, score_cutoff=2) <= 2:
+                if pinyin is None:
+                    pinyin = pinyin_name(query) and pinyin_name(candidate)
+                if apart(a, b, pinyin):
+                    return True
+    return False
 
 
 @functools.lru_cache(maxsize=65536)
