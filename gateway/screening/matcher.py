@@ -38,6 +38,7 @@ from .similarity import (
     voweless,
 )
 from .similarity import score as score_names
+from .spellings import other_name
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -58,6 +59,7 @@ _CANDIDATE_SHARE = 0.4  # ... and only those sharing at least this share of the 
 _UBIQUITOUS_SHARE = 0.02  # a word in more names than this (and 500) is not counted at all
 _MIN_DELETE_LENGTH = 4  # shorter words are looked up as written only
 _MIN_SPLIT_LENGTH = 8  # a word found nowhere is tried as two words from this length
+_INITIAL_WEIGHT = 1.0  # what an initial adds to a name with a word it begins (a common word's weight)
 # Name scoring: a word in more than this share of the list's names counts less, down to a floor.
 _RARE_SHARE = 0.001
 _RARE_NAMES = 20  # ... and in more than this many: in a short list, no word is common
@@ -177,6 +179,7 @@ class Screener:
                     if word_id == len(postings):
                         postings.append([])
                     postings[word_id].append(name_id)
+        self._single = frozenset(single)
         self._postings = postings
         self._vocabulary = list(vocabulary)  # word id -> word
         self._word_ids = vocabulary
@@ -196,6 +199,12 @@ class Screener:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def _apart(self, word: str, listed: str, pinyin: bool) -> bool:
+        """Whether the customer's ``word``, spelt differently from the ``listed`` one, is another
+        name: it is a name the list holds itself, and differs as names do, not as spellings of
+        one name (:func:`.spellings.other_name`)."""
+        return word in self._single and other_name(word, listed, pinyin)
 
     def _rarity(self, word: str) -> float:
         """How much a word says about who a name is: 1 for a word in few names, down to
@@ -225,7 +234,7 @@ class Screener:
             said.append(text)
             for name_id in self._candidates(query):
                 name = self._names[name_id]
-                scored = score_names(query, name.words, self._rarity, extra)
+                scored = score_names(query, name.words, self._rarity, extra, self._apart)
                 held = best.get(name.entry)
                 # On a tie the entry's earlier name wins: its primary name before its aliases.
                 if held is None or scored.score > held[0] or (scored.score == held[0] and name_id < held[1]):
@@ -304,8 +313,13 @@ class Screener:
         for position, forms in enumerate(_forms(query)):
             # Each query word counts once per name: with the weight of its best hit in that name.
             hits: dict[int, float] = {}  # word id -> similarity
-            for form in forms:
-                self._lookup(form, hits)
+            # An initial stands for any word it begins, so it is no rare word: looked up as one
+            # (or joined to the next word, "kbrookwell"), "J." would find the few listed names
+            # that hold a "J." and crowd out every "José" and "John" (it breaks ties below instead).
+            k = position - len(query)
+            if len(query[position]) > 1 if k < 0 else len(query[k]) > 1 and len(query[k + 1]) > 1:
+                for form in forms:
+                    self._lookup(form, hits)
             common.append([])
             if not hits and position < len(query) and len(query[position]) >= _MIN_SPLIT_LENGTH:
                 # Two words written as one, one of them misspelt ("crytalharbor"): look up the
@@ -339,13 +353,28 @@ class Screener:
         for found in per_word[1:]:
             get = scores.get
             scores.update({n: get(n, 0.0) + weight for n, weight in found.items()})
+        initials = {w for w in query if len(w) == 1}
+        if initials and scores:
+            # Among the names the other words found, those with a word the initial begins.
+            names = self._names
+            for name_id in scores:
+                if any(w[0] in initials for w in names[name_id].words):
+                    scores[name_id] += _INITIAL_WEIGHT
         if not scores and ubiquitous:
             # Nothing but the commonest words ("Mohammed Ali"): the shortest names holding the two rarest.
             ubiquitous.sort(key=lambda w: len(self._postings[w]))
             chosen = set(self._postings[ubiquitous[0]])
             if len(ubiquitous) > 1:
                 chosen &= set(self._postings[ubiquitous[1]])
-            return sorted(chosen, key=lambda n: (len(self._names[n].words), n))[:_CANDIDATES]
+            names = self._names
+            return sorted(
+                chosen,
+                key=lambda n: (
+                    not any(w[0] in initials for w in names[n].words) if initials else False,
+                    len(names[n].words),
+                    n,
+                ),
+            )[:_CANDIDATES]
         if len(scores) > _CANDIDATES:
             # More names than are scored in full share the rarer words ("mhmd hsn slh" written in
             # Arabic script shares consonants with thousands): let the common words break the tie,

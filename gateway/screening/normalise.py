@@ -111,8 +111,14 @@ _CJK_WORDS = {
 }
 _CJK_WORDS_RE = re.compile("|".join(sorted(_CJK_WORDS, key=len, reverse=True)))
 _NATIVE_CJK_RE = re.compile("|".join(re.escape(f) for f in _NATIVE_FORMS_CJK))
+# Also the abbreviation in capitals glued to the name that follows, as "ООО«Ромашка»" reads once
+# the quotes go, or as it is often typed: "ООО" in "ОООромашка" (case matters there: capitals,
+# then lower case).
 _NATIVE_WORDS_RE = re.compile(
-    r"(?<!\w)(?:" + "|".join(re.escape(f) for f in _NATIVE_FORMS_WORDS) + r")(?!\w)", re.IGNORECASE
+    r"(?<!\w)(?:(?:"
+    + "|".join(re.escape(f) for f in _NATIVE_FORMS_WORDS)
+    + r")(?!\w)|(?-i:ООО|ОАО|ЗАО|ПАО|НАО|АО|ОДО|ТОО|ТОВ|ПрАТ|ПАТ)(?=[а-яёіїєґ]))",
+    re.IGNORECASE,
 )
 
 LEGAL_FORMS = frozenset(
@@ -201,6 +207,12 @@ LEGAL_FORMS = frozenset(
         "yugen",
         "godo",
         "proprietary",
+        # Words found only inside legal forms: what is left of one when a misspelling or a
+        # missing space breaks the phrase ("Limitd Liability Company", "Jointstock Company").
+        "liability",
+        "jointstock",
+        "aktsionernoe",
+        "obshchestvo",
     }
 )
 """Legal-form words dropped from names (compared after transliteration and lower-casing)."""

@@ -37,6 +37,8 @@ from typing import NamedTuple
 import msgspec
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
+from ._korean import KOREAN, korean_name, korean_same, korean_similarity
+
 __all__ = [
     "Alignment",
     "Scored",
@@ -185,6 +187,12 @@ def syllables(word: str) -> tuple[str, ...]:
     return best[-1] or ()
 
 
+@functools.lru_cache(maxsize=65536)
+def pinyin_name(words: tuple[str, ...]) -> bool:
+    """Whether every word of a name is pinyin syllables (a Chinese name, or one that could be)."""
+    return all(map(syllables, words))
+
+
 def _other_syllable(a: str, b: str) -> bool:
     """Whether two pinyin words differ by a whole syllable ("longgang", "longyong"): two letters
     or more, and not the same letters swapped ("taolei", "taolie"), which is a typo."""
@@ -246,7 +254,7 @@ def _how(a: str, b: str, score: float) -> str:
         return "same"
     if len(a) == 1 or len(b) == 1:
         return "initial"
-    if fold(a) == fold(b):
+    if fold(a) == fold(b) or korean_same(a, b):
         return "transliteration"
     if _similarity(a, b) == 0 and _similarity(fold(a), fold(b)) == 0 and score > 0:
         return "consonants"
@@ -312,15 +320,35 @@ def score(
     candidate: tuple[str, ...],
     weight: Callable[[str], float] | None = None,
     extra: float = EXTRA_WORD_WEIGHT,
+    apart: Callable[[str, str, bool], bool] | None = None,
 ) -> Scored:
-    """:func:`align`'s score and pairing, without spelling out the pairs."""
+    """:func:`align`'s score and pairing, without spelling out the pairs.
+
+    ``apart(a, b, pinyin)``: whether a word of the query, spelt differently from a word of the
+    candidate (not equal, not equal once folded), is another name all the same; such words do
+    not pair, and the names are then not compared without spaces either (that would pair them
+    again). ``pinyin``: every word of both names is pinyin. The screener passes what the list
+    knows (:mod:`.spellings`).
+    """
     size: Callable[[str], float] = (lambda w: len(w) * weight(w)) if weight is not None else len
     if query == candidate:
         same = tuple((1.0, (i,), (i,)) for i in range(len(query)))
         return Scored(1.0, same, (), (), False, False)
     keys = [_opening(b) for b in candidate]
     scored: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = []
+    pinyin: bool | None = None  # both names all pinyin: worked out when first needed
+    # Korean names go by the table of syllable spellings (nor are they compared without spaces,
+    # which would pair two syllables again); all others by their letters.
+    korean = refused = query[0] in KOREAN and korean_name(query) and korean_name(candidate)
+    has_initial = False
     for i, a in enumerate(query):
+        if len(a) == 1:
+            has_initial = True
+        if korean:
+            for j, b in enumerate(candidate):
+                if similarity := 1.0 if a == b else korean_similarity(a, b, word_similarity(a, b)):
+                    scored.append((similarity, (i,), (j,)))
+            continue
         bare, first, folded = _opening(a)
         for j, b in enumerate(candidate):
             other = keys[j]
@@ -329,12 +357,34 @@ def score(
             if bare == other[0] and first != other[1] and folded != other[2]:
                 continue
             if (similarity := word_similarity(a, b)) > 0:
+                if apart is not None and similarity < _FOLDED_EQUAL:
+                    if pinyin is None:
+                        pinyin = pinyin_name(query) and pinyin_name(candidate)
+                    if apart(a, b, pinyin):
+                        refused = True
+                        continue
                 scored.append((similarity, (i,), (j,)))
     # Two adjacent words on one side may be one word on the other: "Hua Wei" and "Huawei",
     # "Tian Jin" (from 天津) and "Tianjin". Only worth trying when the word counts differ.
     if len(query) != len(candidate):
         scored += _joined_pairs(query, candidate, flip=False)
-        scored += _joined_pairs(candidate, query, flip=True)
+        joined = _joined_pairs(candidate, query, flip=True)
+        if apart is not None and joined:
+            # A customer's word against two listed words written as one: "Guoping" is not
+            # "Guo Ming" any more than it is "Guoming".
+            if pinyin is None:
+                pinyin = pinyin_name(query) and pinyin_name(candidate)
+            kept = [
+                pair
+                for pair in joined
+                if pair[0] >= _FOLDED_EQUAL * _COMPACT_DISCOUNT
+                or not apart(query[pair[1][0]], "".join(candidate[j] for j in pair[2]), pinyin)
+            ]
+            refused = refused or len(kept) < len(joined)
+            joined = kept
+        scored += joined
+    if has_initial and len(candidate) > 1:
+        scored = _initials_for_given_names(query, candidate, scored)
     # Best pairs first; at equal score, the one covering more words.
     scored.sort(key=_pair_order, reverse=True)
     used_query: set[int] = set()
@@ -369,15 +419,37 @@ def score(
     words = matched / (matched_length + penalty) if matched_length else 0.0
     if len(chosen) >= 3 and not _in_turn([(qs[0], cs[0]) for _, qs, cs in chosen]):
         words *= _SHUFFLED
-    if words < _COMPACT_DISCOUNT:
+    if words < _COMPACT_DISCOUNT and not refused:
         # All spaces removed ("H U A W E I"). Each edit counts double: this comparison is only
         # meant to forgive spacing, and long names would otherwise hide a whole different word.
         compact = (
             1 - 2 * Levenshtein.normalized_distance("".join(query), "".join(candidate))
         ) * _COMPACT_DISCOUNT
-        if compact > words:
+        if compact > words and not (
+            apart is not None and _apart_again(query, candidate, left_query, left_candidate, apart)
+        ):
             return Scored(round(compact, 6), tuple(chosen), left_query, left_candidate, True, initial)
     return Scored(words, tuple(chosen), left_query, left_candidate, False, initial)
+
+
+def _apart_again(
+    query: tuple[str, ...],
+    candidate: tuple[str, ...],
+    left_query: tuple[str, ...],
+    left_candidate: tuple[str, ...],
+    apart: Callable[[str, str, bool], bool],
+) -> bool:
+    """Whether words left unpaired because the customer's is another name would pair again
+    without spaces ("Bridge" and "Ridge", "Tanturk" and "Canturk": a letter apart, both names)."""
+    pinyin: bool | None = None
+    for a in left_query:
+        for b in left_candidate:
+            if len(a) > 1 and Levenshtein.distance(a, b, score_cutoff=2) <= 2:
+                if pinyin is None:
+                    pinyin = pinyin_name(query) and pinyin_name(candidate)
+                if apart(a, b, pinyin):
+                    return True
+    return False
 
 
 @functools.lru_cache(maxsize=65536)
@@ -390,6 +462,31 @@ def _opening(word: str) -> tuple[bool, object, object]:
         _FIRST_LETTER.get(word[0], word[0]),
         _FIRST_LETTER.get(folded[0], folded[0]),
     )
+
+
+def _initials_for_given_names(
+    query: tuple[str, ...],
+    candidate: tuple[str, ...],
+    scored: list[tuple[float, tuple[int, ...], tuple[int, ...]]],
+) -> list[tuple[float, tuple[int, ...], tuple[int, ...]]]:
+    """The pairs without an initial of the customer's that cannot stand where it is put, when a
+    whole word of the customer's pairs with nothing (their own first name or surname): people
+    shorten given names, so the initial stands neither for the listed surname (its last word:
+    "Denis D. Yarov" is not "Denis Dolin") nor, after that unpaired word, for any listed word
+    (a middle initial: "Boris Y. Tikhov" is not "Yurii Tihov"). "M. Carl Lindfield" may still be
+    "Mary Lindfield" with a middle name more."""
+    paired = {qs[0] for _, qs, cs in scored if len(qs) == 1 and len(cs) == 1}
+    lonely = [i for i, w in enumerate(query) if len(w) > 1 and i not in paired]
+    if not lonely:
+        return scored
+    first, last = lonely[0], len(candidate) - 1
+
+    def barred(qs: tuple[int, ...], cs: tuple[int, ...]) -> bool:
+        if len(qs) != 1 or len(query[qs[0]]) != 1:
+            return False
+        return qs[0] > first or (cs == (last,) and len(candidate[last]) > 1)
+
+    return [pair for pair in scored if not barred(pair[1], pair[2])]
 
 
 def _pair_order(pair: tuple[float, tuple[int, ...], tuple[int, ...]]) -> tuple[float, int]:
@@ -425,6 +522,8 @@ def _joined_pairs(
     found: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = []
     bare = [voweless(word) for word in other]
     for k in range(len(side) - 1):
+        if len(side[k]) == 1 or len(side[k + 1]) == 1:
+            continue  # an initial run into a word is no spacing of it
         joined = side[k] + side[k + 1]
         for j, word in enumerate(other):
             # A word without vowels is as long as the consonants of the joined words.

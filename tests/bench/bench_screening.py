@@ -1,6 +1,6 @@
 """How fast and how well sanctions screening works: names/s, precision, recall, rescreening time.
 
-    python tests/bench/bench_screening.py [--entries 30000] [--queries 3000] [--split tune|holdout]
+    python tests/bench/bench_screening.py [--entries 30000] [--queries 3000] [--split tune|holdout|fresh]
                                           [--rescreen 100000]
 
 Builds the evaluation set of ``tests/screening_eval`` (a seeded synthetic list of realistic

@@ -1,11 +1,19 @@
 """The screening evaluation set, and precision, recall and alerts per query measured on it.
 
-The set has two parts, each in two splits:
+The set has two parts:
 
-- generated (``generate.py``): a seeded synthetic list and labelled queries; the ``tune``
-  split uses one seed, the ``holdout`` split another seed (another list and other queries);
+- generated (``generate.py``): a seeded synthetic list and labelled queries, one seed per split
+  (another list and other queries);
 - hand-curated (``tests/fixtures/screening/eval/hard_cases.toml``): real-world-style hard
   cases, each marked ``tune`` or ``holdout``; their entries join the generated list.
+
+The splits (``SEEDS``):
+
+- ``tune``: tuned on from the start;
+- ``holdout``: held out for the first three rounds of issue 19; its false alerts were read after
+  the third, so it has been seen and is now tuned on with ``tune``;
+- ``fresh``: added in the fourth round, before that round changed the matcher, and run once at
+  its end: the split nobody tuned on. It has no hand-curated cases (they were all written before).
 
 Measures, at a threshold:
 
@@ -31,7 +39,7 @@ from gateway.screening import ListEntry, Match, Screener, Subject
 from .generate import Oracle, Party, Query, build_list, build_queries
 
 HARD_CASES = Path(__file__).parents[1] / "fixtures" / "screening" / "eval" / "hard_cases.toml"
-SEEDS = {"tune": 7, "holdout": 1009}
+SEEDS = {"tune": 7, "holdout": 1009, "fresh": 524287}
 
 
 def hard_cases(path: Path = HARD_CASES) -> tuple[list[ListEntry], list[Query]]:

@@ -68,6 +68,8 @@ DECISIONS = (
     "gateway.screening.similarity",
     "gateway.screening.evidence",
     "gateway.screening._scripts",
+    "gateway.screening.spellings",
+    "gateway.screening._korean",
     "gateway.audit.merkle",
     "gateway.audit.note",
     "gateway.audit.jws",
