@@ -63,6 +63,27 @@ _REASONING = re.compile(
         )
     )
 )
+# Every match of _REASONING contains one of these (each alternative above has one of them in every
+# string it matches): a text with none cannot match, and `in` over them costs a quarter of the search
+# on a text that does not ask (tests/unit/detect/test_classify_needles.py checks both ways). An ASCII
+# text can only hold the ASCII ones.
+_REASONING_ASCII = (
+    "step", "reason", "thought", "think", "work", "internal", "walk me", "paso a paso", "razonamiento",
+    "cadena de pensamiento", "raisonnement", "denkweg", "gedankengang", "denkprozess",
+)  # fmt: skip
+_REASONING_NEEDLES = (
+    *_REASONING_ASCII, "一步一步", "逐步", "分步", "思考过程", "推理过程", "思维链", "шаг за шагом",
+    "пошагов", "рассуждени", "étape par étape", "chaîne de pensée", "schritt für schritt", "lösungsweg",
+    "ステップバイステップ", "段階的に", "思考過程",
+)  # fmt: skip
+
+
+def _may_ask_reasoning(lowered: str) -> bool:
+    """False only where _REASONING cannot match (a necessary condition, not a sufficient one)."""
+    needles = _REASONING_ASCII if lowered.isascii() else _REASONING_NEEDLES
+    return any(needle in lowered for needle in needles)
+
+
 _CODE_BLOCK = re.compile(r"```|^(?:def|class|import|from \w+ import|#include|function|const|let|var) ", re.M)
 # \b first here (slower): "rust" must not match "trust".
 _CODE = re.compile(
@@ -100,7 +121,8 @@ def asks_reasoning(asked: Asked) -> bool:
             continue
         if len(text) > SCAN_CHARS + TAIL_CHARS:
             text = text[:SCAN_CHARS] + "\n" + text[-TAIL_CHARS:]
-        if _REASONING.search(text.lower()) is not None:
+        lowered = text.lower()
+        if _may_ask_reasoning(lowered) and _REASONING.search(lowered) is not None:
             return True
     return False
 

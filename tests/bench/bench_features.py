@@ -34,7 +34,7 @@ import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from gateway.detect.features import CallFeatures, extract, extract_batch
+from gateway.detect.features import CallFeatures, extract
 from gateway.detect.tap import FeatureTap
 from gateway.ledger.events import UsageEvent
 
@@ -172,6 +172,9 @@ def distinct_bodies(body: bytes, size: int) -> list[bytes]:
 
 def batch_us(blocks: list[bytes], number: int, repeat: int) -> tuple[float, float]:
     """(µs per call of plain extract over ``blocks``, µs per call of extract_batch of the block)."""
+    # Imported here: bench_levers.py imports this module against checkouts without it.
+    from gateway.detect.features import extract_batch
+
     calls = [(event(), b) for b in blocks]
     rounds = max(1, number // len(calls))
 
