@@ -14,7 +14,8 @@ called, so the same harness measures both:
 - **ledger COPY**: ``LedgerWriter``'s flush of ``--rows`` call features into ``call_features``, µs
   per row (this process only; the database's own work is another process);
 - **quota**: admit and settle from leases, and the served response's rate-limit headers
-  (``bench_quota.py``'s set-up), µs per request.
+  (``bench_quota.py``'s set-up), µs per request;
+- **metrics**: ``Metrics.observe`` (the request counter and latency histogram), µs per request.
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) for the COPY; creates and drops one
 ``gw_bench_*`` database. See tests/bench/README.md.
@@ -160,6 +161,23 @@ def measure_quota(calls: int, repeat: int) -> dict[str, float]:
     }
 
 
+def measure_metrics(calls: int, repeat: int) -> dict[str, float]:
+    from gateway.metrics import Metrics
+
+    metrics = Metrics()
+    n = calls * 100
+    latencies = [0.0004, 0.003, 0.012, 0.2] * (n // 4)
+
+    def run() -> None:
+        observe = metrics.observe
+        for seconds in latencies:
+            observe("/v1/chat/completions", 200, seconds)
+
+    return {
+        "metrics: observe (request counter, latency histogram)": best_cpu(run, repeat) / len(latencies) * 1e6
+    }
+
+
 def child(args: argparse.Namespace) -> None:
     sys.path.insert(0, args.tree)
     # Imported first: bench_features puts this checkout on sys.path, but `gateway` and its
@@ -170,6 +188,7 @@ def child(args: argparse.Namespace) -> None:
     figures = measure_features(args.calls, args.repeat)
     figures |= measure_copy(args.url, args.rows, args.repeat)
     figures |= measure_quota(args.calls, args.repeat)
+    figures |= measure_metrics(args.calls, args.repeat)
     for module in [m for name, m in sys.modules.items() if name.startswith("gateway")]:
         assert Path(module.__file__ or args.tree).resolve().is_relative_to(Path(args.tree).resolve()), module
     assert gateway.__file__
