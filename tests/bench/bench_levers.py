@@ -9,8 +9,10 @@ process is kept: on a shared machine the least disturbed run. Only APIs both che
 called, so the same harness measures both:
 
 - **features**: ``FeatureTap.take`` then ``drain`` (what the tap's background task does), µs per
-  call, on ``bench_proxy.py``'s request (every body the same), on distinct short chats (one word
-  differs: no skeleton shared) and on ``bench_features.py``'s four bodies made distinct;
+  call, on ``tests/traffic``'s generated mix (the detector's test traffic: ordinary customers and
+  planted campaigns, about 450 bytes a body, few skeletons repeated), on ``bench_proxy.py``'s
+  request (every body the same), on distinct short chats (one word differs: no skeleton shared)
+  and on ``bench_features.py``'s four bodies made distinct;
 - **ledger COPY**: ``LedgerWriter``'s flush of ``--rows`` call features into ``call_features``, µs
   per row (this process only; the database's own work is another process);
 - **quota**: admit and settle from leases, and the served response's rate-limit headers
@@ -59,7 +61,17 @@ def measure_features(calls: int, repeat: int) -> dict[str, float]:
     from gateway.detect.tap import FeatureTap
 
     mix = list(bodies().values())
+    import itertools
+
+    import msgspec
+
+    from tests.traffic.generator import Config, generate
+
+    generated = generate(Config.small()).calls()
     workloads = {
+        "features: tests/traffic's generated mix": [
+            msgspec.json.encode(call.body()) for call in itertools.islice(generated, 2 * calls)
+        ],
         "features: bench_proxy's request (all the same)": [chat_body("bench-model", False)] * calls,
         "features: distinct short chats": distinct_bodies(bodies()["short chat"], calls),
         "features: bench_features' four bodies, distinct": [
