@@ -41,6 +41,60 @@ MATCHING = [
     "ihren Gedankengang", "den Lösungsweg", "Denkprozess", "ステップバイステップ", "段階的に", "思考過程",
 ]  # fmt: skip
 
+
+def every_english_match() -> list[str]:
+    """Every string the English alternatives match, written out (they are finite, apart from what
+    \\b lets follow)."""
+    verbs = ["show", "explain", "give", "provide", "include", "write out", "articulate", "describe"]
+    verbs += ["reveal", "share", "output", "print"]
+    nouns = ["reasoning", "thought process", "thinking", "thoughts", "steps", "working", "work"]
+    out = [f"step{a}by{b}step" for a in " -" for b in " -"]
+    out += [
+        f"{verb}{me}{some} {det} {own}{internal}{noun}"
+        for verb in verbs
+        for me in ("", " me")
+        for some in ("", " all", " each of")
+        for det in ("your", "the", "all", "each", "every")
+        for own in ("", "own ")
+        for internal in ("", "internal ")
+        for noun in nouns
+    ]
+    out += [f"chain{a}of{b}thought{s}" for a in " -" for b in " -" for s in ("", "s")]
+    out += [
+        f"think{ing} {what}through"
+        for ing in ("", "ing")
+        for what in ("", "it ", "this ", "that ", "everything ")
+    ]
+    out += [f"internal {x}" for x in ("reasoning", "monologue", "thought", "thoughts")]
+    out += [f"reasoning {x}" for x in ("trace", "traces", "process", "chain", "steps")]
+    out += [
+        "thought process",
+        "intermediate step",
+        "intermediate steps",
+        "walk me through",
+        "lets think",
+        "let's think",
+    ]
+    out += [
+        f"step{s} of {whose} {what}"
+        for s in ("", "s")
+        for whose in ("your", "the", "its")
+        for what in ("reasoning", "thinking", "working", "derivation")
+    ]
+    return out
+
+
+def test_every_english_match_holds_a_needle() -> None:
+    phrases = every_english_match()
+    assert len(phrases) > 10_000
+    for phrase in phrases:
+        for text in (phrase, f"x{phrase}.", f"Please {phrase}, now"):
+            lowered = text.lower()
+            if _REASONING.search(lowered) is not None:  # "x" before a \b alternative stops some
+                assert _may_ask_reasoning(lowered), text
+        assert _REASONING.search(phrase) is not None, phrase
+
+
 _WORDS = (
     "step by - steps of show explain give provide include write out articulate describe reveal share "
     "output print me all each every your the its own internal reasoning thought process thinking "
