@@ -81,7 +81,23 @@ _scratch = _Scratch()
 
 
 def _crc32s(masked: str) -> list[int]:
+    """The CRC-32 of each distinct shingle (the plain computation)."""
     return [zlib.crc32(s.encode()) for s in set(shingles(masked.split()))]
+
+
+def _shingle_crc32s(masked: str) -> set[int]:
+    """:func:`_crc32s`'s values, as a set. In a skeleton (:func:`.masking.mask`'s words, one space
+    apart) a shingle is a slice of the text itself: cut out rather than joined from its words
+    (a sixth less). Any other text goes the plain way."""
+    words = masked.split()
+    n = len(words)
+    if n < SHINGLE_WORDS or masked.count(" ") != n - 1 or len(masked) != sum(map(len, words)) + n - 1:
+        return set(_crc32s(masked))
+    starts = [0]
+    for word in words:
+        starts.append(starts[-1] + len(word) + 1)
+    crc32 = zlib.crc32
+    return {crc32(masked[a : b - 1].encode()) for a, b in zip(starts, starts[SHINGLE_WORDS:], strict=False)}
 
 
 def signatures(masked: list[str]) -> npt.NDArray[np.uint64]:
@@ -94,7 +110,7 @@ def signatures(masked: list[str]) -> npt.NDArray[np.uint64]:
     crcs: list[int] = []
     first = 0
     for i, text in enumerate(masked):
-        found = _crc32s(text)
+        found = _shingle_crc32s(text)
         if not found:
             raise ValueError("signatures() takes non-empty masked prompts only")
         if crcs and len(crcs) + len(found) > CHUNK_SHINGLES:

@@ -19,6 +19,8 @@ from gateway.detect.features import extract, extract_batch
 from gateway.detect.masking import mask
 from gateway.detect.minhash import (
     CHUNK_SHINGLES,
+    _crc32s,
+    _shingle_crc32s,
     band_keys,
     band_keys_many,
     bands,
@@ -147,6 +149,18 @@ def test_the_mersenne_reduction_at_its_edges() -> None:
     mod_p(y, out, np.empty(len(EDGES), dtype=np.bool_))
     assert out.tolist() == [v % P for v in EDGES]
     assert any(((v >> 61) + (v & P)) >= P for v in EDGES)  # the subtraction is exercised
+
+
+@settings(max_examples=1000)
+@given(
+    st.lists(
+        st.sampled_from(["a", "bb", "ünï", "<num>", " ", "  ", "\t", "\u00a0", "\n", "x y"]), max_size=30
+    ).map("".join)
+    | text
+    | text.map(mask)
+)
+def test_shingles_cut_from_a_skeleton_are_the_joined_ones(masked: str) -> None:
+    assert _shingle_crc32s(masked) == set(_crc32s(masked))
 
 
 def test_prompts_longer_than_a_chunk_and_chunk_boundaries() -> None:
