@@ -22,7 +22,7 @@ class RequestSeries(Collector):
     (a histogram by route), counted in plain lists and exposed as prometheus_client's ``Counter`` and
     ``Histogram`` expose them, sample for sample (``tests/unit/test_metrics_series.py`` compares the
     two). Every answered request counts here: prometheus_client's children take a lock per
-    increment and scan the buckets in Python, 1 µs a request; this, a quarter of it.
+    increment and scan the buckets in Python, 1 µs a request; this, a fifth of it.
 
     Written by the event loop's thread only; a scrape (any thread) reads.
     """
