@@ -51,7 +51,7 @@ observations = st.lists(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(observations)
 def test_the_scrape_is_prometheus_clients(seen: list[tuple[str, int, float]]) -> None:
     scrapes = []

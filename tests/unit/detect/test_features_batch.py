@@ -134,7 +134,7 @@ EDGES = [k * P + d for k in range(5) for d in range(-2, 9) if 0 <= k * P + d < Y
 EDGES += [(h << 61) | lo for h in range(5) for lo in (P - 8, P - 7, P - 1, P)] + [Y_MAX - 1]
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.integers(0, Y_MAX - 1) | st.sampled_from(EDGES), min_size=1, max_size=64))
 def test_the_mersenne_reduction_is_the_remainder(values: list[int]) -> None:
     y = np.array(values, dtype=np.uint64)
@@ -151,7 +151,7 @@ def test_the_mersenne_reduction_at_its_edges() -> None:
     assert any(((v >> 61) + (v & P)) >= P for v in EDGES)  # the subtraction is exercised
 
 
-@settings(max_examples=1000)
+@settings(max_examples=1000, deadline=None)
 @given(
     st.lists(
         st.sampled_from(["a", "bb", "ünï", "<num>", " ", "  ", "\t", "\u00a0", "\n", "x y"]), max_size=30
