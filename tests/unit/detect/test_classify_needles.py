@@ -118,7 +118,7 @@ def test_every_alternative_matches_and_holds_a_needle() -> None:
             assert _may_ask_reasoning(lowered), text
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(texts)
 def test_no_needle_means_no_match(text: str) -> None:
     lowered = text.lower()
@@ -126,7 +126,7 @@ def test_no_needle_means_no_match(text: str) -> None:
         assert _may_ask_reasoning(lowered)
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(st.one_of(st.none(), texts), st.one_of(st.none(), texts), st.booleans())
 def test_asks_reasoning_is_the_plain_check(prompt: str | None, system: str | None, thinking: bool) -> None:
     asked = Asked(prompt=prompt, system=system, thinking=thinking)

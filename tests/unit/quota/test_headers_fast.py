@@ -101,7 +101,7 @@ seconds = (
 )
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(seconds)
 def test_go_duration_in_bytes_is_go_duration(s: float) -> None:
     assert _go_duration_bytes(s) == go_duration(s).encode()
@@ -125,7 +125,7 @@ resets = seconds | st.just(math.inf)
 names = st.sampled_from(["customer-requests-minute", "key-requests-second", 'a "quoted" \\ name', "x"])
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(st.lists(st.tuples(limits, names, amounts, resets), max_size=6))
 def test_served_headers_are_the_plain_ones(states: list[tuple[Limit, str, float, float]]) -> None:
     assert served_headers(states) == plain_served(states)
