@@ -1,5 +1,4 @@
-"""Call features and usage events as PostgreSQL's binary COPY stream, built here rather than by
-asyncpg (issue 20).
+"""Call features as PostgreSQL's binary COPY stream, built here rather than by asyncpg (issue 20).
 
 asyncpg's ``copy_records_to_table`` encodes each value through its codec for the column's type;
 for a ``bigint[]`` its generic array encoder checks every element against the ``Iterable`` and
@@ -30,7 +29,6 @@ import uuid
 from collections.abc import Sequence
 
 from ..detect.features import FEATURE_COLUMNS, CallFeatures
-from .events import USAGE_COLUMNS, UsageEvent
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 TRAILER = b"\xff\xff"
@@ -51,10 +49,6 @@ _START = struct.Struct(">hi16siqi16s").pack
 _INET4 = b"\x00\x00\x00\x08\x02\x20\x00\x04"  # length 8: family AF_INET (2), 32 bits, not cidr, 4 bytes
 _INET6 = b"\x00\x00\x00\x14\x03\x80\x00\x10"  # length 20: family AF_INET6 (3), 128 bits, not cidr, 16 bytes
 _FIELDS = len(FEATURE_COLUMNS)
-_FLOAT8 = struct.Struct(">id").pack
-# Usage event's start: field count, request_id, occurred_at, customer_id, project_id.
-_USAGE_START = struct.Struct(">hi16siqi16si16s").pack
-_USAGE_FIELDS = len(USAGE_COLUMNS)
 
 
 class Unencodable(ValueError):
@@ -150,46 +144,6 @@ def _row(out: bytearray, f: CallFeatures) -> None:
     out += _NULL if f.system_fp is None else _INT8(8, f.system_fp)
     out += _NULL if f.template_fp is None else _INT8(8, f.template_fp)
     out += _int8_array(f.bands)
-
-
-def _usage_row(out: bytearray, e: UsageEvent) -> None:
-    if type(e.request_id) is not uuid.UUID or type(e.customer_id) is not uuid.UUID:
-        raise Unencodable("a request or customer id that is not a UUID")
-    if type(e.project_id) is not uuid.UUID:
-        raise Unencodable("a project id that is not a UUID")
-    out += _USAGE_START(
-        _USAGE_FIELDS, 16, e.request_id.bytes, 8, _microseconds(e.occurred_at), 16, e.customer_id.bytes,
-        16, e.project_id.bytes,
-    )  # fmt: skip
-    _text(out, e.key_id)
-    _text(out, e.upstream)
-    _text(out, e.route)
-    _text(out, e.model)
-    out += _TRUE if e.stream else _FALSE
-    out += _INT4(4, e.status)
-    _text(out, e.error_code)
-    out += _NULL if e.prompt_tokens is None else _INT4(4, e.prompt_tokens)
-    out += _NULL if e.completion_tokens is None else _INT4(4, e.completion_tokens)
-    out += _TRUE if e.usage_complete else _FALSE
-    out += _FLOAT8(8, e.duration_ms)
-    out += _INT8(8, e.bytes_in)
-    out += _INT8(8, e.bytes_out)
-    out += _inet(e.client_ip)
-    _text(out, e.origin_country)
-    _text(out, e.policy_hash)
-
-
-def usage_copy(batch: Sequence[UsageEvent]) -> bytearray:
-    """The binary COPY stream of ``batch`` (columns :data:`.events.USAGE_COLUMNS`, in order); raises
-    :class:`Unencodable` for a value it leaves to asyncpg."""
-    out = bytearray(HEADER)
-    try:
-        for e in batch:
-            _usage_row(out, e)
-    except (struct.error, OverflowError, UnicodeEncodeError, TypeError, AttributeError) as exc:
-        raise Unencodable(str(exc)) from exc
-    out += TRAILER
-    return out
 
 
 def features_copy(batch: Sequence[CallFeatures]) -> bytearray:

@@ -38,7 +38,7 @@ import structlog
 from ..detect.features import FEATURE_COLUMNS, CallFeatures
 from ..errors import ServiceUnavailable
 from ..spool import spool_folder, write_spool_file
-from .copy_binary import Unencodable, features_copy, usage_copy
+from .copy_binary import Unencodable, features_copy
 from .events import COMPUTE_COLUMNS, USAGE_COLUMNS, ComputeEvent, UsageEvent
 from .journal import Journal, leftovers
 
@@ -169,7 +169,6 @@ def _usage_table() -> _Table:
         _USAGE_TYPES,
         _usage_row,
         "usage",
-        usage_copy,
     )
 
 

@@ -13,9 +13,8 @@ called, so the same harness measures both:
   planted campaigns, about 450 bytes a body, few skeletons repeated), on ``bench_proxy.py``'s
   request (every body the same), on distinct short chats (one word differs: no skeleton shared)
   and on ``bench_features.py``'s four bodies made distinct;
-- **ledger COPY**: ``LedgerWriter``'s flush of ``--rows`` call features into ``call_features``, and
-  of as many usage events into ``usage_events``, µs per row (this process only; the database's own
-  work is another process);
+- **ledger COPY**: ``LedgerWriter``'s flush of ``--rows`` call features into ``call_features``, µs
+  per row (this process only; the database's own work is another process);
 - **quota**: admit and settle from leases, and the served response's rate-limit headers
   (``bench_quota.py``'s set-up), µs per request;
 - **metrics**: ``Metrics.observe`` (the request counter and latency histogram), µs per request.
@@ -104,35 +103,25 @@ def measure_copy(url: str, rows: int, repeat: int) -> dict[str, float]:
 
     body = bodies()["short chat"]
     made = [extract(event(), body) for _ in range(rows)]
-    events = [event() for _ in range(rows)]
 
-    async def run(table: str) -> float:
+    async def run() -> float:
         pool = await asyncpg.create_pool(url, min_size=1, max_size=1)
         best = float("inf")
         with tempfile.TemporaryDirectory() as spool:
             writer = LedgerWriter(pool, Path(spool), batch_size=rows)
             for _ in range(repeat):
                 async with pool.acquire() as conn:
-                    await conn.execute(f"truncate {table}")
-                if table == "call_features":
-                    for f in made:
-                        writer.record_features(f)
-                    which = writer._features
-                else:
-                    for e in events:
-                        writer.record(e)
-                    which = writer._usage
+                    await conn.execute("truncate call_features")
+                for f in made:
+                    writer.record_features(f)
                 start = time.process_time()
-                ok = await writer._flush_once(which)
+                ok = await writer._flush_once(writer._features)
                 best = min(best, time.process_time() - start)
-                assert ok and not which.buffer
+                assert ok and not writer._features.buffer
         await pool.close()
         return best / rows * 1e6
 
-    return {
-        "ledger: COPY of call features, per row": asyncio.run(run("call_features")),
-        "ledger: COPY of usage events, per row": asyncio.run(run("usage_events")),
-    }
+    return {"ledger: COPY of call features, per row": asyncio.run(run())}
 
 
 def measure_quota(calls: int, repeat: int) -> dict[str, float]:
