@@ -38,6 +38,7 @@ import structlog
 from ..detect.features import FEATURE_COLUMNS, CallFeatures
 from ..errors import ServiceUnavailable
 from ..spool import spool_folder, write_spool_file
+from .copy_binary import Unencodable, features_copy
 from .events import COMPUTE_COLUMNS, USAGE_COLUMNS, ComputeEvent, UsageEvent
 from .journal import Journal, leftovers
 
@@ -99,7 +100,7 @@ def _usage_row(e: UsageEvent) -> tuple[object, ...]:
 class _Table:
     """One ledger table: its events waiting to be written, how each becomes a row, its spool files."""
 
-    __slots__ = ("arrays", "buffer", "columns", "decode", "insert", "name", "row", "spool_prefix")
+    __slots__ = ("arrays", "binary", "buffer", "columns", "decode", "insert", "name", "row", "spool_prefix")
 
     def __init__(
         self,
@@ -109,8 +110,12 @@ class _Table:
         pg_types: Sequence[str],
         row: Callable[[Any], tuple[object, ...]],
         spool_prefix: str,
+        binary: Callable[[Sequence[Any]], bytearray] | None = None,
     ) -> None:
         assert len(columns) == len(pg_types)
+        # A batch as the binary COPY stream, built without asyncpg's codecs (copy_binary.py); it
+        # raises Unencodable for a batch asyncpg is left to encode.
+        self.binary = binary
         self.name = name
         self.columns = tuple(columns)
         self.row = row
@@ -175,6 +180,7 @@ def _features_table() -> _Table:
         _FEATURE_TYPES,
         _features_row,
         "features",
+        features_copy,
     )
 
 
@@ -354,9 +360,7 @@ class LedgerWriter:
         batch = table.buffer[: self._batch_size]
         try:
             async with self._pool.acquire(timeout=5) as conn:
-                await conn.copy_records_to_table(
-                    table.name, records=[table.row(e) for e in batch], columns=table.columns, timeout=30
-                )
+                await _copy(conn, table, batch)
         except (asyncpg.UniqueViolationError, asyncpg.DataError):
             # A batch COPY is all or nothing; fall back to a tolerant insert so one bad
             # or duplicate row cannot block every other event behind it.
@@ -466,6 +470,22 @@ class LedgerWriter:
                 return
             self._respool.pop(0)
             _log.info("ledger_spool_replayed", table=table.name, events=events, file=path.name)
+
+
+async def _copy(conn: asyncpg.Connection, table: _Table, batch: Sequence[Any]) -> None:
+    data = None
+    if table.binary is not None:
+        with contextlib.suppress(Unencodable):
+            data = table.binary(batch)
+    if data is None:
+        await conn.copy_records_to_table(
+            table.name, records=[table.row(e) for e in batch], columns=table.columns, timeout=30
+        )
+    else:
+        # A memoryview: copy_to_table would take bytes for a file's path.
+        await conn.copy_to_table(
+            table.name, source=memoryview(data), columns=table.columns, format="binary", timeout=30
+        )
 
 
 def _spooled(table: _Table, path: Path) -> list[Any]:

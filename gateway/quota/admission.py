@@ -103,13 +103,14 @@ class LocalQuota:
         mono = self._mono()
         wall = self._wall()
         tats = self.tats
+        slots = self.slots
         charges: list[Charge] = []
         rates: list[tuple[_Key, float]] = []
         refills: list[tuple[Slot, Applied, float]] = []
         try:
             for a in applied:
                 limit = a.limit
-                cost = estimate.get(limit.dimension)
+                cost: float = getattr(estimate, limit.dimension)  # estimate.get(), without the call
                 if cost <= 0:
                     continue
                 if a.rate_period is not None:
@@ -124,7 +125,9 @@ class LocalQuota:
                     tats[a.gcra_key] = new_tat
                 if limit.hard:
                     continue
-                slot = self.slot(a, wall, tz)
+                held = slots.get(a.slot_key)
+                # self.slot()'s own first check, without the call; else the window is due for a new one
+                slot = held if held is not None and held.start <= wall < held.end else self.slot(a, wall, tz)
                 if slot.local:
                     charges.append(Charge(a, cost, None, None))  # the GCRA above is all there is
                     continue
@@ -167,7 +170,7 @@ class LocalQuota:
         mono = self._mono()
         for charge in admission.charges:
             a = charge.applied
-            used = actual.get(a.limit.dimension)
+            used: float = getattr(actual, a.limit.dimension)
             if a.rate_period is not None and used < charge.cost and a.limit.limit > 0:
                 # Give back the part of the rate the request did not use (it moved the TAT on).
                 tat = self.tats.get(a.gcra_key)

@@ -8,6 +8,10 @@
 - **Extraction** (off the request path, in the tap's background task): ``detect.features.extract``
   in µs per call, for a short chat body (one user turn) and a long one (a 2 KB system prompt, ten
   turns, a 6 KB last user turn with code and numbers), and for a Responses and an Anthropic body.
+- **Batch** (what the tap does): ``extract_batch`` of blocks of 64 calls, µs per call, beside the
+  plain ``extract`` per call (the computation before issue 20's batch path) in the same run: blocks
+  of 64 *distinct* prompts (one word differs, so every skeleton differs: nothing is shared) and of
+  64 *identical* bodies (what ``bench_proxy.py`` sends: each text and skeleton is done once).
 - **Throughput**: calls/s through ``FeatureTap.drain`` (extract and hand to a sink) on a mix of the
   bodies, one process, one core.
 
@@ -136,6 +140,58 @@ def extract_us(body: bytes, number: int, repeat: int) -> float:
     return best(run, repeat) / number * 1e6
 
 
+_WORDS = (
+    "river market engine violet harbor candle orbit lemon fabric thunder saddle pixel glacier ledger "
+    "meadow copper signal lantern quarry velvet walnut cipher beacon tunnel marble falcon garden socket "
+    "planet rocket mirror timber anchor basket canyon desert island jungle kettle ladder magnet needle "
+    "oyster pepper quiver ribbon shadow teapot umbrella valley wagon yogurt zipper acorn bamboo cactus "
+    "dolphin eagle feather goblet hammock igloo jacket"
+)
+WORDS = _WORDS.split()
+
+
+def distinct_bodies(body: bytes, size: int) -> list[bytes]:
+    """``size`` variants of ``body`` whose skeletons all differ: a lowercase word (not masked) is
+    appended to the last user turn's text."""
+    doc = msgspec.json.decode(body)
+    out = []
+    for i in range(size):
+        variant = msgspec.json.decode(body)
+        word = f"{WORDS[i % len(WORDS)]} {WORDS[(i // len(WORDS)) % len(WORDS)]}"
+        if "messages" in doc:
+            last = variant["messages"][-1]
+            if isinstance(last["content"], str):
+                last["content"] += " " + word
+            else:
+                last["content"][-1]["text"] += " " + word
+        else:
+            variant["input"] += " " + word
+        out.append(msgspec.json.encode(variant))
+    return out
+
+
+def batch_us(blocks: list[bytes], number: int, repeat: int) -> tuple[float, float]:
+    """(µs per call of plain extract over ``blocks``, µs per call of extract_batch of the block)."""
+    # Imported here: bench_levers.py imports this module against checkouts without it.
+    from gateway.detect.features import extract_batch
+
+    calls = [(event(), b) for b in blocks]
+    rounds = max(1, number // len(calls))
+
+    def plain() -> None:
+        for _ in range(rounds):
+            for e, b in calls:
+                extract(e, b)
+
+    def batched() -> None:
+        for _ in range(rounds):
+            extract_batch(calls)
+
+    assert extract_batch(calls) == [extract(e, b) for e, b in calls]  # same values, or no figure
+    per = rounds * len(calls)
+    return best(plain, repeat) / per * 1e6, best(batched, repeat) / per * 1e6
+
+
 def throughput(calls: int, repeat: int) -> float:
     """Calls/s through FeatureTap.drain on a mix of the bodies."""
     mix = list(bodies().values())
@@ -168,6 +224,13 @@ def main() -> None:
     print(f"  the tap's own cost:                          {tap_ns - append_ns:6.1f} ns/call")
     for name, body in bodies().items():
         print(f"extract, {name:20} {len(body):6} B  {extract_us(body, args.calls, args.repeat):8.1f} µs/call")
+    print("extract_batch, blocks of 64 calls (the tap's), against plain extract in the same run, µs/call:")
+    for name, body in bodies().items():
+        for label, block in (("distinct", distinct_bodies(body, 64)), ("identical", [body] * 64)):
+            plain, batched = batch_us(block, args.calls, args.repeat)
+            print(
+                f"  {name:20} {label:9}  plain {plain:7.1f}  batch {batched:7.1f}  ({plain / batched:4.1f}x)"
+            )
     print(f"throughput (drain, mixed bodies): {throughput(args.calls, args.repeat):,.0f} calls/s on one core")
 
 
