@@ -585,6 +585,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also run each gateway without the detector's call features (detect_features = false)",
     )
     p.add_argument(
+        "--baseline-server",
+        default="granian",
+        help="the server the --baseline-tree gateway runs under (default granian)",
+    )
+    p.add_argument(
         "--baseline-tree",
         metavar="DIR",
         help="also run the gateway from this checkout (e.g. `git worktree add DIR <commit>`), first",
@@ -631,9 +636,16 @@ def bench_gateways(
     names = []
     variants: list[tuple[str, dict[str, str], Path | None]] = [("", env, None)]
     if bench.args.baseline_tree is not None:
-        # The same gateway from an earlier commit's checkout, in this run: before and after.
+        # The gateway from an earlier commit's checkout, first, in this run: before and after. It
+        # runs under --baseline-server (an older checkout may not have the server measured now).
         tree = Path(bench.args.baseline_tree).resolve()
-        variants.insert(0, (f", baseline {tree.name}", env, tree))
+        server = bench.args.baseline_server
+        gateway, port = start_gateway(server, config, env, workdir, tree)
+        try:
+            names.append(f"gateway ({server}, baseline {tree.name})")
+            bench.run_target(Target(names[-1], f"http://{HOST}:{port}{CHAT_PATH}", gateway.pid, True))
+        finally:
+            gateway.stop()
     if bench.args.policy_off_too:
         # The same gateway without the jurisdiction stage, in the same run: what the stage costs.
         variants.append((", policy off", {**env, "GATEWAY_POLICY_MODE": "off"}, None))
