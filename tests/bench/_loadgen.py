@@ -68,14 +68,15 @@ def _lua_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def wrk_script(body: bytes, api_key: str) -> str:
-    """The Lua script that makes wrk send our POST."""
+def wrk_script(body: bytes, api_key: str, headers: tuple[tuple[str, str], ...] = ()) -> str:
+    """The Lua script that makes wrk send our POST (with ``headers`` besides)."""
     return "\n".join(
         [
             'wrk.method = "POST"',
             f"wrk.body = {_lua_string(body.decode())}",
             'wrk.headers["Content-Type"] = "application/json"',
             f'wrk.headers["Authorization"] = {_lua_string("Bearer " + api_key)}',
+            *(f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers),
             "",
         ]
     )
@@ -86,20 +87,27 @@ class Wrk:
         self.binary = binary
         self.workdir = workdir
         self.name = "wrk"
-        self._scripts: dict[tuple[bytes, str], Path] = {}
+        self._scripts: dict[tuple[bytes, str, tuple[tuple[str, str], ...]], Path] = {}
 
-    def _script(self, body: bytes, api_key: str) -> Path:
-        path = self._scripts.get((body, api_key))
+    def _script(self, body: bytes, api_key: str, headers: tuple[tuple[str, str], ...]) -> Path:
+        path = self._scripts.get((body, api_key, headers))
         if path is None:
             path = self.workdir / f"request-{len(self._scripts) + 1}.lua"
-            path.write_text(wrk_script(body, api_key))
-            self._scripts[(body, api_key)] = path
+            path.write_text(wrk_script(body, api_key, headers))
+            self._scripts[(body, api_key, headers)] = path
         return path
 
     def run(
-        self, url: str, body: bytes, api_key: str, connections: int, threads: int, seconds: float
+        self,
+        url: str,
+        body: bytes,
+        api_key: str,
+        connections: int,
+        threads: int,
+        seconds: float,
+        headers: tuple[tuple[str, str], ...] = (),
     ) -> LoadResult:
-        script = self._script(body, api_key)
+        script = self._script(body, api_key, headers)
         argv = [
             self.binary,
             f"-t{min(threads, connections)}",
@@ -144,14 +152,29 @@ class AiohttpLoad:
     name = "aiohttp (wrk not available)"
 
     def run(
-        self, url: str, body: bytes, api_key: str, connections: int, threads: int, seconds: float
+        self,
+        url: str,
+        body: bytes,
+        api_key: str,
+        connections: int,
+        threads: int,
+        seconds: float,
+        headers: tuple[tuple[str, str], ...] = (),
     ) -> LoadResult:
-        return asyncio.run(self._run(url, body, api_key, connections, seconds))
+        return asyncio.run(self._run(url, body, api_key, connections, seconds, headers))
 
-    async def _run(self, url: str, body: bytes, api_key: str, connections: int, seconds: float) -> LoadResult:
+    async def _run(
+        self,
+        url: str,
+        body: bytes,
+        api_key: str,
+        connections: int,
+        seconds: float,
+        extra: tuple[tuple[str, str], ...],
+    ) -> LoadResult:
         import aiohttp
 
-        headers = {"content-type": "application/json", "authorization": f"Bearer {api_key}"}
+        headers = {"content-type": "application/json", "authorization": f"Bearer {api_key}", **dict(extra)}
         latencies: list[float] = []
         counts = {"non_2xx": 0, "errors": 0}
         deadline = time.perf_counter() + seconds
