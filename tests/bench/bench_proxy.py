@@ -575,8 +575,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up before each loaded run")
     p.add_argument(
         "--bare",
-        default="asgi-http1,raw",
-        help="bare Python proxies to measure too, comma-separated from asgi, rsgi, raw; '' for none",
+        default="httpd-http1,raw",
+        help="bare Python proxies to measure too, comma-separated from "
+        + ", ".join(BARE_VARIANTS)
+        + " (default: the gateway's own stack, and no framework); '' for none",
     )
     p.add_argument("--loadgen", choices=["auto", "aiohttp"], default="auto", help="auto: wrk if available")
     p.add_argument("--no-install", action="store_true", help="do not apt-get install missing wrk/nginx")
