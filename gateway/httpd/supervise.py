@@ -50,7 +50,7 @@ def serve(
     stall_timeout: float = 60.0,
 ) -> int:
     """Serve until told to stop; the process's exit code."""
-    sock = socket.create_server((host, port), backlog=BACKLOG)
+    sock = listening_socket(host, port)
     sock.setblocking(False)
     options = {
         "shutdown_timeout": shutdown_timeout,
@@ -58,6 +58,17 @@ def serve(
         "stall_timeout": stall_timeout,
     }
     return _Supervisor(factory, sock, max(1, workers), options).run()
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host`` (an IPv4 or IPv6 address, or a name) and ``port``, listening.
+
+    The family is the address's own: ``socket.create_server`` alone would take ``::`` for IPv4.
+    ``::`` also takes IPv4 connections where the system allows it (dual stack).
+    """
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+    dual = family == socket.AF_INET6 and host in ("::", "") and socket.has_dualstack_ipv6()
+    return socket.create_server((host, port), family=family, backlog=BACKLOG, dualstack_ipv6=dual)
 
 
 class _Supervisor:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from gateway.httpd.connection import MAX_URL_BYTES, HttpConnection, ServerState
+from gateway.httpd.supervise import listening_socket
 
 App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
@@ -485,3 +487,15 @@ def test_a_worker_that_fails_to_start_stops_the_server_with_exit_3() -> None:
     done = subprocess.run([sys.executable, "-c", FAILING_APP], capture_output=True, text=True, timeout=60)
     assert done.returncode == 3, done.stderr[-2000:]
     assert "worker_startup_failed" in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost"])
+def test_the_listening_socket_takes_the_family_of_its_address(host: str) -> None:
+    sock = listening_socket(host, 0)
+    try:
+        port = sock.getsockname()[1]
+        family = socket.AF_INET6 if ":" in host else sock.family
+        with socket.create_connection((host, port), timeout=5) as client:
+            assert client.family == family
+    finally:
+        sock.close()
