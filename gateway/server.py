@@ -88,6 +88,7 @@ def _serve_own(settings: Settings) -> None:
         port=settings.port,
         workers=settings.workers,
         shutdown_timeout=settings.shutdown_timeout_seconds,
+        idle_timeout=settings.http_idle_seconds,
     )
     if code:
         sys.exit(code)

@@ -191,6 +191,11 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     task family, fingerprints and LSH band keys of the masked prompt; never its text), extracted off
     the hot path, for distillation and abuse detection. Off: no features are kept."""
     shutdown_timeout_seconds: float = 30.0
+    http_idle_seconds: float = 75.0
+    """The gateway's own server: how long a kept-alive connection may sit idle (and a new one take
+    to send its head) before it is closed. Keep it above the idle timeout of any load balancer in
+    front (AWS ALB 60 s, nginx's upstream keepalive 60 s), or the balancer may send a request on a
+    connection being closed, and its client get a 502."""
     upstreams: list[UpstreamSettings] = []
     clusters: list[ClusterSettings] = []
     kyc_keys: str | None = None
@@ -342,6 +347,8 @@ def _validate(settings: Settings, origin: str) -> Settings:
         raise fail("port", f"{settings.port} is not a TCP port")
     if settings.workers < 1:
         raise fail("workers", "must be at least 1")
+    if not 1 <= settings.http_idle_seconds <= 3600:
+        raise fail("http_idle_seconds", "must be between 1 and 3600")
     if settings.max_body_bytes < 1024:
         raise fail("max_body_bytes", "must be at least 1024")
     if settings.db_pool_min < 1 or settings.db_pool_max < settings.db_pool_min:

@@ -63,7 +63,7 @@ _ASGI = {"version": "3.0", "spec_version": "2.3"}
 class ServerState:
     """What all connections of one worker share: the app, the settings, the open connections."""
 
-    def __init__(self, app: App, *, idle_timeout: float = 30.0, stall_timeout: float = 60.0) -> None:
+    def __init__(self, app: App, *, idle_timeout: float = 75.0, stall_timeout: float = 60.0) -> None:
         self.app = app
         self.idle_timeout = idle_timeout
         self.stall_timeout = stall_timeout

@@ -46,7 +46,7 @@ def serve(
     port: int,
     workers: int = 1,
     shutdown_timeout: float = 30.0,
-    idle_timeout: float = 30.0,
+    idle_timeout: float = 75.0,
     stall_timeout: float = 60.0,
 ) -> int:
     """Serve until told to stop; the process's exit code."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -109,3 +110,24 @@ def _running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def test_the_own_servers_idle_timeout_is_the_setting(
+    gateway_config_file: Path, database_url: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text("http_idle_seconds = 1\n" + gateway_config_file.read_text())
+    gw = GatewayProcess(config, database_url, tmp_path / "state", server="gateway").start()
+    try:
+        with socket.create_connection(("127.0.0.1", gw.port), timeout=30) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nhost: gateway\r\n\r\n")
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                answer += sock.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200 ")
+            # Kept alive, then idle: closed after the setting's 1 s (75 s by default, past the timeout).
+            sock.settimeout(20)
+            while chunk := sock.recv(65536):
+                answer += chunk
+    finally:
+        gw.stop()

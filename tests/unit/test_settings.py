@@ -108,6 +108,8 @@ jwt_key_file = "/etc/slurm/jwt_hs256.key"
         ("", {"GATEWAY_KYC_KEYS": "1:short"}, "invalid setting kyc_keys"),
         ("", {"GATEWAY_KYC_KEYS": "1:c2hvcnQ="}, "key version 1 must be 32 bytes, got 5"),
         ("kyc_reverify_days = 0\n", {}, "invalid setting kyc_reverify_days"),
+        ("http_idle_seconds = 0\n", {}, "invalid setting http_idle_seconds"),
+        ("server = 'nginx'\n", {}, "at `$.server`"),
         ("screening_review_threshold = 1.5\n", {}, "invalid setting screening_review_threshold"),
         ("admin_token_sha256 = 'secret'\n", {}, "must be 64 lower-case hex digits"),
         ("oidc_issuer = 'issuer.example'\n", {}, "'issuer.example' is not an http(s) URL"),
