@@ -64,6 +64,12 @@ class PayloadTooLarge(GatewayError):
     code = "request_too_large"
 
 
+class RequestHeadersTooLarge(GatewayError):
+    status = 431
+    type = "invalid_request_error"
+    code = "request_headers_too_large"
+
+
 class UnprocessableEntity(GatewayError):
     status = 422
     type = "invalid_request_error"

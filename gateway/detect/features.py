@@ -77,6 +77,20 @@ def extract(event: UsageEvent, body: bytes | None) -> CallFeatures:
     if asked.system is not None:
         system = masking.mask(asked.system)
         system_fp = minhash.fingerprint(system) if system else None
+    family = classify.family(asked, reasoning)
+    return _features(event, asked, reasoning, family, system_fp, template_fp, bands)
+
+
+def _features(
+    event: UsageEvent,
+    asked: prompts.Asked,
+    reasoning: bool,
+    family: str,
+    system_fp: int | None,
+    template_fp: int | None,
+    bands: tuple[int, ...],
+) -> CallFeatures:
+    """One row of ``call_features``: the event's own fields beside what was read from the body."""
     return CallFeatures(
         request_id=event.request_id,
         occurred_at=event.occurred_at,
@@ -95,7 +109,7 @@ def extract(event: UsageEvent, body: bytes | None) -> CallFeatures:
         top_logprobs=asked.top_logprobs,
         logit_bias=asked.logit_bias,
         reasoning=reasoning,
-        family=classify.family(asked, reasoning),
+        family=family,
         system_fp=system_fp,
         template_fp=template_fp,
         bands=bands,
@@ -155,28 +169,14 @@ def extract_batch(calls: Sequence[tuple[UsageEvent, bytes | None]]) -> list[Call
     if distinct:
         bands_of.update(zip(distinct, minhash.band_keys_many(minhash.signatures(distinct)), strict=True))
     return [
-        CallFeatures(
-            request_id=event.request_id,
-            occurred_at=event.occurred_at,
-            customer_id=event.customer_id,
-            key_id=event.key_id,
-            model=event.model,
-            status=event.status,
-            prompt_tokens=event.prompt_tokens,
-            completion_tokens=event.completion_tokens,
-            client_ip=event.client_ip,
-            network=network_of(event.client_ip),
-            country=event.origin_country,
-            temperature=asked.temperature,
-            n=asked.n,
-            logprobs=asked.logprobs,
-            top_logprobs=asked.top_logprobs,
-            logit_bias=asked.logit_bias,
-            reasoning=reasoning,
-            family=family,
-            system_fp=system_fp,
-            template_fp=fp(prompt_skeleton) if prompt_skeleton else None,
-            bands=bands_of[prompt_skeleton],
+        _features(
+            event,
+            asked,
+            reasoning,
+            family,
+            system_fp,
+            fp(prompt_skeleton) if prompt_skeleton else None,
+            bands_of[prompt_skeleton],
         )
         for event, asked, reasoning, family, prompt_skeleton, system_fp in prepared
     ]

@@ -40,7 +40,7 @@ from urllib.parse import unquote
 import httptools
 import structlog
 
-from ..errors import BadRequest, GatewayError
+from ..errors import BadRequest, GatewayError, RequestHeadersTooLarge
 from .cycle import Cycle
 from .wire import error_response
 
@@ -97,18 +97,6 @@ class _Refused(Exception):
 
     def __init__(self, err: GatewayError) -> None:
         self.err = err
-
-
-class _UriTooLong(GatewayError):
-    status = 414
-    type = "invalid_request_error"
-    code = "uri_too_long"
-
-
-class _HeadersTooLarge(GatewayError):
-    status = 431
-    type = "invalid_request_error"
-    code = "request_headers_too_large"
 
 
 INVALID_REQUEST = BadRequest(
@@ -209,13 +197,14 @@ class HttpConnection(asyncio.Protocol):
     def on_url(self, url: bytes) -> None:
         self._url += url
         if len(self._url) > MAX_URL_BYTES:
-            raise _Refused(_UriTooLong(f"the request line's target exceeds {MAX_URL_BYTES} bytes"))
+            too_long = f"the request line's target exceeds {MAX_URL_BYTES} bytes"
+            raise _Refused(BadRequest(too_long, code="uri_too_long", status=414))
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._head_bytes += len(name) + len(value)
         if self._head_bytes > MAX_HEAD_BYTES or len(self._headers) >= MAX_HEADERS:
             raise _Refused(
-                _HeadersTooLarge(
+                RequestHeadersTooLarge(
                     f"the request's head exceeds {MAX_HEAD_BYTES} bytes or {MAX_HEADERS} headers"
                 )
             )

@@ -216,14 +216,22 @@ class Cycle:
         """The app yielded between the head and its first body bytes: send the head alone."""
         if self.head is None or self.conn.closed or self.conn.transport is None:
             return
+        self.conn.transport.write(self._framed(self.head, None))
+        self.head = None
+
+    def _framed(self, head: bytes, whole: int | None) -> bytes:
+        """The head, ended, with the framing the app left to the server: ``content-length`` when
+        the whole body is known (``whole``: its length), else chunks (HTTP/1.1) or the
+        connection's close (HTTP/1.0)."""
         if self.length is None and not self.bodyless:
-            if self.scope["http_version"] == "1.1":
+            if whole is not None:
+                head += b"content-length: %d\r\n" % whole
+            elif self.scope["http_version"] == "1.1":
                 self.chunked = True
-                self.head += CHUNKED
+                head += CHUNKED
             else:
                 self.keep_alive = False
-        self.conn.transport.write(self.head + b"\r\n")
-        self.head = None
+        return head + b"\r\n"
 
     def _write(self, body: bytes, more: bool) -> None:
         transport = self.conn.transport
@@ -237,23 +245,10 @@ class Cycle:
                 self.keep_alive = False  # the client will wait for bytes that never come: end it
         if self.bodyless:
             body = b""
-        if head is not None:
+        prefix = b""
+        if head is not None:  # the first body bytes: the head goes with them, in one write
             self.head = None
-            if self.length is None and not self.bodyless:
-                if not more:
-                    head += b"content-length: %d\r\n" % len(body)
-                elif self.scope["http_version"] == "1.1":
-                    self.chunked = True
-                    head += CHUNKED
-                else:
-                    self.keep_alive = False
-            if self.chunked:
-                data = head + b"\r\n" + chunk(body) + (b"" if more else LAST_CHUNK)
-            else:
-                data = head + b"\r\n" + body
+            prefix = self._framed(head, None if more else len(body))
+        data = prefix + chunk(body) + (b"" if more else LAST_CHUNK) if self.chunked else prefix + body
+        if data:
             transport.write(data)
-            return
-        if self.chunked:
-            transport.write(chunk(body) + (b"" if more else LAST_CHUNK))
-        elif body:
-            transport.write(body)

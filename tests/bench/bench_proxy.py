@@ -646,39 +646,38 @@ def bench_gateways(
     bench: ProxyBench, servers: list[str], config: Path, env: dict[str, str], workdir: Path
 ) -> list[str]:
     """Start each gateway in turn (never two at once: they would share the CPUs) and measure it."""
-    names = []
-    variants: list[tuple[str, dict[str, str], Path | None]] = [("", env, None)]
+    names: list[str] = []
+
+    def measure(name: str, server: str, variant_env: dict[str, str], tree: Path | None = None) -> None:
+        gateway, port = start_gateway(server, config, variant_env, workdir, tree)
+        try:
+            names.append(name)
+            bench.run_target(Target(name, f"http://{HOST}:{port}{CHAT_PATH}", gateway.pid, True))
+        finally:
+            gateway.stop()
+
     if bench.args.baseline_tree is not None:
         # The gateway from an earlier commit's checkout, first, in this run: before and after. It
         # runs under --baseline-server (an older checkout may not have the server measured now).
         tree = Path(bench.args.baseline_tree).resolve()
         server = bench.args.baseline_server
-        gateway, port = start_gateway(server, config, env, workdir, tree)
-        try:
-            names.append(f"gateway ({server}, baseline {tree.name})")
-            bench.run_target(Target(names[-1], f"http://{HOST}:{port}{CHAT_PATH}", gateway.pid, True))
-        finally:
-            gateway.stop()
+        measure(f"gateway ({server}, baseline {tree.name})", server, env, tree)
+    variants: list[tuple[str, dict[str, str]]] = [("", env)]
     if bench.args.policy_off_too:
         # The same gateway without the jurisdiction stage, in the same run: what the stage costs.
-        variants.append((", policy off", {**env, "GATEWAY_POLICY_MODE": "off"}, None))
+        variants.append((", policy off", {**env, "GATEWAY_POLICY_MODE": "off"}))
     if bench.args.quota_off_too:
         # ... and without the quota stage: what metering every request costs.
-        variants.append((", quota off", {**env, "GATEWAY_QUOTA_MODE": "off"}, None))
+        variants.append((", quota off", {**env, "GATEWAY_QUOTA_MODE": "off"}))
     if bench.args.features_off_too:
         # ... without the detector's call features (extracted off the request path, on the same CPU).
-        variants.append((", features off", {**env, "GATEWAY_DETECT_FEATURES": "false"}, None))
+        variants.append((", features off", {**env, "GATEWAY_DETECT_FEATURES": "false"}))
     if bench.args.again:
         # The plain gateway once more, last: how much of a variant's difference is the run's order.
-        variants.append((", again", env, None))
+        variants.append((", again", env))
     for server in servers:
-        for suffix, variant_env, tree in variants:
-            gateway, port = start_gateway(server, config, variant_env, workdir, tree)
-            try:
-                names.append(f"gateway ({server}{suffix})")
-                bench.run_target(Target(names[-1], f"http://{HOST}:{port}{CHAT_PATH}", gateway.pid, True))
-            finally:
-                gateway.stop()
+        for suffix, variant_env in variants:
+            measure(f"gateway ({server}{suffix})", server, variant_env)
     return names
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import h11
@@ -76,33 +76,25 @@ CHAT = b'{"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]}'
 
 
 @pytest.fixture(scope="module")
-def uvicorn_gateway(gateway_config_file, database_url, tmp_path_factory) -> Iterator[GatewayProcess]:
-    state = tmp_path_factory.mktemp("gw-uvicorn") / "state"
-    proc = GatewayProcess(gateway_config_file, database_url, state, server="uvicorn").start()
-    yield proc
-    proc.stop()
+def under(gateway_config_file, database_url, tmp_path_factory) -> Iterator[Callable[[str], GatewayProcess]]:
+    """The gateway under a server, started on first use and kept for the module."""
+    started: dict[str, GatewayProcess] = {}
+
+    def start(server: str) -> GatewayProcess:
+        if server not in started:
+            state = tmp_path_factory.mktemp(f"gw-{server}") / "state"
+            started[server] = GatewayProcess(gateway_config_file, database_url, state, server=server).start()
+        return started[server]
+
+    yield start
+    for proc in started.values():
+        proc.stop()
 
 
-@pytest.fixture(scope="module")
-def granian_gateway(gateway_config_file, database_url, tmp_path_factory) -> Iterator[GatewayProcess]:
-    state = tmp_path_factory.mktemp("gw-granian") / "state"
-    proc = GatewayProcess(gateway_config_file, database_url, state, server="granian").start()
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(scope="module")
-def own_gateway(gateway_config_file, database_url, tmp_path_factory) -> Iterator[GatewayProcess]:
-    state = tmp_path_factory.mktemp("gw-own") / "state"
-    proc = GatewayProcess(gateway_config_file, database_url, state, server="gateway").start()
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(params=["granian", "uvicorn", "own"])
-def served(request, database_url) -> tuple[GatewayProcess, str]:
+@pytest.fixture(params=["granian", "uvicorn", "gateway"])
+def served(request, under, database_url) -> tuple[GatewayProcess, str]:
     """Each server in turn, with a key it accepts."""
-    gw = request.getfixturevalue(f"{request.param}_gateway")
+    gw = under(request.param)
     return gw, new_key(database_url, gw, "framing-co").key
 
 
@@ -127,15 +119,16 @@ def test_headers_over_the_gateways_limit_are_431_in_the_error_shape(served) -> N
     assert fits.status == 200, fits
 
 
-def test_granian_answers_huge_headers_itself_with_an_empty_431(granian_gateway, database_url) -> None:
+def test_granian_answers_huge_headers_itself_with_an_empty_431(under, database_url) -> None:
     # Past granian's own limits (over 100 headers, about 0.5 MB), hyper answers before the app.
-    key = new_key(database_url, granian_gateway, "framing-co").key
+    granian = under("granian")
+    key = new_key(database_url, granian, "framing-co").key
     many = [f"x-h{i}: v" for i in range(101)] + ["content-length: 0"]
     for request in (
         head("/v1/models", key, *many),
         head("/v1/models", key, "x-big: " + "a" * 1_000_000),
     ):
-        answer = exchange(granian_gateway.port, request)
+        answer = exchange(granian.port, request)
         assert (answer.status, answer.body, answer.headers.get("connection")) == (431, b"", "close")
 
 

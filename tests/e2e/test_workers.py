@@ -33,6 +33,15 @@ def _wait_started(gw: GatewayProcess, count: int) -> list[int]:
     return pids
 
 
+def _started_with(
+    config_file: Path, database_url: str, tmp_path: Path, server: str, setting: str = "workers = 2"
+) -> GatewayProcess:
+    """A gateway under ``server`` with one setting added to the harness's configuration."""
+    config = tmp_path / "gateway.toml"
+    config.write_text(setting + "\n" + config_file.read_text())
+    return GatewayProcess(config, database_url, tmp_path / "state", server=server).start()
+
+
 def _environ(pid: int) -> set[str]:
     raw = Path(f"/proc/{pid}/environ").read_bytes()
     return {item.split(b"=", 1)[0].decode() for item in raw.split(b"\0") if item}
@@ -42,9 +51,7 @@ def _environ(pid: int) -> set[str]:
 def test_two_workers_run_on_the_settings_of_their_parent(
     server: str, gateway_config_file: Path, database_url: str, tmp_path: Path
 ) -> None:
-    config = tmp_path / "gateway.toml"
-    config.write_text("workers = 2\n" + gateway_config_file.read_text())
-    gw = GatewayProcess(config, database_url, tmp_path / "state", server=server).start()
+    gw = _started_with(gateway_config_file, database_url, tmp_path, server)
     try:
         first = _wait_started(gw, 2)
         assert len(set(first)) == 2 and gw.proc is not None and gw.proc.pid not in first
@@ -69,9 +76,7 @@ def test_two_workers_run_on_the_settings_of_their_parent(
 def test_the_gateways_own_server_replaces_a_worker_that_dies(
     gateway_config_file: Path, database_url: str, tmp_path: Path
 ) -> None:
-    config = tmp_path / "gateway.toml"
-    config.write_text("workers = 2\n" + gateway_config_file.read_text())
-    gw = GatewayProcess(config, database_url, tmp_path / "state", server="gateway").start()
+    gw = _started_with(gateway_config_file, database_url, tmp_path, "gateway")
     try:
         first = _wait_started(gw, 2)
         os.kill(first[0], signal.SIGKILL)
@@ -87,9 +92,7 @@ def test_the_gateways_own_server_replaces_a_worker_that_dies(
 def test_the_gateways_own_workers_stop_when_their_parent_is_killed(
     gateway_config_file: Path, database_url: str, tmp_path: Path
 ) -> None:
-    config = tmp_path / "gateway.toml"
-    config.write_text("workers = 2\n" + gateway_config_file.read_text())
-    gw = GatewayProcess(config, database_url, tmp_path / "state", server="gateway").start()
+    gw = _started_with(gateway_config_file, database_url, tmp_path, "gateway")
     try:
         workers = _wait_started(gw, 2)
         assert gw.proc is not None
@@ -115,9 +118,7 @@ def _running(pid: int) -> bool:
 def test_the_own_servers_idle_timeout_is_the_setting(
     gateway_config_file: Path, database_url: str, tmp_path: Path
 ) -> None:
-    config = tmp_path / "gateway.toml"
-    config.write_text("http_idle_seconds = 1\n" + gateway_config_file.read_text())
-    gw = GatewayProcess(config, database_url, tmp_path / "state", server="gateway").start()
+    gw = _started_with(gateway_config_file, database_url, tmp_path, "gateway", "http_idle_seconds = 1")
     try:
         with socket.create_connection(("127.0.0.1", gw.port), timeout=30) as sock:
             sock.sendall(b"GET /healthz HTTP/1.1\r\nhost: gateway\r\n\r\n")
